@@ -1,0 +1,1 @@
+//! Placeholder: the service crate is being written (issue 3).

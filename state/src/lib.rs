@@ -1,0 +1,1 @@
+//! Placeholder: the state crate is being written.
