@@ -1,0 +1,216 @@
+//! The state data model: a versioned [`Snapshot`] of resource records and outputs,
+//! with stable (normalized) JSON serialization. Attributes are opaque JSON.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{StateError, StateKey};
+
+/// Newest state format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One complete version of the state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Format version (see [`FORMAT_VERSION`]).
+    pub version: u32,
+    /// Identity of this state, fixed at creation.
+    pub lineage: uuid::Uuid,
+    /// Incremented by one on every write.
+    pub serial: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    /// Kept sorted by `(mode, address)` on save.
+    #[serde(default)]
+    pub resources: Vec<ResourceRecord>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+/// Whether a record is a managed resource or a data source read.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Managed,
+    Data,
+}
+
+/// One resource (or data source) instance as recorded in state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    /// e.g. `subnet.public["a"]` or `data.availability_zones.all`.
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Provider-assigned id.
+    pub id: String,
+    pub attributes: BTreeMap<String, Value>,
+    /// Addresses this record depends on; sorted and deduplicated by [`Snapshot::normalize`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tainted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A root module output value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    pub value: Value,
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+impl ResourceRecord {
+    /// New record with empty attributes/dependencies. The mode is `Data` when the
+    /// address starts with `data.`, `Managed` otherwise.
+    pub fn new(
+        address: impl Into<String>,
+        type_name: impl Into<String>,
+        id: impl Into<String>,
+    ) -> Self {
+        let address = address.into();
+        let mode = if address.starts_with("data.") {
+            Mode::Data
+        } else {
+            Mode::Managed
+        };
+        ResourceRecord {
+            address,
+            type_name: type_name.into(),
+            mode,
+            id: id.into(),
+            attributes: BTreeMap::new(),
+            dependencies: Vec::new(),
+            tainted: false,
+        }
+    }
+}
+
+impl Snapshot {
+    /// Empty state with a fresh random lineage and serial 0.
+    pub fn new(stack: Option<String>) -> Self {
+        Snapshot {
+            version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4(),
+            serial: 0,
+            stack,
+            resources: Vec::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// `(lineage, serial)` of this snapshot: pass it as `expected` to the next
+    /// [`Backend::save`](crate::Backend::save) after this snapshot was loaded or saved.
+    pub fn key(&self) -> StateKey {
+        (self.lineage, self.serial)
+    }
+
+    /// A copy with `serial + 1` (and the current format version): this is what
+    /// callers hand to `Backend::save`. Backends do NOT bump the serial themselves.
+    pub fn next(&self) -> Snapshot {
+        let mut s = self.clone();
+        s.serial += 1;
+        s.version = FORMAT_VERSION;
+        s
+    }
+
+    /// Record at `address`, if any.
+    pub fn resource(&self, address: &str) -> Option<&ResourceRecord> {
+        self.resources.iter().find(|r| r.address == address)
+    }
+
+    /// Mutable record at `address`, if any.
+    pub fn resource_mut(&mut self, address: &str) -> Option<&mut ResourceRecord> {
+        self.resources.iter_mut().find(|r| r.address == address)
+    }
+
+    /// Insert `rec`, replacing any record with the same address.
+    pub fn upsert(&mut self, rec: ResourceRecord) {
+        match self.resources.iter_mut().find(|r| r.address == rec.address) {
+            Some(slot) => *slot = rec,
+            None => self.resources.push(rec),
+        }
+    }
+
+    /// Remove and return the record at `address`.
+    pub fn remove(&mut self, address: &str) -> Option<ResourceRecord> {
+        let idx = self.resources.iter().position(|r| r.address == address)?;
+        Some(self.resources.remove(idx))
+    }
+
+    /// Canonical form: resources sorted by `(mode, address)`, dependencies sorted and
+    /// deduplicated, and keys of every JSON object inside attributes/outputs sorted.
+    pub fn normalize(&mut self) {
+        self.resources
+            .sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
+        for r in &mut self.resources {
+            r.dependencies.sort();
+            r.dependencies.dedup();
+            for v in r.attributes.values_mut() {
+                sort_json(v);
+            }
+        }
+        for o in self.outputs.values_mut() {
+            sort_json(&mut o.value);
+        }
+    }
+
+    /// Stable pretty JSON (normalized, 2-space indent, trailing newline).
+    pub fn to_pretty_json(&self) -> String {
+        let mut s = self.clone();
+        s.normalize();
+        let mut text =
+            serde_json::to_string_pretty(&s).expect("snapshot serialization cannot fail");
+        text.push('\n');
+        text
+    }
+
+    /// Parse state text. `origin` names the source (a path) for error messages.
+    /// Syntax/shape errors become [`StateError::Corrupt`] with line and column;
+    /// a version other than 1..=[`FORMAT_VERSION`] becomes [`StateError::UnsupportedVersion`].
+    pub fn from_json(text: &str, origin: &str) -> Result<Snapshot, StateError> {
+        #[derive(Deserialize)]
+        struct Probe {
+            version: Option<u32>,
+        }
+        let corrupt = |e: serde_json::Error| StateError::Corrupt {
+            path: origin.to_string(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        };
+        // Check the version first: a future format may not match our structure at all.
+        let probe: Probe = serde_json::from_str(text).map_err(corrupt)?;
+        if let Some(v) = probe.version {
+            if v == 0 || v > FORMAT_VERSION {
+                return Err(StateError::UnsupportedVersion(v));
+            }
+        }
+        serde_json::from_str(text).map_err(corrupt)
+    }
+}
+
+/// Recursively sort object keys (serde_json is built with `preserve_order`).
+fn sort_json(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            map.sort_keys();
+            for child in map.values_mut() {
+                sort_json(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_json),
+        _ => {}
+    }
+}
