@@ -1,0 +1,324 @@
+//! AWS plumbing shared by every resource: the [`Ctx`] handed to resource calls, SDK configuration, the
+//! API-call counter, provider errors, and bounded retry/wait helpers.
+//!
+//! Invariants:
+//! - credentials and region come from aws-config's default chain (env, profile, web identity, IMDS);
+//!   `[aws] region` only fills in when nothing else sets one; `AWS_ENDPOINT_URL` is honoured by the SDK;
+//! - throttling and 5xx are retried by the SDK's standard retry strategy (its attempts are counted);
+//! - eventual consistency (NotFound right after create) and `DependencyViolation` on delete are retried
+//!   here with bounded, logged backoff ([`retry_on`]), and every wait is bounded by [`WaitConfig`].
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::value::{Attrs, Value};
+
+/// Tag naming the stack that owns an object.
+pub const TAG_STACK: &str = "provisioner:stack";
+/// Tag naming the resource address that owns an object.
+pub const TAG_ADDRESS: &str = "provisioner:address";
+
+/// An error from AWS (or from waiting on it), with the AWS error code when there is one.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+pub struct ProviderError {
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError { code: None, message: message.into() }
+    }
+
+    pub fn with_code(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ProviderError { code: Some(code.into()), message: message.into() }
+    }
+
+    /// `InvalidVpcID.NotFound`, `InvalidSubnetID.NotFound`, … (eventual consistency after create).
+    pub fn is_not_found(&self) -> bool {
+        self.code.as_deref().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound"))
+    }
+
+    pub fn is_dependency_violation(&self) -> bool {
+        self.code.as_deref() == Some("DependencyViolation")
+    }
+
+    /// Converts any SDK error, keeping the AWS error code.
+    pub fn from_sdk<E, R>(err: aws_sdk_ec2::error::SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().map(str::to_owned);
+        let message = match err.message() {
+            Some(m) => m.to_owned(),
+            None => {
+                let mut s = err.to_string();
+                let mut src = std::error::Error::source(&err);
+                while let Some(e) = src {
+                    s.push_str(": ");
+                    s.push_str(&e.to_string());
+                    src = e.source();
+                }
+                s
+            }
+        };
+        ProviderError { code, message }
+    }
+}
+
+/// Lets resource code write `client.op().send().await.map_err(aws_err)?`.
+pub fn aws_err<E, R>(err: aws_sdk_ec2::error::SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    ProviderError::from_sdk(err)
+}
+
+/// Bounds for polling waits and consistency retries.
+#[derive(Clone, Copy, Debug)]
+pub struct WaitConfig {
+    /// Delay between two polls (and the first retry backoff).
+    pub poll: Duration,
+    /// Give up waiting after this long.
+    pub timeout: Duration,
+}
+
+impl WaitConfig {
+    /// Defaults match AWS's documented waiters (15 s polls, 10 min); `PROVISIONER_POLL_INTERVAL_MS` and
+    /// `PROVISIONER_WAIT_TIMEOUT_SECS` override them (used by tests against the emulator).
+    pub fn from_env() -> Self {
+        let poll = std::env::var("PROVISIONER_POLL_INTERVAL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(5));
+        let timeout = std::env::var("PROVISIONER_WAIT_TIMEOUT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(600));
+        WaitConfig { poll, timeout }
+    }
+}
+
+/// Counts API attempts by `Service.Operation` (retries included), through an SDK interceptor.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounter {
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl CallCounter {
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.counts.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    fn record(&self, key: String) {
+        if let Ok(mut m) = self.counts.lock() {
+            *m.entry(key).or_default() += 1;
+        }
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "provisioner-call-counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let key = match cfg.load::<Metadata>() {
+            Some(m) => format!("{}.{}", m.service(), m.name()),
+            None => "unknown".to_owned(),
+        };
+        self.record(key);
+        Ok(())
+    }
+}
+
+/// Everything a resource call needs: the stack, configured SDK clients, the call counter, wait bounds.
+pub struct Ctx {
+    pub stack: String,
+    pub region: String,
+    pub sdk: aws_types::SdkConfig,
+    pub calls: CallCounter,
+    pub waits: WaitConfig,
+    ec2: OnceLock<aws_sdk_ec2::Client>,
+}
+
+impl Ctx {
+    /// Loads the SDK configuration from the default chain. `region` (from `[aws] region`) is used only
+    /// when the environment/profile sets none.
+    pub async fn load(stack: &str, region: Option<&str>) -> Result<Ctx, ProviderError> {
+        use aws_config::meta::region::RegionProviderChain;
+        let fallback = region.map(|r| aws_types::region::Region::new(r.to_owned()));
+        let chain = RegionProviderChain::default_provider().or_else(fallback.unwrap_or_else(|| {
+            aws_types::region::Region::from_static("us-east-1")
+        }));
+        let max_attempts = std::env::var("PROVISIONER_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(chain)
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(max_attempts)
+                    .with_initial_backoff(Duration::from_millis(200)),
+            )
+            .load()
+            .await;
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        Ok(Ctx {
+            stack: stack.to_owned(),
+            region,
+            sdk,
+            calls: CallCounter::default(),
+            waits: WaitConfig::from_env(),
+            ec2: OnceLock::new(),
+        })
+    }
+
+    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
+        self.ec2.get_or_init(|| {
+            let conf = aws_sdk_ec2::config::Builder::from(&self.sdk).interceptor(self.calls.clone()).build();
+            aws_sdk_ec2::Client::from_conf(conf)
+        })
+    }
+
+    /// EC2 filter selecting objects tagged with this stack.
+    pub fn stack_filter(&self) -> Filter {
+        Filter::builder().name(format!("tag:{TAG_STACK}")).values(&self.stack).build()
+    }
+}
+
+/// Retries `op` while `retryable(err)` holds, with exponential backoff bounded by `cx.waits`.
+pub async fn retry_on<T, F, Fut>(
+    cx: &Ctx,
+    what: &str,
+    retryable: impl Fn(&ProviderError) -> bool,
+    mut op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut delay = cx.waits.poll.min(Duration::from_secs(2)).max(Duration::from_millis(10));
+    let mut attempt = 1u32;
+    loop {
+        match op().await {
+            Err(e) if retryable(&e) && start.elapsed() + delay < cx.waits.timeout => {
+                tracing::info!(attempt, error = %e, ?delay, "{what}: retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(20));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Polls `check` every `cx.waits.poll` until it returns `Some`, failing after `cx.waits.timeout`.
+pub async fn wait_for<T, F, Fut>(cx: &Ctx, what: &str, mut check: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut polls = 0u32;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        polls += 1;
+        if start.elapsed() >= cx.waits.timeout {
+            return Err(ProviderError::with_code(
+                "WaitTimeout",
+                format!("timed out after {:?} waiting for {what}", cx.waits.timeout),
+            ));
+        }
+        tracing::info!(polls, elapsed = ?start.elapsed(), "still waiting for {what}");
+        tokio::time::sleep(cx.waits.poll).await;
+    }
+}
+
+/// The tag map held in `attrs["tags"]` (the full set the engine computed), as EC2 tags.
+pub fn ec2_tags(attrs: &Attrs) -> Vec<Tag> {
+    tag_map(attrs).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// `attrs["tags"]` as a string map.
+pub fn tag_map(attrs: &Attrs) -> BTreeMap<String, String> {
+    attrs
+        .get(crate::schema::TAGS)
+        .and_then(Value::as_map)
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .unwrap_or_default()
+}
+
+/// A TagSpecification for a create call, so the object never exists untagged.
+pub fn tag_spec(resource_type: ResourceType, attrs: &Attrs) -> TagSpecification {
+    TagSpecification::builder().resource_type(resource_type).set_tags(Some(ec2_tags(attrs))).build()
+}
+
+/// EC2 tags as the `tags` attribute value.
+pub fn tags_value(tags: &[Tag]) -> Value {
+    Value::Map(
+        tags.iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default()))))
+            .collect(),
+    )
+}
+
+/// Makes the tags of EC2 object `id` go from `prior["tags"]` to `desired["tags"]` (CreateTags/DeleteTags),
+/// retrying NotFound for eventual consistency.
+pub async fn sync_ec2_tags(cx: &Ctx, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), ProviderError> {
+    let old = tag_map(prior);
+    let new = tag_map(desired);
+    let removed: Vec<Tag> = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    let changed: Vec<Tag> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    if !removed.is_empty() {
+        retry_on(cx, "DeleteTags", ProviderError::is_not_found, || async {
+            cx.ec2().delete_tags().resources(id).set_tags(Some(removed.clone())).send().await.map_err(aws_err)
+        })
+        .await?;
+    }
+    if !changed.is_empty() {
+        retry_on(cx, "CreateTags", ProviderError::is_not_found, || async {
+            cx.ec2().create_tags().resources(id).set_tags(Some(changed.clone())).send().await.map_err(aws_err)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reads the `provisioner:address` tag out of EC2 tags.
+pub fn address_tag(tags: &[Tag]) -> Option<String> {
+    tags.iter().find(|t| t.key() == Some(TAG_ADDRESS)).and_then(|t| t.value()).map(str::to_owned)
+}

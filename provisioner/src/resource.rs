@@ -1,0 +1,135 @@
+//! The one trait through which the engine sees AWS resources, and the registry of implementations.
+//!
+//! The engine never names a resource type: it looks a type up in the [`Registry`], validates and diffs with
+//! its [`Schema`], and calls [`Resource`]'s batched `read`, `create`, `update` and `delete`. Adding a
+//! resource type is one file under `resources/` plus one line in [`Registry::builtin`]. Waiting (a NAT
+//! gateway becoming available, …) happens inside those calls, with bounded, logged polling.
+//!
+//! Conventions every implementation follows:
+//! - attributes are keyed by the schema's names; `id` holds the provider id;
+//! - `tags` in `desired`/`prior` is the *full* AWS tag set (the engine merges the user's tags, default tags
+//!   and the tool's own `provisioner:*` tags before calling, and splits them again after reading);
+//! - `create` calls [`Checkpoint::created`] right after the call that makes the object exist, before any
+//!   follow-up call or wait, so a crash or failure later cannot lose it;
+//! - `read` is batched: it returns only the instances that still exist.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::aws::{Ctx, ProviderError};
+use crate::schema::Schema;
+use crate::value::Attrs;
+
+/// Receives the attributes of an object as soon as AWS has created it.
+#[async_trait]
+pub trait Checkpoint: Send + Sync {
+    /// Persists `attrs` (which must contain `id`) to state before returning.
+    async fn created(&self, attrs: &Attrs);
+}
+
+/// An object carrying the stack's tags, found by [`Resource::find_tagged`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tagged {
+    pub id: String,
+    /// Value of the `provisioner:address` tag.
+    pub address: Option<String>,
+}
+
+#[async_trait]
+pub trait Resource: Send + Sync + 'static {
+    fn schema(&self) -> &Schema;
+
+    fn type_name(&self) -> &'static str {
+        self.schema().type_name
+    }
+
+    /// Brings attributes into a canonical form before diffing, beyond what the schema does generically
+    /// (e.g. security-group rules merged the way AWS merges them). Applied to both the desired attributes
+    /// and what `read` returned, so an unchanged resource diffs empty. Default: nothing.
+    fn normalize(&self, _attrs: &mut Attrs) {}
+
+    /// Reads the given instances in as few calls as the API allows (filters, pagination — never an id
+    /// list that fails as a whole when one id is gone). Absent from the result = deleted outside the tool.
+    async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError>;
+
+    /// Creates the object, reports it through `checkpoint` as soon as it exists, then makes any follow-up
+    /// calls and waits. Returns the final attributes (including computed ones and `id`).
+    async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError>;
+
+    /// Changes `prior` (refreshed) into `desired` in place. Only attributes without `forces_replacement`
+    /// differ. Returns the final attributes.
+    async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError>;
+
+    /// Deletes the object and waits until AWS no longer reports it as in use (bounded).
+    async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError>;
+
+    /// Objects of this type carrying the tag `provisioner:stack = cx.stack`. Types that cannot be tagged
+    /// return an empty list.
+    async fn find_tagged(&self, _cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A data source: reads something that exists independently of the stack.
+#[async_trait]
+pub trait DataSource: Send + Sync + 'static {
+    fn schema(&self) -> &Schema;
+
+    fn type_name(&self) -> &'static str {
+        self.schema().type_name
+    }
+
+    /// Given the configured arguments, returns all attributes (arguments and computed results).
+    async fn read(&self, cx: &Ctx, args: &Attrs) -> Result<Attrs, ProviderError>;
+}
+
+/// Resource and data-source implementations by type name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    resources: BTreeMap<&'static str, Arc<dyn Resource>>,
+    data_sources: BTreeMap<&'static str, Arc<dyn DataSource>>,
+}
+
+impl Registry {
+    /// Every type this build knows.
+    pub fn builtin() -> Self {
+        let mut r = Registry::default();
+        crate::resources::register(&mut r);
+        r
+    }
+
+    pub fn add_resource(&mut self, imp: impl Resource) {
+        self.resources.insert(imp.type_name(), Arc::new(imp));
+    }
+
+    pub fn add_data_source(&mut self, imp: impl DataSource) {
+        self.data_sources.insert(imp.type_name(), Arc::new(imp));
+    }
+
+    pub fn resource(&self, type_name: &str) -> Option<&Arc<dyn Resource>> {
+        self.resources.get(type_name)
+    }
+
+    pub fn data_source(&self, type_name: &str) -> Option<&Arc<dyn DataSource>> {
+        self.data_sources.get(type_name)
+    }
+
+    pub fn resource_types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.resources.keys().copied()
+    }
+
+    pub fn data_source_types(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.data_sources.keys().copied()
+    }
+
+    /// The schema of a managed resource (`data == false`) or data source type.
+    pub fn schema(&self, data: bool, type_name: &str) -> Option<&Schema> {
+        if data {
+            self.data_source(type_name).map(|d| d.schema())
+        } else {
+            self.resource(type_name).map(|r| r.schema())
+        }
+    }
+}
