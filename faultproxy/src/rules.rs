@@ -1,0 +1,237 @@
+//! Fault rules: which requests get which fault, and the AWS-style error bodies.
+//!
+//! A [`Rule`] matches requests whose action equals `action` (`"*"` matches any).
+//! Every rule keeps its own count of matching requests: the first `skip` matches
+//! pass through untouched, the next `times` matches (`None` = unlimited) get the
+//! fault. When several rules are in their active window for the same request, the
+//! first one in the list wins (all matching rules still count the request).
+
+use serde::{Deserialize, Serialize};
+
+/// One fault-injection rule, e.g.
+/// `{"action": "CreateVpc", "fault": {"throttle": {}}, "skip": 0, "times": 1}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Action name as counted by the proxy (`CreateVpc`, `GET /bucket`), or `"*"`.
+    pub action: String,
+    /// What to do with a request in the active window.
+    pub fault: Fault,
+    /// Number of matching requests to let through before the fault starts.
+    #[serde(default)]
+    pub skip: u64,
+    /// Number of matching requests that get the fault; `None` = all of them.
+    #[serde(default)]
+    pub times: Option<u64>,
+}
+
+impl Rule {
+    /// A rule faulting every matching request (`skip` 0, unlimited `times`).
+    pub fn new(action: impl Into<String>, fault: Fault) -> Rule {
+        Rule { action: action.into(), fault, skip: 0, times: None }
+    }
+    /// Builder: let the first `n` matching requests through.
+    pub fn skip(mut self, n: u64) -> Rule {
+        self.skip = n;
+        self
+    }
+    /// Builder: fault at most `n` matching requests.
+    pub fn times(mut self, n: u64) -> Rule {
+        self.times = Some(n);
+        self
+    }
+}
+
+/// The fault to inject (externally tagged JSON, see the variants).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// `{"throttle": {}}`: HTTP 503 `RequestLimitExceeded` (EC2 query error format).
+    Throttle {},
+    /// `{"server_error": {"status": 500}}`: `InternalError` with that status (default 500).
+    ServerError {
+        #[serde(default = "default_500")]
+        status: u16,
+    },
+    /// `{"error": {"status": 400, "code": "InvalidVpcID.NotFound", "message": "..."}}`.
+    Error {
+        #[serde(default = "default_400")]
+        status: u16,
+        code: String,
+        #[serde(default)]
+        message: String,
+    },
+    /// `{"delay_ms": 500}`: forward after a delay.
+    DelayMs(u64),
+    /// `{"stall": {}}`: never answer; the connection stays open until the client leaves.
+    Stall {},
+    /// `{"rewrite": {"from": "...", "to": "..."}}`: forward, then replace every
+    /// occurrence of `from` in the response body (Content-Length is fixed up).
+    Rewrite { from: String, to: String },
+}
+
+fn default_500() -> u16 {
+    500
+}
+fn default_400() -> u16 {
+    400
+}
+
+impl Fault {
+    /// Short name of the fault kind, as recorded in the fault log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Throttle {} => "throttle",
+            Fault::ServerError { .. } => "server_error",
+            Fault::Error { .. } => "error",
+            Fault::DelayMs(_) => "delay_ms",
+            Fault::Stall {} => "stall",
+            Fault::Rewrite { .. } => "rewrite",
+        }
+    }
+
+    /// Convenience constructor for [`Fault::Error`].
+    pub fn error(status: u16, code: impl Into<String>, message: impl Into<String>) -> Fault {
+        Fault::Error { status, code: code.into(), message: message.into() }
+    }
+
+    /// For faults answered by the proxy itself: (status, code, message).
+    pub(crate) fn synthetic_error(&self) -> Option<(u16, &str, &str)> {
+        match self {
+            Fault::Throttle {} => Some((503, "RequestLimitExceeded", "Request limit exceeded.")),
+            Fault::ServerError { status } => {
+                Some((*status, "InternalError", "An internal error has occurred."))
+            }
+            Fault::Error { status, code, message } => Some((*status, code, message)),
+            _ => None,
+        }
+    }
+}
+
+/// One injected fault, in the order they happened (`GET /__faultproxy/faults`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectedFault {
+    pub action: String,
+    /// [`Fault::kind`] of the fault.
+    pub kind: String,
+}
+
+/// A rule plus how many matching requests it has seen.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RuleState {
+    #[serde(flatten)]
+    pub rule: Rule,
+    pub seen: u64,
+}
+
+/// Counts the request against every matching rule and returns the fault to apply.
+pub(crate) fn decide(rules: &mut [RuleState], action: &str) -> Option<Fault> {
+    let mut chosen = None;
+    for rs in rules.iter_mut() {
+        if rs.rule.action != "*" && rs.rule.action != action {
+            continue;
+        }
+        rs.seen += 1;
+        let n = rs.seen; // 1-based index of this match
+        let active = n > rs.rule.skip && rs.rule.times.is_none_or(|t| n <= rs.rule.skip + t);
+        if active && chosen.is_none() {
+            chosen = Some(rs.rule.fault.clone());
+        }
+    }
+    chosen
+}
+
+/// EC2 query-protocol error document (what `aws-sdk-ec2` parses: `Response/Errors/Error/{Code,Message}`).
+pub fn ec2_error_body(code: &str, message: &str, request_id: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{}</RequestID></Response>",
+        xml_escape(code),
+        xml_escape(message),
+        xml_escape(request_id)
+    )
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Replaces every occurrence of `from` with `to` in `body`.
+pub(crate) fn replace_bytes(body: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    if from.is_empty() {
+        return body.to_vec();
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_json_forms() {
+        let rules: Vec<Rule> = serde_json::from_str(
+            r#"[
+            {"action": "CreateVpc", "fault": {"throttle": {}}, "skip": 0, "times": 1},
+            {"action": "*", "fault": {"server_error": {}}},
+            {"action": "DeleteVpc", "fault": {"error": {"status": 400, "code": "DependencyViolation", "message": "m"}}, "times": null},
+            {"action": "A", "fault": {"delay_ms": 500}},
+            {"action": "B", "fault": {"stall": {}}, "skip": 2},
+            {"action": "C", "fault": {"rewrite": {"from": "x", "to": "y"}}}
+        ]"#,
+        )
+        .unwrap();
+        assert_eq!(rules[0], Rule::new("CreateVpc", Fault::Throttle {}).times(1));
+        assert_eq!(rules[1].fault, Fault::ServerError { status: 500 });
+        assert_eq!(rules[2].fault, Fault::error(400, "DependencyViolation", "m"));
+        assert_eq!(rules[3].fault, Fault::DelayMs(500));
+        assert_eq!(rules[4], Rule::new("B", Fault::Stall {}).skip(2));
+        // Round trip.
+        let back: Vec<Rule> = serde_json::from_str(&serde_json::to_string(&rules).unwrap()).unwrap();
+        assert_eq!(back, rules);
+        assert!(serde_json::from_str::<Rule>(r#"{"action":"A","fault":{"nope":{}}}"#).is_err());
+    }
+
+    #[test]
+    fn skip_times_and_first_rule_wins() {
+        let mut rules: Vec<RuleState> = vec![
+            Rule::new("A", Fault::Throttle {}).skip(1).times(2),
+            Rule::new("*", Fault::Stall {}).skip(4).times(1),
+        ]
+        .into_iter()
+        .map(|rule| RuleState { rule, seen: 0 })
+        .collect();
+        let got: Vec<_> = (0..6).map(|_| decide(&mut rules, "A").map(|f| f.kind())).collect();
+        assert_eq!(got, [None, Some("throttle"), Some("throttle"), None, Some("stall"), None]);
+        assert_eq!(decide(&mut rules, "B"), None);
+        assert_eq!(rules[1].seen, 7);
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(replace_bytes(b"a<s>x</s><s>x</s>", b"<s>x</s>", b"<s>yy</s>"), b"a<s>yy</s><s>yy</s>");
+        let b = ec2_error_body("C", "a<b", "r");
+        assert!(b.contains("<Code>C</Code><Message>a&lt;b</Message>"), "{b}");
+    }
+}
