@@ -153,7 +153,10 @@ pub fn spawn_sampler(interval: Duration) -> Arc<Stats> {
             // RAM
             sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
             let host_total = sys.total_memory();
-            let (ram, src) = match sys.cgroup_limits() {
+            // cgroup_limits() needs /proc/meminfo to have been read (it is
+            // missing e.g. in a bare chroot without /proc).
+            let limits = if host_total > 0 { sys.cgroup_limits() } else { None };
+            let (ram, src) = match limits {
                 Some(l) if l.total_memory > 0 && l.total_memory < host_total => {
                     let used = l.total_memory.saturating_sub(l.free_memory);
                     (used as f64 / l.total_memory as f64 * 100.0, Source::Cgroup)

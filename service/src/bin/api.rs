@@ -8,6 +8,9 @@ use std::time::Duration;
 use service::{api, clock::Clock, config::ApiConfig, db::Db, http, metrics::Metrics, stats, telemetry};
 
 fn main() -> std::process::ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return http::healthcheck(8080);
+    }
     let cfg = match ApiConfig::from_env() {
         Ok(c) => c,
         Err(e) => {

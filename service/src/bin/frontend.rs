@@ -6,6 +6,9 @@ use std::sync::Arc;
 use service::{config::FrontendConfig, frontend, http, metrics::Metrics, telemetry};
 
 fn main() -> std::process::ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return http::healthcheck(3000);
+    }
     let cfg = match FrontendConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
