@@ -2,4 +2,52 @@
 
 use crate::resource::Registry;
 
-pub fn register(_r: &mut Registry) {}
+mod util;
+
+pub mod availability_zones;
+pub mod eip;
+pub mod internet_gateway;
+pub mod nat_gateway;
+pub mod route_table;
+pub mod route_table_association;
+pub mod security_group;
+pub mod security_group_rule;
+pub mod subnet;
+pub mod vpc;
+
+pub fn register(r: &mut Registry) {
+    r.add_resource(vpc::Vpc);
+    r.add_resource(subnet::Subnet);
+    r.add_resource(internet_gateway::InternetGateway);
+    r.add_resource(route_table::RouteTable);
+    r.add_resource(route_table_association::RouteTableAssociation);
+    r.add_resource(security_group::SecurityGroup);
+    r.add_resource(security_group_rule::SecurityGroupRule);
+    r.add_resource(eip::Eip);
+    r.add_resource(nat_gateway::NatGateway);
+    r.add_data_source(availability_zones::AvailabilityZones);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_type_is_registered_under_its_terraform_name() {
+        let r = crate::resource::Registry::builtin();
+        let types: Vec<_> = r.resource_types().collect();
+        assert_eq!(
+            types,
+            [
+                "aws_eip",
+                "aws_internet_gateway",
+                "aws_nat_gateway",
+                "aws_route_table",
+                "aws_route_table_association",
+                "aws_security_group",
+                "aws_security_group_rule",
+                "aws_subnet",
+                "aws_vpc",
+            ]
+        );
+        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["aws_availability_zones"]);
+    }
+}

@@ -1,0 +1,244 @@
+//! `aws_vpc`: a VPC with its DNS attributes.
+//!
+//! Create is one CreateVpc call carrying all tags, then (after the checkpoint) one ModifyVpcAttribute per
+//! DNS attribute that differs from AWS's default (support on, hostnames off). Read is batched: one
+//! DescribeVpcs per 200 ids, one DescribeRouteTables (main tables) and one DescribeSecurityGroups (default
+//! groups) for all found VPCs, plus the two DescribeVpcAttribute calls per VPC the API requires.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, VpcAttributeName};
+
+use super::util::*;
+use crate::aws::{address_tag, aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
+use crate::resource::{Checkpoint, Resource, Tagged};
+use crate::schema::{Attribute, Schema};
+use crate::value::{Attrs, Value};
+
+pub struct Vpc;
+
+pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Vpc;
+
+static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
+    Schema::new("aws_vpc", "A virtual private cloud.")
+        .taggable()
+        .attr(Attribute::string("cidr_block").required().forces_new().cidr().describe("IPv4 CIDR block of the VPC."))
+        .attr(Attribute::bool("enable_dns_support").default(true).describe("Whether the Amazon DNS server resolves in the VPC."))
+        .attr(Attribute::bool("enable_dns_hostnames").default(false).describe("Whether instances get public DNS hostnames."))
+        .attr(Attribute::string("arn").computed().describe("ARN of the VPC."))
+        .attr(Attribute::string("owner_id").computed().describe("Account owning the VPC."))
+        .attr(Attribute::string("default_route_table_id").computed().describe("The main route table (same as main_route_table_id)."))
+        .attr(Attribute::string("main_route_table_id").computed().describe("The main route table."))
+        .attr(Attribute::string("default_security_group_id").computed().describe("The VPC's `default` security group."))
+        .attr(Attribute::string("dhcp_options_id").computed().describe("The DHCP options set."))
+});
+
+async fn dns_attr(cx: &Ctx, id: &str, attr: VpcAttributeName) -> Result<Option<bool>, ProviderError> {
+    let out = cx.ec2().describe_vpc_attribute().vpc_id(id).attribute(attr.clone()).send().await.map_err(aws_err)?;
+    Ok(match attr {
+        VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames().and_then(|v| v.value()),
+        _ => out.enable_dns_support().and_then(|v| v.value()),
+    })
+}
+
+async fn modify_dns(cx: &Ctx, id: &str, support: Option<bool>, hostnames: Option<bool>) -> Result<(), ProviderError> {
+    retry_on(cx, "ModifyVpcAttribute", ProviderError::is_not_found, || async {
+        let mut req = cx.ec2().modify_vpc_attribute().vpc_id(id);
+        if let Some(b) = support {
+            req = req.enable_dns_support(bool_attr(b));
+        }
+        if let Some(b) = hostnames {
+            req = req.enable_dns_hostnames(bool_attr(b));
+        }
+        req.send().await.map_err(aws_err)
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Applies the DNS attributes one per call (the API accepts only one), in an order AWS accepts: hostnames
+/// require support, so support is enabled first and disabled last.
+async fn apply_dns(cx: &Ctx, id: &str, support: Option<bool>, hostnames: Option<bool>) -> Result<(), ProviderError> {
+    if support == Some(true) {
+        modify_dns(cx, id, support, None).await?;
+    }
+    if hostnames.is_some() {
+        modify_dns(cx, id, None, hostnames).await?;
+    }
+    if support == Some(false) {
+        modify_dns(cx, id, support, None).await?;
+    }
+    Ok(())
+}
+
+impl Vpc {
+    async fn read_one(&self, cx: &Ctx, id: &str) -> Result<Attrs, ProviderError> {
+        let ids = [id.to_owned()];
+        read_back(cx, "VPC", id, || self.read_ids(cx, &ids)).await
+    }
+
+    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let mut out: HashMap<String, Attrs> = HashMap::new();
+        for chunk in id_chunks(ids) {
+            let mut pages =
+                cx.ec2().describe_vpcs().filters(filter("vpc-id", &chunk)).into_paginator().items().send();
+            while let Some(vpc) = pages.next().await {
+                let vpc = vpc.map_err(aws_err)?;
+                let Some(id) = vpc.vpc_id() else { continue };
+                let owner = vpc.owner_id().unwrap_or_default();
+                let mut a = Attrs::new();
+                a.insert("id".into(), Value::str(id));
+                put_str(&mut a, "cidr_block", vpc.cidr_block());
+                put_str(&mut a, "owner_id", vpc.owner_id());
+                put_str(&mut a, "dhcp_options_id", vpc.dhcp_options_id());
+                a.insert("arn".into(), Value::str(ec2_arn(cx, owner, "vpc", id)));
+                put_tags(&mut a, vpc.tags());
+                out.insert(id.to_owned(), a);
+            }
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let found: Vec<String> = out.keys().cloned().collect();
+        for chunk in id_chunks(&found) {
+            let mut rts = cx
+                .ec2()
+                .describe_route_tables()
+                .filters(filter("vpc-id", &chunk))
+                .filters(filter1("association.main", "true"))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(rt) = rts.next().await {
+                let rt = rt.map_err(aws_err)?;
+                // The filter selects tables having *a* main association; check it is this one's.
+                if !rt.associations().iter().any(|a| a.main() == Some(true)) {
+                    continue;
+                }
+                if let (Some(vpc), Some(rt_id)) = (rt.vpc_id(), rt.route_table_id()) {
+                    if let Some(a) = out.get_mut(vpc) {
+                        a.insert("main_route_table_id".into(), Value::str(rt_id));
+                        a.insert("default_route_table_id".into(), Value::str(rt_id));
+                    }
+                }
+            }
+            let mut sgs = cx
+                .ec2()
+                .describe_security_groups()
+                .filters(filter("vpc-id", &chunk))
+                .filters(filter1("group-name", "default"))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(sg) = sgs.next().await {
+                let sg = sg.map_err(aws_err)?;
+                if let (Some(vpc), Some(sg_id)) = (sg.vpc_id(), sg.group_id()) {
+                    if let Some(a) = out.get_mut(vpc) {
+                        a.insert("default_security_group_id".into(), Value::str(sg_id));
+                    }
+                }
+            }
+        }
+        // The DNS attributes are only available one attribute per call.
+        let futs = found.iter().map(|id| async move {
+            let support = gone_ok(dns_attr(cx, id, VpcAttributeName::EnableDnsSupport).await)?;
+            let hostnames = gone_ok(dns_attr(cx, id, VpcAttributeName::EnableDnsHostnames).await)?;
+            Ok::<_, ProviderError>((id, support, hostnames))
+        });
+        for r in futures::future::join_all(futs).await {
+            let (id, support, hostnames) = r?;
+            match (support, hostnames) {
+                (Some(s), Some(h)) => {
+                    let a = out.get_mut(id).expect("found above");
+                    a.insert("enable_dns_support".into(), Value::Bool(s.unwrap_or(true)));
+                    a.insert("enable_dns_hostnames".into(), Value::Bool(h.unwrap_or(false)));
+                }
+                // Deleted between the calls.
+                _ => {
+                    out.remove(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Resource for Vpc {
+    fn schema(&self) -> &Schema {
+        &SCHEMA
+    }
+
+    async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        self.read_ids(cx, ids).await
+    }
+
+    async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
+        let out = cx
+            .ec2()
+            .create_vpc()
+            .cidr_block(req_str(desired, "cidr_block")?)
+            .tag_specifications(tag_spec(TAG_RESOURCE_TYPE, desired))
+            .send()
+            .await
+            .map_err(aws_err)?;
+        let id = out.vpc().and_then(|v| v.vpc_id()).ok_or_else(|| ProviderError::new("CreateVpc returned no id"))?;
+        checkpoint.created(&with_id(desired, id)).await;
+
+        let support = get_bool(desired, "enable_dns_support", true);
+        let hostnames = get_bool(desired, "enable_dns_hostnames", false);
+        apply_dns(cx, id, (!support).then_some(false), hostnames.then_some(true)).await?;
+        self.read_one(cx, id).await
+    }
+
+    async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
+        let id = get_id(prior)?;
+        let changed = |name: &str, default: bool| {
+            let new = get_bool(desired, name, default);
+            (get_bool(prior, name, default) != new).then_some(new)
+        };
+        apply_dns(cx, id, changed("enable_dns_support", true), changed("enable_dns_hostnames", false)).await?;
+        sync_ec2_tags(cx, id, prior, desired).await?;
+        self.read_one(cx, id).await
+    }
+
+    async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
+        let id = get_id(prior)?;
+        delete_retrying(cx, "DeleteVpc", || async {
+            cx.ec2().delete_vpc().vpc_id(id).send().await.map_err(aws_err)
+        })
+        .await
+    }
+
+    async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
+        let mut out = Vec::new();
+        let mut pages = cx.ec2().describe_vpcs().filters(cx.stack_filter()).into_paginator().items().send();
+        while let Some(v) = pages.next().await {
+            let v = v.map_err(aws_err)?;
+            if let Some(id) = v.vpc_id() {
+                out.push(Tagged { id: id.to_owned(), address: address_tag(v.tags()) });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_with_the_vpc_resource_type() {
+        assert_eq!(TAG_RESOURCE_TYPE.as_str(), "vpc");
+    }
+
+    #[test]
+    fn schema_defaults() {
+        let n = SCHEMA.normalize(&Attrs::from([("cidr_block".to_owned(), Value::str("10.0.0.0/16"))]));
+        assert_eq!(n["enable_dns_support"], Value::Bool(true));
+        assert_eq!(n["enable_dns_hostnames"], Value::Bool(false));
+        assert!(SCHEMA.attribute("cidr_block").unwrap().forces_replacement);
+    }
+}
