@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Benchmark the provisioner CLI as whole processes against moto behind faultproxy.
+# See bench/README.md. Usage: bash bench/run.sh   (make bench)
+#
+# Environment knobs:
+#   BENCH_SIZES="100 1000"  stack sizes        BENCH_RUNS=10  validate runs (plus 1 warm-up)
+#   BENCH_PLAN_RUNS=3       no-op plan runs    BENCH_KEEP=1   keep the work dir
+#   BENCH_SKIP_BUILD=1      use existing binaries (PROVISIONER_BIN / FAULTPROXY_BIN)
+#   MOTO_SERVER=path        moto_server to use (skips .ci/moto.sh)
+#   BENCH_NO_INSTALL=1      never try to apt-get install hyperfine
+#   BENCH_STRICT=1          exit 3 when a target is missed
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$REPO/bench"
+SIZES="${BENCH_SIZES:-100 1000}"
+RUNS="${BENCH_RUNS:-10}"
+PLAN_RUNS="${BENCH_PLAN_RUNS:-3}"
+RESULTS="${BENCH_RESULTS:-$BENCH/results.md}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO/$TARGET_DIR" ;; esac
+PROVISIONER="${PROVISIONER_BIN:-$TARGET_DIR/release/provisioner}"
+FAULTPROXY="${FAULTPROXY_BIN:-$TARGET_DIR/release/faultproxy}"
+WORK="${BENCH_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/provisioner-bench.XXXXXX")}"
+mkdir -p "$WORK"
+
+step() { printf '\n== %s\n' "$*" >&2; }
+die() {
+    printf '\nbench: FAILED: %s\n' "$*" >&2
+    printf 'bench: logs and stacks are in %s (kept)\n' "$WORK" >&2
+    BENCH_KEEP=1
+    exit 1
+}
+
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+    done
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Loopback only: never let the SDK or curl wander off through a proxy.
+unset HTTP_PROXY HTTPS_PROXY ALL_PROXY http_proxy https_proxy all_proxy AWS_PROFILE AWS_SESSION_TOKEN
+export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # url seconds
+    local i
+    for ((i = 0; i < $2 * 10; i++)); do
+        curl -s -o /dev/null --max-time 1 "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+admin() { # METHOD PATH [JSON]
+    curl -sS --fail --max-time 10 -X "$1" -H 'content-type: application/json' ${3:+--data "$3"} "$PROXY_URL/__faultproxy/$2"
+}
+calls_total() { admin GET calls | python3 -c 'import json,sys; print(sum(json.load(sys.stdin).values()))'; }
+calls_top() { # top actions as "Action×n, ..."
+    admin GET calls | python3 -c '
+import json,sys
+c=json.load(sys.stdin)
+print(", ".join("%s×%d" % kv for kv in sorted(c.items(), key=lambda kv:(-kv[1],kv[0]))) or "none")'
+}
+
+# Runs the CLI once, timed; fails the benchmark with its output if the exit code is unexpected.
+# Sets LAST_MS. Usage: run_timed EXPECTED_RC LABEL ARGS...
+run_timed() {
+    local want="$1" label="$2"; shift 2
+    local log="$WORK/$label.log" t0 t1 rc=0
+    t0=$(date +%s%N)
+    "$PROVISIONER" "$@" >"$log" 2>&1 </dev/null || rc=$?
+    t1=$(date +%s%N)
+    LAST_MS=$(( (t1 - t0) / 1000000 ))
+    if [ "$rc" != "$want" ]; then
+        tail -n 40 "$log" >&2 || true
+        die "'provisioner $*' exited with $rc (expected $want); full output: $log"
+    fi
+}
+
+# ---------------------------------------------------------------- build
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    step "cargo build --release -p provisioner -p faultproxy"
+    (cd "$REPO" && cargo build --release -p provisioner -p faultproxy) || die "release build failed"
+fi
+[ -x "$PROVISIONER" ] || die "provisioner binary not found at $PROVISIONER"
+[ -x "$FAULTPROXY" ] || die "faultproxy binary not found at $FAULTPROXY"
+
+# ---------------------------------------------------------------- timing tool
+HYPERFINE="$(command -v hyperfine || true)"
+if [ -z "$HYPERFINE" ] && [ "${BENCH_NO_INSTALL:-0}" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "installing hyperfine (apt-get; set BENCH_NO_INSTALL=1 to skip)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine >/dev/null 2>&1 || true
+    HYPERFINE="$(command -v hyperfine || true)"
+fi
+[ -n "$HYPERFINE" ] && TIMER="hyperfine" || TIMER="python loop (bench/timeit.py)"
+
+time_validate() { # DIR -> JSON summary on stdout
+    if [ -n "$HYPERFINE" ]; then
+        local cmd
+        cmd="$(printf '%q ' "$PROVISIONER" -C "$1" validate)"
+        "$HYPERFINE" -N --style none --warmup 1 --runs "$RUNS" --export-json "$WORK/hf.json" "$cmd" >/dev/null \
+            || die "hyperfine $cmd failed"
+        python3 "$BENCH/timeit.py" --hyperfine-json "$WORK/hf.json"
+    else
+        python3 "$BENCH/timeit.py" --runs "$RUNS" --warmup 1 -- "$PROVISIONER" -C "$1" validate \
+            || die "timing 'provisioner -C $1 validate' failed"
+    fi
+}
+
+# ---------------------------------------------------------------- moto + proxy
+if [ -z "${MOTO_SERVER:-}" ]; then
+    step "bash .ci/moto.sh"
+    bash "$REPO/.ci/moto.sh" || die ".ci/moto.sh failed (moto server not available)"
+    MOTO_SERVER="$REPO/.venv/bin/moto_server"
+fi
+[ -x "$MOTO_SERVER" ] || die "moto_server not found at $MOTO_SERVER (run .ci/moto.sh)"
+
+MOTO_PORT="$(free_port)"
+MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+step "starting moto on $MOTO_URL"
+"$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+wait_http "$MOTO_URL/moto-api/" 30 || { tail -n 20 "$WORK/moto.log" >&2; die "moto did not come up on $MOTO_URL"; }
+
+step "starting faultproxy in front of moto"
+"$FAULTPROXY" --upstream "$MOTO_URL" --port-file "$WORK/proxy.port" >"$WORK/proxy.log" 2>&1 &
+PIDS+=($!)
+for ((i = 0; i < 100; i++)); do [ -s "$WORK/proxy.port" ] && break; sleep 0.05; done
+[ -s "$WORK/proxy.port" ] || { cat "$WORK/proxy.log" >&2; die "faultproxy did not start"; }
+PROXY_URL="http://127.0.0.1:$(tr -d '[:space:]' <"$WORK/proxy.port")"
+admin GET calls >/dev/null || die "faultproxy admin API not answering at $PROXY_URL"
+
+export AWS_ENDPOINT_URL="$PROXY_URL"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export NO_COLOR=1
+
+# ---------------------------------------------------------------- runs
+ROWS=()
+DETAILS=()
+MISSED=()
+for N in $SIZES; do
+    DIR="$WORK/stack$N"
+    step "N=$N: generating stack"
+    python3 "$BENCH/gen_stack.py" "$N" "$DIR" >&2 || die "gen_stack.py $N failed"
+    curl -sS --fail --max-time 10 -X POST "$MOTO_URL/moto-api/reset" >/dev/null || die "moto reset failed"
+
+    step "N=$N: validate x$RUNS ($TIMER)"
+    run_timed 0 "validate$N" -C "$DIR" validate   # surfaces errors with output before timing
+    V="$(time_validate "$DIR")"
+    V_MIN="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["min_ms"])' "$V")"
+    V_MED="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["median_ms"])' "$V")"
+
+    step "N=$N: apply --auto-approve"
+    admin POST reset >/dev/null
+    run_timed 0 "apply$N" -C "$DIR" apply --auto-approve
+    A_MS=$LAST_MS A_CALLS="$(calls_total)"
+    DETAILS+=("- N=$N apply: $(calls_top)")
+
+    step "N=$N: no-op plan --detailed-exitcode x$PLAN_RUNS"
+    P_TIMES=() P_CALLS=""
+    for ((r = 0; r < PLAN_RUNS; r++)); do
+        admin POST reset >/dev/null
+        # Exit code 2 would mean the plan after apply is not a no-op: that fails the benchmark.
+        run_timed 0 "plan$N" -C "$DIR" plan --detailed-exitcode
+        P_TIMES+=("$LAST_MS")
+        c="$(calls_total)"
+        if [ -z "$P_CALLS" ]; then
+            P_CALLS="$c"
+            DETAILS+=("- N=$N no-op plan: $(calls_top)")
+        elif [ "$c" != "$P_CALLS" ]; then
+            DETAILS+=("- N=$N no-op plan run $((r + 1)) made $c calls (first run: $P_CALLS)")
+        fi
+    done
+    P_MED="$(printf '%s\n' "${P_TIMES[@]}" | sort -n | python3 -c 'import statistics,sys; print(round(statistics.median(int(l) for l in sys.stdin)))')"
+    P_PER="$(python3 -c "print(f'{$P_CALLS / $N:.3f}')")"
+
+    step "N=$N: destroy --auto-approve"
+    admin POST reset >/dev/null
+    run_timed 0 "destroy$N" -C "$DIR" destroy --auto-approve
+    D_MS=$LAST_MS D_CALLS="$(calls_total)"
+    DETAILS+=("- N=$N destroy: $(calls_top)")
+
+    ROWS+=("| $N | $V_MIN | $V_MED | $A_MS | $A_CALLS | $P_MED | $P_CALLS | $P_PER | $D_MS | $D_CALLS |")
+
+    # Targets (issue): validate(1,000) <= 100 ms incl. start-up; no-op plan <= 0.5 calls/resource.
+    if [ "$N" = 1000 ] && ! python3 -c "import sys; sys.exit(0 if $V_MED <= 100 else 1)"; then
+        MISSED+=("validate of 1000 resources: median ${V_MED} ms > 100 ms")
+    fi
+    if ! python3 -c "import sys; sys.exit(0 if $P_CALLS / $N <= 0.5 else 1)"; then
+        MISSED+=("no-op plan at N=$N: $P_PER calls/resource > 0.5")
+    fi
+done
+
+# ---------------------------------------------------------------- report
+{
+    echo "# provisioner benchmark"
+    echo
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) · $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown) · $(nproc) cores · moto behind faultproxy · validate timed with $TIMER"
+    echo
+    echo "| N | validate best (ms) | validate median (ms) | apply (ms) | apply calls | no-op plan median (ms) | plan calls | plan calls / resource | destroy (ms) | destroy calls |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "Calls are counted at the proxy (every HTTP request the process sent to the AWS endpoint)."
+    echo "Targets: validate of 1,000 resources ≤ 100 ms including start-up; no-op plan ≤ 0.5 API calls per resource."
+    echo
+    if [ "${#MISSED[@]}" = 0 ]; then
+        echo "**All targets met.**"
+    else
+        echo "**Targets missed:**"
+        printf -- '- %s\n' "${MISSED[@]}"
+    fi
+    echo
+    echo "## Calls by action"
+    echo
+    printf '%s\n' "${DETAILS[@]}"
+} >"$RESULTS"
+echo
+cat "$RESULTS"
+echo
+echo "(written to $RESULTS)"
+if [ "${#MISSED[@]}" != 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then
+    exit 3
+fi
