@@ -81,7 +81,9 @@ run_timed() {
     LAST_MS=$(( (t1 - t0) / 1000000 ))
     if [ "$rc" != "$want" ]; then
         tail -n 40 "$log" >&2 || true
-        die "'provisioner $*' exited with $rc (expected $want); full output: $log"
+        local hint=""
+        [ "$rc" = 2 ] && [ "$label" != "${label#plan}" ] && hint=" — exit 2 means the plan right after apply is NOT a no-op (changes pending)"
+        die "'provisioner $*' exited with $rc (expected $want)$hint; full output: $log"
     fi
 }
 
@@ -129,6 +131,10 @@ step "starting moto on $MOTO_URL"
 "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 PIDS+=($!)
 wait_http "$MOTO_URL/moto-api/" 30 || { tail -n 20 "$WORK/moto.log" >&2; die "moto did not come up on $MOTO_URL"; }
+# moto loads its EC2 backend lazily (~2 s on the first call): warm it up directly, not through the proxy.
+curl -s -o /dev/null --max-time 60 -d 'Action=DescribeRegions&Version=2016-11-15' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0' \
+    "$MOTO_URL/" || die "moto EC2 warm-up call failed"
 
 step "starting faultproxy in front of moto"
 "$FAULTPROXY" --upstream "$MOTO_URL" --port-file "$WORK/proxy.port" >"$WORK/proxy.log" 2>&1 &
