@@ -10,7 +10,13 @@
 use hyper::{HeaderMap, Method};
 
 /// Returns the action name used for counting and rule matching.
-pub fn identify(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> String {
+pub fn identify(
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> String {
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let op = target.rsplit('.').next().unwrap_or(target).trim();
         if !op.is_empty() {
@@ -29,8 +35,13 @@ pub fn identify(method: &Method, path: &str, query: Option<&str>, headers: &Head
 }
 
 fn is_form(headers: &HeaderMap, body: &[u8]) -> bool {
-    match headers.get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
-        Some(ct) => ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"),
+    match headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(ct) => ct
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded"),
         // No content type: accept a body that looks like a form.
         None => body.starts_with(b"Action=") || body.windows(8).any(|w| w == b"&Action="),
     }
@@ -51,15 +62,13 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -75,7 +84,13 @@ fn hex(c: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    fn id(method: Method, path: &str, query: Option<&str>, hdrs: &[(&'static str, &str)], body: &str) -> String {
+    fn id(
+        method: Method,
+        path: &str,
+        query: Option<&str>,
+        hdrs: &[(&'static str, &str)],
+        body: &str,
+    ) -> String {
         let mut h = HeaderMap::new();
         for (k, v) in hdrs {
             h.insert(*k, v.parse().unwrap());
@@ -85,16 +100,64 @@ mod tests {
 
     #[test]
     fn identifies_query_json_and_rest() {
-        let form = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
-        assert_eq!(id(Method::POST, "/", None, &form, "Action=CreateVpc&Version=2016-11-15"), "CreateVpc");
-        assert_eq!(id(Method::POST, "/", None, &form, "Version=1&Action=Describe%56pcs"), "DescribeVpcs");
-        assert_eq!(id(Method::POST, "/", None, &[], "Version=1&Action=DescribeVpcs"), "DescribeVpcs");
-        assert_eq!(id(Method::GET, "/", Some("Action=DescribeRegions&x=1"), &[], ""), "DescribeRegions");
+        let form = [(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )];
         assert_eq!(
-            id(Method::POST, "/", None, &[("x-amz-target", "DynamoDB_20120810.PutItem")], "{}"),
+            id(
+                Method::POST,
+                "/",
+                None,
+                &form,
+                "Action=CreateVpc&Version=2016-11-15"
+            ),
+            "CreateVpc"
+        );
+        assert_eq!(
+            id(
+                Method::POST,
+                "/",
+                None,
+                &form,
+                "Version=1&Action=Describe%56pcs"
+            ),
+            "DescribeVpcs"
+        );
+        assert_eq!(
+            id(
+                Method::POST,
+                "/",
+                None,
+                &[],
+                "Version=1&Action=DescribeVpcs"
+            ),
+            "DescribeVpcs"
+        );
+        assert_eq!(
+            id(
+                Method::GET,
+                "/",
+                Some("Action=DescribeRegions&x=1"),
+                &[],
+                ""
+            ),
+            "DescribeRegions"
+        );
+        assert_eq!(
+            id(
+                Method::POST,
+                "/",
+                None,
+                &[("x-amz-target", "DynamoDB_20120810.PutItem")],
+                "{}"
+            ),
             "PutItem"
         );
-        assert_eq!(id(Method::GET, "/bucket/key", Some("list-type=2"), &[], ""), "GET /bucket/key");
+        assert_eq!(
+            id(Method::GET, "/bucket/key", Some("list-type=2"), &[], ""),
+            "GET /bucket/key"
+        );
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("a%41"), "aA");
     }

@@ -61,20 +61,34 @@ impl Proxy {
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let shared = Arc::new(server::Shared::default());
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (sh, up) = (shared.clone(), upstream.to_string());
-        let thread = std::thread::Builder::new().name(format!("faultproxy-{}", addr.port())).spawn(move || {
-            rt.block_on(async move {
-                match tokio::net::TcpListener::from_std(std_listener) {
-                    Ok(l) => server::serve(l, up, sh, async { let _ = rx.await; }).await,
-                    Err(e) => eprintln!("faultproxy: {e}"),
-                }
-            });
-            // Dropping the runtime cancels in-flight connections (including stalls).
-            rt.shutdown_background();
-        })?;
-        Ok(Proxy { addr, shared, shutdown: Some(tx), thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name(format!("faultproxy-{}", addr.port()))
+            .spawn(move || {
+                rt.block_on(async move {
+                    match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(l) => {
+                            server::serve(l, up, sh, async {
+                                let _ = rx.await;
+                            })
+                            .await
+                        }
+                        Err(e) => eprintln!("faultproxy: {e}"),
+                    }
+                });
+                // Dropping the runtime cancels in-flight connections (including stalls).
+                rt.shutdown_background();
+            })?;
+        Ok(Proxy {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Base URL of the proxy, e.g. `http://127.0.0.1:41234` (no trailing slash).

@@ -28,7 +28,12 @@ pub struct Rule {
 impl Rule {
     /// A rule faulting every matching request (`skip` 0, unlimited `times`).
     pub fn new(action: impl Into<String>, fault: Fault) -> Rule {
-        Rule { action: action.into(), fault, skip: 0, times: None }
+        Rule {
+            action: action.into(),
+            fault,
+            skip: 0,
+            times: None,
+        }
     }
     /// Builder: let the first `n` matching requests through.
     pub fn skip(mut self, n: u64) -> Rule {
@@ -92,7 +97,11 @@ impl Fault {
 
     /// Convenience constructor for [`Fault::Error`].
     pub fn error(status: u16, code: impl Into<String>, message: impl Into<String>) -> Fault {
-        Fault::Error { status, code: code.into(), message: message.into() }
+        Fault::Error {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// For faults answered by the proxy itself: (status, code, message).
@@ -102,7 +111,11 @@ impl Fault {
             Fault::ServerError { status } => {
                 Some((*status, "InternalError", "An internal error has occurred."))
             }
-            Fault::Error { status, code, message } => Some((*status, code, message)),
+            Fault::Error {
+                status,
+                code,
+                message,
+            } => Some((*status, code, message)),
             _ => None,
         }
     }
@@ -202,13 +215,20 @@ mod tests {
         ]"#,
         )
         .unwrap();
-        assert_eq!(rules[0], Rule::new("CreateVpc", Fault::Throttle {}).times(1));
+        assert_eq!(
+            rules[0],
+            Rule::new("CreateVpc", Fault::Throttle {}).times(1)
+        );
         assert_eq!(rules[1].fault, Fault::ServerError { status: 500 });
-        assert_eq!(rules[2].fault, Fault::error(400, "DependencyViolation", "m"));
+        assert_eq!(
+            rules[2].fault,
+            Fault::error(400, "DependencyViolation", "m")
+        );
         assert_eq!(rules[3].fault, Fault::DelayMs(500));
         assert_eq!(rules[4], Rule::new("B", Fault::Stall {}).skip(2));
         // Round trip.
-        let back: Vec<Rule> = serde_json::from_str(&serde_json::to_string(&rules).unwrap()).unwrap();
+        let back: Vec<Rule> =
+            serde_json::from_str(&serde_json::to_string(&rules).unwrap()).unwrap();
         assert_eq!(back, rules);
         assert!(serde_json::from_str::<Rule>(r#"{"action":"A","fault":{"nope":{}}}"#).is_err());
     }
@@ -222,15 +242,30 @@ mod tests {
         .into_iter()
         .map(|rule| RuleState { rule, seen: 0 })
         .collect();
-        let got: Vec<_> = (0..6).map(|_| decide(&mut rules, "A").map(|f| f.kind())).collect();
-        assert_eq!(got, [None, Some("throttle"), Some("throttle"), None, Some("stall"), None]);
+        let got: Vec<_> = (0..6)
+            .map(|_| decide(&mut rules, "A").map(|f| f.kind()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                None,
+                Some("throttle"),
+                Some("throttle"),
+                None,
+                Some("stall"),
+                None
+            ]
+        );
         assert_eq!(decide(&mut rules, "B"), None);
         assert_eq!(rules[1].seen, 7);
     }
 
     #[test]
     fn bodies() {
-        assert_eq!(replace_bytes(b"a<s>x</s><s>x</s>", b"<s>x</s>", b"<s>yy</s>"), b"a<s>yy</s><s>yy</s>");
+        assert_eq!(
+            replace_bytes(b"a<s>x</s><s>x</s>", b"<s>x</s>", b"<s>yy</s>"),
+            b"a<s>yy</s><s>yy</s>"
+        );
         let b = ec2_error_body("C", "a<b", "r");
         assert!(b.contains("<Code>C</Code><Message>a&lt;b</Message>"), "{b}");
     }

@@ -45,7 +45,10 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
     pub fn set_rules(&self, rules: Vec<Rule>) {
-        self.lock().rules = rules.into_iter().map(|rule| RuleState { rule, seen: 0 }).collect();
+        self.lock().rules = rules
+            .into_iter()
+            .map(|rule| RuleState { rule, seen: 0 })
+            .collect();
     }
     pub fn reset(&self) {
         let mut st = self.lock();
@@ -76,7 +79,11 @@ pub(crate) async fn serve(
     let client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(connector);
-    let ctx = Arc::new(Ctx { shared, upstream: upstream.trim_end_matches('/').to_string(), client });
+    let ctx = Arc::new(Ctx {
+        shared,
+        upstream: upstream.trim_end_matches('/').to_string(),
+        client,
+    });
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -111,16 +118,30 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let (mut parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return plain(StatusCode::BAD_REQUEST, format!("faultproxy: reading request body: {e}")),
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!("faultproxy: reading request body: {e}"),
+            )
+        }
     };
-    let action = action::identify(&parts.method, parts.uri.path(), parts.uri.query(), &parts.headers, &body);
+    let action = action::identify(
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        &body,
+    );
 
     let fault = {
         let mut st = ctx.shared.lock();
         *st.calls.entry(action.clone()).or_insert(0) += 1;
         let fault = rules::decide(&mut st.rules, &action);
         if let Some(f) = &fault {
-            st.faults.push(InjectedFault { action: action.clone(), kind: f.kind().to_string() });
+            st.faults.push(InjectedFault {
+                action: action.clone(),
+                kind: f.kind().to_string(),
+            });
         }
         fault
     };
@@ -146,7 +167,12 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
 
     let mut resp = match forward(ctx, parts, body).await {
         Ok(r) => r,
-        Err(msg) => return plain(StatusCode::BAD_GATEWAY, format!("faultproxy: upstream {}: {msg}", ctx.upstream)),
+        Err(msg) => {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                format!("faultproxy: upstream {}: {msg}", ctx.upstream),
+            )
+        }
     };
     if let Some(Fault::Rewrite { from, to }) = &fault {
         let new = rules::replace_bytes(resp.body_bytes(), from.as_bytes(), to.as_bytes());
@@ -170,17 +196,31 @@ impl Buffered {
     }
     fn into_response(mut self) -> Response<Body> {
         strip_hop_by_hop(&mut self.parts.headers);
-        self.parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
+        self.parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         Response::from_parts(self.parts, Full::new(self.body))
     }
 }
 
-async fn forward(ctx: &Ctx, mut parts: hyper::http::request::Parts, body: Bytes) -> Result<Buffered, String> {
-    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    parts.uri = format!("{}{}", ctx.upstream, pq).parse::<Uri>().map_err(|e| e.to_string())?;
+async fn forward(
+    ctx: &Ctx,
+    mut parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> Result<Buffered, String> {
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    parts.uri = format!("{}{}", ctx.upstream, pq)
+        .parse::<Uri>()
+        .map_err(|e| e.to_string())?;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::EXPECT);
-    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     // Host is forwarded unchanged (it is part of the SigV4 signature).
     let resp = ctx
         .client
@@ -249,7 +289,9 @@ fn json(status: StatusCode, v: &impl serde::Serialize) -> Response<Body> {
 
 async fn admin(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
-    let path = req.uri().path()[ADMIN_PREFIX.len()..].trim_end_matches('/').to_string();
+    let path = req.uri().path()[ADMIN_PREFIX.len()..]
+        .trim_end_matches('/')
+        .to_string();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
@@ -270,7 +312,10 @@ async fn admin(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
                 sh.set_rules(rules);
                 json(StatusCode::OK, &serde_json::json!({"ok": true, "rules": n}))
             }
-            Err(e) => json(StatusCode::BAD_REQUEST, &serde_json::json!({"error": format!("invalid rules: {e}")})),
+            Err(e) => json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({"error": format!("invalid rules: {e}")}),
+            ),
         },
         (m, p) => json(
             StatusCode::NOT_FOUND,
