@@ -68,7 +68,7 @@ macro_rules! on_both {
 
 on_both!(status_codes, bad_input_is_400, upsert_updates, day_counts_with_pinned_clock, limits_and_request_ids, graceful_shutdown);
 
-async fn put(c: &reqwest::Client, base: &str, name: &str, body: &str) -> (u16, String) {
+async fn put(c: &common::Client, base: &str, name: &str, body: &str) -> (u16, String) {
     let r = c
         .put(format!("{base}/hello/{name}"))
         .header("content-type", "application/json")
@@ -79,7 +79,7 @@ async fn put(c: &reqwest::Client, base: &str, name: &str, body: &str) -> (u16, S
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn get_json(c: &reqwest::Client, url: &str) -> (u16, Value) {
+async fn get_json(c: &common::Client, url: &str) -> (u16, Value) {
     let r = c.get(url).send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();

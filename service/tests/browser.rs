@@ -105,7 +105,7 @@ async fn dashboard_in_headless_chromium() {
     let webdriver = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let c = loop {
-        match ClientBuilder::rustls().unwrap().capabilities(caps.clone()).connect(&webdriver).await {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&webdriver).await {
             Ok(c) => break c,
             Err(e) if Instant::now() < deadline => {
                 eprintln!("waiting for chromedriver: {e}");
@@ -166,7 +166,8 @@ async fn dashboard_in_headless_chromium() {
     c.execute("document.getElementById('dob').value = arguments[0];", vec![json!(future)]).await.unwrap();
     c.find(Locator::Id("save")).await.unwrap().click().await.unwrap();
     wait_text(&c, "result", "shows the API error", |t| t.contains("before today")).await;
-    // restore the greeting for the screenshots
+    // restore the form and the greeting for the screenshots
+    c.execute("document.getElementById('dob').value = arguments[0];", vec![json!(dob.to_string())]).await.unwrap();
     c.find(Locator::Id("lookup")).await.unwrap().click().await.unwrap();
     wait_text(&c, "result", "shows the greeting again", |t| t == expect).await;
 

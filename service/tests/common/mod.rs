@@ -73,8 +73,19 @@ impl Drop for Proc {
     }
 }
 
-/// Path of a binary of this package (the one cargo built for these tests).
+/// Directory of prebuilt binaries to test instead of cargo's own build
+/// (`make service-test` points it at the static `service-build` output, the
+/// same binaries the images and the benchmark use).
+pub const BIN_DIR_ENV: &str = "SERVICE_BIN_DIR";
+
+/// Path of a binary of this package: from [`BIN_DIR_ENV`] when set, else
+/// the one cargo built for these tests.
 pub fn bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os(BIN_DIR_ENV).filter(|d| !d.is_empty()) {
+        let p = PathBuf::from(dir).join(name);
+        assert!(p.is_file(), "{BIN_DIR_ENV}: {} does not exist", p.display());
+        return p;
+    }
     match name {
         "api" => PathBuf::from(env!("CARGO_BIN_EXE_api")),
         "frontend" => PathBuf::from(env!("CARGO_BIN_EXE_frontend")),
@@ -147,8 +158,83 @@ pub async fn api(label: &str, envs: &[(&str, String)]) -> Proc {
 }
 
 /// HTTP client for tests.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).no_proxy().build().unwrap()
+pub fn client() -> Client {
+    Client(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new()),
+    )
+}
+
+/// A minimal HTTP/1.1 test client on hyper-util (the API mirrors the parts of
+/// reqwest the tests use; reqwest itself is left out so that dev-dependencies
+/// do not change the features, hence the build, of the service binaries).
+#[derive(Clone)]
+pub struct Client(hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, http_body_util::Full<axum::body::Bytes>>);
+
+pub struct RequestBuilder {
+    client: Client,
+    builder: axum::http::request::Builder,
+    body: Vec<u8>,
+}
+
+pub struct Response {
+    status: axum::http::StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Client {
+    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request("GET", url)
+    }
+    pub fn put(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request("PUT", url)
+    }
+    pub fn request(&self, method: &str, url: impl AsRef<str>) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            builder: axum::http::Request::builder().method(method).uri(url.as_ref()),
+            body: Vec::new(),
+        }
+    }
+}
+
+impl RequestBuilder {
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.builder = self.builder.header(k, v);
+        self
+    }
+    pub fn body(mut self, b: impl Into<Vec<u8>>) -> Self {
+        self.body = b.into();
+        self
+    }
+    pub async fn send(self) -> Result<Response, String> {
+        use http_body_util::BodyExt;
+        let req = self.builder.body(http_body_util::Full::new(self.body.into())).map_err(|e| e.to_string())?;
+        let fut = self.client.0.request(req);
+        let res = tokio::time::timeout(Duration::from_secs(10), fut)
+            .await
+            .map_err(|_| "timeout".to_string())?
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes().to_vec();
+        Ok(Response { status: parts.status, headers: parts.headers, body })
+    }
+}
+
+impl Response {
+    pub fn status(&self) -> axum::http::StatusCode {
+        self.status
+    }
+    pub fn headers(&self) -> &axum::http::HeaderMap {
+        &self.headers
+    }
+    pub async fn text(self) -> Result<String, std::string::FromUtf8Error> {
+        String::from_utf8(self.body)
+    }
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
 }
 
 /// Polls `url` until it answers `status`; panics after `timeout`.
