@@ -15,7 +15,7 @@ use aws_sdk_ec2::types::{ConnectivityType, NatGateway as AwsNatGateway, NatGatew
 use sha2::{Digest, Sha256};
 
 use super::util::*;
-use crate::aws::{address_tag, aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS};
+use crate::aws::{address_tag, aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
@@ -204,7 +204,10 @@ impl Resource for NatGateway {
         let mut pages = cx.ec2().describe_nat_gateways().filter(cx.stack_filter()).into_paginator().items().send();
         while let Some(g) = pages.next().await {
             let g = g.map_err(aws_err)?;
-            if state_of(&g) == &NatGatewayState::Deleted {
+            // Moto (5.2) ignores `tag:` filters on DescribeNatGateways and returns every gateway: the tag is
+            // checked here too (a no-op against AWS).
+            let ours = g.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(cx.stack.as_str()));
+            if state_of(&g) == &NatGatewayState::Deleted || !ours {
                 continue;
             }
             if let Some(id) = g.nat_gateway_id() {

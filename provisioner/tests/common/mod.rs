@@ -1,0 +1,365 @@
+//! Shared harness for the provisioner's integration tests: an AWS emulator (moto server) on loopback, the
+//! environment a child `provisioner` process needs to talk to it, library contexts, an outside-view SDK
+//! client, and small helpers (unique stack names, a recording checkpoint, counting a stack's objects).
+//!
+//! Install the emulator once with `.ci/moto.sh` (a pinned moto in `$REPO/.venv`); `$MOTO_SERVER` overrides
+//! the path of the `moto_server` executable.
+//!
+//! Server lifetime: [`Moto::shared`] starts one server per test binary, on first use, and every test in the
+//! binary uses it (startup costs ~1–2 s). Moto's state is therefore shared: tests stay isolated by using
+//! distinct stack names ([`unique_stack`]) and creating their own VPCs, and must never assert on global
+//! counts — only on objects of their own stack ([`count_tagged`]) or ids they created. A test that needs
+//! a pristine emulator starts its own with [`Moto::start`]; it is killed when dropped. The server process
+//! also exits by itself when the test process dies (a watchdog thread polls its parent pid), so even the
+//! shared server, which is never dropped, does not outlive `cargo test`.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::config::{Credentials, Region, SharedCredentialsProvider};
+use provisioner::aws::{Ctx, WaitConfig, TAG_STACK};
+use provisioner::resource::Checkpoint;
+use provisioner::value::Attrs;
+
+pub const REGION: &str = "us-east-1";
+pub const ACCESS_KEY: &str = "testing";
+pub const SECRET_KEY: &str = "testing";
+
+/// The repository root (the workspace directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// `$MOTO_SERVER`, or `$REPO/.venv/bin/moto_server`; panics with instructions when missing.
+pub fn moto_server_path() -> PathBuf {
+    let path = match std::env::var_os("MOTO_SERVER") {
+        Some(p) => PathBuf::from(p),
+        None => repo_root().join(".venv/bin/moto_server"),
+    };
+    if !path.is_file() {
+        panic!(
+            "moto_server not found at {}: run `.ci/moto.sh` from the repository root to install the AWS emulator \
+             (or set MOTO_SERVER to its path)",
+            path.display()
+        );
+    }
+    path
+}
+
+/// Python run next to `moto_server` runs it under a watchdog that exits when the test process dies.
+const WATCHDOG: &str = r#"
+import os, sys, threading, time
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+from moto.server import main
+sys.argv[0] = "moto_server"
+sys.exit(main(sys.argv[1:]))
+"#;
+
+/// A running moto server on 127.0.0.1, killed on drop.
+pub struct Moto {
+    child: Mutex<Child>,
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`
+    pub endpoint: String,
+    pub log: PathBuf,
+}
+
+impl Moto {
+    /// The server shared by all tests of this test binary (started on first use, never dropped; it exits
+    /// with the test process).
+    pub fn shared() -> &'static Moto {
+        static SHARED: OnceLock<Moto> = OnceLock::new();
+        SHARED.get_or_init(Moto::start)
+    }
+
+    /// Starts a private server on a free loopback port and waits (bounded) until it accepts connections.
+    pub fn start() -> Moto {
+        let server = moto_server_path();
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("provisioner-moto-{}-{port}.log", std::process::id()));
+            let log_file = std::fs::File::create(&log).expect("create moto log file");
+            let python = server.parent().map(|d| d.join("python")).filter(|p| p.is_file());
+            let mut cmd = match &python {
+                Some(py) => {
+                    let mut c = Command::new(py);
+                    c.arg("-c").arg(WATCHDOG);
+                    c
+                }
+                None => Command::new(&server),
+            };
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("clone log handle"))
+                .stderr(log_file)
+                .env_remove("AWS_ENDPOINT_URL");
+            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+            match wait_ready(&mut child, port, Duration::from_secs(30)) {
+                Ok(()) => {
+                    return Moto {
+                        child: Mutex::new(child),
+                        port,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        log,
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last_err = format!("{e}; log {}:\n{}", log.display(), std::fs::read_to_string(&log).unwrap_or_default());
+                }
+            }
+        }
+        panic!("moto server did not start: {last_err}");
+    }
+
+    /// Resets all of moto's state (only for a private server: the shared one serves concurrent tests).
+    pub fn reset(&self) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
+        write!(s, "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .expect("reset moto");
+        let mut buf = String::new();
+        let _ = std::io::Read::read_to_string(&mut s, &mut buf);
+        assert!(buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200"), "moto reset: {buf}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("find a free port")
+}
+
+fn wait_ready(child: &mut Child, port: u16, timeout: Duration) -> Result<(), String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("moto_server exited with {status}"));
+        }
+        if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            // Connected: check it is moto answering HTTP.
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let req = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            if s.write_all(req.as_bytes()).is_ok() {
+                let mut buf = [0u8; 16];
+                if let Ok(n) = std::io::Read::read(&mut s, &mut buf) {
+                    if buf[..n].starts_with(b"HTTP/1.") {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("moto_server did not answer on port {port} within {timeout:?}"))
+}
+
+/// The environment a child `provisioner` process needs to use `moto` (fast polls, short waits).
+pub fn env(moto: &Moto) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_REGION", REGION),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("PROVISIONER_POLL_INTERVAL_MS", "50"),
+        ("PROVISIONER_WAIT_TIMEOUT_SECS", "30"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Makes this process's AWS default chain resolve to test values without touching the network or the
+/// user's profile (no IMDS, no ~/.aws). Idempotent; the endpoint is set per client, not here.
+pub fn isolate_process_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let none = std::env::temp_dir().join("provisioner-tests-no-aws-config");
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_REGION", REGION),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", none.to_str().unwrap_or("/nonexistent")),
+            ("AWS_SHARED_CREDENTIALS_FILE", none.to_str().unwrap_or("/nonexistent")),
+        ] {
+            std::env::set_var(k, v);
+        }
+        for k in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"] {
+            std::env::remove_var(k);
+        }
+    });
+}
+
+/// A library context for `stack` talking to `moto`, with fast polls and a 30 s wait bound.
+pub async fn ctx(moto: &Moto, stack: &str) -> Ctx {
+    isolate_process_env();
+    let mut cx = Ctx::load(stack, Some(REGION)).await.expect("load AWS config");
+    cx.sdk = cx
+        .sdk
+        .to_builder()
+        .endpoint_url(&moto.endpoint)
+        .region(Region::new(REGION))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "tests",
+        )))
+        .build();
+    cx.region = REGION.to_owned();
+    cx.waits = WaitConfig { poll: Duration::from_millis(50), timeout: Duration::from_secs(30) };
+    cx
+}
+
+/// A plain EC2 client on `moto`, for checking from the outside what the provisioner did.
+pub fn ec2_client(moto: &Moto) -> aws_sdk_ec2::Client {
+    let conf = aws_sdk_ec2::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new(REGION))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
+        .build();
+    aws_sdk_ec2::Client::from_conf(conf)
+}
+
+/// A stack name no other test (or test run) uses: `<prefix>-<pid>-<counter>-<nanos>`.
+pub fn unique_stack(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{prefix}-{}-{}-{nanos:x}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Ids of the live objects tagged `provisioner:stack = stack`, sorted: VPCs, subnets, internet gateways,
+/// route tables, security groups, Elastic IPs and NAT gateways (not those in state `deleted`, which EC2
+/// keeps listing for a while), plus anything else DescribeTags reports.
+///
+/// Each known type is listed with its own Describe call and a tag filter, because moto (5.2) keeps the
+/// tags of deleted objects in DescribeTags; AWS drops them.
+pub async fn tagged_ids(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<String> {
+    use aws_sdk_ec2::types::{Filter, NatGatewayState};
+    let f = || Filter::builder().name(format!("tag:{TAG_STACK}")).values(stack).build();
+    let mut ids: Vec<String> = Vec::new();
+    let out = ec2.describe_vpcs().filters(f()).send().await.expect("DescribeVpcs");
+    ids.extend(out.vpcs().iter().filter_map(|x| x.vpc_id()).map(str::to_owned));
+    let out = ec2.describe_subnets().filters(f()).send().await.expect("DescribeSubnets");
+    ids.extend(out.subnets().iter().filter_map(|x| x.subnet_id()).map(str::to_owned));
+    let out = ec2.describe_internet_gateways().filters(f()).send().await.expect("DescribeInternetGateways");
+    ids.extend(out.internet_gateways().iter().filter_map(|x| x.internet_gateway_id()).map(str::to_owned));
+    let out = ec2.describe_route_tables().filters(f()).send().await.expect("DescribeRouteTables");
+    ids.extend(out.route_tables().iter().filter_map(|x| x.route_table_id()).map(str::to_owned));
+    let out = ec2.describe_security_groups().filters(f()).send().await.expect("DescribeSecurityGroups");
+    ids.extend(out.security_groups().iter().filter_map(|x| x.group_id()).map(str::to_owned));
+    let out = ec2.describe_addresses().filters(f()).send().await.expect("DescribeAddresses");
+    ids.extend(out.addresses().iter().filter_map(|x| x.allocation_id()).map(str::to_owned));
+    let out = ec2.describe_nat_gateways().filter(f()).send().await.expect("DescribeNatGateways");
+    ids.extend(
+        out.nat_gateways()
+            .iter()
+            .filter(|g| g.state() != Some(&NatGatewayState::Deleted))
+            // Moto ignores tag filters on DescribeNatGateways.
+            .filter(|g| g.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(stack)))
+            .filter_map(|x| x.nat_gateway_id())
+            .map(str::to_owned),
+    );
+    const LISTED: [&str; 7] = ["vpc-", "subnet-", "igw-", "rtb-", "sg-", "eipalloc-", "nat-"];
+    let mut pages = ec2
+        .describe_tags()
+        .filters(Filter::builder().name("key").values(TAG_STACK).build())
+        .filters(Filter::builder().name("value").values(stack).build())
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(t) = pages.next().await {
+        let t = t.expect("DescribeTags");
+        if let Some(id) = t.resource_id().filter(|id| !LISTED.iter().any(|p| id.starts_with(p))) {
+            ids.push(id.to_owned());
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// How many live objects carry `provisioner:stack = stack` (see [`tagged_ids`]).
+pub async fn count_tagged(ec2: &aws_sdk_ec2::Client, stack: &str) -> usize {
+    tagged_ids(ec2, stack).await.len()
+}
+
+/// A [`Checkpoint`] that records every call and, when given a client, the tags the object carried at that
+/// moment (read from outside with DescribeTags), proving it was created tagged.
+#[derive(Default)]
+pub struct RecordingCheckpoint {
+    ec2: Option<aws_sdk_ec2::Client>,
+    pub calls: Mutex<Vec<Attrs>>,
+    pub tags_seen: Mutex<Vec<std::collections::BTreeMap<String, String>>>,
+}
+
+impl RecordingCheckpoint {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also records the object's tags as EC2 reports them at checkpoint time.
+    pub fn with_tags(ec2: aws_sdk_ec2::Client) -> Self {
+        RecordingCheckpoint { ec2: Some(ec2), ..Self::default() }
+    }
+
+    pub fn calls(&self) -> Vec<Attrs> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The id recorded by the single checkpoint call (panics unless there was exactly one, with an id).
+    pub fn created_id(&self) -> String {
+        let calls = self.calls();
+        assert_eq!(calls.len(), 1, "expected exactly one checkpoint call, got {calls:?}");
+        calls[0].get("id").and_then(|v| v.as_str()).expect("checkpoint without id").to_owned()
+    }
+
+    /// Tags the object had when the checkpoint was called.
+    pub fn tags_at_checkpoint(&self) -> std::collections::BTreeMap<String, String> {
+        self.tags_seen.lock().unwrap().first().cloned().expect("checkpoint not called (or built without a client)")
+    }
+}
+
+#[async_trait::async_trait]
+impl Checkpoint for RecordingCheckpoint {
+    async fn created(&self, attrs: &Attrs) {
+        self.calls.lock().unwrap().push(attrs.clone());
+        if let (Some(ec2), Some(id)) = (&self.ec2, attrs.get("id").and_then(|v| v.as_str())) {
+            let out = ec2
+                .describe_tags()
+                .filters(aws_sdk_ec2::types::Filter::builder().name("resource-id").values(id).build())
+                .send()
+                .await
+                .expect("DescribeTags at checkpoint");
+            let tags = out
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .collect();
+            self.tags_seen.lock().unwrap().push(tags);
+        }
+    }
+}
