@@ -48,11 +48,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+#[derive(serde::Serialize)]
+struct TimeBody {
+    time: f64,
+    iso: String,
+}
+
 async fn time() -> Response {
     let now = chrono::Utc::now();
-    let secs = now.timestamp_micros() as f64 / 1e6;
-    Json(json!({ "time": secs, "iso": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) }))
-        .into_response()
+    let time = now.timestamp_micros() as f64 / 1e6;
+    Json(TimeBody { time, iso: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) }).into_response()
 }
 
 async fn stats(State(st): State<AppState>) -> Response {

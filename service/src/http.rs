@@ -86,11 +86,7 @@ pub fn with_middleware(router: Router, metrics: Arc<Metrics>, timeout: Duration,
 /// (debug level; warn for 5xx) inside a span carrying the request id.
 async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let request_id = req
         .headers()
@@ -99,13 +95,15 @@ async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
         .unwrap_or("")
         .to_owned();
     let span = tracing::info_span!("request", request_id = %request_id);
-    let path = req.uri().path().to_owned();
+    let uri = req.uri().clone();
     let res = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    metrics.observe(method.as_str(), &route, status, elapsed);
+    let route = route.as_ref().map(MatchedPath::as_str).unwrap_or("unmatched");
+    metrics.observe(method.as_str(), route, status, elapsed);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let _g = span.enter();
+    let path = uri.path();
     if status >= 500 {
         tracing::warn!(%method, %path, %route, status, latency_ms, "request failed");
     } else {

@@ -20,10 +20,11 @@ struct Series {
 
 type Key = (String, String, u16);
 
-/// Request metrics of one process.
+/// Request metrics of one process. Series are grouped by route so that the
+/// hot path (`observe`) looks them up without allocating.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<Key, Series>>,
+    series: Mutex<HashMap<String, Vec<(String, u16, Series)>>>,
 }
 
 impl Metrics {
@@ -35,7 +36,18 @@ impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, latency: Duration) {
         let secs = latency.as_secs_f64();
         let mut map = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let s = map.entry((method.to_string(), route.to_string(), status)).or_default();
+        let by_route = match map.get_mut(route) {
+            Some(v) => v,
+            None => map.entry(route.to_string()).or_default(),
+        };
+        let idx = match by_route.iter().position(|(m, st, _)| *st == status && m == method) {
+            Some(i) => i,
+            None => {
+                by_route.push((method.to_string(), status, Series::default()));
+                by_route.len() - 1
+            }
+        };
+        let s = &mut by_route[idx].2;
         s.count += 1;
         s.sum += secs;
         if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
@@ -45,7 +57,11 @@ impl Metrics {
 
     /// Renders all series in Prometheus text format.
     pub fn render(&self) -> String {
-        let map = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let grouped = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let map: HashMap<Key, &Series> = grouped
+            .iter()
+            .flat_map(|(route, v)| v.iter().map(move |(m, st, s)| ((m.clone(), route.clone(), *st), s)))
+            .collect();
         let mut keys: Vec<&Key> = map.keys().collect();
         keys.sort();
         let mut out = String::with_capacity(256 + keys.len() * 1200);

@@ -29,7 +29,9 @@ fn main() -> std::process::ExitCode {
         let metrics = Arc::new(Metrics::new());
         let app = frontend::router(frontend::FrontendState::new(&cfg.api_url));
         let app = http::with_middleware(app, metrics, cfg.request_timeout, cfg.body_limit);
-        http::serve(app, cfg.addr).await
+        http::serve(app, cfg.addr).await?;
+        tracing::info!("frontend stopped");
+        Ok::<(), std::io::Error>(())
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
