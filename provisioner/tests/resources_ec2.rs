@@ -88,6 +88,36 @@ async fn read_ids(cx: &Ctx, res: &dyn Resource, ids: &[&str]) -> std::collection
     res.read(cx, &ids).await.unwrap_or_else(|e| panic!("read {}: {e}", res.type_name()))
 }
 
+/// A checkpoint that looks at the object's follow-up state at checkpoint time, to prove the checkpoint
+/// comes right after the create call and before the follow-up calls: a VPC's DNS hostnames are still off,
+/// a security group still has AWS's default egress rule.
+struct OrderProbe {
+    ec2: aws_sdk_ec2::Client,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl provisioner::resource::Checkpoint for OrderProbe {
+    async fn created(&self, attrs: &Attrs) {
+        let id = s(attrs, "id").to_owned();
+        let seen = if id.starts_with("vpc-") {
+            let out = self
+                .ec2
+                .describe_vpc_attribute()
+                .vpc_id(&id)
+                .attribute(aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames)
+                .send()
+                .await
+                .unwrap();
+            format!("dns_hostnames={:?}", out.enable_dns_hostnames().and_then(|v| v.value()))
+        } else {
+            let g = describe_sg(&self.ec2, &id).await;
+            format!("egress={}", sg_desc(g.ip_permissions_egress()).len())
+        };
+        self.seen.lock().unwrap().push(seen);
+    }
+}
+
 async fn setup(prefix: &str) -> (Ctx, aws_sdk_ec2::Client, String) {
     let moto = Moto::shared();
     let stack = unique_stack(prefix);
@@ -117,6 +147,10 @@ async fn vpc_lifecycle() {
     assert_converged(&Vpc, &want, &got, &[]);
     let id = s(&got, "id").to_owned();
     assert_eq!(got["enable_dns_hostnames"], Value::Bool(true));
+    let probe = OrderProbe { ec2: ec2.clone(), seen: Default::default() };
+    let probed = Vpc.create(&cx, &want, &probe).await.unwrap();
+    assert_eq!(*probe.seen.lock().unwrap(), ["dns_hostnames=Some(false)"], "checkpoint after ModifyVpcAttribute");
+    Vpc.delete(&cx, &probed).await.unwrap();
     assert!(s(&got, "arn").starts_with("arn:aws:ec2:us-east-1:"), "{got:?}");
     assert!(s(&got, "main_route_table_id").starts_with("rtb-"));
     assert_eq!(got["default_route_table_id"], got["main_route_table_id"]);
@@ -423,6 +457,12 @@ async fn security_group_lifecycle() {
     assert!(s(&got, "arn").ends_with(&format!("security-group/{id}")));
     let aws = describe_sg(&ec2, &id).await;
     assert!(aws.ip_permissions_egress().is_empty(), "default egress not revoked: {aws:?}");
+    let probe = OrderProbe { ec2: ec2.clone(), seen: Default::default() };
+    let mut want_c = want.clone();
+    want_c.insert("name".into(), Value::str("web-probe"));
+    let probed = SecurityGroup.create(&cx, &want_c, &probe).await.unwrap();
+    assert_eq!(*probe.seen.lock().unwrap(), ["egress=1"], "checkpoint after revoking the default egress");
+    SecurityGroup.delete(&cx, &probed).await.unwrap();
     assert_eq!(
         sg_desc(aws.ip_permissions()),
         [("tcp".to_owned(), Some(22), 0, 1), ("tcp".to_owned(), Some(443), 2, 0)],
@@ -589,4 +629,24 @@ async fn create_failure_surfaces_aws_error() {
     let e: ProviderError = Subnet.create(&cx, &d, &cp).await.unwrap_err();
     assert!(e.is_not_found(), "{e}");
     assert!(cp.calls().is_empty(), "nothing was created, nothing checkpointed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_moto_starts_resets_and_stops() {
+    let moto = Moto::start();
+    let port = moto.port;
+    assert_ne!(port, Moto::shared().port);
+    let env: BTreeMap<String, String> = env(&moto).into_iter().collect();
+    assert_eq!(env["AWS_ENDPOINT_URL"], moto.endpoint);
+    assert_eq!(env["AWS_EC2_METADATA_DISABLED"], "true");
+    let stack = unique_stack("private");
+    let cx = ctx(&moto, &stack).await;
+    let ec2 = ec2_client(&moto);
+    let vpc = make_vpc(&cx, "10.70.0.0/16").await;
+    assert_eq!(tagged_ids(&ec2, &stack).await, [s(&vpc, "id").to_owned()]);
+    assert_eq!(cx.calls.snapshot().get("EC2.CreateVpc"), Some(&1), "{:?}", cx.calls.snapshot());
+    moto.reset();
+    assert_eq!(count_tagged(&ec2, &stack).await, 0);
+    drop(moto);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "moto still listening after drop");
 }

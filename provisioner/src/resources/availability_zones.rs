@@ -16,7 +16,7 @@ use crate::value::{Attrs, Value};
 pub struct AvailabilityZones;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_availability_zones", "Availability zones of the region.")
+    Schema::new("availability_zones", "Availability zones of the region.")
         .attr(
             Attribute::string("state")
                 .default("available")

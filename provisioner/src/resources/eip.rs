@@ -1,4 +1,4 @@
-//! `aws_eip`: an Elastic IP address (VPC domain).
+//! `eip`: an Elastic IP address (VPC domain).
 //!
 //! Create is one AllocateAddress call carrying all tags (resource type `elastic-ip`). The allocation id is
 //! the resource id. Read is one DescribeAddresses per 200 ids (filter `allocation-id`; the API has no
@@ -22,7 +22,7 @@ pub struct Eip;
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::ElasticIp;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_eip", "An Elastic IP address.")
+    Schema::new("eip", "An Elastic IP address.")
         .taggable()
         .attr(Attribute::string("domain").default("vpc").forces_new().one_of(&["vpc", "standard"]))
         .attr(Attribute::string("public_ip").computed().describe("The public IPv4 address."))

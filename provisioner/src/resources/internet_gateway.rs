@@ -1,4 +1,4 @@
-//! `aws_internet_gateway`: an internet gateway, optionally attached to a VPC.
+//! `internet_gateway`: an internet gateway, optionally attached to a VPC.
 //!
 //! Create is one CreateInternetGateway call carrying all tags, then (after the checkpoint) the attachment.
 //! Changing `vpc_id` detaches and re-attaches in place. Delete detaches first, retrying
@@ -21,7 +21,7 @@ pub struct InternetGateway;
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::InternetGateway;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_internet_gateway", "An internet gateway.")
+    Schema::new("internet_gateway", "An internet gateway.")
         .taggable()
         .attr(Attribute::string("vpc_id").optional().describe("The VPC to attach to; changing it re-attaches in place."))
         .attr(Attribute::string("arn").computed().describe("ARN of the internet gateway."))

@@ -31,23 +31,23 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_type_is_registered_under_its_terraform_name() {
+    fn every_type_is_registered_under_its_name_without_aws_prefix() {
         let r = crate::resource::Registry::builtin();
         let types: Vec<_> = r.resource_types().collect();
         assert_eq!(
             types,
             [
-                "aws_eip",
-                "aws_internet_gateway",
-                "aws_nat_gateway",
-                "aws_route_table",
-                "aws_route_table_association",
-                "aws_security_group",
-                "aws_security_group_rule",
-                "aws_subnet",
-                "aws_vpc",
+                "eip",
+                "internet_gateway",
+                "nat_gateway",
+                "route_table",
+                "route_table_association",
+                "security_group",
+                "security_group_rule",
+                "subnet",
+                "vpc",
             ]
         );
-        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["aws_availability_zones"]);
+        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["availability_zones"]);
     }
 }

@@ -1,4 +1,4 @@
-//! `aws_nat_gateway`: a NAT gateway in a subnet.
+//! `nat_gateway`: a NAT gateway in a subnet.
 //!
 //! Create is one CreateNatGateway call carrying all tags and a deterministic `ClientToken` (SHA-256 of the
 //! stack, the `provisioner:address` tag and the arguments), so neither an SDK retry of a timed-out request
@@ -25,7 +25,7 @@ pub struct NatGateway;
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Natgateway;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_nat_gateway", "A NAT gateway.")
+    Schema::new("nat_gateway", "A NAT gateway.")
         .taggable()
         .attr(Attribute::string("allocation_id").optional().forces_new().describe("Elastic IP allocation (public gateways)."))
         .attr(Attribute::string("subnet_id").required().forces_new().describe("The subnet to place the gateway in."))
@@ -234,7 +234,7 @@ mod tests {
             ("allocation_id".to_owned(), Value::str("eipalloc-1")),
             (
                 "tags".to_owned(),
-                Value::Map([(TAG_ADDRESS.to_owned(), Value::str("aws_nat_gateway.main"))].into_iter().collect()),
+                Value::Map([(TAG_ADDRESS.to_owned(), Value::str("nat_gateway.main"))].into_iter().collect()),
             ),
         ]);
         let t = client_token("prod", &d, 0);

@@ -1,4 +1,4 @@
-//! `aws_route_table`: a route table of a VPC with its static IPv4 routes.
+//! `route_table`: a route table of a VPC with its static IPv4 routes.
 //!
 //! Create is one CreateRouteTable call carrying all tags, then (after the checkpoint) one CreateRoute per
 //! route, retrying NotFound because a gateway created moments ago may not be visible yet. Read reports the
@@ -30,7 +30,7 @@ fn route_type() -> Type {
 }
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_route_table", "A route table of a VPC.")
+    Schema::new("route_table", "A route table of a VPC.")
         .taggable()
         .attr(Attribute::string("vpc_id").required().forces_new().describe("The VPC of the route table."))
         .attr(
@@ -48,6 +48,18 @@ struct Target {
     nat_gateway_id: String,
 }
 
+/// The routes of `attrs` by destination, as they are (prior state may hold routes AWS reported with a
+/// target this schema does not model: both targets empty).
+fn routes_in(attrs: &Attrs) -> BTreeMap<String, Target> {
+    let mut out = BTreeMap::new();
+    for r in attrs.get("route").and_then(Value::as_list).unwrap_or_default() {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        out.insert(s("cidr_block"), Target { gateway_id: s("gateway_id"), nat_gateway_id: s("nat_gateway_id") });
+    }
+    out
+}
+
+/// The desired routes by destination, validated: exactly one target each, one route per destination.
 fn routes_of(attrs: &Attrs) -> Result<BTreeMap<String, Target>, ProviderError> {
     let mut out = BTreeMap::new();
     for r in attrs.get("route").and_then(Value::as_list).unwrap_or_default() {
@@ -140,6 +152,8 @@ impl RouteTable {
                         continue;
                     }
                     // Only IPv4 destinations are modelled (IPv6 / prefix-list routes are not managed here).
+                    // A route to another kind of target (peering, transit gateway, instance, …) is reported
+                    // with both targets empty, so a plan shows it as a difference.
                     let Some(cidr) = r.destination_cidr_block() else { continue };
                     let t = Target {
                         gateway_id: r.gateway_id().unwrap_or_default().to_owned(),
@@ -198,7 +212,9 @@ impl Resource for RouteTable {
 
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
         let id = get_id(prior)?;
-        let old = routes_of(prior).unwrap_or_default();
+        // Routes to targets not modelled here (peering, transit gateway, …) read with both targets empty:
+        // like Terraform's inline routes, the set is exclusive, so they are deleted unless declared.
+        let old = routes_in(prior);
         let new = routes_of(desired)?;
         for cidr in old.keys().filter(|c| !new.contains_key(*c)) {
             let r = cx.ec2().delete_route().route_table_id(id).destination_cidr_block(cidr).send().await;
@@ -258,6 +274,16 @@ mod tests {
             {"cidr_block": "0.0.0.0/0", "gateway_id": "", "nat_gateway_id": "nat-1"}
         ]));
         assert!(routes_of(&dup).unwrap_err().message.contains("two routes"));
+    }
+
+    #[test]
+    fn prior_routes_to_unmodelled_targets_are_kept_for_deletion() {
+        let prior = Attrs::from([(
+            "route".to_owned(),
+            Value::from_json(&serde_json::json!([{"cidr_block": "10.9.0.0/16", "gateway_id": "", "nat_gateway_id": ""}])),
+        )]);
+        assert_eq!(routes_in(&prior).keys().collect::<Vec<_>>(), ["10.9.0.0/16"]);
+        assert!(routes_of(&prior).is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `aws_route_table_association`: associates a subnet with a route table.
+//! `route_table_association`: associates a subnet with a route table.
 //!
 //! The association id is the resource id. Changing `route_table_id` calls ReplaceRouteTableAssociation,
 //! which returns a *new* association id: `update` returns it as the new `id`. Read is one
@@ -19,7 +19,7 @@ use crate::value::{Attrs, Value};
 pub struct RouteTableAssociation;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_route_table_association", "Associates a subnet with a route table.")
+    Schema::new("route_table_association", "Associates a subnet with a route table.")
         .attr(Attribute::string("subnet_id").required().forces_new().describe("The subnet."))
         .attr(Attribute::string("route_table_id").required().describe("The route table; changed in place."))
 });

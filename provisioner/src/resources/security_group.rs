@@ -1,4 +1,4 @@
-//! `aws_security_group`: a VPC security group with its inline ingress/egress rules, Terraform-style.
+//! `security_group`: a VPC security group with its inline ingress/egress rules, Terraform-style.
 //!
 //! Rules are compared the way AWS stores them. AWS keeps *atomic* permissions (one protocol/port range and
 //! one source — a CIDR, an IPv6 CIDR, a group or the group itself — each with its own description) and
@@ -49,7 +49,7 @@ fn rule_type() -> Type {
 }
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_security_group", "A VPC security group with inline rules.")
+    Schema::new("security_group", "A VPC security group with inline rules.")
         .taggable()
         .attr(Attribute::string("name").required().forces_new().describe("Group name, unique in the VPC."))
         .attr(Attribute::string("description").default(DEFAULT_DESCRIPTION).forces_new().describe("Group description."))

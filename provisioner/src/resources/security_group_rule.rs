@@ -1,4 +1,4 @@
-//! `aws_security_group_rule`: one standalone rule of a security group (needed when groups reference each
+//! `security_group_rule`: one standalone rule of a security group (needed when groups reference each
 //! other, which inline rules cannot express without a cycle).
 //!
 //! The id encodes the whole rule so `read` can be batched without prior attributes:
@@ -27,7 +27,7 @@ use crate::value::{Attrs, Value};
 pub struct SecurityGroupRule;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_security_group_rule", "One ingress or egress rule of a security group.")
+    Schema::new("security_group_rule", "One ingress or egress rule of a security group.")
         .attr(Attribute::string("type").required().forces_new().one_of(&["ingress", "egress"]))
         .attr(Attribute::string("security_group_id").required().forces_new().describe("The group the rule belongs to."))
         .attr(Attribute::number("from_port").required().forces_new())

@@ -1,4 +1,4 @@
-//! `aws_subnet`: a subnet of a VPC in one availability zone.
+//! `subnet`: a subnet of a VPC in one availability zone.
 //!
 //! Create is one CreateSubnet call carrying all tags, then (after the checkpoint) ModifySubnetAttribute
 //! when public IPs are mapped on launch. Read is one DescribeSubnets per 200 ids (filter `subnet-id`).
@@ -20,7 +20,7 @@ pub struct Subnet;
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Subnet;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_subnet", "A subnet of a VPC.")
+    Schema::new("subnet", "A subnet of a VPC.")
         .taggable()
         .attr(Attribute::string("vpc_id").required().forces_new().describe("The VPC the subnet belongs to."))
         .attr(Attribute::string("cidr_block").required().forces_new().cidr().describe("IPv4 CIDR block of the subnet."))

@@ -1,4 +1,4 @@
-//! `aws_vpc`: a VPC with its DNS attributes.
+//! `vpc`: a VPC with its DNS attributes.
 //!
 //! Create is one CreateVpc call carrying all tags, then (after the checkpoint) one ModifyVpcAttribute per
 //! DNS attribute that differs from AWS's default (support on, hostnames off). Read is batched: one
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use aws_sdk_ec2::types::{ResourceType, VpcAttributeName};
 
 use super::util::*;
@@ -22,7 +23,7 @@ pub struct Vpc;
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Vpc;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("aws_vpc", "A virtual private cloud.")
+    Schema::new("vpc", "A virtual private cloud.")
         .taggable()
         .attr(Attribute::string("cidr_block").required().forces_new().cidr().describe("IPv4 CIDR block of the VPC."))
         .attr(Attribute::bool("enable_dns_support").default(true).describe("Whether the Amazon DNS server resolves in the VPC."))
@@ -142,22 +143,24 @@ impl Vpc {
             }
         }
         // The DNS attributes are only available one attribute per call.
-        let futs = found.iter().map(|id| async move {
-            let support = gone_ok(dns_attr(cx, id, VpcAttributeName::EnableDnsSupport).await)?;
-            let hostnames = gone_ok(dns_attr(cx, id, VpcAttributeName::EnableDnsHostnames).await)?;
+        let futs = found.into_iter().map(|id: String| async move {
+            let support = gone_ok(dns_attr(cx, &id, VpcAttributeName::EnableDnsSupport).await)?;
+            let hostnames = gone_ok(dns_attr(cx, &id, VpcAttributeName::EnableDnsHostnames).await)?;
             Ok::<_, ProviderError>((id, support, hostnames))
         });
-        for r in futures::future::join_all(futs).await {
+        // At most 8 VPCs in flight, to stay clear of request throttling on large stacks.
+        let results: Vec<_> = futures::stream::iter(futs).buffer_unordered(8).collect().await;
+        for r in results {
             let (id, support, hostnames) = r?;
             match (support, hostnames) {
                 (Some(s), Some(h)) => {
-                    let a = out.get_mut(id).expect("found above");
+                    let a = out.get_mut(&id).expect("found above");
                     a.insert("enable_dns_support".into(), Value::Bool(s.unwrap_or(true)));
                     a.insert("enable_dns_hostnames".into(), Value::Bool(h.unwrap_or(false)));
                 }
                 // Deleted between the calls.
                 _ => {
-                    out.remove(id);
+                    out.remove(&id);
                 }
             }
         }
