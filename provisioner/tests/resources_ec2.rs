@@ -484,9 +484,10 @@ async fn security_group_lifecycle() {
                "egress": [{"from_port": 0, "to_port": 0, "protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]}]}),
     );
     let b = create_checked(&cx, &SecurityGroup, &want_b).await;
-    assert_converged(&SecurityGroup, &want_b, &b, &["revoke_rules_on_delete"]);
+    assert_converged(&SecurityGroup, &want_b, &b, &[]);
+    assert_eq!(b["revoke_rules_on_delete"], Value::Bool(true), "create returns the local setting");
     assert_eq!(describe_sg(&ec2, s(&b, "id")).await.ip_permissions_egress().len(), 1);
-    SecurityGroup.delete(&cx, &want_b.clone().into_iter().chain([("id".to_owned(), b["id"].clone())]).collect()).await.unwrap();
+    SecurityGroup.delete(&cx, &b).await.unwrap();
     let read = read_ids(&cx, &SecurityGroup, &[&id, s(&b, "id"), "sg-0000000000000dead"]).await;
     assert_eq!(read.keys().collect::<Vec<_>>(), [&id]);
 
@@ -504,7 +505,7 @@ async fn security_group_lifecycle() {
         ]}),
     );
     let got2 = SecurityGroup.update(&cx, &got, &want2).await.unwrap();
-    assert_converged(&SecurityGroup, &want2, &got2, &["revoke_rules_on_delete"]);
+    assert_converged(&SecurityGroup, &want2, &got2, &[]);
     let aws = describe_sg(&ec2, &id).await;
     assert_eq!(
         sg_desc(aws.ip_permissions()),
@@ -560,6 +561,18 @@ async fn security_group_rules_standalone() {
     let r3 = create_checked(&cx, &SecurityGroupRule, &r3_want).await;
     assert_converged(&SecurityGroupRule, &r3_want, &r3, &[]);
     let (id1, id2, id3) = (s(&r1, "id").to_owned(), s(&r2, "id").to_owned(), s(&r3, "id").to_owned());
+    // A rule naming its own group as source (AWS reports it like `self`).
+    let r4_want = desired(
+        &SecurityGroupRule,
+        &stack,
+        "r4",
+        json!({"type": "ingress", "security_group_id": a_id, "from_port": 9000, "to_port": 9001, "protocol": "udp",
+               "source_security_group_id": a_id}),
+    );
+    let r4 = create_checked(&cx, &SecurityGroupRule, &r4_want).await;
+    assert_converged(&SecurityGroupRule, &r4_want, &r4, &[]);
+    SecurityGroupRule.delete(&cx, &r4).await.unwrap();
+    assert!(read_ids(&cx, &SecurityGroupRule, &[s(&r4, "id")]).await.is_empty());
     assert!(id1.starts_with(&format!("{b_id}_ingress_tcp_5432_5432_{a_id}_")), "{id1}");
 
     // The same rule again is a clear error.

@@ -377,6 +377,13 @@ fn desired_atoms(attrs: &Attrs, name: &str) -> Result<Vec<Atom>, ProviderError> 
     }
 }
 
+/// `revoke_rules_on_delete` is a setting of this tool, not something AWS stores: `read` cannot report it,
+/// so create/update return it from `desired` (the engine keeps it in state across refreshes).
+fn with_local_settings(mut read: Attrs, desired: &Attrs) -> Attrs {
+    read.insert("revoke_rules_on_delete".into(), Value::Bool(get_bool(desired, "revoke_rules_on_delete", false)));
+    read
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 impl SecurityGroup {
@@ -421,8 +428,17 @@ impl Resource for SecurityGroup {
     }
 
     fn normalize(&self, attrs: &mut Attrs) {
+        let own_id = get_str(attrs, "id").map(str::to_owned);
         for name in ["ingress", "egress"] {
-            if let Some(atoms) = attrs.get(name).and_then(atoms_of_rules) {
+            if let Some(mut atoms) = attrs.get(name).and_then(atoms_of_rules) {
+                // The group naming itself in `security_groups` is what AWS reports as `self`.
+                if let Some(own) = &own_id {
+                    for a in &mut atoms {
+                        if a.source == Source::Group(own.clone()) {
+                            a.source = Source::SelfRef;
+                        }
+                    }
+                }
                 attrs.insert(name.to_owned(), rules_value(atoms));
             }
         }
@@ -459,7 +475,7 @@ impl Resource for SecurityGroup {
         let cur_eg = desired_atoms(&current, "egress")?;
         sync_rules(cx, id, Direction::Egress, &cur_eg, &egress).await?;
         sync_rules(cx, id, Direction::Ingress, &cur_in, &ingress).await?;
-        self.read_one(cx, id).await
+        Ok(with_local_settings(self.read_one(cx, id).await?, desired))
     }
 
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
@@ -470,7 +486,7 @@ impl Resource for SecurityGroup {
             sync_rules(cx, id, dir, &old, &new).await?;
         }
         sync_ec2_tags(cx, id, prior, desired).await?;
-        self.read_one(cx, id).await
+        Ok(with_local_settings(self.read_one(cx, id).await?, desired))
     }
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
@@ -567,6 +583,20 @@ mod tests {
         assert_eq!(read.as_list().unwrap().len(), 3);
         // Idempotent, and stable under the schema's own normalisation.
         assert_eq!(normalized(config.to_json().unwrap()), config);
+    }
+
+    #[test]
+    fn naming_itself_is_self() {
+        let mut attrs = Attrs::from([
+            ("id".to_owned(), Value::str("sg-1")),
+            (
+                "ingress".to_owned(),
+                Value::from_json(&json!([{"from_port": 1, "to_port": 1, "protocol": "tcp", "security_groups": ["sg-1"]}])),
+            ),
+        ]);
+        SecurityGroup.normalize(&mut attrs);
+        let rule = &attrs["ingress"].as_list().unwrap()[0];
+        assert_eq!((rule.get("self"), rule.get("security_groups")), (Some(&Value::Bool(true)), Some(&Value::List(vec![]))));
     }
 
     #[test]

@@ -217,7 +217,12 @@ impl SecurityGroupRule {
             let Some(m) = present.get(&(rule.group.clone(), rule.dir.as_str())) else { continue };
             let mut description = None;
             for s in &rule.sources {
-                let key = (rule.protocol.clone(), rule.from, rule.to, s.clone());
+                // AWS reports a rule naming its own group as source like `self`.
+                let s = match s {
+                    Source::Group(g) if *g == rule.group => Source::SelfRef,
+                    other => other.clone(),
+                };
+                let key = (rule.protocol.clone(), rule.from, rule.to, s);
                 let found = m.get(&key).and_then(|ds| ds.iter().find(|d| description_hash(d) == hash));
                 match found {
                     Some(d) => description = Some(d.clone()),
