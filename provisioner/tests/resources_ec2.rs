@@ -25,11 +25,7 @@ use serde_json::json;
 fn desired(res: &dyn Resource, stack: &str, address: &str, args: serde_json::Value) -> Attrs {
     let mut a = attrs_from_json(&serde_json::from_value(args).unwrap());
     if res.schema().taggable {
-        let mut tags: BTreeMap<String, Value> = a
-            .get("tags")
-            .and_then(Value::as_map)
-            .cloned()
-            .unwrap_or_default();
+        let mut tags: BTreeMap<String, Value> = a.get("tags").and_then(Value::as_map).cloned().unwrap_or_default();
         tags.insert(TAG_STACK.into(), Value::str(stack));
         tags.insert(TAG_ADDRESS.into(), Value::str(address));
         a.insert("tags".into(), Value::Map(tags));
@@ -229,7 +225,9 @@ async fn subnet_lifecycle() {
     want2.insert("map_public_ip_on_launch".into(), Value::Bool(true));
     want2.insert(
         "tags".into(),
-        Value::Map(want["tags"].as_map().unwrap().clone().into_iter().chain([("tier".into(), Value::str("public"))]).collect()),
+        Value::Map(
+            want["tags"].as_map().unwrap().clone().into_iter().chain([("tier".into(), Value::str("public"))]).collect(),
+        ),
     );
     let got2 = Subnet.update(&cx, &got, &want2).await.unwrap();
     assert_converged(&Subnet, &want2, &got2, &[]);
@@ -253,7 +251,12 @@ async fn internet_gateway_lifecycle() {
     assert!(s(&got, "arn").ends_with(&format!("internet-gateway/{id}")));
 
     // Move to another VPC, then detach.
-    let want2 = desired(&InternetGateway, &stack, "aws_internet_gateway.gw", json!({"vpc_id": s(&vpc2, "id"), "tags": {"k": "v"}}));
+    let want2 = desired(
+        &InternetGateway,
+        &stack,
+        "aws_internet_gateway.gw",
+        json!({"vpc_id": s(&vpc2, "id"), "tags": {"k": "v"}}),
+    );
     let got2 = InternetGateway.update(&cx, &got, &want2).await.unwrap();
     assert_converged(&InternetGateway, &want2, &got2, &[]);
     let want3 = desired(&InternetGateway, &stack, "aws_internet_gateway.gw", json!({}));
@@ -261,7 +264,9 @@ async fn internet_gateway_lifecycle() {
     assert_converged(&InternetGateway, &want3, &got3, &[]);
     assert!(!got3.contains_key("vpc_id"));
 
-    let other = create_checked(&cx, &InternetGateway, &desired(&InternetGateway, &stack, "aws_internet_gateway.x", json!({}))).await;
+    let other =
+        create_checked(&cx, &InternetGateway, &desired(&InternetGateway, &stack, "aws_internet_gateway.x", json!({})))
+            .await;
     InternetGateway.delete(&cx, &other).await.unwrap();
     let read = read_ids(&cx, &InternetGateway, &[&id, s(&other, "id")]).await;
     assert_eq!(read.keys().collect::<Vec<_>>(), [&id]);
@@ -284,7 +289,11 @@ async fn route_table_routes_association_and_nat_gateway() {
     let subnet = make_subnet(&cx, &vpc_id, "10.40.1.0/24").await;
     let subnet_id = s(&subnet, "id").to_owned();
     let igw = InternetGateway
-        .create(&cx, &desired(&InternetGateway, &stack, "aws_internet_gateway.gw", json!({"vpc_id": vpc_id})), &RecordingCheckpoint::new())
+        .create(
+            &cx,
+            &desired(&InternetGateway, &stack, "aws_internet_gateway.gw", json!({"vpc_id": vpc_id})),
+            &RecordingCheckpoint::new(),
+        )
         .await
         .unwrap();
     let igw_id = s(&igw, "id").to_owned();
@@ -308,12 +317,8 @@ async fn route_table_routes_association_and_nat_gateway() {
     let alloc = s(&eip, "id").to_owned();
     assert_eq!(s(&eip, "allocation_id"), alloc);
     assert!(!s(&eip, "public_ip").is_empty());
-    let nat_want = desired(
-        &NatGateway,
-        &stack,
-        "aws_nat_gateway.main",
-        json!({"subnet_id": subnet_id, "allocation_id": alloc}),
-    );
+    let nat_want =
+        desired(&NatGateway, &stack, "aws_nat_gateway.main", json!({"subnet_id": subnet_id, "allocation_id": alloc}));
     let nat = create_checked(&cx, &NatGateway, &nat_want).await;
     assert_converged(&NatGateway, &nat_want, &nat, &[]);
     let nat_id = s(&nat, "id").to_owned();
@@ -355,15 +360,21 @@ async fn route_table_routes_association_and_nat_gateway() {
 
     // Association, then move it to a second table: ReplaceRouteTableAssociation returns a new id.
     let rt_b = RouteTable
-        .create(&cx, &desired(&RouteTable, &stack, "aws_route_table.b", json!({"vpc_id": vpc_id})), &RecordingCheckpoint::new())
+        .create(
+            &cx,
+            &desired(&RouteTable, &stack, "aws_route_table.b", json!({"vpc_id": vpc_id})),
+            &RecordingCheckpoint::new(),
+        )
         .await
         .unwrap();
-    let assoc_want = desired(&RouteTableAssociation, &stack, "x", json!({"subnet_id": subnet_id, "route_table_id": rt_id}));
+    let assoc_want =
+        desired(&RouteTableAssociation, &stack, "x", json!({"subnet_id": subnet_id, "route_table_id": rt_id}));
     let assoc = create_checked(&cx, &RouteTableAssociation, &assoc_want).await;
     assert_converged(&RouteTableAssociation, &assoc_want, &assoc, &[]);
     let assoc_id = s(&assoc, "id").to_owned();
     assert!(assoc_id.starts_with("rtbassoc-"));
-    let assoc_want2 = desired(&RouteTableAssociation, &stack, "x", json!({"subnet_id": subnet_id, "route_table_id": s(&rt_b, "id")}));
+    let assoc_want2 =
+        desired(&RouteTableAssociation, &stack, "x", json!({"subnet_id": subnet_id, "route_table_id": s(&rt_b, "id")}));
     let assoc2 = RouteTableAssociation.update(&cx, &assoc, &assoc_want2).await.unwrap();
     assert_converged(&RouteTableAssociation, &assoc_want2, &assoc2, &[]);
     let assoc2_id = s(&assoc2, "id").to_owned();
@@ -415,7 +426,12 @@ fn sg_desc(ec2_perms: &[aws_sdk_ec2::types::IpPermission]) -> Vec<(String, Optio
     let mut v: Vec<_> = ec2_perms
         .iter()
         .map(|p| {
-            (p.ip_protocol().unwrap_or_default().to_owned(), p.from_port(), p.ip_ranges().len(), p.user_id_group_pairs().len())
+            (
+                p.ip_protocol().unwrap_or_default().to_owned(),
+                p.from_port(),
+                p.ip_ranges().len(),
+                p.user_id_group_pairs().len(),
+            )
         })
         .collect();
     v.sort();
@@ -514,7 +530,10 @@ async fn security_group_lifecycle() {
     assert_eq!(sg_desc(aws.ip_permissions_egress()), [("tcp".to_owned(), Some(443), 1, 0)]);
 
     let tagged = SecurityGroup.find_tagged(&cx).await.unwrap();
-    assert_eq!(tagged.iter().map(|t| (t.id.as_str(), t.address.as_deref())).collect::<Vec<_>>(), [(id.as_str(), Some("aws_security_group.web"))]);
+    assert_eq!(
+        tagged.iter().map(|t| (t.id.as_str(), t.address.as_deref())).collect::<Vec<_>>(),
+        [(id.as_str(), Some("aws_security_group.web"))]
+    );
 
     SecurityGroup.delete(&cx, &got2).await.unwrap();
     assert!(read_ids(&cx, &SecurityGroup, &[&id]).await.is_empty());
@@ -528,7 +547,9 @@ async fn security_group_rules_standalone() {
     let (cx, ec2, stack) = setup("sgrule").await;
     let vpc = make_vpc(&cx, "10.60.0.0/16").await;
     let vpc_id = s(&vpc, "id").to_owned();
-    let mk = |name: &str| desired(&SecurityGroup, &stack, &format!("aws_security_group.{name}"), json!({"name": name, "vpc_id": vpc_id}));
+    let mk = |name: &str| {
+        desired(&SecurityGroup, &stack, &format!("aws_security_group.{name}"), json!({"name": name, "vpc_id": vpc_id}))
+    };
     let a = SecurityGroup.create(&cx, &mk("app"), &RecordingCheckpoint::new()).await.unwrap();
     let b = SecurityGroup.create(&cx, &mk("db"), &RecordingCheckpoint::new()).await.unwrap();
     let (a_id, b_id) = (s(&a, "id").to_owned(), s(&b, "id").to_owned());
@@ -580,7 +601,9 @@ async fn security_group_rules_standalone() {
     assert_eq!(dup.code.as_deref(), Some("InvalidPermission.Duplicate"), "{dup}");
     assert!(dup.message.contains("already exists"), "{dup}");
 
-    let read = read_ids(&cx, &SecurityGroupRule, &[&id1, &id2, &id3, "sg-0000000000000dead_ingress_tcp_1_1_self_00000000"]).await;
+    let read =
+        read_ids(&cx, &SecurityGroupRule, &[&id1, &id2, &id3, "sg-0000000000000dead_ingress_tcp_1_1_self_00000000"])
+            .await;
     assert_eq!(read.len(), 3);
     assert_eq!(read[&id1], r1);
 
@@ -632,7 +655,12 @@ async fn availability_zones_data_source() {
 #[tokio::test(flavor = "multi_thread")]
 async fn create_failure_surfaces_aws_error() {
     let (cx, _ec2, stack) = setup("fail").await;
-    let d = desired(&Subnet, &stack, "aws_subnet.bad", json!({"vpc_id": "vpc-0000000000000dead", "cidr_block": "10.0.0.0/24"}));
+    let d = desired(
+        &Subnet,
+        &stack,
+        "aws_subnet.bad",
+        json!({"vpc_id": "vpc-0000000000000dead", "cidr_block": "10.0.0.0/24"}),
+    );
     let cp = RecordingCheckpoint::new();
     let mut cx = cx;
     cx.waits = provisioner::aws::WaitConfig {

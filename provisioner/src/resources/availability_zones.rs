@@ -35,13 +35,8 @@ impl DataSource for AvailabilityZones {
 
     async fn read(&self, cx: &Ctx, args: &Attrs) -> Result<Attrs, ProviderError> {
         let state = get_str(args, "state").unwrap_or("available");
-        let resp = cx
-            .ec2()
-            .describe_availability_zones()
-            .filters(filter1("state", state))
-            .send()
-            .await
-            .map_err(aws_err)?;
+        let resp =
+            cx.ec2().describe_availability_zones().filters(filter1("state", state)).send().await.map_err(aws_err)?;
         let mut zones: Vec<(String, String)> = resp
             .availability_zones()
             .iter()

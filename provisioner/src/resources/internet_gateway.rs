@@ -23,7 +23,9 @@ pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::InternetGateway
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("internet_gateway", "An internet gateway.")
         .taggable()
-        .attr(Attribute::string("vpc_id").optional().describe("The VPC to attach to; changing it re-attaches in place."))
+        .attr(
+            Attribute::string("vpc_id").optional().describe("The VPC to attach to; changing it re-attaches in place."),
+        )
         .attr(Attribute::string("arn").computed().describe("ARN of the internet gateway."))
         .attr(Attribute::string("owner_id").computed().describe("Account owning the internet gateway."))
 });
@@ -66,7 +68,10 @@ impl InternetGateway {
                 let mut a = Attrs::new();
                 a.insert("id".into(), Value::str(id));
                 put_str(&mut a, "owner_id", g.owner_id());
-                a.insert("arn".into(), Value::str(ec2_arn(cx, g.owner_id().unwrap_or_default(), "internet-gateway", id)));
+                a.insert(
+                    "arn".into(),
+                    Value::str(ec2_arn(cx, g.owner_id().unwrap_or_default(), "internet-gateway", id)),
+                );
                 // AWS reports an attached gateway as `available` (the documented value), moto as `attached`.
                 let attached = g.attachments().iter().find(|at| {
                     !matches!(at.state(), Some(AttachmentStatus::Detached) | Some(AttachmentStatus::Detaching))

@@ -15,7 +15,9 @@ use aws_sdk_ec2::types::{ConnectivityType, NatGateway as AwsNatGateway, NatGatew
 use sha2::{Digest, Sha256};
 
 use super::util::*;
-use crate::aws::{address_tag, aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
+use crate::aws::{
+    address_tag, aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK,
+};
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
@@ -27,14 +29,14 @@ pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Natgateway;
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("nat_gateway", "A NAT gateway.")
         .taggable()
-        .attr(Attribute::string("allocation_id").optional().forces_new().describe("Elastic IP allocation (public gateways)."))
-        .attr(Attribute::string("subnet_id").required().forces_new().describe("The subnet to place the gateway in."))
         .attr(
-            Attribute::string("connectivity_type")
-                .default("public")
+            Attribute::string("allocation_id")
+                .optional()
                 .forces_new()
-                .one_of(&["public", "private"]),
+                .describe("Elastic IP allocation (public gateways)."),
         )
+        .attr(Attribute::string("subnet_id").required().forces_new().describe("The subnet to place the gateway in."))
+        .attr(Attribute::string("connectivity_type").default("public").forces_new().one_of(&["public", "private"]))
         .attr(Attribute::string("network_interface_id").computed())
         .attr(Attribute::string("private_ip").computed())
         .attr(Attribute::string("public_ip").computed())
@@ -67,13 +69,8 @@ fn client_token(stack: &str, desired: &Attrs, attempt: u32) -> String {
 async fn describe(cx: &Ctx, ids: &[String]) -> Result<Vec<AwsNatGateway>, ProviderError> {
     let mut out = Vec::new();
     for chunk in id_chunks(ids) {
-        let mut pages = cx
-            .ec2()
-            .describe_nat_gateways()
-            .filter(filter("nat-gateway-id", &chunk))
-            .into_paginator()
-            .items()
-            .send();
+        let mut pages =
+            cx.ec2().describe_nat_gateways().filter(filter("nat-gateway-id", &chunk)).into_paginator().items().send();
         while let Some(g) = pages.next().await {
             out.push(g.map_err(aws_err)?);
         }
@@ -171,7 +168,11 @@ impl Resource for NatGateway {
             match self.wait_available(cx, id).await? {
                 Ok(attrs) => return Ok(attrs),
                 Err(state) => {
-                    tracing::warn!(id, state = state.as_str(), "client token returned a deleted NAT gateway; retrying with a new token")
+                    tracing::warn!(
+                        id,
+                        state = state.as_str(),
+                        "client token returned a deleted NAT gateway; retrying with a new token"
+                    )
                 }
             }
         }

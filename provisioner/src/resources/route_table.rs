@@ -146,9 +146,7 @@ impl RouteTable {
                 put_str(&mut a, "owner_id", rt.owner_id());
                 let mut routes = Vec::new();
                 for r in rt.routes() {
-                    if r.gateway_id() == Some("local")
-                        || r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation)
-                    {
+                    if r.gateway_id() == Some("local") || r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation) {
                         continue;
                     }
                     // Only IPv4 destinations are modelled (IPv6 / prefix-list routes are not managed here).
@@ -280,7 +278,9 @@ mod tests {
     fn prior_routes_to_unmodelled_targets_are_kept_for_deletion() {
         let prior = Attrs::from([(
             "route".to_owned(),
-            Value::from_json(&serde_json::json!([{"cidr_block": "10.9.0.0/16", "gateway_id": "", "nat_gateway_id": ""}])),
+            Value::from_json(
+                &serde_json::json!([{"cidr_block": "10.9.0.0/16", "gateway_id": "", "nat_gateway_id": ""}]),
+            ),
         )]);
         assert_eq!(routes_in(&prior).keys().collect::<Vec<_>>(), ["10.9.0.0/16"]);
         assert!(routes_of(&prior).is_err());
@@ -293,6 +293,12 @@ mod tests {
             Value::from_json(&serde_json::json!([{"cidr_block": "0.0.0.0/0", "gateway_id": "igw-1"}])),
         )]);
         let n = SCHEMA.normalize(&d);
-        assert_eq!(n["route"], Value::List(vec![route_value("0.0.0.0/0", &Target { gateway_id: "igw-1".into(), nat_gateway_id: String::new() })]));
+        assert_eq!(
+            n["route"],
+            Value::List(vec![route_value(
+                "0.0.0.0/0",
+                &Target { gateway_id: "igw-1".into(), nat_gateway_id: String::new() }
+            )])
+        );
     }
 }

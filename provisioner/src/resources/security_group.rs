@@ -278,32 +278,42 @@ impl Direction {
 }
 
 /// AuthorizeSecurityGroupIngress/Egress; a duplicate becomes a clear error.
-pub(crate) async fn authorize(cx: &Ctx, group: &str, dir: Direction, perms: Vec<IpPermission>) -> Result<(), ProviderError> {
+pub(crate) async fn authorize(
+    cx: &Ctx,
+    group: &str,
+    dir: Direction,
+    perms: Vec<IpPermission>,
+) -> Result<(), ProviderError> {
     if perms.is_empty() {
         return Ok(());
     }
-    let r = retry_on(cx, "AuthorizeSecurityGroup", |e| e.code.as_deref() == Some("InvalidGroup.NotFound"), || async {
-        match dir {
-            Direction::Ingress => cx
-                .ec2()
-                .authorize_security_group_ingress()
-                .group_id(group)
-                .set_ip_permissions(Some(perms.clone()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err),
-            Direction::Egress => cx
-                .ec2()
-                .authorize_security_group_egress()
-                .group_id(group)
-                .set_ip_permissions(Some(perms.clone()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_err),
-        }
-    })
+    let r = retry_on(
+        cx,
+        "AuthorizeSecurityGroup",
+        |e| e.code.as_deref() == Some("InvalidGroup.NotFound"),
+        || async {
+            match dir {
+                Direction::Ingress => cx
+                    .ec2()
+                    .authorize_security_group_ingress()
+                    .group_id(group)
+                    .set_ip_permissions(Some(perms.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err),
+                Direction::Egress => cx
+                    .ec2()
+                    .authorize_security_group_egress()
+                    .group_id(group)
+                    .set_ip_permissions(Some(perms.clone()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(aws_err),
+            }
+        },
+    )
     .await;
     match r {
         Err(e) if e.code.as_deref() == Some("InvalidPermission.Duplicate") => Err(ProviderError::with_code(
@@ -506,8 +516,7 @@ impl Resource for SecurityGroup {
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
         let mut out = Vec::new();
-        let mut pages =
-            cx.ec2().describe_security_groups().filters(cx.stack_filter()).into_paginator().items().send();
+        let mut pages = cx.ec2().describe_security_groups().filters(cx.stack_filter()).into_paginator().items().send();
         while let Some(g) = pages.next().await {
             let g = g.map_err(aws_err)?;
             if let Some(id) = g.group_id() {
@@ -591,12 +600,17 @@ mod tests {
             ("id".to_owned(), Value::str("sg-1")),
             (
                 "ingress".to_owned(),
-                Value::from_json(&json!([{"from_port": 1, "to_port": 1, "protocol": "tcp", "security_groups": ["sg-1"]}])),
+                Value::from_json(
+                    &json!([{"from_port": 1, "to_port": 1, "protocol": "tcp", "security_groups": ["sg-1"]}]),
+                ),
             ),
         ]);
         SecurityGroup.normalize(&mut attrs);
         let rule = &attrs["ingress"].as_list().unwrap()[0];
-        assert_eq!((rule.get("self"), rule.get("security_groups")), (Some(&Value::Bool(true)), Some(&Value::List(vec![]))));
+        assert_eq!(
+            (rule.get("self"), rule.get("security_groups")),
+            (Some(&Value::Bool(true)), Some(&Value::List(vec![])))
+        );
     }
 
     #[test]

@@ -204,7 +204,9 @@ impl SecurityGroupRule {
             while let Some(g) = pages.next().await {
                 let g = g.map_err(aws_err)?;
                 let Some(gid) = g.group_id() else { continue };
-                for (dir, perms) in [(Direction::Ingress, g.ip_permissions()), (Direction::Egress, g.ip_permissions_egress())] {
+                for (dir, perms) in
+                    [(Direction::Ingress, g.ip_permissions()), (Direction::Egress, g.ip_permissions_egress())]
+                {
                     let m = present.entry((gid.to_owned(), dir.as_str())).or_default();
                     for a in atoms_of_permissions(perms, gid) {
                         m.entry((a.protocol, a.from, a.to, a.source)).or_default().push(a.description);

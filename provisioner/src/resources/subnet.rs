@@ -36,7 +36,11 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 .describe("Whether instances launched here get a public IPv4 address."),
         )
         .attr(Attribute::string("arn").computed().describe("ARN of the subnet."))
-        .attr(Attribute::string("availability_zone_id").computed().describe("Id of the availability zone (e.g. use1-az1)."))
+        .attr(
+            Attribute::string("availability_zone_id")
+                .computed()
+                .describe("Id of the availability zone (e.g. use1-az1)."),
+        )
         .attr(Attribute::string("owner_id").computed().describe("Account owning the subnet."))
 });
 

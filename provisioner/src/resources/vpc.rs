@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use aws_sdk_ec2::types::{ResourceType, VpcAttributeName};
+use futures::StreamExt;
 
 use super::util::*;
 use crate::aws::{address_tag, aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -26,11 +26,23 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("vpc", "A virtual private cloud.")
         .taggable()
         .attr(Attribute::string("cidr_block").required().forces_new().cidr().describe("IPv4 CIDR block of the VPC."))
-        .attr(Attribute::bool("enable_dns_support").default(true).describe("Whether the Amazon DNS server resolves in the VPC."))
-        .attr(Attribute::bool("enable_dns_hostnames").default(false).describe("Whether instances get public DNS hostnames."))
+        .attr(
+            Attribute::bool("enable_dns_support")
+                .default(true)
+                .describe("Whether the Amazon DNS server resolves in the VPC."),
+        )
+        .attr(
+            Attribute::bool("enable_dns_hostnames")
+                .default(false)
+                .describe("Whether instances get public DNS hostnames."),
+        )
         .attr(Attribute::string("arn").computed().describe("ARN of the VPC."))
         .attr(Attribute::string("owner_id").computed().describe("Account owning the VPC."))
-        .attr(Attribute::string("default_route_table_id").computed().describe("The main route table (same as main_route_table_id)."))
+        .attr(
+            Attribute::string("default_route_table_id")
+                .computed()
+                .describe("The main route table (same as main_route_table_id)."),
+        )
         .attr(Attribute::string("main_route_table_id").computed().describe("The main route table."))
         .attr(Attribute::string("default_security_group_id").computed().describe("The VPC's `default` security group."))
         .attr(Attribute::string("dhcp_options_id").computed().describe("The DHCP options set."))
@@ -83,8 +95,7 @@ impl Vpc {
     async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out: HashMap<String, Attrs> = HashMap::new();
         for chunk in id_chunks(ids) {
-            let mut pages =
-                cx.ec2().describe_vpcs().filters(filter("vpc-id", &chunk)).into_paginator().items().send();
+            let mut pages = cx.ec2().describe_vpcs().filters(filter("vpc-id", &chunk)).into_paginator().items().send();
             while let Some(vpc) = pages.next().await {
                 let vpc = vpc.map_err(aws_err)?;
                 let Some(id) = vpc.vpc_id() else { continue };
@@ -209,10 +220,8 @@ impl Resource for Vpc {
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
         let id = get_id(prior)?;
-        delete_retrying(cx, "DeleteVpc", || async {
-            cx.ec2().delete_vpc().vpc_id(id).send().await.map_err(aws_err)
-        })
-        .await
+        delete_retrying(cx, "DeleteVpc", || async { cx.ec2().delete_vpc().vpc_id(id).send().await.map_err(aws_err) })
+            .await
     }
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {

@@ -108,17 +108,13 @@ impl Moto {
             let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
             match wait_ready(&mut child, port, Duration::from_secs(30)) {
                 Ok(()) => {
-                    return Moto {
-                        child: Mutex::new(child),
-                        port,
-                        endpoint: format!("http://127.0.0.1:{port}"),
-                        log,
-                    }
+                    return Moto { child: Mutex::new(child), port, endpoint: format!("http://127.0.0.1:{port}"), log }
                 }
                 Err(e) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    last_err = format!("{e}; log {}:\n{}", log.display(), std::fs::read_to_string(&log).unwrap_or_default());
+                    last_err =
+                        format!("{e}; log {}:\n{}", log.display(), std::fs::read_to_string(&log).unwrap_or_default());
                 }
             }
         }
