@@ -691,3 +691,41 @@ async fn private_moto_starts_resets_and_stops() {
     drop(moto);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "moto still listening after drop");
 }
+
+/// Reading many instances costs one Describe call per type (per 200 ids / page), not one per instance.
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_are_batched() {
+    let (cx, ec2, stack) = setup("batch").await;
+    let vpc = make_vpc(&cx, "10.80.0.0/16").await;
+    let vpc_id = s(&vpc, "id").to_owned();
+    let mut subnets = Vec::new();
+    let mut groups = Vec::new();
+    for i in 0..3 {
+        subnets.push(make_subnet(&cx, &vpc_id, &format!("10.80.{i}.0/24")).await);
+        let d = desired(
+            &SecurityGroup,
+            &stack,
+            &format!("aws_security_group.g{i}"),
+            json!({"name": format!("g{i}"), "vpc_id": vpc_id}),
+        );
+        groups.push(SecurityGroup.create(&cx, &d, &RecordingCheckpoint::new()).await.unwrap());
+    }
+    let ids = |v: &[Attrs]| v.iter().map(|a| s(a, "id").to_owned()).collect::<Vec<_>>();
+    let before = cx.calls.snapshot();
+    let subnet_ids = ids(&subnets);
+    let group_ids = ids(&groups);
+    assert_eq!(Subnet.read(&cx, &subnet_ids).await.unwrap().len(), 3);
+    assert_eq!(SecurityGroup.read(&cx, &group_ids).await.unwrap().len(), 3);
+    let after = cx.calls.snapshot();
+    let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    assert_eq!((delta("EC2.DescribeSubnets"), delta("EC2.DescribeSecurityGroups")), (1, 1), "{after:?}");
+
+    for g in &groups {
+        SecurityGroup.delete(&cx, g).await.unwrap();
+    }
+    for sn in &subnets {
+        Subnet.delete(&cx, sn).await.unwrap();
+    }
+    Vpc.delete(&cx, &vpc).await.unwrap();
+    assert_eq!(count_tagged(&ec2, &stack).await, 0);
+}
