@@ -1,0 +1,585 @@
+//! Broken-stack corpus and end-to-end tests of the stack language: real TOML text in real temp dirs,
+//! each error case asserting the message and the exact `file:line:col`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::testutil::{registry, TempStack};
+use super::*;
+
+const STACK: &str = "[stack]\nname = \"net\"\n";
+
+/// `(position relative to the stack dir, message, help)` of every diagnostic `load` reports.
+fn load_errors(files: &[(&str, &str)]) -> Vec<(String, String, Option<String>)> {
+    let s = TempStack::new(files);
+    let errs = match load(s.path(), &registry()) {
+        Ok(_) => panic!("expected errors for {files:?}"),
+        Err(d) => d,
+    };
+    rel(&s, &errs)
+}
+
+fn rel(s: &TempStack, errs: &Diagnostics) -> Vec<(String, String, Option<String>)> {
+    let prefix = format!("{}/", s.path().display());
+    errs.0
+        .iter()
+        .map(|d| {
+            let pos = d.loc.as_ref().map(|l| l.position().replace(&prefix, "")).unwrap_or_default();
+            (pos, d.message.clone(), d.help.clone())
+        })
+        .collect()
+}
+
+fn one_error(files: &[(&str, &str)]) -> (String, String, Option<String>) {
+    let mut e = load_errors(files);
+    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
+    e.remove(0)
+}
+
+fn ok(files: &[(&str, &str)]) -> (TempStack, Config) {
+    let s = TempStack::new(files);
+    let c = load(s.path(), &registry()).unwrap_or_else(|d| panic!("{}", d.render_plain()));
+    (s, c)
+}
+
+#[test]
+fn toml_syntax_error() {
+    let (pos, msg, _) = one_error(&[
+        ("stack.toml", STACK),
+        ("main.toml", "[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\nenable_dns_support = true\n"),
+    ]);
+    assert_eq!(pos, "main.toml:2:26");
+    assert!(msg.starts_with("TOML syntax error:"), "{msg}");
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let (pos, msg, help) = one_error(&[("main.toml", "[stack]\nname = \"net\"\n\n[resources.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n")]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:4:2", "unknown key `resources` in the top level"));
+    assert_eq!(help.as_deref(), Some("did you mean `resource`?"));
+}
+
+#[test]
+fn unknown_attribute_with_suggestion_and_missing_required() {
+    let e = load_errors(&[("main.toml", "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_blok = \"10.0.0.0/16\"\n")]);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(e[0].0, "main.toml:4:15");
+    assert_eq!(e[0].1, "`vpc.main` is missing the required attribute `cidr_block`");
+    assert_eq!(e[1].0, "main.toml:5:1");
+    assert_eq!(e[1].1, "unknown attribute `cidr_blok` for `vpc`");
+    assert_eq!(e[1].2.as_deref(), Some("did you mean `cidr_block`?"));
+}
+
+#[test]
+fn unknown_resource_type() {
+    let (pos, msg, help) = one_error(&[("main.toml", "[stack]\nname = \"net\"\n[resource.vcp.main]\ncidr_block = \"10.0.0.0/16\"\n")]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:3:11", "unknown resource type `vcp`"));
+    assert_eq!(help.as_deref(), Some("did you mean `vpc`?"));
+}
+
+#[test]
+fn wrong_types() {
+    let e = load_errors(&[(
+        "main.toml",
+        r#"[stack]
+name = "net"
+[resource.vpc.main]
+cidr_block = "10.0.0.0/16"
+enable_dns_support = "yes"
+
+[resource.security_group.web]
+name = "web"
+vpc_id = "${vpc.main.id}"
+ingress = [
+  { from_port = 443, to_port = 443, protocol = "tcp" },
+  { from_port = "http", to_port = 80, protocol = "tcp" },
+]
+"#,
+    )]);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(e[0].0, "main.toml:5:22");
+    assert_eq!(e[0].1, "invalid value for `enable_dns_support`: expected bool, found string");
+    assert_eq!(e[1].0, "main.toml:12:17");
+    assert_eq!(e[1].1, "invalid value for `ingress[1].from_port`: expected number, found string");
+}
+
+#[test]
+fn invalid_cidr_literal() {
+    let (pos, msg, _) = one_error(&[("main.toml", "[stack]\nname = \"net\"\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/33\"\n")]);
+    assert_eq!(pos, "main.toml:4:14");
+    assert_eq!(msg, "invalid value for `cidr_block`: `10.0.0.0/33` is not a valid CIDR block (expected e.g. `10.0.0.0/16`)");
+}
+
+#[test]
+fn bad_references() {
+    let e = load_errors(&[(
+        "main.toml",
+        r#"[stack]
+name = "net"
+[resource.vpc.main]
+cidr_block = "10.0.0.0/16"
+
+[resource.subnet.a]
+vpc_id = "${vpc.mian.id}"
+cidr_block = "10.0.1.0/24"
+
+[resource.subnet.b]
+vpc_id = "${vpc.main.idd}"
+cidr_block = "${cidrsubnet(var.cidr, 8, 2)}"
+availability_zone = "${data.availability_zones.al.names[0]}"
+tags = { Name = "${local.nmae}" }
+
+[locals]
+name = "x"
+"#,
+    )]);
+    let got: Vec<(&str, &str, Option<&str>)> = e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("main.toml:7:13", "reference to undeclared resource `vpc.mian`", Some("did you mean `vpc.main`?")),
+            ("main.toml:11:22", "`vpc.main` has no attribute `idd`", Some("did you mean `id`?")),
+            ("main.toml:12:28", "undeclared variable `var.cidr`", Some("declare it with `[variable.cidr]`")),
+            (
+                "main.toml:13:24",
+                "reference to undeclared data source `data.availability_zones.al`",
+                Some("declare it with `[data.availability_zones.al]`")
+            ),
+            ("main.toml:14:20", "undeclared local `local.nmae`", Some("did you mean `name`?")),
+        ]
+    );
+}
+
+#[test]
+fn for_each_references_need_an_instance() {
+    let e = load_errors(&[(
+        "main.toml",
+        r#"[stack]
+name = "net"
+[resource.vpc.main]
+cidr_block = "10.0.0.0/16"
+[resource.subnet.public]
+for_each = { a = "10.0.1.0/24", b = "10.0.2.0/24" }
+vpc_id = "${vpc.main.id}"
+cidr_block = "${each.value}"
+[output.ids]
+value = "${subnet.public.id}"
+[output.ok]
+value = ["${subnet.public[*].id}", "${subnet.public[\"a\"].arn}"]
+"#,
+    )]);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!(e[0].0, "main.toml:10:26");
+    assert!(e[0].1.contains("`subnet.public` has `for_each`"), "{}", e[0].1);
+    assert_eq!(e[1].0, "main.toml:12:60");
+    assert_eq!(e[1].1, "`subnet.public` has no attribute `arn`");
+}
+
+#[test]
+fn duplicate_names_across_files() {
+    let (pos, msg, help) = one_error(&[
+        ("a.toml", "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n"),
+        ("b.toml", "[resource.vpc.main]\ncidr_block = \"10.1.0.0/16\"\n"),
+    ]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("b.toml:1:15", "duplicate resource `vpc.main`"));
+    let help = help.unwrap();
+    assert!(help.contains("a.toml:4:15"), "{help}");
+}
+
+#[test]
+fn duplicate_variables_outputs_locals_and_settings() {
+    let e = load_errors(&[
+        ("a.toml", "[stack]\nname = \"net\"\n[variable.env]\ndefault = \"dev\"\n[locals]\nx = 1\n[output.o]\nvalue = 1\n"),
+        ("b.toml", "[stack]\nname = \"n2\"\n[variable.env]\n[locals]\nx = 2\n[output.o]\nvalue = 2\n"),
+    ]);
+    let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("b.toml:1:2", "duplicate `[stack]` table"),
+            ("b.toml:3:11", "duplicate variable `env`"),
+            ("b.toml:5:1", "duplicate local `x`"),
+            ("b.toml:6:9", "duplicate output `o`"),
+        ]
+    );
+}
+
+#[test]
+fn each_outside_for_each() {
+    let (pos, msg, _) = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"net\"\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\ntags = { Name = \"vpc-${each.key}\" }\n",
+    )]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:5:24", "`each` can only be used in the attributes of a block with `for_each`"));
+}
+
+#[test]
+fn unknown_function_and_arity() {
+    let e = load_errors(&[(
+        "main.toml",
+        r#"[stack]
+name = "net"
+[resource.vpc.main]
+cidr_block = '${lenght("x")}'
+tags = { a = '${upper("a", "b")}' }
+"#,
+    )]);
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert_eq!((e[0].0.as_str(), e[0].1.as_str()), ("main.toml:4:17", "unknown function `lenght`; did you mean `length`?"));
+    assert_eq!((e[1].0.as_str(), e[1].1.as_str()), ("main.toml:5:17", "`upper` takes 1 argument, got 2"));
+}
+
+#[test]
+fn interpolation_syntax_error_column_inside_escaped_string() {
+    // The decoded string is `a"b-${var.x +}`; the `}` is at file column 27.
+    let (pos, msg, _) = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"net\"\n[variable.x]\ndefault = 1\n[output.o]\nvalue = \"a\\\"b-${var.x + }\"\n",
+    )]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:6:25", "invalid expression: expected an expression, found `}`"));
+}
+
+#[test]
+fn computed_attribute_lifecycle_and_depends_on() {
+    let e = load_errors(&[(
+        "main.toml",
+        r#"[stack]
+name = "net"
+[resource.vpc.main]
+cidr_block = "10.0.0.0/16"
+id = "vpc-1"
+depends_on = ["vpc.other", "not an address"]
+lifecycle = { prevent_destroy = true, ignore_change = ["tags"], ignore_changes = ["tagz"] }
+"#,
+    )]);
+    let got: Vec<(&str, &str, Option<&str>)> = e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
+    assert_eq!(got[0].0, "main.toml:5:1");
+    assert_eq!(got[0].1, "`id` is computed by AWS and cannot be set");
+    assert_eq!(got[1].0, "main.toml:6:15");
+    assert_eq!(got[1].1, "`depends_on`: no block `vpc.other` is declared");
+    assert_eq!(got[2].0, "main.toml:6:28");
+    assert!(got[2].1.contains("invalid address `not an address`"), "{}", got[2].1);
+    assert_eq!(got[3].0, "main.toml:7:39");
+    assert_eq!(got[3].1, "unknown key `ignore_change` in lifecycle");
+    assert_eq!(got[3].2, Some("did you mean `ignore_changes`?"));
+    assert_eq!(got[4].0, "main.toml:7:83");
+    assert_eq!(got[4].2, Some("did you mean `tags`?"));
+    assert_eq!(got.len(), 5);
+}
+
+#[test]
+fn missing_required_attribute_at_block_header() {
+    let (pos, msg, help) = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"net\"\n\n[resource.subnet.a]\ncidr_block = \"10.0.1.0/24\"\n",
+    )]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:4:18", "`subnet.a` is missing the required attribute `vpc_id`"));
+    assert_eq!(help.as_deref(), Some("add `vpc_id = …`"));
+}
+
+#[test]
+fn missing_stack_name() {
+    let (pos, msg, _) = one_error(&[("main.toml", "[aws]\nregion = \"eu-west-1\"\n")]);
+    assert_eq!(pos, "");
+    assert!(msg.contains("has no name"), "{msg}");
+}
+
+const VARS: &str = r#"[stack]
+name = "net"
+
+[variable.region]
+type = "string"
+
+[variable.count]
+type = "number"
+default = 2
+
+[variable.env]
+default = "dev"
+allowed = ["dev", "prod"]
+
+[variable.azs]
+type = "list(string)"
+default = ["a"]
+"#;
+
+fn resolve(
+    files: &[(&str, &str)],
+    var_files: &[(&str, &str)],
+    cli: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> (TempStack, Result<BTreeMap<String, Value>, Diagnostics>) {
+    let mut all: Vec<(&str, &str)> = files.to_vec();
+    all.extend_from_slice(var_files);
+    let s = TempStack::new(&all);
+    // Var-files live in a sub-folder so they are not part of the stack.
+    let c = load(s.path(), &registry()).unwrap_or_else(|d| panic!("{d}"));
+    let paths: Vec<PathBuf> = var_files.iter().map(|(n, _)| s.file(n)).collect();
+    let cli: Vec<(String, String)> = cli.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let r = resolve_variables(&c, &paths, &cli, &|k| env.get(k).cloned());
+    (s, r)
+}
+
+#[test]
+fn variables_precedence_and_types() {
+    let (_s, r) = resolve(
+        &[("main.toml", VARS)],
+        &[("vars/one.toml", "region = \"eu-west-1\"\ncount = 5\n"), ("vars/two.toml", "count = 6\n")],
+        &[("azs", r#"["x","y"]"#), ("env", "prod")],
+        &[("PROVISIONER_VAR_count", "4"), ("PROVISIONER_VAR_env", "dev")],
+    );
+    let v = r.unwrap();
+    assert_eq!(v["region"], Value::str("eu-west-1"));
+    assert_eq!(v["count"], Value::int(6));
+    assert_eq!(v["env"], Value::str("prod"));
+    assert_eq!(v["azs"], Value::string_list(["x", "y"]));
+
+    let (_s, r) = resolve(&[("main.toml", VARS)], &[], &[("region", "us-east-1"), ("count", "7")], &[("PROVISIONER_VAR_count", "4")]);
+    let v = r.unwrap();
+    assert_eq!(v["count"], Value::int(7));
+    assert_eq!(v["env"], Value::str("dev"));
+}
+
+#[test]
+fn missing_required_variable() {
+    let (s, r) = resolve(&[("main.toml", VARS)], &[], &[], &[]);
+    let e = rel(&s, &r.unwrap_err());
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].0.as_str(), e[0].1.as_str()), ("main.toml:4:11", "variable `region` is required but has no value"));
+    assert!(e[0].2.as_deref().unwrap().contains("--var region=VALUE"));
+}
+
+#[test]
+fn unknown_cli_var_bad_number_and_not_allowed() {
+    let (s, r) = resolve(
+        &[("main.toml", VARS)],
+        &[],
+        &[("regoin", "x"), ("region", "eu-west-1"), ("count", "abc"), ("env", "qa")],
+        &[],
+    );
+    let e = rel(&s, &r.unwrap_err());
+    let got: Vec<(&str, &str, Option<&str>)> = e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("", "--var regoin=…: no variable named `regoin` is declared", Some("did you mean `region`?")),
+            (
+                "main.toml:7:11",
+                "invalid value for variable `count` from --var count=abc: expected number, found string",
+                Some("`count` is declared as number")
+            ),
+            (
+                "main.toml:11:11",
+                "value \"qa\" for variable `env` (from --var env=qa) is not allowed",
+                Some("allowed values: \"dev\", \"prod\"")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn var_file_errors_are_located_in_the_var_file() {
+    let (s, r) = resolve(
+        &[("main.toml", VARS)],
+        &[("vars/prod.toml", "region = \"eu-west-1\"\ncuont = 3\nazs = [1, [2]]\n")],
+        &[],
+        &[],
+    );
+    let e = rel(&s, &r.unwrap_err());
+    let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("vars/prod.toml:2:1", "no variable named `cuont` is declared"),
+            ("vars/prod.toml:3:7", "invalid value for variable `azs` from the var-file: at `[1]`: expected string, found list"),
+        ]
+    );
+    assert_eq!(e[0].2.as_deref(), Some("did you mean `count`?"));
+}
+
+#[test]
+fn bad_variable_declarations() {
+    let e = load_errors(&[(
+        "main.toml",
+        "[stack]\nname = \"n\"\n[variable.a]\ntype = \"strng\"\n[variable.b]\ntype = \"number\"\ndefault = \"x\"\n[variable.c]\ndefault = \"qa\"\nallowed = [\"dev\"]\ndefualt = 1\n",
+    )]);
+    let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+    assert_eq!(got[0], ("main.toml:4:8", "unknown type `strng` (expected string, number, bool, list(T), set(T), map(T) or any); did you mean `string`?"));
+    assert_eq!(got[1], ("main.toml:7:11", "the default of `b` does not match its type number: expected number, found string"));
+    assert_eq!(got[2], ("main.toml:9:11", "the default \"qa\" of `c` is not one of its allowed values"));
+    assert_eq!(got[3], ("main.toml:11:1", "unknown key `defualt` in a variable"));
+}
+
+const NETWORK: &str = r#"[stack]
+name = "network"
+
+[aws]
+region = "eu-west-1"
+default_tags = { team = "infra" }
+
+[backend]
+type = "local"
+path = "state/net.json"
+
+[variable.env]
+default = "dev"
+allowed = ["dev", "prod"]
+
+[variable.cidr]
+default = "10.0.0.0/16"
+
+[locals]
+azs = ["a", "b", "c"]
+subnet_count = "${var.env == \"prod\" ? 3 : 2}"
+name = "${var.env}-net"
+
+[data.availability_zones.all]
+state = "available"
+
+[resource.vpc.main]
+cidr_block = "${var.cidr}"
+tags = { Name = "${local.name}", Literal = "$${not.a.ref}" }
+lifecycle = { prevent_destroy = true, ignore_changes = ["tags"] }
+
+[resource.subnet.public]
+for_each = { a = 1, b = 2 }
+vpc_id = "${vpc.main.id}"
+cidr_block = "${cidrsubnet(vpc.main.cidr_block, 8, each.value)}"
+availability_zone = "${data.availability_zones.all.names[each.value - 1]}"
+tags = { Name = "${local.name}-${each.key}" }
+depends_on = ["vpc.main"]
+
+[output.subnet_ids]
+value = "${subnet.public[*].id}"
+description = "Public subnets"
+
+[output.first_cidr]
+value = "${subnet.public[\"a\"].cidr_block}"
+"#;
+
+#[test]
+fn valid_stack_loads_and_evaluates() {
+    let (s, c) = ok(&[("main.toml", NETWORK), ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n"), ("sub/ignored.toml", "garbage [[[")]);
+    assert_eq!(c.stack_name, "network");
+    assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(c.default_tags["team"], "infra");
+    assert_eq!(c.backend.kind, "local");
+    assert_eq!(c.backend.path, s.path().join("state/net.json"));
+    assert_eq!(c.files.len(), 2);
+    let keys: Vec<String> = c.blocks.iter().map(Block::key).collect();
+    assert_eq!(keys, ["subnet.extra", "vpc.main", "subnet.public", "data.availability_zones.all"]);
+    assert_eq!(c.hash.len(), 64);
+    let vpc = c.block(Mode::Managed, "vpc", "main").unwrap();
+    assert!(vpc.lifecycle.prevent_destroy);
+    assert_eq!(vpc.lifecycle.ignore_changes, ["tags"]);
+    let subnet = c.block_by_key("subnet.public").unwrap();
+    let refs: Vec<String> = subnet.references().into_iter().map(|(r, _)| r.key()).collect();
+    assert_eq!(refs, ["data.availability_zones.all", "each", "vpc.main", "local.name"]);
+
+    // Same files → same hash; a change → different hash.
+    let (_s2, c2) = ok(&[("main.toml", NETWORK), ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n")]);
+    assert_eq!(c.hash, c2.hash);
+    let (_s3, c3) = ok(&[("main.toml", &NETWORK.replace("dev-", "dev-")), ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.101.0/24\"\n")]);
+    assert_ne!(c.hash, c3.hash);
+
+    // Evaluate the way the engine does: vars, locals, then blocks in dependency order.
+    let vars = resolve_variables(&c, &[], &[("env".into(), "prod".into())], &|_| None).unwrap();
+    let mut locals = BTreeMap::new();
+    let empty = BTreeMap::new();
+    for name in ["azs", "name", "subnet_count"] {
+        let scope = Scope { vars: &vars, locals: &locals, resources: &empty, each: None };
+        let v = eval(&c.locals[name], &scope).unwrap();
+        locals.insert(name.to_owned(), v);
+    }
+    assert_eq!(locals["subnet_count"], Value::int(3));
+    assert_eq!(locals["name"], Value::str("prod-net"));
+
+    let reg = registry();
+    let scope = Scope { vars: &vars, locals: &locals, resources: &empty, each: None };
+    let vpc_attrs = eval_attrs(vpc, reg.schema(false, "vpc").unwrap(), &scope).unwrap();
+    assert_eq!(vpc_attrs["cidr_block"], Value::str("10.0.0.0/16"));
+    assert_eq!(vpc_attrs["tags"].get("Literal"), Some(&Value::str("${not.a.ref}")));
+
+    let mut resources = BTreeMap::new();
+    resources.insert(
+        "vpc.main".to_owned(),
+        Value::Map([("id".to_owned(), Value::Unknown), ("cidr_block".to_owned(), Value::str("10.0.0.0/16"))].into()),
+    );
+    resources.insert(
+        "data.availability_zones.all".to_owned(),
+        Value::Map([("names".to_owned(), Value::string_list(["eu-west-1a", "eu-west-1b"]))].into()),
+    );
+    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None };
+    let instances = expand_for_each(subnet, &scope).unwrap().unwrap();
+    assert_eq!(instances.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let schema = reg.schema(false, "subnet").unwrap();
+    let mut per_key = BTreeMap::new();
+    for (k, v) in &instances {
+        let key = Value::str(k.clone());
+        let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: Some((&key, v)) };
+        let attrs = eval_attrs(subnet, schema, &scope).unwrap();
+        assert_eq!(attrs["vpc_id"], Value::Unknown);
+        per_key.insert(k.clone(), Value::Map(attrs));
+    }
+    assert_eq!(per_key["a"].get("cidr_block"), Some(&Value::str("10.0.1.0/24")));
+    assert_eq!(per_key["b"].get("availability_zone"), Some(&Value::str("eu-west-1b")));
+    assert_eq!(per_key["b"].get("tags").and_then(|t| t.get("Name")), Some(&Value::str("prod-net-b")));
+    assert_eq!(instance_address(Mode::Managed, "subnet", "public", Some("a")), "subnet.public[\"a\"]");
+
+    // Outputs over the for_each block: splat in key order, index by key.
+    for (k, id) in [("a", "subnet-1"), ("b", "subnet-2")] {
+        if let Value::Map(m) = per_key.get_mut(k).unwrap() {
+            m.insert("id".into(), Value::str(id));
+        }
+    }
+    resources.insert("subnet.public".to_owned(), Value::Map(per_key));
+    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None };
+    assert_eq!(eval(&c.outputs["subnet_ids"].value, &scope).unwrap(), Value::string_list(["subnet-1", "subnet-2"]));
+    assert_eq!(eval(&c.outputs["first_cidr"].value, &scope).unwrap(), Value::str("10.0.1.0/24"));
+}
+
+#[test]
+fn eval_attrs_reports_interpolated_format_errors_at_the_attribute() {
+    let (_s, c) = ok(&[(
+        "main.toml",
+        "[stack]\nname = \"n\"\n[variable.cidr]\ndefault = \"10.0.0.0/16\"\n[resource.vpc.main]\ncidr_block = \"${var.cidr}\"\n",
+    )]);
+    let vars: BTreeMap<String, Value> = [("cidr".to_owned(), Value::str("10.0.0.1/16"))].into();
+    let empty = BTreeMap::new();
+    let scope = Scope { vars: &vars, locals: &empty, resources: &empty, each: None };
+    let reg = registry();
+    let e = eval_attrs(&c.blocks[0], reg.schema(false, "vpc").unwrap(), &scope).unwrap_err();
+    assert_eq!(e.0.len(), 1);
+    assert_eq!(e.0[0].line_col(), Some((6, 14)));
+    assert!(e.0[0].message.contains("host bits set"), "{}", e.0[0].message);
+}
+
+#[test]
+fn many_errors_are_all_reported_in_order() {
+    let e = load_errors(&[
+        ("a.toml", "[stack]\nname = \"n\"\n[resource.vpc.x]\ncidr_block = 1\nfoo = 2\n"),
+        ("b.toml", "[resource.subnet.y]\nvpc_id = \"${vpc.z.id}\"\ncidr_block = \"bad\"\n"),
+    ]);
+    let pos: Vec<&str> = e.iter().map(|(p, _, _)| p.as_str()).collect();
+    assert_eq!(pos, ["a.toml:4:14", "a.toml:5:1", "b.toml:2:13", "b.toml:3:14"]);
+}
+
+#[test]
+fn thousand_resources_validate_quickly() {
+    let mut text = String::from("[stack]\nname = \"big\"\n[variable.cidr]\ndefault = \"10.0.0.0/8\"\n");
+    text.push_str("[resource.vpc.main]\ncidr_block = \"${var.cidr}\"\n");
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "[resource.subnet.s{i}]\nvpc_id = \"${{vpc.main.id}}\"\ncidr_block = \"${{cidrsubnet(vpc.main.cidr_block, 16, {i})}}\"\ntags = {{ Name = \"s{i}\", Index = \"${{{i} + 1}}\" }}\n"
+        ));
+    }
+    let s = TempStack::new(&[("main.toml", &text)]);
+    let reg = registry();
+    let start = std::time::Instant::now();
+    let c = load(s.path(), &reg).unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(c.blocks.len(), 1001);
+    // Generous for unoptimised test builds; release is far below.
+    assert!(elapsed.as_millis() < 1500, "load took {elapsed:?}");
+}
