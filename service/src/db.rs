@@ -39,7 +39,31 @@ pub enum DbError {
     Timeout(Duration),
 }
 
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether `e` means the connection itself failed (e.g. the database was
+/// restarted), so that running the statement again on a fresh connection
+/// is the right answer.
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed)
+        || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+}
+
+/// Runs `f` and, on a connection error, once more (both statements here are
+/// idempotent).
+async fn retry_once<T, F, Fut>(mut f: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    match f().await {
+        Err(e) if is_connection_error(&e) => {
+            tracing::info!(error = %e, "database connection lost, retrying on a new connection");
+            f().await
+        }
+        other => other,
+    }
+}
 
 impl Db {
     /// Builds a lazy pool for `cfg` with at most `pool_max` connections.
@@ -74,9 +98,12 @@ impl Db {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .idle_timeout(Duration::from_secs(300))
             .max_lifetime(Duration::from_secs(1800))
-            // Pings a connection that sat idle before handing it out, so
-            // connections broken by a database restart are replaced.
-            .test_before_acquire(true)
+            // No ping before each use (it would double the round trips):
+            // sqlx already pings every connection when it returns to the
+            // pool and drops broken ones, and queries retry once on a
+            // connection error (see `retry_once`), so a database restart
+            // costs no failed request.
+            .test_before_acquire(false)
             .connect_lazy_with(opts);
         Self::Postgres(pool)
     }
@@ -127,14 +154,16 @@ impl Db {
     pub async fn upsert_user(&self, username: &str, dob: NaiveDate) -> Result<(), DbError> {
         match self {
             Self::Postgres(p) => {
-                sqlx::query(
-                    "INSERT INTO users (username, date_of_birth) VALUES ($1, $2) \
-                     ON CONFLICT (username) DO UPDATE \
-                     SET date_of_birth = EXCLUDED.date_of_birth, updated_at = now()",
-                )
-                .bind(username)
-                .bind(dob)
-                .execute(p)
+                retry_once(|| {
+                    sqlx::query(
+                        "INSERT INTO users (username, date_of_birth) VALUES ($1, $2) \
+                         ON CONFLICT (username) DO UPDATE \
+                         SET date_of_birth = EXCLUDED.date_of_birth, updated_at = now()",
+                    )
+                    .bind(username)
+                    .bind(dob)
+                    .execute(p)
+                })
                 .await?;
             }
             Self::Sqlite(p) => {
@@ -157,10 +186,12 @@ impl Db {
     pub async fn find_user(&self, username: &str) -> Result<Option<NaiveDate>, DbError> {
         Ok(match self {
             Self::Postgres(p) => {
-                sqlx::query_scalar("SELECT date_of_birth FROM users WHERE username = $1")
-                    .bind(username)
-                    .fetch_optional(p)
-                    .await?
+                retry_once(|| {
+                    sqlx::query_scalar("SELECT date_of_birth FROM users WHERE username = $1")
+                        .bind(username)
+                        .fetch_optional(p)
+                })
+                .await?
             }
             Self::Sqlite(p) => {
                 sqlx::query_scalar("SELECT date_of_birth FROM users WHERE username = ?1")
