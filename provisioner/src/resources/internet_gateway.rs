@@ -72,7 +72,8 @@ impl InternetGateway {
                     "arn".into(),
                     Value::str(ec2_arn(cx, g.owner_id().unwrap_or_default(), "internet-gateway", id)),
                 );
-                // AWS reports an attached gateway as `available` (the documented value), moto as `attached`.
+                // AWS reports an attached gateway's attachment as `available` (`attaching` briefly); anything but
+                // detached/detaching counts as attached.
                 let attached = g.attachments().iter().find(|at| {
                     !matches!(at.state(), Some(AttachmentStatus::Detached) | Some(AttachmentStatus::Detaching))
                 });
