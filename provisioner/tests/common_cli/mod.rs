@@ -1,0 +1,379 @@
+//! Helpers for the CLI tests (`tests/cli_*.rs`): a stack in a temp dir, running the real `provisioner`
+//! binary against the shared moto (or a faultproxy in front of it), reading the state file and JSON output.
+//!
+//! Include from a test file with `mod common; mod common_cli;`.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+use crate::common::{self, Moto};
+
+/// Runs a future on one runtime shared by the whole test binary (SDK clients must not outlive the runtime
+/// they first ran on, so every SDK call of a test binary goes through here).
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+        .block_on(f)
+}
+
+/// Path of a fixture stack under `tests/stacks/`.
+pub fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stacks").join(name)
+}
+
+/// The captured result of one CLI run.
+#[derive(Debug, Clone)]
+pub struct Out {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    fn from(args: Vec<String>, o: Output) -> Out {
+        Out {
+            args,
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+    /// stdout + stderr.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+    pub fn json(&self) -> Json {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout of {:?} is not JSON ({e}):\n{self}", self.args))
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "$ provisioner {}\nexit {}\n--- stdout\n{}\n--- stderr\n{}", self.args.join(" "), self.code, self.stdout, self.stderr)
+    }
+}
+
+/// A stack directory (temp) with its own stack name, and how to run the CLI on it.
+pub struct Cli {
+    pub moto: &'static Moto,
+    pub dir: tempfile::TempDir,
+    pub stack: String,
+    /// What AWS_ENDPOINT_URL points at (moto, or a faultproxy in front of it).
+    pub endpoint: String,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Cli {
+    /// A new empty stack dir with a unique stack name (`prefix-…`), talking to the shared moto.
+    pub fn new(prefix: &str) -> Cli {
+        let moto = Moto::shared();
+        Cli {
+            moto,
+            dir: tempfile::Builder::new().prefix(&format!("cli-{prefix}-")).tempdir().unwrap(),
+            stack: common::unique_stack(prefix),
+            endpoint: moto.endpoint.clone(),
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// A stack dir that is never given a moto (for tests that make no AWS calls).
+    pub fn offline(prefix: &str) -> Cli {
+        let mut c = Cli::new(prefix);
+        c.endpoint = closed_port_url();
+        c
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Cli {
+        self.set_env(k, v);
+        self
+    }
+
+    pub fn set_env(&mut self, k: &str, v: &str) {
+        self.extra_env.retain(|(a, _)| a != k);
+        self.extra_env.push((k.into(), v.into()));
+    }
+
+    /// Writes `name` into the stack dir, replacing `__STACK__` with the stack name.
+    pub fn write(&self, name: &str, text: &str) {
+        let p = self.path().join(name);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(p, text.replace("__STACK__", &self.stack)).unwrap();
+    }
+
+    /// Reads a stack file back.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).unwrap()
+    }
+
+    /// Edits a stack file: replaces `from` (which must occur) with `to`.
+    pub fn edit(&self, name: &str, from: &str, to: &str) {
+        let text = self.read(name);
+        assert!(text.contains(from), "`{from}` not in {name}:\n{text}");
+        std::fs::write(self.path().join(name), text.replace(from, to)).unwrap();
+    }
+
+    /// Copies every file of `tests/stacks/<name>/` (not recursively) into the stack dir, with `__STACK__`
+    /// replaced by the stack name.
+    pub fn fixture(&self, name: &str) {
+        let src = fixture_dir(name);
+        for e in std::fs::read_dir(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display())) {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                self.write(&e.file_name().to_string_lossy(), &text);
+            }
+        }
+    }
+
+    /// The state file every fixture uses (`[backend] path = ".provisioner/state.json"`).
+    pub fn state_path(&self) -> PathBuf {
+        self.path().join(".provisioner/state.json")
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.path().join(".provisioner/state.json.lock")
+    }
+
+    /// The parsed state file (panics if missing or not JSON).
+    pub fn state(&self) -> Json {
+        let text = std::fs::read_to_string(self.state_path()).unwrap_or_else(|e| panic!("reading state: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("state is not JSON ({e}):\n{text}"))
+    }
+
+    /// Addresses in the state file, in file order.
+    pub fn state_addresses(&self) -> Vec<String> {
+        self.state()["resources"]
+            .as_array()
+            .map(|rs| rs.iter().map(|r| r["address"].as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The state record of `address`.
+    pub fn state_resource(&self, address: &str) -> Json {
+        let st = self.state();
+        st["resources"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["address"] == address).cloned())
+            .unwrap_or_else(|| panic!("{address} not in state: {}", serde_json::to_string_pretty(&st).unwrap()))
+    }
+
+    /// The id recorded in state for `address`.
+    pub fn id(&self, address: &str) -> String {
+        self.state_resource(address)["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The command `provisioner -C <dir> <args>` with the test environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_provisioner"));
+        cmd.env_clear();
+        for k in ["PATH", "USER", "HOSTNAME", "LANG"] {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+        for (k, v) in common::env(self.moto) {
+            cmd.env(k, v);
+        }
+        let none = self.path().join(".no-aws-config");
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_CONFIG_FILE", &none)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &none)
+            .env("HOME", self.path())
+            .env("NO_COLOR", "1")
+            .env("PROVISIONER_MAX_ATTEMPTS", "5");
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd.arg("-C").arg(self.path()).args(args).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the CLI to completion (bounded: 120 s, then it is killed and the test fails).
+    pub fn run(&self, args: &[&str]) -> Out {
+        let mut child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn provisioner");
+        let out = wait_output(&mut child, Duration::from_secs(120));
+        Out::from(args.iter().map(|s| s.to_string()).collect(), out)
+    }
+
+    /// Runs and asserts exit code `code`.
+    pub fn expect(&self, code: i32, args: &[&str]) -> Out {
+        let out = self.run(args);
+        assert_eq!(out.code, code, "unexpected exit code:\n{out}");
+        out
+    }
+
+    /// Runs and asserts success.
+    pub fn ok(&self, args: &[&str]) -> Out {
+        self.expect(0, args)
+    }
+
+    /// Runs with `--json` appended, asserts the exit code is one of `codes`, returns the parsed stdout.
+    pub fn json(&self, codes: &[i32], args: &[&str]) -> Json {
+        let mut a: Vec<&str> = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a);
+        assert!(codes.contains(&out.code), "unexpected exit code (wanted {codes:?}):\n{out}");
+        out.json()
+    }
+
+    /// `plan --json` (exit 0).
+    pub fn plan_json(&self, extra: &[&str]) -> Json {
+        let mut a = vec!["plan"];
+        a.extend_from_slice(extra);
+        self.json(&[0], &a)
+    }
+
+    /// `apply --auto-approve`, asserting success.
+    pub fn apply(&self) -> Out {
+        self.ok(&["apply", "--auto-approve"])
+    }
+
+    /// `destroy --auto-approve`, asserting success.
+    pub fn destroy(&self) -> Out {
+        self.ok(&["destroy", "--auto-approve"])
+    }
+
+    /// Spawns the CLI with piped output (for kill / signal tests).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn provisioner")
+    }
+
+    /// An outside-view EC2 client on moto itself (never through a proxy).
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        common::ec2_client(self.moto)
+    }
+
+    /// Live objects tagged with this stack.
+    pub fn count_tagged(&self) -> usize {
+        let ec2 = self.ec2();
+        block_on(common::count_tagged(&ec2, &self.stack))
+    }
+
+    pub fn tagged_ids(&self) -> Vec<String> {
+        let ec2 = self.ec2();
+        block_on(common::tagged_ids(&ec2, &self.stack))
+    }
+
+    /// Best-effort cleanup (a failed test should not leave much behind; moto dies with the process anyway).
+    pub fn cleanup(&self) {
+        if self.state_path().exists() {
+            let _ = self.run(&["destroy", "--auto-approve"]);
+        }
+    }
+}
+
+/// Waits for a child, collecting its output; kills it after `timeout`.
+pub fn wait_output(child: &mut Child, timeout: Duration) -> Output {
+    use std::io::Read;
+    let mut so = child.stdout.take();
+    let mut se = child.stderr.take();
+    let t1 = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(s) = so.as_mut() {
+            let _ = s.read_to_end(&mut b);
+        }
+        b
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        if let Some(s) = se.as_mut() {
+            let _ = s.read_to_end(&mut b);
+        }
+        b
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let st = child.wait().unwrap();
+            let stderr = t2.join().unwrap();
+            panic!("provisioner did not finish within {timeout:?} (killed; {st}); stderr:\n{}", String::from_utf8_lossy(&stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output { status, stdout: t1.join().unwrap(), stderr: t2.join().unwrap() }
+}
+
+/// Polls `cond` every 20 ms until true or `timeout` (then panics with `what`).
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `http://127.0.0.1:<port>` where nothing listens.
+pub fn closed_port_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The changes of a `plan --json` that are not no-ops (or reads), as `(address, action)`, sorted.
+pub fn actions(plan: &Json) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .expect("plan.changes")
+        .iter()
+        .filter(|c| !matches!(c["action"].as_str(), Some("no_op") | Some("read")))
+        .map(|c| (c["address"].as_str().unwrap().to_owned(), c["action"].as_str().unwrap().to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `actions` as `&str` pairs, handy for `assert_eq!` against literals.
+pub fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+/// The change for `address` in a plan JSON.
+pub fn change<'a>(plan: &'a Json, address: &str) -> &'a Json {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap_or_else(|| panic!("no change for {address} in plan:\n{}", serde_json::to_string_pretty(plan).unwrap()))
+}
+
+/// Attribute names whose value differs between `before` and `after` of a change.
+pub fn changed_attrs(c: &Json) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let b = c["before"].as_object().unwrap_or(&empty);
+    let a = c["after"].as_object().unwrap_or(&empty);
+    let mut names: Vec<String> = b.keys().chain(a.keys()).cloned().collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().filter(|n| b.get(n).unwrap_or(&Json::Null) != a.get(n).unwrap_or(&Json::Null)).collect()
+}
+
+/// Total of `api_calls` entries whose key ends with `suffix` (e.g. "DescribeVpcs").
+pub fn api_count(v: &Json, suffix: &str) -> u64 {
+    v["api_calls"].as_object().map(|m| m.iter().filter(|(k, _)| k.ends_with(suffix)).map(|(_, n)| n.as_u64().unwrap_or(0)).sum()).unwrap_or(0)
+}
+
+/// Tags of an EC2 object (outside view), as a sorted map.
+pub fn tags_of(ec2: &aws_sdk_ec2::Client, id: &str) -> std::collections::BTreeMap<String, String> {
+    use aws_sdk_ec2::types::Filter;
+    let out = block_on(ec2.describe_tags().filters(Filter::builder().name("resource-id").values(id).build()).send()).expect("DescribeTags");
+    out.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
+}
