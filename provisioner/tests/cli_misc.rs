@@ -1,0 +1,147 @@
+//! The smaller commands and flags: `graph`, `state list|show|mv|rm`, `import`, untracked objects,
+//! `--target`, `--replace`, `--refresh=false`, Terraform's single-dash spellings, `NO_COLOR`, `show`.
+
+mod common;
+mod common_cli;
+
+use common_cli::*;
+
+#[test]
+fn graph_prints_dot_with_the_edges() {
+    let cli = Cli::offline("misc-graph");
+    cli.fixture("lifecycle");
+    let out = cli.ok(&["graph"]);
+    let dot = &out.stdout;
+    assert!(dot.trim_start().starts_with("digraph"), "{out}");
+    for edge in [
+        "\"subnet.public\" -> \"vpc.main\"",
+        "\"subnet.public\" -> \"data.availability_zones.all\"",
+        "\"nat_gateway.main\" -> \"internet_gateway.main\"",
+        "\"nat_gateway.main\" -> \"eip.nat\"",
+        "\"route_table.public\" -> \"internet_gateway.main\"",
+        "\"route_table_association.public\" -> \"subnet.public\"",
+    ] {
+        assert!(dot.contains(edge), "missing edge {edge}:\n{dot}");
+    }
+    let vpc_deps: Vec<&str> = dot.lines().filter(|l| l.trim_start().starts_with("\"vpc.main\" -> ")).collect();
+    assert_eq!(vpc_deps, ["  \"vpc.main\" -> \"local.name\""], "vpc.main depends only on a local:\n{dot}");
+}
+
+#[test]
+fn state_list_show_mv_rm_and_import() {
+    let cli = Cli::new("misc-state");
+    cli.fixture("small");
+    cli.apply();
+
+    let out = cli.ok(&["state", "list"]);
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["internet_gateway.main", "security_group.web", "subnet.a", "subnet.b", "vpc.main"]
+    );
+    let b_id = cli.id("subnet.b");
+    let out = cli.ok(&["state", "show", "subnet.b"]);
+    assert!(out.stdout.contains("10.7.2.0/24") && out.stdout.contains(&b_id), "{out}");
+    let out = cli.expect(1, &["state", "show", "subnet.nope"]);
+    assert!(out.stderr.contains("not in the state"), "{out}");
+
+    // Rename the block: without `state mv` that is a destroy + create…
+    let text = cli.read("main.toml").replace("[resource.subnet.b]", "[resource.subnet.c]");
+    std::fs::write(cli.path().join("main.toml"), text).unwrap();
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
+    assert_eq!(pairs(&actions(&plan)), [("subnet.b", "delete"), ("subnet.c", "create")], "{plan:#}");
+    // …with it, nothing to do.
+    cli.ok(&["state", "mv", "subnet.b", "subnet.c"]);
+    assert_eq!(cli.id("subnet.c"), b_id);
+    let plan = cli.json(&[0, 2], &["plan", "--detailed-exitcode"]);
+    assert_eq!(actions(&plan), vec![], "moved address is a no-op: {plan:#}");
+    assert_eq!(change(&plan, "subnet.c")["action"], "no_op");
+    let out = cli.expect(1, &["state", "mv", "subnet.c", "vpc.other"]);
+    assert!(out.stderr.contains("cannot move"), "{out}");
+
+    // `state rm` forgets: the object still exists, the plan wants to create it and lists it as untracked.
+    let out = cli.ok(&["state", "rm", "subnet.c"]);
+    assert!(out.stdout.contains("still exist"), "{out}");
+    assert!(!cli.state_addresses().contains(&"subnet.c".to_owned()));
+    assert!(cli.tagged_ids().contains(&b_id), "rm does not destroy");
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
+    assert_eq!(pairs(&actions(&plan)), [("subnet.c", "create")], "{plan:#}");
+    let untracked = plan["untracked"].as_array().expect("untracked listed");
+    assert_eq!(untracked.len(), 1, "{plan:#}");
+    assert_eq!(untracked[0]["id"], b_id.as_str());
+    assert_eq!(untracked[0]["type"], "subnet");
+    let human = cli.ok(&["plan"]);
+    assert!(human.stdout.contains("not in state") && human.stdout.contains(&format!("provisioner import")) && human.stdout.contains(&b_id), "{human}");
+
+    // Import adopts it back.
+    let out = cli.ok(&["import", "subnet.c", &b_id]);
+    assert!(out.stdout.contains("Import successful"), "{out}");
+    assert_eq!(cli.id("subnet.c"), b_id);
+    let plan = cli.json(&[0, 2], &["plan", "--detailed-exitcode"]);
+    assert_eq!(actions(&plan), vec![], "imported = clean: {plan:#}");
+    assert!(plan.get("untracked").is_none_or(|u| u.as_array().is_some_and(Vec::is_empty)), "{plan:#}");
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    let out = cli.expect(1, &["import", "subnet.c", &b_id]);
+    assert!(out.stderr.contains("already in the state"), "{out}");
+    let out = cli.expect(1, &["import", "subnet.zzz", &b_id]);
+    assert!(out.stderr.contains("not in the configuration"), "{out}");
+
+    // `show` prints the state; `show --json` is the state file's content.
+    let out = cli.ok(&["show"]);
+    assert!(out.stdout.contains("# subnet.c:"), "{out}");
+    let out = cli.ok(&["show", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["lineage"], cli.state()["lineage"]);
+
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
+}
+
+#[test]
+fn target_replace_refresh_and_single_dash_flags() {
+    let cli = Cli::new("misc-flags");
+    cli.fixture("small");
+
+    // --target: the target and what it depends on.
+    let plan = cli.plan_json(&["--target", "subnet.a"]);
+    assert_eq!(pairs(&actions(&plan)), [("subnet.a", "create"), ("vpc.main", "create")], "{plan:#}");
+    let plan = cli.plan_json(&["-target=security_group.web"]);
+    assert_eq!(pairs(&actions(&plan)), [("security_group.web", "create"), ("vpc.main", "create")], "{plan:#}");
+
+    // Terraform spellings: -var, -out=FILE, -auto-approve, -detailed-exitcode.
+    let pf = cli.path().join("p.json");
+    let out = cli.ok(&["plan", "-var", "env=x", &format!("-out={}", pf.display())]);
+    assert!(out.stdout.contains("5 to add"), "{out}");
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&pf).unwrap()).unwrap();
+    assert_eq!(saved["variables"]["env"], "x");
+    let out = cli.ok(&["apply", "-auto-approve", "-var", "env=x"]);
+    assert!(out.stdout.contains("Apply complete!"), "{out}");
+    assert!(!out.stdout.contains('\x1b') && !out.stderr.contains('\x1b'), "NO_COLOR: no escape codes:\n{out}");
+    cli.expect(0, &["plan", "-detailed-exitcode", "-var", "env=x"]);
+    let out = cli.expect(2, &["plan", "-detailed-exitcode"]);
+    assert!(out.stdout.contains("-x") && out.stdout.contains("-dev"), "env default differs from x: {out}");
+
+    // --refresh=false reads nothing from AWS.
+    let plan = cli.json(&[0], &["plan", "--refresh=false", "--var", "env=x"]);
+    let describes: Vec<&String> = plan["api_calls"].as_object().unwrap().keys().filter(|k| k.contains("Describe")).collect();
+    assert!(describes.is_empty(), "no Describe calls with --refresh=false: {:#}", plan["api_calls"]);
+    assert_eq!(actions(&plan), vec![]);
+    let plan = cli.json(&[0], &["plan", "--var", "env=x"]);
+    assert!(api_count(&plan, "DescribeVpcs") >= 1, "a normal plan refreshes: {:#}", plan["api_calls"]);
+
+    // --replace plans a replacement of exactly that resource.
+    let plan = cli.json(&[2], &["plan", "--replace", "subnet.a", "--var", "env=x", "--detailed-exitcode"]);
+    assert_eq!(pairs(&actions(&plan)), [("subnet.a", "replace")], "{plan:#}");
+    let old = cli.id("subnet.a");
+    cli.ok(&["apply", "--auto-approve", "--replace", "subnet.a", "--var", "env=x"]);
+    assert_ne!(cli.id("subnet.a"), old);
+    cli.expect(0, &["plan", "--detailed-exitcode", "--var", "env=x"]);
+    assert_eq!(cli.count_tagged(), 5, "{:?}", cli.tagged_ids());
+
+    // --no-color and NO_COLOR: no escape codes anywhere.
+    let out = cli.ok(&["--no-color", "plan", "--var", "env=x"]);
+    assert!(!out.all().contains('\x1b'));
+
+    cli.ok(&["destroy", "-auto-approve", "-var", "env=x"]);
+    assert_eq!(cli.count_tagged(), 0);
+}
