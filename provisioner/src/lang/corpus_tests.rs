@@ -24,7 +24,11 @@ fn rel(s: &TempStack, errs: &Diagnostics) -> Vec<(String, String, Option<String>
     errs.0
         .iter()
         .map(|d| {
-            let pos = d.loc.as_ref().map(|l| l.position().replace(&prefix, "")).unwrap_or_default();
+            let pos = d
+                .loc
+                .as_ref()
+                .map(|l| l.position().replace(&prefix, ""))
+                .unwrap_or_default();
             (pos, d.message.clone(), d.help.clone())
         })
         .collect()
@@ -46,7 +50,10 @@ fn ok(files: &[(&str, &str)]) -> (TempStack, Config) {
 fn toml_syntax_error() {
     let (pos, msg, _) = one_error(&[
         ("stack.toml", STACK),
-        ("main.toml", "[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\nenable_dns_support = true\n"),
+        (
+            "main.toml",
+            "[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\nenable_dns_support = true\n",
+        ),
     ]);
     assert_eq!(pos, "main.toml:2:26");
     assert!(msg.starts_with("TOML syntax error:"), "{msg}");
@@ -54,14 +61,23 @@ fn toml_syntax_error() {
 
 #[test]
 fn unknown_top_level_key() {
-    let (pos, msg, help) = one_error(&[("main.toml", "[stack]\nname = \"net\"\n\n[resources.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n")]);
-    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:4:2", "unknown key `resources` in the top level"));
+    let (pos, msg, help) = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"net\"\n\n[resources.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n",
+    )]);
+    assert_eq!(
+        (pos.as_str(), msg.as_str()),
+        ("main.toml:4:2", "unknown key `resources` in the top level")
+    );
     assert_eq!(help.as_deref(), Some("did you mean `resource`?"));
 }
 
 #[test]
 fn unknown_attribute_with_suggestion_and_missing_required() {
-    let e = load_errors(&[("main.toml", "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_blok = \"10.0.0.0/16\"\n")]);
+    let e = load_errors(&[(
+        "main.toml",
+        "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_blok = \"10.0.0.0/16\"\n",
+    )]);
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_eq!(e[0].0, "main.toml:4:15");
     assert_eq!(e[0].1, "`vpc.main` is missing the required attribute `cidr_block`");
@@ -72,8 +88,14 @@ fn unknown_attribute_with_suggestion_and_missing_required() {
 
 #[test]
 fn unknown_resource_type() {
-    let (pos, msg, help) = one_error(&[("main.toml", "[stack]\nname = \"net\"\n[resource.vcp.main]\ncidr_block = \"10.0.0.0/16\"\n")]);
-    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:3:11", "unknown resource type `vcp`"));
+    let (pos, msg, help) = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"net\"\n[resource.vcp.main]\ncidr_block = \"10.0.0.0/16\"\n",
+    )]);
+    assert_eq!(
+        (pos.as_str(), msg.as_str()),
+        ("main.toml:3:11", "unknown resource type `vcp`")
+    );
     assert_eq!(help.as_deref(), Some("did you mean `vpc`?"));
 }
 
@@ -98,16 +120,28 @@ ingress = [
     )]);
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_eq!(e[0].0, "main.toml:5:22");
-    assert_eq!(e[0].1, "invalid value for `enable_dns_support`: expected bool, found string");
+    assert_eq!(
+        e[0].1,
+        "invalid value for `enable_dns_support`: expected bool, found string"
+    );
     assert_eq!(e[1].0, "main.toml:12:17");
-    assert_eq!(e[1].1, "invalid value for `ingress[1].from_port`: expected number, found string");
+    assert_eq!(
+        e[1].1,
+        "invalid value for `ingress[1].from_port`: expected number, found string"
+    );
 }
 
 #[test]
 fn invalid_cidr_literal() {
-    let (pos, msg, _) = one_error(&[("main.toml", "[stack]\nname = \"net\"\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/33\"\n")]);
+    let (pos, msg, _) = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"net\"\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/33\"\n",
+    )]);
     assert_eq!(pos, "main.toml:4:14");
-    assert_eq!(msg, "invalid value for `cidr_block`: `10.0.0.0/33` is not a valid CIDR block (expected e.g. `10.0.0.0/16`)");
+    assert_eq!(
+        msg,
+        "invalid value for `cidr_block`: `10.0.0.0/33` is not a valid CIDR block (expected e.g. `10.0.0.0/16`)"
+    );
 }
 
 #[test]
@@ -133,19 +167,38 @@ tags = { Name = "${local.nmae}" }
 name = "x"
 "#,
     )]);
-    let got: Vec<(&str, &str, Option<&str>)> = e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
+    let got: Vec<(&str, &str, Option<&str>)> = e
+        .iter()
+        .map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref()))
+        .collect();
     assert_eq!(
         got,
         vec![
-            ("main.toml:7:13", "reference to undeclared resource `vpc.mian`", Some("did you mean `vpc.main`?")),
-            ("main.toml:11:22", "`vpc.main` has no attribute `idd`", Some("did you mean `id`?")),
-            ("main.toml:12:28", "undeclared variable `var.cidr`", Some("declare it with `[variable.cidr]`")),
+            (
+                "main.toml:7:13",
+                "reference to undeclared resource `vpc.mian`",
+                Some("did you mean `vpc.main`?")
+            ),
+            (
+                "main.toml:11:22",
+                "`vpc.main` has no attribute `idd`",
+                Some("did you mean `id`?")
+            ),
+            (
+                "main.toml:12:28",
+                "undeclared variable `var.cidr`",
+                Some("declare it with `[variable.cidr]`")
+            ),
             (
                 "main.toml:13:24",
                 "reference to undeclared data source `data.availability_zones.al`",
                 Some("declare it with `[data.availability_zones.al]`")
             ),
-            ("main.toml:14:20", "undeclared local `local.nmae`", Some("did you mean `name`?")),
+            (
+                "main.toml:14:20",
+                "undeclared local `local.nmae`",
+                Some("did you mean `name`?")
+            ),
         ]
     );
 }
@@ -178,10 +231,16 @@ value = ["${subnet.public[*].id}", "${subnet.public[\"a\"].arn}"]
 #[test]
 fn duplicate_names_across_files() {
     let (pos, msg, help) = one_error(&[
-        ("a.toml", "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n"),
+        (
+            "a.toml",
+            "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n",
+        ),
         ("b.toml", "[resource.vpc.main]\ncidr_block = \"10.1.0.0/16\"\n"),
     ]);
-    assert_eq!((pos.as_str(), msg.as_str()), ("b.toml:1:15", "duplicate resource `vpc.main`"));
+    assert_eq!(
+        (pos.as_str(), msg.as_str()),
+        ("b.toml:1:15", "duplicate resource `vpc.main`")
+    );
     let help = help.unwrap();
     assert!(help.contains("a.toml:4:15"), "{help}");
 }
@@ -189,8 +248,14 @@ fn duplicate_names_across_files() {
 #[test]
 fn duplicate_variables_outputs_locals_and_settings() {
     let e = load_errors(&[
-        ("a.toml", "[stack]\nname = \"net\"\n[variable.env]\ndefault = \"dev\"\n[locals]\nx = 1\n[output.o]\nvalue = 1\n"),
-        ("b.toml", "[stack]\nname = \"n2\"\n[variable.env]\n[locals]\nx = 2\n[output.o]\nvalue = 2\n"),
+        (
+            "a.toml",
+            "[stack]\nname = \"net\"\n[variable.env]\ndefault = \"dev\"\n[locals]\nx = 1\n[output.o]\nvalue = 1\n",
+        ),
+        (
+            "b.toml",
+            "[stack]\nname = \"n2\"\n[variable.env]\n[locals]\nx = 2\n[output.o]\nvalue = 2\n",
+        ),
     ]);
     let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
     assert_eq!(
@@ -210,7 +275,13 @@ fn each_outside_for_each() {
         "main.toml",
         "[stack]\nname = \"net\"\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\ntags = { Name = \"vpc-${each.key}\" }\n",
     )]);
-    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:5:24", "`each` can only be used in the attributes of a block with `for_each`"));
+    assert_eq!(
+        (pos.as_str(), msg.as_str()),
+        (
+            "main.toml:5:24",
+            "`each` can only be used in the attributes of a block with `for_each`"
+        )
+    );
 }
 
 #[test]
@@ -225,8 +296,14 @@ tags = { a = '${upper("a", "b")}' }
 "#,
     )]);
     assert_eq!(e.len(), 2, "{e:#?}");
-    assert_eq!((e[0].0.as_str(), e[0].1.as_str()), ("main.toml:4:17", "unknown function `lenght`; did you mean `length`?"));
-    assert_eq!((e[1].0.as_str(), e[1].1.as_str()), ("main.toml:5:17", "`upper` takes 1 argument, got 2"));
+    assert_eq!(
+        (e[0].0.as_str(), e[0].1.as_str()),
+        ("main.toml:4:17", "unknown function `lenght`; did you mean `length`?")
+    );
+    assert_eq!(
+        (e[1].0.as_str(), e[1].1.as_str()),
+        ("main.toml:5:17", "`upper` takes 1 argument, got 2")
+    );
 }
 
 #[test]
@@ -236,7 +313,13 @@ fn interpolation_syntax_error_column_inside_escaped_string() {
         "main.toml",
         "[stack]\nname = \"net\"\n[variable.x]\ndefault = 1\n[output.o]\nvalue = \"a\\\"b-${var.x + }\"\n",
     )]);
-    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:6:25", "invalid expression: expected an expression, found `}`"));
+    assert_eq!(
+        (pos.as_str(), msg.as_str()),
+        (
+            "main.toml:6:25",
+            "invalid expression: expected an expression, found `}`"
+        )
+    );
 }
 
 #[test]
@@ -252,7 +335,10 @@ depends_on = ["vpc.other", "not an address"]
 lifecycle = { prevent_destroy = true, ignore_change = ["tags"], ignore_changes = ["tagz"] }
 "#,
     )]);
-    let got: Vec<(&str, &str, Option<&str>)> = e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
+    let got: Vec<(&str, &str, Option<&str>)> = e
+        .iter()
+        .map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref()))
+        .collect();
     assert_eq!(got[0].0, "main.toml:5:1");
     assert_eq!(got[0].1, "`id` is computed by AWS and cannot be set");
     assert_eq!(got[1].0, "main.toml:6:15");
@@ -273,7 +359,13 @@ fn missing_required_attribute_at_block_header() {
         "main.toml",
         "[stack]\nname = \"net\"\n\n[resource.subnet.a]\ncidr_block = \"10.0.1.0/24\"\n",
     )]);
-    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:4:18", "`subnet.a` is missing the required attribute `vpc_id`"));
+    assert_eq!(
+        (pos.as_str(), msg.as_str()),
+        (
+            "main.toml:4:18",
+            "`subnet.a` is missing the required attribute `vpc_id`"
+        )
+    );
     assert_eq!(help.as_deref(), Some("add `vpc_id = …`"));
 }
 
@@ -325,7 +417,10 @@ fn resolve(
 fn variables_precedence_and_types() {
     let (_s, r) = resolve(
         &[("main.toml", VARS)],
-        &[("vars/one.toml", "region = \"eu-west-1\"\ncount = 5\n"), ("vars/two.toml", "count = 6\n")],
+        &[
+            ("vars/one.toml", "region = \"eu-west-1\"\ncount = 5\n"),
+            ("vars/two.toml", "count = 6\n"),
+        ],
         &[("azs", r#"["x","y"]"#), ("env", "prod")],
         &[("PROVISIONER_VAR_count", "4"), ("PROVISIONER_VAR_env", "dev")],
     );
@@ -335,7 +430,12 @@ fn variables_precedence_and_types() {
     assert_eq!(v["env"], Value::str("prod"));
     assert_eq!(v["azs"], Value::string_list(["x", "y"]));
 
-    let (_s, r) = resolve(&[("main.toml", VARS)], &[], &[("region", "us-east-1"), ("count", "7")], &[("PROVISIONER_VAR_count", "4")]);
+    let (_s, r) = resolve(
+        &[("main.toml", VARS)],
+        &[],
+        &[("region", "us-east-1"), ("count", "7")],
+        &[("PROVISIONER_VAR_count", "4")],
+    );
     let v = r.unwrap();
     assert_eq!(v["count"], Value::int(7));
     assert_eq!(v["env"], Value::str("dev"));
@@ -346,7 +446,10 @@ fn missing_required_variable() {
     let (s, r) = resolve(&[("main.toml", VARS)], &[], &[], &[]);
     let e = rel(&s, &r.unwrap_err());
     assert_eq!(e.len(), 1);
-    assert_eq!((e[0].0.as_str(), e[0].1.as_str()), ("main.toml:4:11", "variable `region` is required but has no value"));
+    assert_eq!(
+        (e[0].0.as_str(), e[0].1.as_str()),
+        ("main.toml:4:11", "variable `region` is required but has no value")
+    );
     assert!(e[0].2.as_deref().unwrap().contains("--var region=VALUE"));
 }
 
@@ -355,15 +458,27 @@ fn unknown_cli_var_bad_number_and_not_allowed() {
     let (s, r) = resolve(
         &[("main.toml", VARS)],
         &[],
-        &[("regoin", "x"), ("region", "eu-west-1"), ("count", "abc"), ("env", "qa")],
+        &[
+            ("regoin", "x"),
+            ("region", "eu-west-1"),
+            ("count", "abc"),
+            ("env", "qa"),
+        ],
         &[],
     );
     let e = rel(&s, &r.unwrap_err());
-    let got: Vec<(&str, &str, Option<&str>)> = e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
+    let got: Vec<(&str, &str, Option<&str>)> = e
+        .iter()
+        .map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref()))
+        .collect();
     assert_eq!(
         got,
         vec![
-            ("", "--var regoin=…: no variable named `regoin` is declared", Some("did you mean `region`?")),
+            (
+                "",
+                "--var regoin=…: no variable named `regoin` is declared",
+                Some("did you mean `region`?")
+            ),
             (
                 "main.toml:7:11",
                 "invalid value for variable `count` from --var count=abc: expected number, found string",
@@ -392,7 +507,10 @@ fn var_file_errors_are_located_in_the_var_file() {
         got,
         vec![
             ("vars/prod.toml:2:1", "no variable named `cuont` is declared"),
-            ("vars/prod.toml:3:7", "invalid value for variable `azs` from the var-file: at `[1]`: expected string, found list"),
+            (
+                "vars/prod.toml:3:7",
+                "invalid value for variable `azs` from the var-file: at `[1]`: expected string, found list"
+            ),
         ]
     );
     assert_eq!(e[0].2.as_deref(), Some("did you mean `count`?"));
@@ -406,8 +524,20 @@ fn bad_variable_declarations() {
     )]);
     let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
     assert_eq!(got[0], ("main.toml:4:8", "unknown type `strng` (expected string, number, bool, list(T), set(T), map(T) or any); did you mean `string`?"));
-    assert_eq!(got[1], ("main.toml:7:11", "the default of `b` does not match its type number: expected number, found string"));
-    assert_eq!(got[2], ("main.toml:9:11", "the default \"qa\" of `c` is not one of its allowed values"));
+    assert_eq!(
+        got[1],
+        (
+            "main.toml:7:11",
+            "the default of `b` does not match its type number: expected number, found string"
+        )
+    );
+    assert_eq!(
+        got[2],
+        (
+            "main.toml:9:11",
+            "the default \"qa\" of `c` is not one of its allowed values"
+        )
+    );
     assert_eq!(got[3], ("main.toml:11:1", "unknown key `defualt` in a variable"));
 }
 
@@ -460,7 +590,14 @@ value = "${subnet.public[\"a\"].cidr_block}"
 
 #[test]
 fn valid_stack_loads_and_evaluates() {
-    let (s, c) = ok(&[("main.toml", NETWORK), ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n"), ("sub/ignored.toml", "garbage [[[")]);
+    let (s, c) = ok(&[
+        ("main.toml", NETWORK),
+        (
+            "extra.toml",
+            "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n",
+        ),
+        ("sub/ignored.toml", "garbage [[["),
+    ]);
     assert_eq!(c.stack_name, "network");
     assert_eq!(c.region.as_deref(), Some("eu-west-1"));
     assert_eq!(c.default_tags["team"], "infra");
@@ -468,7 +605,15 @@ fn valid_stack_loads_and_evaluates() {
     assert_eq!(c.backend.path, s.path().join("state/net.json"));
     assert_eq!(c.files.len(), 2);
     let keys: Vec<String> = c.blocks.iter().map(Block::key).collect();
-    assert_eq!(keys, ["subnet.extra", "vpc.main", "subnet.public", "data.availability_zones.all"]);
+    assert_eq!(
+        keys,
+        [
+            "subnet.extra",
+            "vpc.main",
+            "subnet.public",
+            "data.availability_zones.all"
+        ]
+    );
     assert_eq!(c.hash.len(), 64);
     let vpc = c.block(Mode::Managed, "vpc", "main").unwrap();
     assert!(vpc.lifecycle.prevent_destroy);
@@ -478,9 +623,21 @@ fn valid_stack_loads_and_evaluates() {
     assert_eq!(refs, ["data.availability_zones.all", "each", "vpc.main", "local.name"]);
 
     // Same files → same hash; a change → different hash.
-    let (_s2, c2) = ok(&[("main.toml", NETWORK), ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n")]);
+    let (_s2, c2) = ok(&[
+        ("main.toml", NETWORK),
+        (
+            "extra.toml",
+            "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n",
+        ),
+    ]);
     assert_eq!(c.hash, c2.hash);
-    let (_s3, c3) = ok(&[("main.toml", &NETWORK.replace("dev-", "dev-")), ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.101.0/24\"\n")]);
+    let (_s3, c3) = ok(&[
+        ("main.toml", &NETWORK.replace("dev-", "dev-")),
+        (
+            "extra.toml",
+            "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.101.0/24\"\n",
+        ),
+    ]);
     assert_ne!(c.hash, c3.hash);
 
     // Evaluate the way the engine does: vars, locals, then blocks in dependency order.
@@ -488,7 +645,12 @@ fn valid_stack_loads_and_evaluates() {
     let mut locals = BTreeMap::new();
     let empty = BTreeMap::new();
     for name in ["azs", "name", "subnet_count"] {
-        let scope = Scope { vars: &vars, locals: &locals, resources: &empty, each: None };
+        let scope = Scope {
+            vars: &vars,
+            locals: &locals,
+            resources: &empty,
+            each: None,
+        };
         let v = eval(&c.locals[name], &scope).unwrap();
         locals.insert(name.to_owned(), v);
     }
@@ -496,7 +658,12 @@ fn valid_stack_loads_and_evaluates() {
     assert_eq!(locals["name"], Value::str("prod-net"));
 
     let reg = registry();
-    let scope = Scope { vars: &vars, locals: &locals, resources: &empty, each: None };
+    let scope = Scope {
+        vars: &vars,
+        locals: &locals,
+        resources: &empty,
+        each: None,
+    };
     let vpc_attrs = eval_attrs(vpc, reg.schema(false, "vpc").unwrap(), &scope).unwrap();
     assert_eq!(vpc_attrs["cidr_block"], Value::str("10.0.0.0/16"));
     assert_eq!(vpc_attrs["tags"].get("Literal"), Some(&Value::str("${not.a.ref}")));
@@ -504,28 +671,53 @@ fn valid_stack_loads_and_evaluates() {
     let mut resources = BTreeMap::new();
     resources.insert(
         "vpc.main".to_owned(),
-        Value::Map([("id".to_owned(), Value::Unknown), ("cidr_block".to_owned(), Value::str("10.0.0.0/16"))].into()),
+        Value::Map(
+            [
+                ("id".to_owned(), Value::Unknown),
+                ("cidr_block".to_owned(), Value::str("10.0.0.0/16")),
+            ]
+            .into(),
+        ),
     );
     resources.insert(
         "data.availability_zones.all".to_owned(),
         Value::Map([("names".to_owned(), Value::string_list(["eu-west-1a", "eu-west-1b"]))].into()),
     );
-    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None };
+    let scope = Scope {
+        vars: &vars,
+        locals: &locals,
+        resources: &resources,
+        each: None,
+    };
     let instances = expand_for_each(subnet, &scope).unwrap().unwrap();
-    assert_eq!(instances.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        instances.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     let schema = reg.schema(false, "subnet").unwrap();
     let mut per_key = BTreeMap::new();
     for (k, v) in &instances {
         let key = Value::str(k.clone());
-        let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: Some((&key, v)) };
+        let scope = Scope {
+            vars: &vars,
+            locals: &locals,
+            resources: &resources,
+            each: Some((&key, v)),
+        };
         let attrs = eval_attrs(subnet, schema, &scope).unwrap();
         assert_eq!(attrs["vpc_id"], Value::Unknown);
         per_key.insert(k.clone(), Value::Map(attrs));
     }
     assert_eq!(per_key["a"].get("cidr_block"), Some(&Value::str("10.0.1.0/24")));
     assert_eq!(per_key["b"].get("availability_zone"), Some(&Value::str("eu-west-1b")));
-    assert_eq!(per_key["b"].get("tags").and_then(|t| t.get("Name")), Some(&Value::str("prod-net-b")));
-    assert_eq!(instance_address(Mode::Managed, "subnet", "public", Some("a")), "subnet.public[\"a\"]");
+    assert_eq!(
+        per_key["b"].get("tags").and_then(|t| t.get("Name")),
+        Some(&Value::str("prod-net-b"))
+    );
+    assert_eq!(
+        instance_address(Mode::Managed, "subnet", "public", Some("a")),
+        "subnet.public[\"a\"]"
+    );
 
     // Outputs over the for_each block: splat in key order, index by key.
     for (k, id) in [("a", "subnet-1"), ("b", "subnet-2")] {
@@ -534,9 +726,20 @@ fn valid_stack_loads_and_evaluates() {
         }
     }
     resources.insert("subnet.public".to_owned(), Value::Map(per_key));
-    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None };
-    assert_eq!(eval(&c.outputs["subnet_ids"].value, &scope).unwrap(), Value::string_list(["subnet-1", "subnet-2"]));
-    assert_eq!(eval(&c.outputs["first_cidr"].value, &scope).unwrap(), Value::str("10.0.1.0/24"));
+    let scope = Scope {
+        vars: &vars,
+        locals: &locals,
+        resources: &resources,
+        each: None,
+    };
+    assert_eq!(
+        eval(&c.outputs["subnet_ids"].value, &scope).unwrap(),
+        Value::string_list(["subnet-1", "subnet-2"])
+    );
+    assert_eq!(
+        eval(&c.outputs["first_cidr"].value, &scope).unwrap(),
+        Value::str("10.0.1.0/24")
+    );
 }
 
 #[test]
@@ -547,7 +750,12 @@ fn eval_attrs_reports_interpolated_format_errors_at_the_attribute() {
     )]);
     let vars: BTreeMap<String, Value> = [("cidr".to_owned(), Value::str("10.0.0.1/16"))].into();
     let empty = BTreeMap::new();
-    let scope = Scope { vars: &vars, locals: &empty, resources: &empty, each: None };
+    let scope = Scope {
+        vars: &vars,
+        locals: &empty,
+        resources: &empty,
+        each: None,
+    };
     let reg = registry();
     let e = eval_attrs(&c.blocks[0], reg.schema(false, "vpc").unwrap(), &scope).unwrap_err();
     assert_eq!(e.0.len(), 1);
@@ -558,8 +766,14 @@ fn eval_attrs_reports_interpolated_format_errors_at_the_attribute() {
 #[test]
 fn many_errors_are_all_reported_in_order() {
     let e = load_errors(&[
-        ("a.toml", "[stack]\nname = \"n\"\n[resource.vpc.x]\ncidr_block = 1\nfoo = 2\n"),
-        ("b.toml", "[resource.subnet.y]\nvpc_id = \"${vpc.z.id}\"\ncidr_block = \"bad\"\n"),
+        (
+            "a.toml",
+            "[stack]\nname = \"n\"\n[resource.vpc.x]\ncidr_block = 1\nfoo = 2\n",
+        ),
+        (
+            "b.toml",
+            "[resource.subnet.y]\nvpc_id = \"${vpc.z.id}\"\ncidr_block = \"bad\"\n",
+        ),
     ]);
     let pos: Vec<&str> = e.iter().map(|(p, _, _)| p.as_str()).collect();
     assert_eq!(pos, ["a.toml:4:14", "a.toml:5:1", "b.toml:2:13", "b.toml:3:14"]);
@@ -580,6 +794,30 @@ fn thousand_resources_validate_quickly() {
     let c = load(s.path(), &reg).unwrap();
     let elapsed = start.elapsed();
     assert_eq!(c.blocks.len(), 1001);
+    eprintln!("loaded 1001 blocks in {elapsed:?}");
     // Generous for unoptimised test builds; release is far below.
     assert!(elapsed.as_millis() < 1500, "load took {elapsed:?}");
+}
+
+/// The repository's example and CLI-test stacks load with the built-in registry, apart from types that
+/// are not registered (yet) in this build.
+#[test]
+fn repository_stacks_load_with_builtin_registry() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reg = crate::resource::Registry::builtin();
+    let mut dirs = vec![root.join("../examples/network")];
+    if let Ok(rd) = std::fs::read_dir(root.join("tests/stacks")) {
+        dirs.extend(rd.flatten().map(|e| e.path()));
+    }
+    for dir in dirs.into_iter().filter(|d| d.is_dir()) {
+        if let Err(d) = load(&dir, &reg) {
+            for e in &d.0 {
+                let missing_type = e.message.starts_with("unknown resource type")
+                    || e.message.starts_with("unknown data source")
+                    || e.message.contains("is not a resource type")
+                    || e.message.starts_with("`depends_on`: no block");
+                assert!(missing_type, "{}: {}", dir.display(), e.render_plain());
+            }
+        }
+    }
 }

@@ -22,23 +22,33 @@ use crate::value::Value;
 
 use super::diag::{Diagnostic, Diagnostics, Loc, SourceFile};
 use super::expr::{parse_template, Expr, ExprKind, Template, Traversal};
-use super::{block_key, funcs, BackendConfig, Block, Config, Lifecycle, Mode, Node, OutputDecl, Ref, VarType, VariableDecl};
+use super::{
+    block_key, funcs, BackendConfig, Block, Config, Lifecycle, Mode, Node, OutputDecl, Ref, VarType, VariableDecl,
+};
 
-const TOP_LEVEL: &[&str] = &["stack", "aws", "backend", "variable", "locals", "resource", "data", "output"];
+const TOP_LEVEL: &[&str] = &[
+    "stack", "aws", "backend", "variable", "locals", "resource", "data", "output",
+];
 const DEFAULT_STATE_PATH: &str = "provisioner.state.json";
 
 /// Converts a TOML value to a [`Value`] without interpreting templates.
 pub(crate) fn de_value(v: &DeValue) -> Value {
     match v {
         DeValue::String(s) => Value::String(s.to_string()),
-        DeValue::Integer(i) => {
-            Value::Number(i64::from_str_radix(i.as_str(), i.radix()).map(|n| n as f64).unwrap_or(f64::NAN))
-        }
+        DeValue::Integer(i) => Value::Number(
+            i64::from_str_radix(i.as_str(), i.radix())
+                .map(|n| n as f64)
+                .unwrap_or(f64::NAN),
+        ),
         DeValue::Float(f) => Value::Number(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
         DeValue::Array(items) => Value::List(items.iter().map(|i| de_value(i.get_ref())).collect()),
-        DeValue::Table(t) => Value::Map(t.iter().map(|(k, v)| (k.get_ref().to_string(), de_value(v.get_ref()))).collect()),
+        DeValue::Table(t) => Value::Map(
+            t.iter()
+                .map(|(k, v)| (k.get_ref().to_string(), de_value(v.get_ref())))
+                .collect(),
+        ),
     }
 }
 
@@ -67,7 +77,9 @@ fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Op
 /// offset at the token start if the raw text does not decode to `decoded`.
 fn string_map(text: &str, span: Range<usize>, decoded: &str) -> Vec<usize> {
     let fallback = || vec![span.start; decoded.len() + 1];
-    let Some(raw) = text.get(span.clone()) else { return fallback() };
+    let Some(raw) = text.get(span.clone()) else {
+        return fallback();
+    };
     let (q, basic) = if raw.starts_with("\"\"\"") {
         (3, true)
     } else if raw.starts_with("'''") {
@@ -98,7 +110,9 @@ fn string_map(text: &str, span: Range<usize>, decoded: &str) -> Vec<usize> {
     while i < body.len() {
         let ch = body[i..].chars().next().expect("char");
         if basic && ch == '\\' {
-            let Some(e) = body[i + 1..].chars().next() else { return fallback() };
+            let Some(e) = body[i + 1..].chars().next() else {
+                return fallback();
+            };
             let simple = match e {
                 'b' => Some('\u{8}'),
                 't' => Some('\t'),
@@ -123,8 +137,12 @@ fn string_map(text: &str, span: Range<usize>, decoded: &str) -> Vec<usize> {
                 _ => 0,
             };
             if digits > 0 {
-                let Some(hex) = body.get(i + 2..i + 2 + digits) else { return fallback() };
-                let Some(c) = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) else { return fallback() };
+                let Some(hex) = body.get(i + 2..i + 2 + digits) else {
+                    return fallback();
+                };
+                let Some(c) = u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) else {
+                    return fallback();
+                };
                 out.push(c);
                 map.extend(std::iter::repeat_n(body_start + i, c.len_utf8()));
                 i += 2 + digits;
@@ -204,12 +222,20 @@ impl<'r> Loader<'r> {
         self.diags.last_mut().expect("pushed")
     }
 
-    fn table<'a, 'i>(&mut self, key: &Spanned<Cow<'i, str>>, v: &'a Spanned<DeValue<'i>>, what: &str) -> Option<&'a DeTable<'i>> {
+    fn table<'a, 'i>(
+        &mut self,
+        key: &Spanned<Cow<'i, str>>,
+        v: &'a Spanned<DeValue<'i>>,
+        what: &str,
+    ) -> Option<&'a DeTable<'i>> {
         match v.get_ref() {
             DeValue::Table(t) => Some(t),
             other => {
                 let ty = type_str(other);
-                self.error(format!("`{}` must be a table ({what}), found a {ty}", key.get_ref()), v.span());
+                self.error(
+                    format!("`{}` must be a table ({what}), found a {ty}", key.get_ref()),
+                    v.span(),
+                );
                 None
             }
         }
@@ -241,18 +267,16 @@ impl<'r> Loader<'r> {
         let name = key.get_ref().as_ref();
         let hint = did_you_mean(name, allowed.iter().copied())
             .unwrap_or_else(|| format!("allowed keys: {}", allowed.join(", ")));
-        self.error(format!("unknown key `{name}` in {context}"), key.span()).help = Some(hint);
+        self.error(format!("unknown key `{name}` in {context}"), key.span())
+            .help = Some(hint);
     }
 
     fn check_name(&mut self, key: &Spanned<Cow<str>>, what: &str) -> bool {
         if valid_name(key.get_ref()) {
             return true;
         }
-        self.error(
-            format!("invalid {what} name `{}`", key.get_ref()),
-            key.span(),
-        )
-        .help = Some("names start with a letter or `_` and contain only letters, digits, `_` and `-`".into());
+        self.error(format!("invalid {what} name `{}`", key.get_ref()), key.span())
+            .help = Some("names start with a letter or `_` and contain only letters, digits, `_` and `-`".into());
         false
     }
 
@@ -275,9 +299,13 @@ impl<'r> Loader<'r> {
                 }
             }
             DeValue::Array(items) => Node::List(items.iter().map(|i| self.node(i)).collect(), loc),
-            DeValue::Table(t) => {
-                Node::Map(entries(t).into_iter().map(|(k, v)| (k.get_ref().to_string(), self.node(v))).collect(), loc)
-            }
+            DeValue::Table(t) => Node::Map(
+                entries(t)
+                    .into_iter()
+                    .map(|(k, v)| (k.get_ref().to_string(), self.node(v)))
+                    .collect(),
+                loc,
+            ),
             other => Node::Literal(de_value(other), loc),
         }
     }
@@ -290,13 +318,17 @@ impl<'r> Loader<'r> {
                 "aws" => self.aws(key, value),
                 "backend" => self.backend(key, value),
                 "variable" => {
-                    let Some(t) = self.table(key, value, "`[variable.NAME]`") else { continue };
+                    let Some(t) = self.table(key, value, "`[variable.NAME]`") else {
+                        continue;
+                    };
                     for (name, v) in entries(t) {
                         self.variable(name, v);
                     }
                 }
                 "locals" => {
-                    let Some(t) = self.table(key, value, "`[locals]`") else { continue };
+                    let Some(t) = self.table(key, value, "`[locals]`") else {
+                        continue;
+                    };
                     for (name, v) in entries(t) {
                         if !self.check_name(name, "local") {
                             continue;
@@ -304,8 +336,8 @@ impl<'r> Loader<'r> {
                         let loc = self.loc(name.span());
                         if let Some((_, first)) = self.locals.get(name.get_ref().as_ref()) {
                             let first = first_pos(first);
-                            self.error(format!("duplicate local `{}`", name.get_ref()), name.span()).help =
-                                Some(format!("`local.{}` is already defined at {first}", name.get_ref()));
+                            self.error(format!("duplicate local `{}`", name.get_ref()), name.span())
+                                .help = Some(format!("`local.{}` is already defined at {first}", name.get_ref()));
                             continue;
                         }
                         let node = self.node(v);
@@ -314,14 +346,22 @@ impl<'r> Loader<'r> {
                 }
                 "resource" | "data" => {
                     let mode = if k == "data" { Mode::Data } else { Mode::Managed };
-                    let what = if k == "data" { "`[data.TYPE.NAME]`" } else { "`[resource.TYPE.NAME]`" };
-                    let Some(t) = self.table(key, value, what) else { continue };
+                    let what = if k == "data" {
+                        "`[data.TYPE.NAME]`"
+                    } else {
+                        "`[resource.TYPE.NAME]`"
+                    };
+                    let Some(t) = self.table(key, value, what) else {
+                        continue;
+                    };
                     for (ty, tv) in entries(t) {
                         self.block_type(mode, ty, tv, what);
                     }
                 }
                 "output" => {
-                    let Some(t) = self.table(key, value, "`[output.NAME]`") else { continue };
+                    let Some(t) = self.table(key, value, "`[output.NAME]`") else {
+                        continue;
+                    };
                     for (name, v) in entries(t) {
                         self.output(name, v);
                     }
@@ -335,8 +375,10 @@ impl<'r> Loader<'r> {
         let here = self.loc(key.span());
         if let Some(first) = slot(self).clone() {
             let name = key.get_ref().to_string();
-            self.error(format!("duplicate `[{name}]` table"), key.span()).help =
-                Some(format!("`[{name}]` may appear only once in a stack; first at {}", first_pos(&first)));
+            self.error(format!("duplicate `[{name}]` table"), key.span()).help = Some(format!(
+                "`[{name}]` may appear only once in a stack; first at {}",
+                first_pos(&first)
+            ));
             return false;
         }
         *slot(self) = Some(here);
@@ -347,7 +389,9 @@ impl<'r> Loader<'r> {
         if !self.once(|s| &mut s.stack_table, key) {
             return;
         }
-        let Some(t) = self.table(key, value, "`[stack]`") else { return };
+        let Some(t) = self.table(key, value, "`[stack]`") else {
+            return;
+        };
         for (k, v) in entries(t) {
             match k.get_ref().as_ref() {
                 "name" => {
@@ -372,12 +416,16 @@ impl<'r> Loader<'r> {
         if !self.once(|s| &mut s.aws_table, key) {
             return;
         }
-        let Some(t) = self.table(key, value, "`[aws]`") else { return };
+        let Some(t) = self.table(key, value, "`[aws]`") else {
+            return;
+        };
         for (k, v) in entries(t) {
             match k.get_ref().as_ref() {
                 "region" => self.region = self.string("region", v),
                 "default_tags" => {
-                    let Some(tags) = self.table(k, v, "a map of strings") else { continue };
+                    let Some(tags) = self.table(k, v, "a map of strings") else {
+                        continue;
+                    };
                     for (tk, tv) in entries(tags) {
                         if let Some(s) = self.string(&format!("default_tags.{}", tk.get_ref()), tv) {
                             self.default_tags.insert(tk.get_ref().to_string(), s);
@@ -393,7 +441,9 @@ impl<'r> Loader<'r> {
         if !self.once(|s| &mut s.backend_table, key) {
             return;
         }
-        let Some(t) = self.table(key, value, "`[backend]`") else { return };
+        let Some(t) = self.table(key, value, "`[backend]`") else {
+            return;
+        };
         for (k, v) in entries(t) {
             match k.get_ref().as_ref() {
                 "type" => {
@@ -415,7 +465,9 @@ impl<'r> Loader<'r> {
         if !self.check_name(name, "variable") {
             return;
         }
-        let Some(t) = self.table(name, v, "`[variable.NAME]`") else { return };
+        let Some(t) = self.table(name, v, "`[variable.NAME]`") else {
+            return;
+        };
         let n = name.get_ref().to_string();
         let loc = self.loc(name.span());
         if let Some(first) = self.variables.get(&n) {
@@ -460,10 +512,17 @@ impl<'r> Loader<'r> {
                     }
                     other => {
                         let ty = type_str(other);
-                        self.error(format!("`allowed` must be an array of values, found a {ty}"), val.span());
+                        self.error(
+                            format!("`allowed` must be an array of values, found a {ty}"),
+                            val.span(),
+                        );
                     }
                 },
-                _ => self.unknown_key(k, &["type", "default", "description", "sensitive", "allowed"], "a variable"),
+                _ => self.unknown_key(
+                    k,
+                    &["type", "default", "description", "sensitive", "allowed"],
+                    "a variable",
+                ),
             }
         }
         if let Some(ty) = &decl.ty {
@@ -471,7 +530,10 @@ impl<'r> Loader<'r> {
                 match ty.convert(d) {
                     Ok(c) => decl.default = Some(c),
                     Err(m) => {
-                        self.error(format!("the default of `{n}` does not match its type {}: {m}", ty.describe()), span.clone());
+                        self.error(
+                            format!("the default of `{n}` does not match its type {}: {m}", ty.describe()),
+                            span.clone(),
+                        );
                     }
                 }
             }
@@ -480,7 +542,10 @@ impl<'r> Loader<'r> {
                     match ty.convert(a) {
                         Ok(c) => *a = c,
                         Err(m) => {
-                            self.error(format!("allowed value does not match the type {}: {m}", ty.describe()), allowed_spans[i].clone());
+                            self.error(
+                                format!("allowed value does not match the type {}: {m}", ty.describe()),
+                                allowed_spans[i].clone(),
+                            );
                         }
                     }
                 }
@@ -489,8 +554,11 @@ impl<'r> Loader<'r> {
         if let (Some(d), Some(allowed), Some(span)) = (&decl.default, &decl.allowed, default_span) {
             if !allowed.contains(d) {
                 let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-                self.error(format!("the default {d} of `{n}` is not one of its allowed values"), span).help =
-                    Some(format!("allowed values: {}", list.join(", ")));
+                self.error(
+                    format!("the default {d} of `{n}` is not one of its allowed values"),
+                    span,
+                )
+                .help = Some(format!("allowed values: {}", list.join(", ")));
             }
         }
         self.variables.insert(n, decl);
@@ -500,7 +568,9 @@ impl<'r> Loader<'r> {
         if !self.check_name(name, "output") {
             return;
         }
-        let Some(t) = self.table(name, v, "`[output.NAME]`") else { return };
+        let Some(t) = self.table(name, v, "`[output.NAME]`") else {
+            return;
+        };
         let n = name.get_ref().to_string();
         let loc = self.loc(name.span());
         if let Some(first) = self.outputs.get(&n) {
@@ -525,7 +595,16 @@ impl<'r> Loader<'r> {
                 Some("add e.g. `value = \"${vpc.main.id}\"`".into());
             return;
         };
-        self.outputs.insert(n.clone(), OutputDecl { name: n, value, sensitive, description, loc });
+        self.outputs.insert(
+            n.clone(),
+            OutputDecl {
+                name: n,
+                value,
+                sensitive,
+                description,
+                loc,
+            },
+        );
     }
 
     fn block_type(&mut self, mode: Mode, ty: &Spanned<Cow<str>>, tv: &Spanned<DeValue>, what: &str) {
@@ -533,13 +612,20 @@ impl<'r> Loader<'r> {
         let data = mode == Mode::Data;
         let Some(schema) = self.registry.schema(data, type_name) else {
             let (kind, hint) = if data {
-                ("data source", did_you_mean(type_name, self.registry.data_source_types()))
+                (
+                    "data source",
+                    did_you_mean(type_name, self.registry.data_source_types()),
+                )
             } else {
                 ("resource type", did_you_mean(type_name, self.registry.resource_types()))
             };
             let mut help = hint;
             if help.is_none() {
-                let other = if data { self.registry.resource(type_name).is_some() } else { self.registry.data_source(type_name).is_some() };
+                let other = if data {
+                    self.registry.resource(type_name).is_some()
+                } else {
+                    self.registry.data_source(type_name).is_some()
+                };
                 if other {
                     help = Some(if data {
                         format!("`{type_name}` is a resource type: use `[resource.{type_name}.NAME]`")
@@ -568,7 +654,13 @@ impl<'r> Loader<'r> {
         let key = block_key(mode, type_name, &n);
         if let Some(first) = self.block_locs.get(&key) {
             let first = first_pos(first);
-            let d = self.error(format!("duplicate {} `{key}`", if mode == Mode::Data { "data source" } else { "resource" }), name.span());
+            let d = self.error(
+                format!(
+                    "duplicate {} `{key}`",
+                    if mode == Mode::Data { "data source" } else { "resource" }
+                ),
+                name.span(),
+            );
             d.label = Some(format!("first declared at {first}"));
             d.help = Some(format!("`{key}` is already declared at {first}; rename one of them"));
             return;
@@ -598,20 +690,28 @@ impl<'r> Loader<'r> {
                             .map(|s| format!("did you mean `{s}`?"));
                         let d = self.error(format!("unknown attribute `{attr_name}` for `{type_name}`"), k.span());
                         d.help = hint.or_else(|| {
-                            let names: Vec<&str> = schema.attributes.iter().filter(|a| a.settable()).map(|a| a.name).collect();
+                            let names: Vec<&str> = schema
+                                .attributes
+                                .iter()
+                                .filter(|a| a.settable())
+                                .map(|a| a.name)
+                                .collect();
                             Some(format!("`{type_name}` accepts: {}", names.join(", ")))
                         });
                         continue;
                     };
                     if attr.presence == Presence::Computed {
-                        self.error(format!("`{attr_name}` is computed by AWS and cannot be set"), k.span()).help =
-                            Some(format!("remove it; read it elsewhere as `${{{key}.{attr_name}}}`"));
+                        self.error(format!("`{attr_name}` is computed by AWS and cannot be set"), k.span())
+                            .help = Some(format!("remove it; read it elsewhere as `${{{key}.{attr_name}}}`"));
                         continue;
                     }
                     let node = self.node(v);
                     if let Err((path, msg)) = attr.conform(&node.static_value()) {
                         let at = node.at_path(&path).loc().clone();
-                        self.diags.push(Diagnostic::at(format!("invalid value for `{attr_name}{path}`: {msg}"), &at));
+                        self.diags.push(Diagnostic::at(
+                            format!("invalid value for `{attr_name}{path}`: {msg}"),
+                            &at,
+                        ));
                     }
                     block.attrs.insert(attr_name.to_owned(), node);
                 }
@@ -619,8 +719,11 @@ impl<'r> Loader<'r> {
         }
         for a in &schema.attributes {
             if a.presence == Presence::Required && !block.attrs.contains_key(a.name) {
-                let mut d = Diagnostic::at(format!("`{key}` is missing the required attribute `{}`", a.name), &block.loc)
-                    .with_label("in this block");
+                let mut d = Diagnostic::at(
+                    format!("`{key}` is missing the required attribute `{}`", a.name),
+                    &block.loc,
+                )
+                .with_label("in this block");
                 d.help = Some(if a.description.is_empty() {
                     format!("add `{} = …`", a.name)
                 } else {
@@ -637,7 +740,10 @@ impl<'r> Loader<'r> {
 
     fn depends_on(&mut self, block: &mut Block, v: &Spanned<DeValue>) {
         let DeValue::Array(items) = v.get_ref() else {
-            self.error("`depends_on` must be an array of addresses such as [\"vpc.main\"]", v.span());
+            self.error(
+                "`depends_on` must be an array of addresses such as [\"vpc.main\"]",
+                v.span(),
+            );
             return;
         };
         for item in items.iter() {
@@ -646,11 +752,19 @@ impl<'r> Loader<'r> {
                 continue;
             };
             match super::parse_address(s) {
-                Ok((mode, t, n, None)) => {
-                    block.depends_on.push((Ref::Resource { mode, type_name: t, name: n }, self.loc(item.span())))
-                }
+                Ok((mode, t, n, None)) => block.depends_on.push((
+                    Ref::Resource {
+                        mode,
+                        type_name: t,
+                        name: n,
+                    },
+                    self.loc(item.span()),
+                )),
                 Ok((_, _, _, Some(_))) => {
-                    self.error(format!("`depends_on` takes block addresses without instance keys, found `{s}`"), item.span());
+                    self.error(
+                        format!("`depends_on` takes block addresses without instance keys, found `{s}`"),
+                        item.span(),
+                    );
                 }
                 Err(m) => {
                     self.error(m, item.span());
@@ -660,7 +774,9 @@ impl<'r> Loader<'r> {
     }
 
     fn lifecycle(&mut self, block: &mut Block, schema: &Schema, key: &Spanned<Cow<str>>, v: &Spanned<DeValue>) {
-        let Some(t) = self.table(key, v, "`lifecycle = { prevent_destroy = true }`") else { return };
+        let Some(t) = self.table(key, v, "`lifecycle = { prevent_destroy = true }`") else {
+            return;
+        };
         for (k, val) in entries(t) {
             match k.get_ref().as_ref() {
                 "prevent_destroy" => block.lifecycle.prevent_destroy = self.boolean("prevent_destroy", val),
@@ -673,17 +789,26 @@ impl<'r> Loader<'r> {
                         continue;
                     };
                     for item in items.iter() {
-                        let Some(s) = self.string("ignore_changes", item) else { continue };
+                        let Some(s) = self.string("ignore_changes", item) else {
+                            continue;
+                        };
                         if schema.attribute(&s).is_none_or(|a| !a.settable()) {
                             let hint = schema.suggest(&s).map(|x| format!("did you mean `{x}`?"));
-                            self.error(format!("`ignore_changes`: `{}` has no attribute `{s}`", block.type_name), item.span())
-                                .help = hint;
+                            self.error(
+                                format!("`ignore_changes`: `{}` has no attribute `{s}`", block.type_name),
+                                item.span(),
+                            )
+                            .help = hint;
                             continue;
                         }
                         block.lifecycle.ignore_changes.push(s);
                     }
                 }
-                _ => self.unknown_key(k, &["prevent_destroy", "ignore_changes", "create_before_destroy"], "lifecycle"),
+                _ => self.unknown_key(
+                    k,
+                    &["prevent_destroy", "ignore_changes", "create_before_destroy"],
+                    "lifecycle",
+                ),
             }
         }
     }
@@ -708,8 +833,11 @@ impl Names<'_> {
         t.walk(&mut |e: &Expr| match &e.kind {
             ExprKind::Ref(r, _) => self.check_ref(r, &at(&e.span), diags),
             ExprKind::Each(_) if !each_ok => diags.push(
-                Diagnostic::at("`each` can only be used in the attributes of a block with `for_each`", &at(&e.span))
-                    .with_help("add `for_each = …` to the block, or refer to a concrete value"),
+                Diagnostic::at(
+                    "`each` can only be used in the attributes of a block with `for_each`",
+                    &at(&e.span),
+                )
+                .with_help("add `for_each = …` to the block, or refer to a concrete value"),
             ),
             ExprKind::Call(name, nspan, args) => {
                 if let Err(m) = funcs::arity(name, args.len()) {
@@ -718,7 +846,9 @@ impl Names<'_> {
             }
             ExprKind::GetAttr(base, name, nspan) => self.check_attr(base, name, &at(nspan), diags),
             ExprKind::Splat(base, travs) => {
-                if let (ExprKind::Ref(r @ Ref::Resource { .. }, _), Some(Traversal::Attr(name, span))) = (&base.kind, travs.first()) {
+                if let (ExprKind::Ref(r @ Ref::Resource { .. }, _), Some(Traversal::Attr(name, span))) =
+                    (&base.kind, travs.first())
+                {
                     if let Some(info) = self.blocks.get(&r.key()) {
                         self.check_schema_attr(info, &r.key(), name, &at(span), diags);
                     }
@@ -737,12 +867,14 @@ impl Names<'_> {
         match r {
             Ref::Var(n) if !self.vars.contains(n.as_str()) => diags.push(
                 Diagnostic::at(format!("undeclared variable `var.{n}`"), loc).with_help(
-                    did_you_mean(n, self.vars.iter().map(String::as_str)).unwrap_or_else(|| format!("declare it with `[variable.{n}]`")),
+                    did_you_mean(n, self.vars.iter().map(String::as_str))
+                        .unwrap_or_else(|| format!("declare it with `[variable.{n}]`")),
                 ),
             ),
             Ref::Local(n) if !self.locals.contains(n.as_str()) => diags.push(
                 Diagnostic::at(format!("undeclared local `local.{n}`"), loc).with_help(
-                    did_you_mean(n, self.locals.iter().map(String::as_str)).unwrap_or_else(|| format!("define it under `[locals]` as `{n} = …`")),
+                    did_you_mean(n, self.locals.iter().map(String::as_str))
+                        .unwrap_or_else(|| format!("define it under `[locals]` as `{n} = …`")),
                 ),
             ),
             Ref::Resource { mode, type_name, .. } if self.schema(*mode, type_name).is_none() => {
@@ -768,11 +900,17 @@ impl Names<'_> {
                     .iter()
                     .filter(|(_, b)| b.mode == *mode && b.type_name == *type_name)
                     .map(|(k, _)| k.rsplit('.').next().unwrap_or(k));
-                let hint = suggest(name, same_type).map(|s| format!("did you mean `{}`?", block_key(*mode, type_name, s)));
+                let hint =
+                    suggest(name, same_type).map(|s| format!("did you mean `{}`?", block_key(*mode, type_name, s)));
                 let what = if *mode == Mode::Data { "data source" } else { "resource" };
                 diags.push(
                     Diagnostic::at(format!("reference to undeclared {what} `{}`", r.key()), loc).with_help(
-                        hint.unwrap_or_else(|| format!("declare it with `[{}.{type_name}.{name}]`", if *mode == Mode::Data { "data" } else { "resource" })),
+                        hint.unwrap_or_else(|| {
+                            format!(
+                                "declare it with `[{}.{type_name}.{name}]`",
+                                if *mode == Mode::Data { "data" } else { "resource" }
+                            )
+                        }),
                     ),
                 );
             }
@@ -806,7 +944,9 @@ impl Names<'_> {
     }
 
     fn check_schema_attr(&self, info: &BlockInfo, key: &str, name: &str, loc: &Loc, diags: &mut Vec<Diagnostic>) {
-        let Some(schema) = self.schema(info.mode, &info.type_name) else { return };
+        let Some(schema) = self.schema(info.mode, &info.type_name) else {
+            return;
+        };
         if schema.attribute(name).is_some() {
             return;
         }
@@ -829,7 +969,12 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
     let mut names: Vec<String> = Vec::new();
     for entry in read.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".toml") && entry.file_type().map(|t| t.is_file() || t.is_symlink()).unwrap_or(false) {
+        if name.ends_with(".toml")
+            && entry
+                .file_type()
+                .map(|t| t.is_file() || t.is_symlink())
+                .unwrap_or(false)
+        {
             names.push(name);
         }
     }
@@ -902,7 +1047,21 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
     }
     drop(docs);
 
-    let Loader { mut diags, stack, region, default_tags, backend_kind, backend_path, backend_table, variables, locals, managed, data, outputs, .. } = l;
+    let Loader {
+        mut diags,
+        stack,
+        region,
+        default_tags,
+        backend_kind,
+        backend_path,
+        backend_table,
+        variables,
+        locals,
+        managed,
+        data,
+        outputs,
+        ..
+    } = l;
     let mut locals: BTreeMap<String, Node> = locals.into_iter().map(|(k, (n, _))| (k, n)).collect();
     let mut blocks: Vec<Block> = managed;
     blocks.extend(data);
@@ -916,7 +1075,14 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         blocks: blocks
             .iter()
             .map(|b| {
-                (b.key(), BlockInfo { mode: b.mode, type_name: b.type_name.clone(), for_each: b.for_each.is_some() })
+                (
+                    b.key(),
+                    BlockInfo {
+                        mode: b.mode,
+                        type_name: b.type_name.clone(),
+                        for_each: b.for_each.is_some(),
+                    },
+                )
             })
             .collect(),
     };
@@ -935,7 +1101,9 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
             let key = r.key();
             if !names.blocks.contains_key(&key) {
                 let hint = did_you_mean(&key, names.blocks.keys().map(String::as_str));
-                diags.push(Diagnostic::at(format!("`depends_on`: no block `{key}` is declared"), loc).with_help_opt(hint));
+                diags.push(
+                    Diagnostic::at(format!("`depends_on`: no block `{key}` is declared"), loc).with_help_opt(hint),
+                );
             }
         }
     }
@@ -970,7 +1138,12 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
 
     let backend = BackendConfig {
         kind: backend_kind,
-        path: dir.join(backend_path.as_deref().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH))),
+        path: dir.join(
+            backend_path
+                .as_deref()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH)),
+        ),
         loc: backend_table,
     };
     Ok(Config {

@@ -124,10 +124,13 @@ impl Node {
         while !rest.is_empty() {
             let (next, remaining) = if let Some(r) = rest.strip_prefix('.') {
                 let end = r.find(['.', '[']).unwrap_or(r.len());
-                (match node {
-                    Node::Map(m, _) => m.get(&r[..end]),
-                    _ => None,
-                }, &r[end..])
+                (
+                    match node {
+                        Node::Map(m, _) => m.get(&r[..end]),
+                        _ => None,
+                    },
+                    &r[end..],
+                )
             } else if let Some(r) = rest.strip_prefix('[') {
                 let Some(end) = r.find(']') else { break };
                 let key = &r[..end];
@@ -157,7 +160,11 @@ pub enum Ref {
     Local(String),
     /// `each.key` / `each.value`.
     Each,
-    Resource { mode: Mode, type_name: String, name: String },
+    Resource {
+        mode: Mode,
+        type_name: String,
+        name: String,
+    },
 }
 
 impl Ref {
@@ -271,7 +278,9 @@ pub struct Config {
 
 impl Config {
     pub fn block(&self, mode: Mode, type_name: &str, name: &str) -> Option<&Block> {
-        self.blocks.iter().find(|b| b.mode == mode && b.type_name == type_name && b.name == name)
+        self.blocks
+            .iter()
+            .find(|b| b.mode == mode && b.type_name == type_name && b.name == name)
     }
 
     /// The block with key `vpc.main` / `data.x.y`.

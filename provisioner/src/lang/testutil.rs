@@ -52,7 +52,13 @@ pub fn registry() -> Registry {
     r.add_resource(FakeResource(
         Schema::new("vpc", "A VPC.")
             .taggable()
-            .attr(Attribute::string("cidr_block").required().cidr().forces_new().describe("The IPv4 CIDR block."))
+            .attr(
+                Attribute::string("cidr_block")
+                    .required()
+                    .cidr()
+                    .forces_new()
+                    .describe("The IPv4 CIDR block."),
+            )
             .attr(Attribute::bool("enable_dns_support").default(true)),
     ));
     r.add_resource(FakeResource(
@@ -66,7 +72,9 @@ pub fn registry() -> Registry {
     let rule = Type::Object(vec![
         Attribute::number("from_port").required(),
         Attribute::number("to_port").required(),
-        Attribute::string("protocol").required().one_of(&["tcp", "udp", "icmp", "-1"]),
+        Attribute::string("protocol")
+            .required()
+            .one_of(&["tcp", "udp", "icmp", "-1"]),
         Attribute::new("cidr_blocks", Type::set(Type::String)).cidr(),
     ]);
     r.add_resource(FakeResource(

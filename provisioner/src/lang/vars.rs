@@ -84,7 +84,13 @@ impl VarType {
 
     /// Converts a value to this type; the error says where inside it the problem is.
     pub fn convert(&self, v: &Value) -> Result<Value, String> {
-        self.to_type().conform(v).map_err(|(path, msg)| if path.is_empty() { msg } else { format!("at `{path}`: {msg}") })
+        self.to_type().conform(v).map_err(|(path, msg)| {
+            if path.is_empty() {
+                msg
+            } else {
+                format!("at `{path}`: {msg}")
+            }
+        })
     }
 }
 
@@ -148,7 +154,10 @@ pub fn resolve_variables(
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::new(format!("cannot read var-file `{}`: {e}", path.display())));
+                diags.push(Diagnostic::new(format!(
+                    "cannot read var-file `{}`: {e}",
+                    path.display()
+                )));
                 continue;
             }
         };
@@ -170,11 +179,17 @@ pub fn resolve_variables(
             let name = k.get_ref().as_ref();
             match config.variables.get_key_value(name) {
                 Some((n, _)) => {
-                    values.insert(n.as_str(), (de_value(v.get_ref()), Source::File(Loc::new(&file, v.span()))));
+                    values.insert(
+                        n.as_str(),
+                        (de_value(v.get_ref()), Source::File(Loc::new(&file, v.span()))),
+                    );
                 }
                 None => diags.push(
-                    Diagnostic::at(format!("no variable named `{name}` is declared"), &Loc::new(&file, k.span()))
-                        .with_help(not_declared(name)),
+                    Diagnostic::at(
+                        format!("no variable named `{name}` is declared"),
+                        &Loc::new(&file, k.span()),
+                    )
+                    .with_help(not_declared(name)),
                 ),
             }
         }
@@ -183,7 +198,10 @@ pub fn resolve_variables(
     for (name, raw) in cli_vars {
         match config.variables.get_key_value(name.as_str()) {
             Some((n, _)) => {
-                values.insert(n.as_str(), (parse_text(ty_of(n).as_ref(), raw), Source::Cli(raw.clone())));
+                values.insert(
+                    n.as_str(),
+                    (parse_text(ty_of(n).as_ref(), raw), Source::Cli(raw.clone())),
+                );
             }
             None => diags.push(
                 Diagnostic::new(format!("--var {name}=…: no variable named `{name}` is declared"))
@@ -208,6 +226,7 @@ pub fn resolve_variables(
             Source::Default => ("its default".to_owned(), decl.loc.clone()),
             Source::Env(var) => (format!("environment variable {var}"), decl.loc.clone()),
             Source::File(l) => ("the var-file".to_owned(), l.clone()),
+            Source::Cli(_) if decl.sensitive => (format!("--var {name}=(sensitive)"), decl.loc.clone()),
             Source::Cli(raw) => (format!("--var {name}={raw}"), decl.loc.clone()),
         };
         let converted = match ty_of(name) {
@@ -215,8 +234,11 @@ pub fn resolve_variables(
                 Ok(v) => v,
                 Err(msg) => {
                     diags.push(
-                        Diagnostic::at(format!("invalid value for variable `{name}` from {origin}: {msg}"), &loc)
-                            .with_help(format!("`{name}` is declared as {}", ty.describe())),
+                        Diagnostic::at(
+                            format!("invalid value for variable `{name}` from {origin}: {msg}"),
+                            &loc,
+                        )
+                        .with_help(format!("`{name}` is declared as {}", ty.describe())),
                     );
                     continue;
                 }
@@ -228,7 +250,11 @@ pub fn resolve_variables(
                 let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
                 diags.push(
                     Diagnostic::at(
-                        format!("value {converted} for variable `{name}` (from {origin}) is not allowed"),
+                        if decl.sensitive {
+                            format!("the value of sensitive variable `{name}` (from {origin}) is not allowed")
+                        } else {
+                            format!("value {converted} for variable `{name}` (from {origin}) is not allowed")
+                        },
                         &loc,
                     )
                     .with_help(format!("allowed values: {}", list.join(", "))),
@@ -252,9 +278,15 @@ mod tests {
 
     #[test]
     fn parse_types() {
-        assert_eq!(VarType::parse("list(string)").unwrap(), VarType::List(Box::new(VarType::String)));
+        assert_eq!(
+            VarType::parse("list(string)").unwrap(),
+            VarType::List(Box::new(VarType::String))
+        );
         assert_eq!(VarType::parse("map").unwrap(), VarType::Map(Box::new(VarType::Any)));
-        assert_eq!(VarType::parse(" set( number ) ").unwrap(), VarType::List(Box::new(VarType::Number)));
+        assert_eq!(
+            VarType::parse(" set( number ) ").unwrap(),
+            VarType::List(Box::new(VarType::Number))
+        );
         assert!(VarType::parse("strng").unwrap_err().contains("did you mean `string`"));
         assert!(VarType::parse("list(").is_err());
     }
@@ -263,7 +295,10 @@ mod tests {
     fn text_values() {
         assert_eq!(parse_text(Some(&VarType::String), "[1]"), Value::str("[1]"));
         assert_eq!(parse_text(Some(&VarType::Number), "42"), Value::int(42));
-        assert_eq!(parse_text(Some(&VarType::List(Box::new(VarType::String))), r#"["a","b"]"#), Value::string_list(["a", "b"]));
+        assert_eq!(
+            parse_text(Some(&VarType::List(Box::new(VarType::String))), r#"["a","b"]"#),
+            Value::string_list(["a", "b"])
+        );
         assert_eq!(parse_text(None, "hello"), Value::str("hello"));
         assert_eq!(parse_text(None, "[\"x\"]"), Value::string_list(["x"]));
         assert_eq!(parse_text(Some(&VarType::Number), "abc"), Value::str("abc"));
