@@ -56,13 +56,13 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         .attr(Attribute::string("vpc_id").required().forces_new().describe("The VPC of the group."))
         .attr(
             Attribute::new("ingress", Type::set(rule_type()))
-                .default_value(Value::List(vec![]))
-                .describe("Inbound rules (exclusive: others are revoked)."),
+                .optional_computed()
+                .describe("Inbound rules (exclusive: others are revoked). Leave out to manage rules with security_group_rule."),
         )
         .attr(
             Attribute::new("egress", Type::set(rule_type()))
-                .default_value(Value::List(vec![]))
-                .describe("Outbound rules (exclusive; AWS's default allow-all egress is revoked unless declared)."),
+                .optional_computed()
+                .describe("Outbound rules (exclusive; AWS's default allow-all egress is revoked unless declared). Leave out to manage rules with security_group_rule."),
         )
         .attr(
             Attribute::bool("revoke_rules_on_delete")
@@ -491,6 +491,10 @@ impl Resource for SecurityGroup {
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
         let id = get_id(prior)?;
         for (name, dir) in [("egress", Direction::Egress), ("ingress", Direction::Ingress)] {
+            // Not configured (optional+computed): rules are managed elsewhere (security_group_rule).
+            if !desired.contains_key(name) {
+                continue;
+            }
             let old = desired_atoms(prior, name)?;
             let new = desired_atoms(desired, name)?;
             sync_rules(cx, id, dir, &old, &new).await?;

@@ -1,0 +1,36 @@
+# The two commands that must work on a fresh machine with Rust and Python 3:
+#   make demo   - plan, apply, re-plan (no changes), outputs and destroy of examples/network on a local AWS emulator
+#   make test   - every test: unit, the CLI against the emulator, state backends, the service (see mk/service.mk)
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: demo test test-provisioner build bench lint moto clean
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   - run the provisioner end to end against a local AWS emulator (moto)"
+	@echo "make test   - run every test"
+	@echo "make bench  - provisioner benchmarks (validate/plan/apply of 100 and 1,000 resources)"
+	@echo "make run    - start the service (api + frontend) locally on SQLite"
+
+moto:
+	bash .ci/moto.sh
+
+build:
+	$(CARGO) build -p provisioner --bin provisioner
+
+demo: moto build
+	bash scripts/demo.sh
+
+test-provisioner: moto
+	$(CARGO) test -p state -p provisioner -p faultproxy --no-fail-fast
+
+test: test-provisioner service-test
+
+bench: moto
+	bash bench/run.sh
+
+lint:
+	$(CARGO) clippy --workspace --all-targets
+
+-include mk/service.mk

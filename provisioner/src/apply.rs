@@ -1,0 +1,567 @@
+//! The executor: applies a [`Plan`] as a DAG of operations with bounded concurrency, persisting state
+//! after every operation that completes.
+//!
+//! Invariants:
+//! - an operation starts only when every operation it depends on succeeded; a failure marks its
+//!   dependents skipped while independent branches go on;
+//! - creates/updates run in dependency order, deletes in reverse; a replacement deletes first unless
+//!   `create_before_destroy`, in which case the old object is kept in state as `ADDRESS (deposed)` until
+//!   it is deleted, so a crash in between never loses it;
+//! - every completed operation is written to state (serial + 1) by the single [`StateWriter`] before the
+//!   executor moves on, so a crash loses at most the operations in flight; a resource is saved right after
+//!   its create call (through [`Checkpoint`]) and marked tainted if a later step of its create fails;
+//! - each resource's expressions are evaluated again just before its own operation, against the real
+//!   attributes of its dependencies; a value still unknown then is an error, never a placeholder;
+//! - cancellation (Ctrl-C/SIGTERM) stops starting operations, lets in-flight ones finish and saves.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::stream::{FuturesUnordered, StreamExt};
+use state::{Backend, Mode, OutputRecord, ResourceRecord, Snapshot, StateKey};
+use tokio::sync::watch;
+
+use crate::aws::{Ctx, ProviderError};
+use crate::engine::{absorb, block_of, desired_attrs, full_tags, Engine, EngineError, Values};
+use crate::lang;
+use crate::plan::{Action, Plan};
+use crate::resource::Checkpoint;
+use crate::schema::{TAGS, TAGS_ALL};
+use crate::value::{attrs_from_json, attrs_to_json, Attrs, Value};
+
+/// Serialises every state change: mutate the snapshot, bump the serial, compare-and-swap save.
+pub struct StateWriter {
+    backend: Arc<dyn Backend>,
+    inner: tokio::sync::Mutex<(Snapshot, Option<StateKey>)>,
+    errored_path: Option<std::path::PathBuf>,
+}
+
+impl StateWriter {
+    pub fn new(backend: Arc<dyn Backend>, snapshot: Snapshot, persisted: Option<StateKey>) -> Self {
+        StateWriter { backend, inner: tokio::sync::Mutex::new((snapshot, persisted)), errored_path: None }
+    }
+
+    /// Where to dump the state if the backend refuses a write, so it is never lost.
+    pub fn with_errored_path(mut self, p: std::path::PathBuf) -> Self {
+        self.errored_path = Some(p);
+        self
+    }
+
+    /// Applies `f` and persists the result before returning.
+    pub async fn mutate(&self, f: impl FnOnce(&mut Snapshot)) -> Result<(), EngineError> {
+        let mut guard = self.inner.lock().await;
+        let (snap, persisted) = &mut *guard;
+        f(snap);
+        if let Err(e) = state::save_next(self.backend.as_ref(), snap, persisted).await {
+            if let Some(p) = &self.errored_path {
+                if std::fs::write(p, snap.to_pretty_json()).is_ok() {
+                    return Err(EngineError::with_hint(
+                        format!("failed to save state: {e}"),
+                        format!("the state was written to {} instead; restore it once the backend works", p.display()),
+                    ));
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    pub async fn snapshot(&self) -> Snapshot {
+        self.inner.lock().await.0.clone()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Create,
+    Update,
+    Delete,
+    Read,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Outcome {
+    Done,
+    Failed { error: String },
+    Skipped { because: String },
+    NotStarted,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OpResult {
+    pub address: String,
+    pub op: OpKind,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ApplyReport {
+    pub results: Vec<OpResult>,
+    pub interrupted: bool,
+    pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> impl Iterator<Item = &OpResult> {
+        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+    }
+    pub fn ok(&self) -> bool {
+        !self.interrupted && self.results.iter().all(|r| matches!(r.outcome, Outcome::Done))
+    }
+    pub fn count(&self, kind: OpKind) -> usize {
+        self.results.iter().filter(|r| r.op == kind && matches!(r.outcome, Outcome::Done)).count()
+    }
+}
+
+/// Progress reporting hook (the CLI prints lines or a progress bar; libraries may ignore it).
+pub trait Progress: Send + Sync {
+    fn started(&self, _address: &str, _op: OpKind) {}
+    fn finished(&self, _result: &OpResult) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+pub struct ApplyOptions<'a> {
+    pub parallelism: usize,
+    /// Becomes true when the user asked to stop.
+    pub cancel: watch::Receiver<bool>,
+    pub progress: &'a dyn Progress,
+}
+
+#[derive(Clone, Debug)]
+struct Op {
+    change: usize,
+    kind: OpKind,
+    /// Delete of the deposed object of a create_before_destroy replacement.
+    deposed: bool,
+}
+
+fn deposed_address(address: &str) -> String {
+    format!("{address} (deposed)")
+}
+
+/// Builds the operation DAG: (ops, dependencies of each op by index).
+fn build_ops(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
+    let mut ops = Vec::new();
+    let mut apply_of: HashMap<&str, usize> = HashMap::new();
+    let mut delete_of: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        match c.action {
+            Action::Create | Action::Update => {
+                apply_of.insert(&c.address, ops.len());
+                ops.push(Op { change: i, kind: if c.action == Action::Create { OpKind::Create } else { OpKind::Update }, deposed: false });
+            }
+            Action::Read if !c.after.as_ref().is_some_and(|a| a.values().all(Value::is_known)) => {
+                apply_of.insert(&c.address, ops.len());
+                ops.push(Op { change: i, kind: OpKind::Read, deposed: false });
+            }
+            Action::Replace => {
+                delete_of.insert(&c.address, ops.len());
+                ops.push(Op { change: i, kind: OpKind::Delete, deposed: c.create_before_destroy });
+                apply_of.insert(&c.address, ops.len());
+                ops.push(Op { change: i, kind: OpKind::Create, deposed: false });
+            }
+            Action::Delete if c.before.is_some() && c.mode == Mode::Managed => {
+                delete_of.insert(&c.address, ops.len());
+                ops.push(Op { change: i, kind: OpKind::Delete, deposed: false });
+            }
+            _ => {}
+        }
+    }
+    // Dependents of each address, from the plan (new config) and the state (old dependencies).
+    let mut dependents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for c in &plan.changes {
+        for d in &c.dependencies {
+            dependents.entry(d.as_str()).or_default().push(&c.address);
+        }
+    }
+    let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); ops.len()];
+    for (idx, op) in ops.iter().enumerate() {
+        let c = &plan.changes[op.change];
+        match op.kind {
+            OpKind::Create | OpKind::Update | OpKind::Read => {
+                for d in &c.dependencies {
+                    if let Some(&a) = apply_of.get(d.as_str()) {
+                        deps[idx].insert(a);
+                    }
+                }
+                // Destroy-before-create: the old object goes first.
+                if c.action == Action::Replace && !c.create_before_destroy {
+                    deps[idx].insert(delete_of[c.address.as_str()]);
+                }
+            }
+            OpKind::Delete => {
+                // Whatever depends on this object is deleted (or moved off it) first.
+                for dependent in dependents.get(c.address.as_str()).into_iter().flatten() {
+                    if let Some(&d) = delete_of.get(dependent) {
+                        if d != idx {
+                            deps[idx].insert(d);
+                        }
+                    }
+                    if op.deposed {
+                        if let Some(&a) = apply_of.get(dependent) {
+                            deps[idx].insert(a);
+                        }
+                    }
+                }
+                if op.deposed {
+                    deps[idx].insert(apply_of[c.address.as_str()]);
+                }
+            }
+        }
+    }
+    // A deposed delete waits for its own create; a plain replace's create waits for its delete. Guard
+    // against cycles from contradictory orders (can't happen with the rules above, but never hang).
+    (ops, deps.into_iter().map(|s| s.into_iter().collect()).collect())
+}
+
+struct NodeCheckpoint<'a> {
+    writer: &'a StateWriter,
+    record: ResourceRecord,
+    imp: &'a dyn crate::resource::Resource,
+    desired: &'a Attrs,
+    cfg_tag_keys: BTreeSet<String>,
+    default_tags: &'a BTreeMap<String, String>,
+    called: Mutex<Option<Result<(), String>>>,
+}
+
+#[async_trait]
+impl Checkpoint for NodeCheckpoint<'_> {
+    async fn created(&self, attrs: &Attrs) {
+        let kept = absorb(self.imp, attrs.clone(), self.desired, &self.cfg_tag_keys, self.default_tags);
+        let mut rec = self.record.clone();
+        rec.id = attrs.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        rec.attributes = attrs_to_json(&kept).unwrap_or_default();
+        let res = self.writer.mutate(|s| s.upsert(rec)).await.map_err(|e| e.to_string());
+        *self.called.lock().expect("checkpoint lock") = Some(res);
+    }
+}
+
+/// The attributes a resource call sees: `tags` is the full AWS tag set.
+fn with_full_tags(attrs: &Attrs, stack: &str, address: &str) -> Attrs {
+    let mut out = attrs.clone();
+    if out.contains_key(TAGS_ALL) || out.contains_key(TAGS) {
+        out.insert(TAGS.into(), full_tags(attrs, stack, address));
+    }
+    out
+}
+
+/// Applies `plan`. `prior` is the state as loaded (the plan must have been made against it: callers
+/// check lineage/serial first).
+pub async fn apply(
+    engine: &Engine,
+    cx: &Ctx,
+    writer: &StateWriter,
+    plan: &Plan,
+    opts: ApplyOptions<'_>,
+) -> Result<ApplyReport, EngineError> {
+    // 1. Bring state in line with what refresh saw: refreshed attributes, objects deleted outside,
+    //    data sources read during plan.
+    writer
+        .mutate(|s| {
+            if s.stack.is_none() {
+                s.stack = Some(plan.stack.clone());
+            }
+            for c in &plan.changes {
+                let exists = s.resource(&c.address).is_some();
+                match (&c.before, c.action) {
+                    (None, _) if exists && c.mode == Mode::Managed => {
+                        s.remove(&c.address);
+                    }
+                    (Some(before), Action::NoOp | Action::Update | Action::Replace | Action::Delete) if exists => {
+                        if let (Some(rec), Some(json)) = (s.resource_mut(&c.address), attrs_to_json(before)) {
+                            rec.attributes = json;
+                        }
+                    }
+                    _ => {}
+                }
+                if c.action == Action::Delete && c.mode == Mode::Data {
+                    s.remove(&c.address);
+                }
+                if c.action == Action::Read {
+                    if let Some(json) = c.after.as_ref().and_then(attrs_to_json) {
+                        let mut rec = ResourceRecord::new(&c.address, &c.type_name, "data");
+                        rec.mode = Mode::Data;
+                        rec.attributes = json;
+                        rec.dependencies = c.dependencies.clone();
+                        s.upsert(rec);
+                    }
+                }
+            }
+        })
+        .await?;
+
+    // 2. The operation DAG.
+    let (ops, deps) = build_ops(plan);
+    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); ops.len()];
+    for (i, ds) in deps.iter().enumerate() {
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut values = Values::default();
+    for c in &plan.changes {
+        if let Some(a) = c.after.as_ref().or(c.before.as_ref()) {
+            if c.action != Action::Delete {
+                values.set(&c.block, c.key.clone(), &c.address, a.clone());
+            }
+        }
+    }
+    let values = Mutex::new(values);
+    let mut results: Vec<Option<OpResult>> = vec![None; ops.len()];
+    let mut ready: BTreeSet<usize> = (0..ops.len()).filter(|i| remaining[*i] == 0).collect();
+    let mut in_flight = FuturesUnordered::new();
+    let mut cancel = opts.cancel.clone();
+    let mut interrupted = *cancel.borrow();
+    let parallelism = opts.parallelism.max(1);
+
+    loop {
+        while !interrupted && in_flight.len() < parallelism {
+            let Some(i) = ready.pop_first() else { break };
+            let op = ops[i].clone();
+            let change = &plan.changes[op.change];
+            opts.progress.started(&change.address, op.kind);
+            let values = &values;
+            in_flight.push(async move {
+                let start = std::time::Instant::now();
+                let res = run_op(engine, cx, writer, plan, &op, values).await;
+                (i, res, start.elapsed().as_secs_f64())
+            });
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some((i, res, seconds)) = in_flight.next() => {
+                let op = &ops[i];
+                let address = plan.changes[op.change].address.clone();
+                let outcome = match res {
+                    Ok(()) => {
+                        for &d in &dependents[i] {
+                            remaining[d] -= 1;
+                            if remaining[d] == 0 && results[d].is_none() {
+                                ready.insert(d);
+                            }
+                        }
+                        Outcome::Done
+                    }
+                    Err(e) => {
+                        // Everything downstream is skipped.
+                        let mut stack = dependents[i].clone();
+                        while let Some(d) = stack.pop() {
+                            if results[d].is_none() {
+                                ready.remove(&d);
+                                results[d] = Some(OpResult {
+                                    address: plan.changes[ops[d].change].address.clone(),
+                                    op: ops[d].kind,
+                                    outcome: Outcome::Skipped { because: format!("{address} failed") },
+                                    seconds: 0.0,
+                                });
+                                stack.extend(dependents[d].iter().copied());
+                            }
+                        }
+                        Outcome::Failed { error: error_text(&e) }
+                    }
+                };
+                let r = OpResult { address, op: op.kind, outcome, seconds };
+                opts.progress.finished(&r);
+                results[i] = Some(r);
+            }
+            changed = cancel.changed(), if !interrupted => {
+                if changed.is_err() || *cancel.borrow() {
+                    interrupted = true;
+                    tracing::warn!("interrupt received: no new operations will start; waiting for those in flight");
+                }
+            }
+        }
+    }
+
+    let results: Vec<OpResult> = results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.unwrap_or_else(|| OpResult {
+                address: plan.changes[ops[i].change].address.clone(),
+                op: ops[i].kind,
+                outcome: Outcome::NotStarted,
+                seconds: 0.0,
+            })
+        })
+        .collect();
+
+    // 3. Outputs, from whatever is now real.
+    let outputs = if plan.destroy { BTreeMap::new() } else { eval_outputs(engine, &values.lock().expect("values")) };
+    writer
+        .mutate(|s| {
+            s.outputs = outputs.clone();
+        })
+        .await?;
+    Ok(ApplyReport { results, interrupted, outputs })
+}
+
+fn error_text(e: &EngineError) -> String {
+    match e.hint() {
+        Some(h) => format!("{e} (hint: {h})"),
+        None => e.to_string(),
+    }
+}
+
+fn eval_outputs(engine: &Engine, values: &Values) -> BTreeMap<String, OutputRecord> {
+    let mut out = BTreeMap::new();
+    for (name, decl) in &engine.config.outputs {
+        if let Some(json) = engine.eval_output(decl, values).ok().and_then(|v| v.to_json()) {
+            out.insert(name.clone(), OutputRecord { value: json, sensitive: decl.sensitive });
+        }
+    }
+    out
+}
+
+async fn run_op(
+    engine: &Engine,
+    cx: &Ctx,
+    writer: &StateWriter,
+    plan: &Plan,
+    op: &Op,
+    values: &Mutex<Values>,
+) -> Result<(), EngineError> {
+    let c = &plan.changes[op.change];
+    let provider_err = |error: ProviderError| EngineError::Provider { address: c.address.clone(), error };
+    match op.kind {
+        OpKind::Delete => {
+            let imp = engine.registry.resource(&c.type_name).ok_or_else(|| EngineError::other(format!("unknown type {}", c.type_name)))?;
+            let state_address = if op.deposed { deposed_address(&c.address) } else { c.address.clone() };
+            let before = match op.deposed {
+                true => writer
+                    .snapshot()
+                    .await
+                    .resource(&state_address)
+                    .map(|r| attrs_from_json(&r.attributes))
+                    .or_else(|| c.before.clone()),
+                false => c.before.clone(),
+            }
+            .unwrap_or_default();
+            let prior_full = with_full_tags(&before, &plan.stack, &c.address);
+            imp.delete(cx, &prior_full).await.map_err(provider_err)?;
+            writer.mutate(|s| {
+                s.remove(&state_address);
+            })
+            .await
+        }
+        OpKind::Read => {
+            let block = find_block(engine, &c.block)?;
+            let cfg = instance_cfg(engine, block, &c.address, values)?;
+            let imp = engine.registry.data_source(&c.type_name).ok_or_else(|| EngineError::other(format!("unknown data source {}", c.type_name)))?;
+            let args = imp.schema().normalize(&cfg);
+            let attrs = imp.read(cx, &args).await.map_err(provider_err)?;
+            let mut rec = ResourceRecord::new(&c.address, &c.type_name, "data");
+            rec.mode = Mode::Data;
+            rec.attributes = attrs_to_json(&attrs).unwrap_or_default();
+            rec.dependencies = c.dependencies.clone();
+            writer.mutate(|s| s.upsert(rec)).await?;
+            values.lock().expect("values").set(&c.block, c.key.clone(), &c.address, attrs);
+            Ok(())
+        }
+        OpKind::Create | OpKind::Update => {
+            let block = find_block(engine, &c.block)?;
+            let imp = engine.registry.resource(&c.type_name).ok_or_else(|| EngineError::other(format!("unknown type {}", c.type_name)))?;
+            let cfg = instance_cfg(engine, block, &c.address, values)?;
+            let desired = desired_attrs(imp.as_ref(), &cfg, &engine.config.default_tags);
+            if let Some((name, _)) = desired.iter().find(|(_, v)| !v.is_known()) {
+                return Err(EngineError::other(format!(
+                    "{}: `{name}` is still unknown after its dependencies were applied",
+                    c.address
+                )));
+            }
+            let cfg_tag_keys: BTreeSet<String> =
+                cfg.get(TAGS).and_then(Value::as_map).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+            let full = with_full_tags(&desired, &plan.stack, &c.address);
+            let final_attrs = if op.kind == OpKind::Create {
+                if c.action == Action::Replace && c.create_before_destroy {
+                    let deposed = deposed_address(&c.address);
+                    writer
+                        .mutate(|s| {
+                            if let Some(mut old) = s.remove(&c.address) {
+                                old.address = deposed;
+                                s.upsert(old);
+                            }
+                        })
+                        .await?;
+                }
+                let mut record = ResourceRecord::new(&c.address, &c.type_name, "");
+                record.dependencies = c.dependencies.clone();
+                let cp = NodeCheckpoint {
+                    writer,
+                    record: record.clone(),
+                    imp: imp.as_ref(),
+                    desired: &desired,
+                    cfg_tag_keys: cfg_tag_keys.clone(),
+                    default_tags: &engine.config.default_tags,
+                    called: Mutex::new(None),
+                };
+                let res = imp.create(cx, &full, &cp).await;
+                let checkpointed = cp.called.lock().expect("checkpoint lock").take();
+                match (res, checkpointed) {
+                    (Ok(raw), _) => raw,
+                    (Err(e), Some(Ok(()))) => {
+                        writer
+                            .mutate(|s| {
+                                if let Some(r) = s.resource_mut(&c.address) {
+                                    r.tainted = true;
+                                }
+                            })
+                            .await?;
+                        return Err(EngineError::Provider {
+                            address: c.address.clone(),
+                            error: ProviderError {
+                                code: e.code,
+                                message: format!("{} (the object was created and is saved as tainted: the next apply replaces it)", e.message),
+                            },
+                        });
+                    }
+                    (Err(e), Some(Err(save))) => {
+                        return Err(EngineError::other(format!("{}: {e}; saving state also failed: {save}", c.address)))
+                    }
+                    (Err(e), None) => return Err(provider_err(e)),
+                }
+            } else {
+                let before = c.before.clone().unwrap_or_default();
+                let prior_full = with_full_tags(&before, &plan.stack, &c.address);
+                imp.update(cx, &prior_full, &full).await.map_err(provider_err)?
+            };
+            let kept = absorb(imp.as_ref(), final_attrs, &desired, &cfg_tag_keys, &engine.config.default_tags);
+            let mut rec = ResourceRecord::new(&c.address, &c.type_name, "");
+            rec.id = kept.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            rec.attributes = attrs_to_json(&kept).ok_or_else(|| EngineError::other(format!("{}: provider returned unknown values", c.address)))?;
+            rec.dependencies = c.dependencies.clone();
+            writer.mutate(|s| s.upsert(rec)).await?;
+            values.lock().expect("values").set(&c.block, c.key.clone(), &c.address, kept);
+            Ok(())
+        }
+    }
+}
+
+fn find_block<'a>(engine: &'a Engine, key: &str) -> Result<&'a lang::Block, EngineError> {
+    engine
+        .config
+        .blocks
+        .iter()
+        .find(|b| b.key() == key || b.key() == block_of(key))
+        .ok_or_else(|| EngineError::with_hint(format!("`{key}` is no longer in the configuration"), "make a new plan"))
+}
+
+/// Re-evaluates the configuration of one instance against current values.
+fn instance_cfg(engine: &Engine, block: &lang::Block, address: &str, values: &Mutex<Values>) -> Result<Attrs, EngineError> {
+    let instances = engine.eval_block(block, &values.lock().expect("values"))?;
+    instances
+        .into_iter()
+        .find(|i| i.address == address)
+        .map(|i| i.cfg)
+        .ok_or_else(|| EngineError::with_hint(format!("{address} is no longer produced by its for_each"), "make a new plan"))
+}

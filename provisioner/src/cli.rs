@@ -1,0 +1,711 @@
+//! The `provisioner` command line: argument parsing (GNU long flags, plus Terraform's single-dash
+//! spellings), prompts, exit codes and printing. All real work is in the library.
+//!
+//! Exit codes: 0 ok; 1 error; with `--detailed-exitcode`, 2 = the plan has changes.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use provisioner::apply::{ApplyOptions, OpKind, OpResult, Outcome, Progress};
+use provisioner::engine::{EngineError, PlanOptions};
+use provisioner::lang::Diagnostics;
+use provisioner::plan::Plan;
+use provisioner::render::{self, Style};
+use provisioner::{Stack, StackOptions, Value};
+
+#[derive(Parser, Debug)]
+#[command(name = "provisioner", version, about = "Plan and apply AWS infrastructure described in TOML")]
+pub struct Cli {
+    /// Run as if started in DIR (the stack directory).
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// More output: progress lines and AWS API call counts (repeat for debug logs).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Never use colour (also: NO_COLOR=1).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct VarArgs {
+    /// Set a variable: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from a TOML file (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// How long to wait for the state lock, e.g. 30s or 2m (default: fail at once).
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Limit to this resource and what it depends on (repeatable).
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+    /// Plan to replace this resource even if unchanged (repeatable).
+    #[arg(long = "replace", value_name = "ADDRESS")]
+    pub replace: Vec<String>,
+    /// Read real state from AWS first (--refresh=false to skip).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub refresh: bool,
+    /// How many operations run at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check the configuration without contacting AWS.
+    Validate {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Show what apply would do.
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Save the plan to FILE for `apply FILE`.
+        #[arg(long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 2 when there are changes, 0 when none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Plan to destroy everything.
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Make the changes: from a saved plan FILE, or plan now and ask.
+    Apply {
+        /// A plan saved with `plan -out FILE`.
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Destroy everything the state tracks.
+    Destroy {
+        #[command(flatten)]
+        args: PlanArgs,
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the state, or a saved plan FILE.
+    Show {
+        file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print outputs from the state.
+    Output {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// Print a string output without quotes.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Inspect and edit the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Adopt an existing AWS object into the state at ADDRESS.
+    Import {
+        address: String,
+        id: String,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Print the dependency graph in DOT.
+    Graph,
+    /// Remove a stale lock by its id.
+    ForceUnlock { id: String },
+    /// Print the JSON Schema of every resource type (for editors).
+    Schema,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List addresses in the state.
+    List,
+    /// Show one resource's attributes.
+    Show { address: String },
+    /// Forget resources (they keep existing in AWS).
+    Rm { addresses: Vec<String> },
+    /// Rename a resource in the state.
+    Mv { source: String, destination: String },
+}
+
+/// Rewrites Terraform's single-dash long flags (`-out=FILE`, `-auto-approve`) to `--out=FILE`.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let b = a.as_bytes();
+            let single_dash_long =
+                i > 0 && b.len() > 2 && b[0] == b'-' && b[1].is_ascii_lowercase() && b[2].is_ascii_lowercase();
+            if single_dash_long {
+                format!("-{a}")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
+pub struct Ui {
+    pub style: Style,
+    pub verbose: u8,
+}
+
+impl Ui {
+    fn print_error(&self, e: &EngineError) {
+        match e {
+            EngineError::Config(d) => print_diagnostics(d, self.style.color),
+            other => {
+                eprintln!("{} {other}", self.style.red(&self.style.bold("Error:")));
+                if let Some(h) = other.hint() {
+                    eprintln!("  {} {h}", self.style.bold("hint:"));
+                }
+            }
+        }
+    }
+}
+
+pub fn print_diagnostics(d: &Diagnostics, color: bool) {
+    let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+    for diag in &d.0 {
+        // The plain line first, so logs and tests see "file:line:col: message" verbatim.
+        eprintln!("Error: {diag}");
+        let mut s = String::new();
+        if handler.render_report(&mut s, diag).is_ok() {
+            eprintln!("{s}");
+        }
+    }
+    eprintln!("{} error(s) found.", d.0.len());
+}
+
+fn parse_duration(s: &str) -> Result<Duration, EngineError> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let n: f64 = num.parse().map_err(|_| EngineError::with_hint(format!("invalid duration `{s}`"), "e.g. 30s, 2m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(EngineError::with_hint(format!("invalid duration `{s}`"), "e.g. 30s, 2m")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn stack_options(dir: &Path, vars: &VarArgs) -> Result<StackOptions, EngineError> {
+    let mut parsed = Vec::new();
+    for v in &vars.vars {
+        let Some((k, val)) = v.split_once('=') else {
+            return Err(EngineError::with_hint(format!("invalid --var `{v}`"), "use --var NAME=VALUE"));
+        };
+        parsed.push((k.trim().to_owned(), val.to_owned()));
+    }
+    Ok(StackOptions {
+        dir: dir.to_owned(),
+        var_files: vars.var_files.clone(),
+        vars: parsed,
+        lock_timeout: parse_duration(&vars.lock_timeout)?,
+    })
+}
+
+struct LineProgress {
+    style: Style,
+    enabled: bool,
+}
+
+impl Progress for LineProgress {
+    fn started(&self, address: &str, op: OpKind) {
+        if self.enabled {
+            let verb = match op {
+                OpKind::Create => "Creating...",
+                OpKind::Update => "Modifying...",
+                OpKind::Delete => "Destroying...",
+                OpKind::Read => "Reading...",
+            };
+            eprintln!("{}: {verb}", self.style.bold(address));
+        }
+    }
+    fn finished(&self, r: &OpResult) {
+        if !self.enabled {
+            return;
+        }
+        match &r.outcome {
+            Outcome::Done => {
+                let verb = match r.op {
+                    OpKind::Create => "Creation complete",
+                    OpKind::Update => "Modifications complete",
+                    OpKind::Delete => "Destruction complete",
+                    OpKind::Read => "Read complete",
+                };
+                eprintln!("{}: {verb} after {:.1}s", self.style.bold(&r.address), r.seconds);
+            }
+            Outcome::Failed { error } => eprintln!("{}: {} {error}", self.style.bold(&r.address), self.style.red("failed:")),
+            _ => {}
+        }
+    }
+}
+
+/// Flips to true on Ctrl-C or SIGTERM.
+fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let term_fut = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        t.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term_fut => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("\nInterrupt received: stopping after the operations in flight; state will be saved.");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+fn api_calls_line(cx: &provisioner::aws::Ctx) -> String {
+    let calls = cx.calls.snapshot();
+    let total: u64 = calls.values().sum();
+    let detail: Vec<String> = calls.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("AWS API calls: {total} ({})", detail.join(", "))
+}
+
+fn confirm(question: &str) -> Result<bool, EngineError> {
+    eprint!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| EngineError::other(format!("reading answer: {e}")))?;
+    Ok(line.trim() == "yes")
+}
+
+pub async fn run(cli: Cli) -> i32 {
+    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let ui = Ui { style: Style { color }, verbose: cli.verbose };
+    match dispatch(&cli, &ui).await {
+        Ok(code) => code,
+        Err(e) => {
+            ui.print_error(&e);
+            1
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
+    let dir = &cli.dir;
+    match &cli.command {
+        Command::Validate { json, vars } => {
+            let started = std::time::Instant::now();
+            let stack = Stack::open(&stack_options(dir, vars)?)?;
+            let n = stack.engine.config.blocks.len();
+            if *json {
+                println!("{}", serde_json::json!({"valid": true, "blocks": n}));
+            } else {
+                println!(
+                    "{} The configuration is valid ({n} blocks, {:.1} ms).",
+                    ui.style.green(&ui.style.bold("Success!")),
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+            Ok(0)
+        }
+        Command::Plan { args, out, detailed_exitcode, json, destroy } => {
+            let stack = Stack::open(&stack_options(dir, &args.vars)?)?;
+            let cx = stack.connect().await?;
+            let lock = stack.lock("plan").await?;
+            let res = stack.plan(&cx, &plan_options(args, *destroy)).await;
+            lock.release().await?;
+            let (plan, _) = res?;
+            if let Some(path) = out {
+                std::fs::write(path, plan.to_json())
+                    .map_err(|e| EngineError::other(format!("writing {}: {e}", path.display())))?;
+            }
+            if *json {
+                let mut v = serde_json::to_value(&plan).expect("plan json");
+                v["api_calls"] = serde_json::to_value(cx.calls.snapshot()).expect("calls");
+                v["summary"] = serde_json::to_value(plan.summary()).expect("summary");
+                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            } else {
+                print!("{}", render::render_plan(&plan, &ui.style));
+                if let Some(path) = out {
+                    println!("\nSaved the plan to {}. Apply exactly this plan with:\n  provisioner apply {}", path.display(), path.display());
+                }
+            }
+            if ui.verbose > 0 {
+                eprintln!("{}", api_calls_line(&cx));
+            }
+            Ok(if *detailed_exitcode && plan.has_changes() { 2 } else { 0 })
+        }
+        Command::Apply { file, args, auto_approve, json } => {
+            apply_cmd(dir, ui, file.as_deref(), args, *auto_approve, *json, false).await
+        }
+        Command::Destroy { args, auto_approve, json } => apply_cmd(dir, ui, None, args, *auto_approve, *json, true).await,
+        Command::Show { file, json } => show_cmd(dir, ui, file.as_deref(), *json).await,
+        Command::Output { name, json, raw } => output_cmd(dir, name.as_deref(), *json, *raw).await,
+        Command::State(sc) => state_cmd(dir, ui, sc).await,
+        Command::Import { address, id, vars } => import_cmd(dir, ui, address, id, vars).await,
+        Command::Graph => {
+            let stack = Stack::open(&StackOptions::new(dir))?;
+            print!("{}", stack.engine.graph.to_dot());
+            Ok(0)
+        }
+        Command::ForceUnlock { id } => {
+            let stack = Stack::open(&StackOptions::new(dir))?;
+            stack.backend.force_unlock(id).await?;
+            println!("Lock {id} released. The state is unlocked.");
+            Ok(0)
+        }
+        Command::Schema => {
+            let reg = provisioner::Registry::builtin();
+            let mut resources = serde_json::Map::new();
+            for t in reg.resource_types() {
+                resources.insert(t.to_owned(), reg.schema(false, t).expect("schema").json_schema());
+            }
+            let mut data = serde_json::Map::new();
+            for t in reg.data_source_types() {
+                data.insert(t.to_owned(), reg.schema(true, t).expect("schema").json_schema());
+            }
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"resource": resources, "data": data})).expect("json"));
+            Ok(0)
+        }
+    }
+}
+
+fn plan_options(args: &PlanArgs, destroy: bool) -> PlanOptions {
+    PlanOptions { destroy, refresh: args.refresh, targets: args.targets.clone(), replace: args.replace.clone() }
+}
+
+async fn apply_cmd(
+    dir: &Path,
+    ui: &Ui,
+    file: Option<&Path>,
+    args: &PlanArgs,
+    auto_approve: bool,
+    json: bool,
+    destroy: bool,
+) -> Result<i32, EngineError> {
+    let saved: Option<Plan> = match file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                EngineError::with_hint(format!("reading plan {}: {e}", f.display()), "make one with `provisioner plan -out FILE`")
+            })?;
+            Some(Plan::from_json(&text).map_err(|e| EngineError::other(format!("{}: {e}", f.display())))?)
+        }
+        None => None,
+    };
+    // A saved plan carries its variables; they must match what we load now.
+    let mut var_args = args.vars.clone();
+    if let Some(p) = &saved {
+        if var_args.vars.is_empty() && var_args.var_files.is_empty() {
+            var_args.vars = p
+                .variables
+                .iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={s}"),
+                    other => format!("{k}={}", toml_literal(other)),
+                })
+                .collect();
+        }
+    }
+    let stack = Stack::open(&stack_options(dir, &var_args)?)?;
+    if saved.is_none() && !auto_approve && !std::io::stdin().is_terminal() {
+        return Err(EngineError::with_hint(
+            format!("{} needs confirmation, but standard input is not a terminal", if destroy { "destroy" } else { "apply" }),
+            "pass --auto-approve, or apply a saved plan file",
+        ));
+    }
+    let cx = stack.connect().await?;
+    let cancel = cancel_on_signals();
+    let lock = stack.lock(if destroy { "destroy" } else { "apply" }).await?;
+    let result = async {
+        let (plan, prior) = match saved {
+            Some(plan) => {
+                let prior = stack.load_state().await?;
+                stack.check_plan_current(&plan, prior.as_ref())?;
+                (plan, prior)
+            }
+            None => {
+                let (plan, prior) = stack.plan(&cx, &plan_options(args, destroy)).await?;
+                if !json {
+                    print!("{}", render::render_plan(&plan, &ui.style));
+                }
+                if !plan.has_changes() {
+                    return Ok((None, plan));
+                }
+                if !auto_approve && !confirm(if destroy { "Do you really want to destroy all resources?" } else { "Do you want to perform these actions?" })? {
+                    println!("\nApply cancelled.");
+                    return Ok((None, plan));
+                }
+                (plan, prior)
+            }
+        };
+        if *cancel.borrow() {
+            return Err(EngineError::other("interrupted before any change was made"));
+        }
+        let progress = LineProgress { style: ui.style, enabled: !json };
+        let report = stack
+            .apply(&cx, &plan, prior, ApplyOptions { parallelism: args.parallelism, cancel: cancel.clone(), progress: &progress })
+            .await?;
+        Ok((Some(report), plan))
+    }
+    .await;
+    let unlock = lock.release().await;
+    let (report, plan) = result?;
+    unlock?;
+    let code = match &report {
+        None => 0,
+        Some(r) if r.ok() => 0,
+        Some(_) => 1,
+    };
+    if json {
+        let v = serde_json::json!({
+            "summary": plan.summary(),
+            "report": report,
+            "api_calls": cx.calls.snapshot(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else if let Some(r) = &report {
+        println!("\n{}", render::render_report(r, &ui.style, destroy).trim_end());
+        print!("{}", render::render_outputs(&r.outputs));
+    }
+    if ui.verbose > 0 {
+        eprintln!("{}", api_calls_line(&cx));
+    }
+    Ok(code)
+}
+
+fn toml_literal(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(toml_literal).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Object(m) => format!(
+            "{{ {} }}",
+            m.iter().map(|(k, v)| format!("{} = {}", serde_json::Value::String(k.clone()), toml_literal(v))).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+async fn show_cmd(dir: &Path, ui: &Ui, file: Option<&Path>, json: bool) -> Result<i32, EngineError> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).map_err(|e| EngineError::other(format!("reading {}: {e}", f.display())))?;
+        let plan = Plan::from_json(&text).map_err(|e| EngineError::other(format!("{}: {e}", f.display())))?;
+        if json {
+            print!("{}", plan.to_json());
+        } else {
+            print!("{}", render::render_plan(&plan, &ui.style));
+        }
+        return Ok(0);
+    }
+    let stack = Stack::open(&StackOptions::new(dir))?;
+    let Some(snap) = stack.load_state().await? else {
+        println!("The state is empty.");
+        return Ok(0);
+    };
+    if json {
+        print!("{}", snap.to_pretty_json());
+        return Ok(0);
+    }
+    for r in &snap.resources {
+        println!("# {}:", ui.style.bold(&r.address));
+        let kind = if r.mode == state::Mode::Data { "data" } else { "resource" };
+        println!("{kind} \"{}\" {{", r.type_name);
+        let width = r.attributes.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in &r.attributes {
+            println!("    {k:<width$} = {}", render::fmt_value(&Value::from_json(v), 4));
+        }
+        println!("}}\n");
+    }
+    print!("{}", render::render_outputs(&snap.outputs));
+    Ok(0)
+}
+
+async fn output_cmd(dir: &Path, name: Option<&str>, json: bool, raw: bool) -> Result<i32, EngineError> {
+    let stack = Stack::open(&StackOptions::new(dir))?;
+    let outputs = stack.load_state().await?.map(|s| s.outputs).unwrap_or_default();
+    match name {
+        Some(n) => {
+            let o = outputs.get(n).ok_or_else(|| {
+                EngineError::with_hint(format!("output `{n}` not found in the state"), "run `provisioner output` to list them, or apply first")
+            })?;
+            match (&o.value, raw, json) {
+                (serde_json::Value::String(s), true, _) => println!("{s}"),
+                (v, _, true) => println!("{}", serde_json::to_string(v).expect("json")),
+                (v, _, false) => println!("{}", Value::from_json(v)),
+            }
+        }
+        None if json => {
+            let m: serde_json::Map<String, serde_json::Value> = outputs
+                .iter()
+                .map(|(k, o)| (k.clone(), serde_json::json!({"value": o.value, "sensitive": o.sensitive})))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&m).expect("json"));
+        }
+        None => print!("{}", render::render_outputs(&outputs).trim_start_matches("\nOutputs:\n\n")),
+    }
+    Ok(0)
+}
+
+async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineError> {
+    let stack = Stack::open(&StackOptions::new(dir))?;
+    match sc {
+        StateCommand::List => {
+            for r in stack.load_state().await?.map(|s| s.resources).unwrap_or_default() {
+                println!("{}", r.address);
+            }
+            Ok(0)
+        }
+        StateCommand::Show { address } => {
+            let snap = stack.load_state().await?;
+            let r = snap.as_ref().and_then(|s| s.resource(address)).ok_or_else(|| {
+                EngineError::with_hint(format!("`{address}` is not in the state"), "see `provisioner state list`")
+            })?;
+            println!("# {}:", ui.style.bold(&r.address));
+            println!("resource \"{}\" {{", r.type_name);
+            let width = r.attributes.keys().map(String::len).max().unwrap_or(0);
+            for (k, v) in &r.attributes {
+                println!("    {k:<width$} = {}", render::fmt_value(&Value::from_json(v), 4));
+            }
+            println!("}}");
+            Ok(0)
+        }
+        StateCommand::Rm { addresses } => {
+            let lock = stack.lock("state rm").await?;
+            let res = async {
+                let snap = stack.load_state().await?;
+                let mut snap = snap.ok_or_else(|| EngineError::other("the state is empty"))?;
+                let mut key = Some(snap.key());
+                for a in addresses {
+                    if snap.remove(a).is_none() {
+                        return Err(EngineError::with_hint(format!("`{a}` is not in the state"), "see `provisioner state list`"));
+                    }
+                }
+                state::save_next(stack.backend.as_ref(), &mut snap, &mut key).await?;
+                Ok(())
+            }
+            .await;
+            lock.release().await?;
+            res?;
+            println!("Removed {} object(s) from the state (they still exist in AWS).", addresses.len());
+            Ok(0)
+        }
+        StateCommand::Mv { source, destination } => {
+            let lock = stack.lock("state mv").await?;
+            let res = async {
+                let mut snap = stack.load_state().await?.ok_or_else(|| EngineError::other("the state is empty"))?;
+                let mut key = Some(snap.key());
+                if snap.resource(destination).is_some() {
+                    return Err(EngineError::other(format!("`{destination}` already exists in the state")));
+                }
+                let mut r = snap
+                    .remove(source)
+                    .ok_or_else(|| EngineError::with_hint(format!("`{source}` is not in the state"), "see `provisioner state list`"))?;
+                let (_, ty, _, _) = provisioner::lang::parse_address(destination)
+                    .map_err(|e| EngineError::other(format!("invalid address `{destination}`: {e}")))?;
+                if ty != r.type_name {
+                    return Err(EngineError::other(format!("cannot move a {} to a {ty} address", r.type_name)));
+                }
+                r.address = destination.clone();
+                snap.upsert(r);
+                state::save_next(stack.backend.as_ref(), &mut snap, &mut key).await?;
+                Ok(())
+            }
+            .await;
+            lock.release().await?;
+            res?;
+            println!("Moved {source} to {destination}.");
+            Ok(0)
+        }
+    }
+}
+
+async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs) -> Result<i32, EngineError> {
+    let stack = Stack::open(&stack_options(dir, vars)?)?;
+    let (mode, ty, name, key) = provisioner::lang::parse_address(address)
+        .map_err(|e| EngineError::with_hint(format!("invalid address `{address}`: {e}"), "e.g. vpc.main or subnet.public[\"a\"]"))?;
+    if mode != provisioner::lang::Mode::Managed {
+        return Err(EngineError::other("only managed resources can be imported"));
+    }
+    if stack.engine.config.block(mode, &ty, &name).is_none() {
+        return Err(EngineError::with_hint(
+            format!("`{address}` is not in the configuration"),
+            format!("add a [resource.{ty}.{name}] block first, then import into it"),
+        ));
+    }
+    let imp = stack.engine.registry.resource(&ty).ok_or_else(|| EngineError::other(format!("unknown type {ty}")))?.clone();
+    let address = provisioner::lang::instance_address(mode, &ty, &name, key.as_deref());
+    let cx = stack.connect().await?;
+    let lock = stack.lock("import").await?;
+    let res = async {
+        let mut snap = stack
+            .load_state()
+            .await?
+            .unwrap_or_else(|| state::Snapshot::new(Some(stack.engine.config.stack_name.clone())));
+        let exists = snap.serial > 0;
+        let mut persisted = exists.then(|| snap.key());
+        if snap.resource(&address).is_some() {
+            return Err(EngineError::with_hint(
+                format!("`{address}` is already in the state"),
+                "`provisioner state rm` it first to import a different object",
+            ));
+        }
+        let found = imp
+            .read(&cx, &[id.to_owned()])
+            .await
+            .map_err(|error| EngineError::Provider { address: address.clone(), error })?;
+        let raw = found.get(id).cloned().ok_or_else(|| {
+            EngineError::with_hint(format!("cannot import {address}: no {ty} with id `{id}` exists"), "check the id and the region")
+        })?;
+        let attrs = provisioner::engine::absorb(
+            imp.as_ref(),
+            raw,
+            &Default::default(),
+            &Default::default(),
+            &stack.engine.config.default_tags,
+        );
+        let mut rec = state::ResourceRecord::new(&address, &ty, id);
+        rec.attributes = provisioner::value::attrs_to_json(&attrs).unwrap_or_default();
+        snap.upsert(rec);
+        state::save_next(stack.backend.as_ref(), &mut snap, &mut persisted).await?;
+        Ok(())
+    }
+    .await;
+    lock.release().await?;
+    res?;
+    println!("{} {address} imported from {id}. Run `provisioner plan` to see how it differs from the configuration.", ui.style.green("Import successful!"));
+    Ok(0)
+}

@@ -1,0 +1,865 @@
+//! The engine: refresh real state, plan (diff config against it), and the evaluation helpers that the
+//! executor ([`crate::apply`]) shares with planning.
+//!
+//! Invariants:
+//! - the engine sees resources only through [`Resource`]/[`DataSource`] from the [`Registry`];
+//! - all diffing is schema-driven: both sides go through `Schema::normalize` and `Resource::normalize`
+//!   first, so an unchanged resource plans as a no-op;
+//! - refresh reads are batched per type and all types are read concurrently;
+//! - tags are kept apart: `tags` is what the user wrote, `tags_all` adds `[aws] default_tags`, and the
+//!   tool's own `provisioner:*` tags never appear in either (they are added on create and stripped on read).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use state::{Mode, ResourceRecord, Snapshot};
+
+use crate::aws::{Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
+use crate::graph::ConfigGraph;
+use crate::lang::{self, Block, Config, Diagnostic, Diagnostics, Ref, Scope};
+use crate::plan::{Action, Change, Drift, DriftAttr, OutputChange, Plan, Untracked, PLAN_FORMAT_VERSION};
+use crate::resource::{DataSource, Registry, Resource};
+use crate::schema::{Presence, Schema, TAGS, TAGS_ALL};
+use crate::value::{attrs_from_json, Attrs, Value};
+
+/// Anything that can stop a command, with what the user needs to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Config(Diagnostics),
+    #[error("{0}")]
+    State(#[from] state::StateError),
+    #[error("{address}: {error}")]
+    Provider { address: String, error: ProviderError },
+    #[error("{message}")]
+    Other { message: String, hint: Option<String> },
+}
+
+impl EngineError {
+    pub fn other(message: impl Into<String>) -> Self {
+        EngineError::Other { message: message.into(), hint: None }
+    }
+    pub fn with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        EngineError::Other { message: message.into(), hint: Some(hint.into()) }
+    }
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            EngineError::State(e) => e.hint(),
+            EngineError::Other { hint, .. } => hint.clone(),
+            EngineError::Config(_) | EngineError::Provider { .. } => None,
+        }
+    }
+}
+
+impl From<Diagnostics> for EngineError {
+    fn from(d: Diagnostics) -> Self {
+        EngineError::Config(d)
+    }
+}
+
+impl From<Diagnostic> for EngineError {
+    fn from(d: Diagnostic) -> Self {
+        EngineError::Config(Diagnostics(vec![d]))
+    }
+}
+
+pub fn state_mode(m: lang::Mode) -> Mode {
+    match m {
+        lang::Mode::Managed => Mode::Managed,
+        lang::Mode::Data => Mode::Data,
+    }
+}
+
+/// A loaded, validated stack with resolved variables: everything needed to plan and apply.
+pub struct Engine {
+    pub config: Config,
+    pub registry: Registry,
+    pub graph: ConfigGraph,
+    pub vars: BTreeMap<String, Value>,
+}
+
+/// Options of `plan` (and of the plan `apply` makes without a saved file).
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub destroy: bool,
+    pub refresh: bool,
+    /// Addresses (`vpc.main`, `subnet.public["a"]`, or a block address covering all its instances).
+    pub targets: Vec<String>,
+    pub replace: Vec<String>,
+}
+
+/// State after refresh: per address, the record and its attributes as AWS reports them now (None = gone).
+pub struct Refreshed {
+    pub records: BTreeMap<String, (ResourceRecord, Option<Attrs>)>,
+    pub drift: Vec<Drift>,
+    pub untracked: Vec<Untracked>,
+}
+
+/// Where the value of each instance comes from while evaluating: block key → instances, address → attrs.
+#[derive(Default, Clone)]
+pub struct Values {
+    pub instances: BTreeMap<String, Vec<(Option<String>, String)>>,
+    pub attrs: BTreeMap<String, Attrs>,
+}
+
+impl Values {
+    pub fn set(&mut self, block: &str, key: Option<String>, address: &str, attrs: Attrs) {
+        let list = self.instances.entry(block.to_owned()).or_default();
+        if !list.iter().any(|(_, a)| a == address) {
+            list.push((key, address.to_owned()));
+            list.sort();
+        }
+        self.attrs.insert(address.to_owned(), attrs);
+    }
+
+    /// The value a reference to `block` evaluates to: an object, or a map of instance key → object.
+    pub fn block_value(&self, block: &str, for_each: bool) -> Value {
+        let Some(list) = self.instances.get(block) else {
+            return if for_each { Value::Map(BTreeMap::new()) } else { Value::Unknown };
+        };
+        let obj = |addr: &str| self.attrs.get(addr).map(|a| Value::Map(a.clone())).unwrap_or(Value::Unknown);
+        if for_each {
+            Value::Map(list.iter().map(|(k, a)| (k.clone().unwrap_or_default(), obj(a))).collect())
+        } else {
+            list.first().map(|(_, a)| obj(a)).unwrap_or(Value::Unknown)
+        }
+    }
+}
+
+impl Engine {
+    /// Loads and validates the stack in `dir` (no AWS calls), builds the graph and resolves variables.
+    pub fn load(
+        dir: &std::path::Path,
+        registry: Registry,
+        var_files: &[std::path::PathBuf],
+        cli_vars: &[(String, String)],
+    ) -> Result<Engine, EngineError> {
+        let config = lang::load(dir, &registry)?;
+        let graph = ConfigGraph::build(&config)?;
+        let env = |name: &str| std::env::var(name).ok();
+        let vars = lang::resolve_variables(&config, var_files, cli_vars, &env)?;
+        Ok(Engine { config, registry, graph, vars })
+    }
+
+    fn resource_impl(&self, type_name: &str) -> Result<&Arc<dyn Resource>, EngineError> {
+        self.registry
+            .resource(type_name)
+            .ok_or_else(|| EngineError::other(format!("resource type `{type_name}` is not supported by this build")))
+    }
+
+    fn data_impl(&self, type_name: &str) -> Result<&Arc<dyn DataSource>, EngineError> {
+        self.registry
+            .data_source(type_name)
+            .ok_or_else(|| EngineError::other(format!("data source `{type_name}` is not supported by this build")))
+    }
+
+    fn block(&self, key: &str) -> Option<&Block> {
+        self.config.blocks.iter().find(|b| b.key() == key)
+    }
+
+    /// Blocks a node references directly or through locals (locals are transparent here).
+    pub fn block_deps(&self, key: &str) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        let mut stack = self.graph.dependencies(key);
+        while let Some(d) = stack.pop() {
+            if !seen.insert(d.clone()) {
+                continue;
+            }
+            if d.starts_with("local.") {
+                stack.extend(self.graph.dependencies(&d));
+            } else {
+                out.insert(d);
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Locals a node needs, directly or through other locals, in evaluation order.
+    fn local_deps(&self, key: &str) -> Vec<String> {
+        let mut needed = BTreeSet::new();
+        let mut stack = self.graph.dependencies(key);
+        while let Some(d) = stack.pop() {
+            if d.starts_with("local.") && needed.insert(d.clone()) {
+                stack.extend(self.graph.dependencies(&d));
+            }
+        }
+        self.graph.order.iter().filter(|k| needed.contains(*k)).cloned().collect()
+    }
+
+    fn has_for_each(&self, block_key: &str) -> bool {
+        self.block(block_key).is_some_and(|b| b.for_each.is_some())
+    }
+
+    /// Resource values for everything `key` references (directly or through locals).
+    fn resource_scope(&self, key: &str, values: &Values) -> BTreeMap<String, Value> {
+        let mut deps: BTreeSet<String> = self.block_deps(key).into_iter().collect();
+        for l in self.local_deps(key) {
+            deps.extend(self.block_deps(&l));
+        }
+        deps.into_iter()
+            .filter(|d| !d.starts_with("local.") && !d.starts_with("output."))
+            .map(|d| {
+                let v = values.block_value(&d, self.has_for_each(&d));
+                (d, v)
+            })
+            .collect()
+    }
+
+    /// Evaluates the locals `key` needs against `resources`.
+    fn eval_locals(&self, key: &str, resources: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>, EngineError> {
+        let mut locals = BTreeMap::new();
+        for l in self.local_deps(key) {
+            let name = l.trim_start_matches("local.");
+            let node = &self.config.locals[name];
+            let v = {
+                let scope = Scope { vars: &self.vars, locals: &locals, resources, each: None };
+                lang::eval(node, &scope)?
+            };
+            locals.insert(name.to_owned(), v);
+        }
+        Ok(locals)
+    }
+
+    /// The instances of a block with their evaluated configuration (`each` applied), given current values.
+    pub fn eval_block(&self, block: &Block, values: &Values) -> Result<Vec<Instance>, EngineError> {
+        let key = block.key();
+        let resources = self.resource_scope(&key, values);
+        let locals = self.eval_locals(&key, &resources)?;
+        let schema = self.registry.schema(block.mode == lang::Mode::Data, &block.type_name).ok_or_else(|| {
+            EngineError::other(format!("unknown type `{}`", block.type_name))
+        })?;
+        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None };
+        let expanded = lang::expand_for_each(block, &scope)?;
+        let mut out = Vec::new();
+        let items: Vec<(Option<String>, Value)> = match expanded {
+            None => vec![(None, Value::Null)],
+            Some(list) => list.into_iter().map(|(k, v)| (Some(k), v)).collect(),
+        };
+        for (k, each_value) in items {
+            let key_value = k.clone().map(Value::String).unwrap_or(Value::Null);
+            let scope = Scope {
+                vars: &self.vars,
+                locals: &locals,
+                resources: &resources,
+                each: k.as_ref().map(|_| (&key_value, &each_value)),
+            };
+            let cfg = lang::eval_attrs(block, schema, &scope)?;
+            let address = lang::instance_address(block.mode, &block.type_name, &block.name, k.as_deref());
+            out.push(Instance { key: k, address, cfg });
+        }
+        Ok(out)
+    }
+
+    /// Evaluates an output against current values.
+    pub fn eval_output(&self, decl: &lang::OutputDecl, values: &Values) -> Result<Value, EngineError> {
+        let key = format!("output.{}", decl.name);
+        let resources = self.resource_scope(&key, values);
+        let locals = self.eval_locals(&key, &resources)?;
+        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None };
+        Ok(lang::eval(&decl.value, &scope)?)
+    }
+
+    /// Addresses of the instances `block` depends on (its references and depends_on).
+    fn instance_deps(&self, block_key: &str, values: &Values) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .block_deps(block_key)
+            .iter()
+            .flat_map(|d| values.instances.get(d).into_iter().flatten().map(|(_, a)| a.clone()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Reads every managed resource in `prior` from AWS (batched per type, all types concurrently) and
+    /// reports drift; also lists stack-tagged objects the state does not know.
+    pub async fn refresh(&self, cx: &Ctx, prior: Option<&Snapshot>, find_untracked: bool) -> Result<Refreshed, EngineError> {
+        let mut by_type: BTreeMap<String, Vec<&ResourceRecord>> = BTreeMap::new();
+        if let Some(s) = prior {
+            for r in s.resources.iter().filter(|r| r.mode == Mode::Managed) {
+                by_type.entry(r.type_name.clone()).or_default().push(r);
+            }
+        }
+        let reads = by_type.iter().map(|(t, recs)| async move {
+            let imp = self.resource_impl(t)?;
+            let ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
+            let found = imp
+                .read(cx, &ids)
+                .await
+                .map_err(|error| EngineError::Provider { address: format!("refresh of {t}"), error })?;
+            Ok::<_, EngineError>((t.clone(), found))
+        });
+        let untracked_fut = async {
+            if !find_untracked {
+                return Ok(Vec::new());
+            }
+            let finds = self.registry.resource_types().map(|t| async move {
+                let imp = self.registry.resource(t).expect("registered");
+                let found = imp.find_tagged(cx).await.map_err(|error| EngineError::Provider {
+                    address: format!("search for untracked {t}"),
+                    error,
+                })?;
+                Ok::<_, EngineError>(found.into_iter().map(move |f| (t, f)).collect::<Vec<_>>())
+            });
+            let all = futures::future::try_join_all(finds).await?;
+            Ok::<_, EngineError>(all.into_iter().flatten().collect::<Vec<_>>())
+        };
+        let (read_results, tagged) = futures::future::join(futures::future::try_join_all(reads), untracked_fut).await;
+        let read_results: HashMap<String, HashMap<String, Attrs>> = read_results?.into_iter().collect();
+
+        let mut records = BTreeMap::new();
+        let mut drift = Vec::new();
+        if let Some(s) = prior {
+            for r in &s.resources {
+                if r.mode == Mode::Data {
+                    records.insert(r.address.clone(), (r.clone(), Some(attrs_from_json(&r.attributes))));
+                    continue;
+                }
+                let imp = self.resource_impl(&r.type_name)?;
+                let prior_attrs = canonical(imp.as_ref(), &attrs_from_json(&r.attributes));
+                let now = read_results.get(&r.type_name).and_then(|m| m.get(&r.id)).map(|raw| {
+                    let user_keys = tag_keys(&prior_attrs);
+                    absorb(imp.as_ref(), raw.clone(), &prior_attrs, &user_keys, &self.config.default_tags)
+                });
+                match &now {
+                    None => drift.push(Drift { address: r.address.clone(), changed: None }),
+                    Some(now) => {
+                        let changed = changed_attrs(imp.schema(), &prior_attrs, now);
+                        if !changed.is_empty() {
+                            drift.push(Drift {
+                                address: r.address.clone(),
+                                changed: Some(
+                                    changed
+                                        .into_iter()
+                                        .map(|name| DriftAttr {
+                                            before: prior_attrs.get(&name).map(Value::to_json_lossy).unwrap_or_default(),
+                                            after: now.get(&name).map(Value::to_json_lossy).unwrap_or_default(),
+                                            name,
+                                        })
+                                        .collect(),
+                                ),
+                            });
+                        }
+                    }
+                }
+                records.insert(r.address.clone(), (r.clone(), now));
+            }
+        }
+        let known: BTreeSet<&str> = prior.map(|s| s.resources.iter().map(|r| r.id.as_str()).collect()).unwrap_or_default();
+        let mut untracked: Vec<Untracked> = tagged?
+            .into_iter()
+            .filter(|(_, t)| !known.contains(t.id.as_str()))
+            .map(|(ty, t)| Untracked { type_name: ty.to_owned(), id: t.id, address: t.address })
+            .collect();
+        untracked.sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
+        Ok(Refreshed { records, drift, untracked })
+    }
+
+    /// Records as they stand without asking AWS (`--refresh=false`).
+    pub fn unrefreshed(&self, prior: Option<&Snapshot>) -> Refreshed {
+        let records = prior
+            .map(|s| {
+                s.resources
+                    .iter()
+                    .map(|r| {
+                        let attrs = attrs_from_json(&r.attributes);
+                        let attrs = match self.registry.resource(&r.type_name) {
+                            Some(imp) if r.mode == Mode::Managed => canonical(imp.as_ref(), &attrs),
+                            _ => attrs,
+                        };
+                        (r.address.clone(), (r.clone(), Some(attrs)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Refreshed { records, drift: Vec::new(), untracked: Vec::new() }
+    }
+
+    /// Makes the plan: walks the graph in order, evaluating each block against planned values of its
+    /// dependencies, and diffs each instance against its refreshed state.
+    pub async fn plan(
+        &self,
+        cx: &Ctx,
+        prior: Option<&Snapshot>,
+        refreshed: Refreshed,
+        opts: &PlanOptions,
+    ) -> Result<Plan, EngineError> {
+        let targeted = self.targeted_blocks(&opts.targets)?;
+        let mut values = Values::default();
+        let mut changes: Vec<Change> = Vec::new();
+        let mut in_config: BTreeSet<String> = BTreeSet::new();
+        // Per instance, attributes the configuration does not manage (optional+computed ones it leaves
+        // out, ignore_changes): changes to those outside the tool are not drift worth reporting.
+        let mut unmanaged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut diags = Vec::new();
+
+        if !opts.destroy {
+            for key in &self.graph.order {
+                let Some(block) = self.block(key) else { continue };
+                let in_target = targeted.as_ref().is_none_or(|t| t.contains(key));
+                if !in_target {
+                    // Untargeted: keep what state has, so targeted dependents can evaluate.
+                    for (addr, (rec, attrs)) in refreshed.records.iter().filter(|(_, (r, _))| block_of(&r.address) == *key) {
+                        in_config.insert(addr.clone());
+                        values.set(key, instance_key(&rec.address), addr, attrs.clone().unwrap_or_default());
+                    }
+                    continue;
+                }
+                let instances = match self.eval_block(block, &values) {
+                    Ok(i) => i,
+                    Err(EngineError::Config(d)) => {
+                        diags.extend(d.0);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let deps = self.instance_deps(key, &values);
+                for inst in instances {
+                    in_config.insert(inst.address.clone());
+                    if let Some(schema) = self.registry.schema(block.mode == lang::Mode::Data, &block.type_name) {
+                        let set: BTreeSet<String> = schema
+                            .attributes
+                            .iter()
+                            .filter(|a| a.presence == Presence::OptionalComputed && !inst.cfg.contains_key(a.name))
+                            .map(|a| a.name.to_owned())
+                            .chain(block.lifecycle.ignore_changes.iter().cloned())
+                            .collect();
+                        unmanaged.insert(inst.address.clone(), set);
+                    }
+                    let prior_entry = refreshed.records.get(&inst.address);
+                    let change = match block.mode {
+                        lang::Mode::Data => self.plan_data(cx, block, &inst, prior_entry, deps.clone()).await?,
+                        lang::Mode::Managed => self.plan_managed(block, &inst, prior_entry, deps.clone(), opts)?,
+                    };
+                    let after = change.after.clone().unwrap_or_default();
+                    values.set(key, inst.key.clone(), &inst.address, after);
+                    changes.push(change);
+                }
+            }
+        }
+        if !diags.is_empty() {
+            return Err(EngineError::Config(Diagnostics(diags)));
+        }
+
+        // Everything in state that the configuration no longer produces (or all of it, for destroy).
+        for (addr, (rec, attrs)) in &refreshed.records {
+            if in_config.contains(addr) {
+                continue;
+            }
+            let block_key = block_of(addr);
+            if let Some(t) = &targeted {
+                if !t.contains(&block_key) && !opts.targets.iter().any(|x| x == addr) {
+                    continue;
+                }
+            }
+            if rec.mode == Mode::Managed {
+                if let Some(b) = self.block(&block_key) {
+                    if b.lifecycle.prevent_destroy && opts.destroy {
+                        return Err(prevent_destroy_error(b, addr));
+                    }
+                }
+            }
+            let reason = if opts.destroy { "destroy requested" } else { "no longer in configuration" };
+            let gone = attrs.is_none();
+            changes.push(Change {
+                address: addr.clone(),
+                mode: rec.mode,
+                type_name: rec.type_name.clone(),
+                block: block_key,
+                key: instance_key(addr),
+                action: Action::Delete,
+                before: attrs.clone(),
+                after: None,
+                forces: vec![],
+                create_before_destroy: false,
+                reason: Some(if gone { "already deleted outside provisioner".into() } else { reason.into() }),
+                dependencies: rec.dependencies.clone(),
+                sensitive: self.sensitive_attrs(rec.mode, &rec.type_name),
+            });
+        }
+        changes.sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
+
+        // Outputs.
+        let mut outputs = BTreeMap::new();
+        let prior_outputs = prior.map(|s| s.outputs.clone()).unwrap_or_default();
+        if !opts.destroy {
+            for (name, out) in &self.config.outputs {
+                let after = self.eval_output(out, &values)?;
+                outputs.insert(
+                    name.clone(),
+                    OutputChange { before: prior_outputs.get(name).map(|o| o.value.clone()), after, sensitive: out.sensitive },
+                );
+            }
+        }
+        for (name, o) in &prior_outputs {
+            if !outputs.contains_key(name) {
+                outputs.insert(
+                    name.clone(),
+                    OutputChange { before: Some(o.value.clone()), after: Value::Null, sensitive: o.sensitive },
+                );
+            }
+        }
+
+        let drift = refreshed
+            .drift
+            .into_iter()
+            .filter_map(|mut d| {
+                if let (Some(attrs), Some(skip)) = (&mut d.changed, unmanaged.get(&d.address)) {
+                    attrs.retain(|a| !skip.contains(&a.name));
+                    if attrs.is_empty() {
+                        return None;
+                    }
+                }
+                Some(d)
+            })
+            .collect();
+        Ok(Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            stack: self.config.stack_name.clone(),
+            destroy: opts.destroy,
+            state: prior.map(Snapshot::key),
+            config_hash: self.config.hash.clone(),
+            variables: self.vars.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect(),
+            targets: opts.targets.clone(),
+            changes,
+            outputs,
+            drift,
+            untracked: refreshed.untracked,
+        })
+    }
+
+    fn targeted_blocks(&self, targets: &[String]) -> Result<Option<BTreeSet<String>>, EngineError> {
+        if targets.is_empty() {
+            return Ok(None);
+        }
+        let mut keys = Vec::new();
+        for t in targets {
+            let (mode, ty, name, _) = lang::parse_address(t)
+                .map_err(|e| EngineError::with_hint(format!("invalid --target `{t}`: {e}"), "e.g. --target vpc.main"))?;
+            keys.push(lang::instance_address(mode, &ty, &name, None));
+        }
+        Ok(Some(self.graph.with_dependencies(keys.iter().map(String::as_str))))
+    }
+
+    fn sensitive_attrs(&self, mode: Mode, type_name: &str) -> Vec<String> {
+        self.registry
+            .schema(mode == Mode::Data, type_name)
+            .map(|s| s.attributes.iter().filter(|a| a.sensitive).map(|a| a.name.to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    async fn plan_data(
+        &self,
+        cx: &Ctx,
+        block: &Block,
+        inst: &Instance,
+        prior: Option<&(ResourceRecord, Option<Attrs>)>,
+        deps: Vec<String>,
+    ) -> Result<Change, EngineError> {
+        let imp = self.data_impl(&block.type_name)?;
+        let args = imp.schema().normalize(&inst.cfg);
+        let known = args.values().all(Value::is_known);
+        let after = if known {
+            imp.read(cx, &args)
+                .await
+                .map_err(|error| EngineError::Provider { address: inst.address.clone(), error })?
+        } else {
+            unknown_computed(imp.schema(), args)
+        };
+        Ok(Change {
+            address: inst.address.clone(),
+            mode: Mode::Data,
+            type_name: block.type_name.clone(),
+            block: block.key(),
+            key: inst.key.clone(),
+            action: Action::Read,
+            before: prior.and_then(|(_, a)| a.clone()),
+            after: Some(after),
+            forces: vec![],
+            create_before_destroy: false,
+            reason: (!known).then(|| "its arguments are known only after apply".to_owned()),
+            dependencies: deps,
+            sensitive: self.sensitive_attrs(Mode::Data, &block.type_name),
+        })
+    }
+
+    fn plan_managed(
+        &self,
+        block: &Block,
+        inst: &Instance,
+        prior: Option<&(ResourceRecord, Option<Attrs>)>,
+        deps: Vec<String>,
+        opts: &PlanOptions,
+    ) -> Result<Change, EngineError> {
+        let imp = self.resource_impl(&block.type_name)?;
+        let schema = imp.schema();
+        let desired = desired_attrs(imp.as_ref(), &inst.cfg, &self.config.default_tags);
+        let mut change = Change {
+            address: inst.address.clone(),
+            mode: Mode::Managed,
+            type_name: block.type_name.clone(),
+            block: block.key(),
+            key: inst.key.clone(),
+            action: Action::Create,
+            before: None,
+            after: None,
+            forces: vec![],
+            create_before_destroy: block.lifecycle.create_before_destroy,
+            reason: None,
+            dependencies: deps,
+            sensitive: self.sensitive_attrs(Mode::Managed, &block.type_name),
+        };
+        let (rec, Some(before)) = (match prior {
+            Some((rec, attrs)) => (Some(rec), attrs.clone()),
+            None => (None, None),
+        }) else {
+            if prior.is_some() {
+                change.reason = Some("deleted outside provisioner".into());
+            }
+            change.after = Some(planned_new(schema, &inst.cfg, desired));
+            return Ok(change);
+        };
+        let rec = rec.expect("record present with attrs");
+        let mut after = before.clone();
+        let mut changed = Vec::new();
+        for a in &schema.attributes {
+            let name = a.name;
+            let ignored = block.lifecycle.ignore_changes.iter().any(|i| i == name);
+            let set_by_config = inst.cfg.get(name).is_some_and(|v| !v.is_null());
+            let managed = match a.presence {
+                Presence::Computed => name == TAGS_ALL && schema.taggable,
+                Presence::OptionalComputed => set_by_config,
+                Presence::Optional | Presence::Required => true,
+            };
+            if !managed || ignored {
+                continue;
+            }
+            let d = desired.get(name).cloned().unwrap_or(Value::Null);
+            let p = before.get(name).cloned().unwrap_or(Value::Null);
+            if !same(&d, &p) {
+                changed.push(name.to_owned());
+                after.insert(name.to_owned(), d);
+            }
+        }
+        change.forces = changed
+            .iter()
+            .filter(|n| schema.attribute(n).is_some_and(|a| a.forces_replacement))
+            .cloned()
+            .collect();
+        let replace_requested = opts.replace.iter().any(|r| r == &inst.address);
+        change.before = Some(before.clone());
+        if rec.tainted || replace_requested || !change.forces.is_empty() {
+            if block.lifecycle.prevent_destroy {
+                return Err(prevent_destroy_error(block, &inst.address));
+            }
+            change.action = Action::Replace;
+            change.reason = if rec.tainted {
+                Some("tainted: a follow-up call failed after it was created".into())
+            } else if replace_requested {
+                Some("replacement requested with --replace".into())
+            } else {
+                None
+            };
+            change.after = Some(planned_new(schema, &inst.cfg, desired));
+        } else {
+            change.action = if changed.is_empty() { Action::NoOp } else { Action::Update };
+            change.after = Some(after);
+        }
+        Ok(change)
+    }
+}
+
+/// One evaluated instance of a block.
+pub struct Instance {
+    pub key: Option<String>,
+    pub address: String,
+    pub cfg: Attrs,
+}
+
+fn prevent_destroy_error(block: &Block, address: &str) -> EngineError {
+    let d = Diagnostic::at(
+        format!("{address} has lifecycle.prevent_destroy set, but the plan would destroy it"),
+        &block.loc,
+    )
+    .with_help("remove prevent_destroy from its lifecycle first if you really mean to destroy it");
+    EngineError::Config(Diagnostics(vec![d]))
+}
+
+/// `subnet.public["a"]` → `subnet.public`; `data.x.y` stays.
+pub fn block_of(address: &str) -> String {
+    match address.find('[') {
+        Some(i) => address[..i].to_owned(),
+        None => address.to_owned(),
+    }
+}
+
+/// `subnet.public["a"]` → `Some("a")`.
+pub fn instance_key(address: &str) -> Option<String> {
+    let i = address.find('[')?;
+    let inner = address[i + 1..].strip_suffix(']')?;
+    Some(serde_json::from_str::<String>(inner).unwrap_or_else(|_| inner.to_owned()))
+}
+
+/// Values equal for planning: null, empty string, empty list and empty map are all "not set".
+pub fn same(a: &Value, b: &Value) -> bool {
+    fn empty(v: &Value) -> bool {
+        match v {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Map(m) => m.is_empty(),
+            _ => false,
+        }
+    }
+    if !a.is_known() || !b.is_known() {
+        return false;
+    }
+    a == b || (empty(a) && empty(b))
+}
+
+/// Names of the attributes a configuration can set (and `tags_all`) that differ between two canonical
+/// attribute sets: the drift worth reporting. Purely computed attributes changing (an EIP getting an
+/// association id because a NAT gateway now uses it) are not drift.
+pub fn changed_attrs(schema: &Schema, before: &Attrs, after: &Attrs) -> Vec<String> {
+    schema
+        .attributes
+        .iter()
+        .filter(|a| a.settable() || a.name == TAGS_ALL)
+        .filter(|a| {
+            let b = before.get(a.name).cloned().unwrap_or(Value::Null);
+            let n = after.get(a.name).cloned().unwrap_or(Value::Null);
+            !same(&b, &n)
+        })
+        .map(|a| a.name.to_owned())
+        .collect()
+}
+
+/// Canonical form used on both sides of every diff.
+pub fn canonical(imp: &dyn Resource, attrs: &Attrs) -> Attrs {
+    let mut out = imp.schema().normalize(attrs);
+    imp.normalize(&mut out);
+    out
+}
+
+fn tag_keys(attrs: &Attrs) -> BTreeSet<String> {
+    attrs.get(TAGS).and_then(Value::as_map).map(|m| m.keys().cloned().collect()).unwrap_or_default()
+}
+
+/// The desired attributes of a managed instance in canonical form, `tags_all` computed.
+pub fn desired_attrs(imp: &dyn Resource, cfg: &Attrs, default_tags: &BTreeMap<String, String>) -> Attrs {
+    let mut d = cfg.clone();
+    if imp.schema().taggable {
+        let tags = d.get(TAGS).cloned().filter(|v| !v.is_null()).unwrap_or(Value::Map(BTreeMap::new()));
+        let all = match &tags {
+            Value::Map(m) => {
+                let mut all: BTreeMap<String, Value> =
+                    default_tags.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
+                all.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Value::Map(all)
+            }
+            _ => Value::Unknown,
+        };
+        d.insert(TAGS.into(), tags);
+        d.insert(TAGS_ALL.into(), all);
+    }
+    canonical(imp, &d)
+}
+
+/// Planned attributes of an instance about to be created: config values, computed ones unknown.
+fn planned_new(schema: &Schema, cfg: &Attrs, desired: Attrs) -> Attrs {
+    let mut after = desired;
+    for a in &schema.attributes {
+        let set = cfg.get(a.name).is_some_and(|v| !v.is_null());
+        let engine_known = a.name == TAGS_ALL && after.contains_key(TAGS_ALL);
+        if (a.presence == Presence::Computed && !engine_known) || (a.presence == Presence::OptionalComputed && !set) {
+            after.insert(a.name.to_owned(), Value::Unknown);
+        }
+    }
+    after
+}
+
+fn unknown_computed(schema: &Schema, mut args: Attrs) -> Attrs {
+    for a in &schema.attributes {
+        if a.presence == Presence::Computed || (a.presence == Presence::OptionalComputed && !args.contains_key(a.name)) {
+            args.insert(a.name.to_owned(), Value::Unknown);
+        }
+    }
+    args
+}
+
+/// Turns what a resource's read/create/update returned into the attributes kept in state: only schema
+/// attributes; ones AWS cannot report carried over from `fallback`; tags split into `tags`/`tags_all`
+/// with the tool's tags removed; canonical form.
+pub fn absorb(
+    imp: &dyn Resource,
+    raw: Attrs,
+    fallback: &Attrs,
+    user_tag_keys: &BTreeSet<String>,
+    default_tags: &BTreeMap<String, String>,
+) -> Attrs {
+    let schema = imp.schema();
+    let mut out = Attrs::new();
+    for a in &schema.attributes {
+        if a.name == TAGS_ALL {
+            continue;
+        }
+        match raw.get(a.name) {
+            Some(v) => {
+                out.insert(a.name.to_owned(), v.clone());
+            }
+            None => {
+                if let Some(v) = fallback.get(a.name) {
+                    out.insert(a.name.to_owned(), v.clone());
+                }
+            }
+        }
+    }
+    if schema.taggable {
+        let mut all: BTreeMap<String, Value> = raw.get(TAGS).and_then(Value::as_map).cloned().unwrap_or_default();
+        all.remove(TAG_STACK);
+        all.remove(TAG_ADDRESS);
+        let user: BTreeMap<String, Value> = all
+            .iter()
+            .filter(|(k, _)| !default_tags.contains_key(*k) || user_tag_keys.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.insert(TAGS.into(), Value::Map(user));
+        out.insert(TAGS_ALL.into(), Value::Map(all));
+    }
+    canonical(imp, &out)
+}
+
+/// The full tag set to send to AWS: the tool's tags, then default tags, then the user's.
+pub fn full_tags(desired: &Attrs, stack: &str, address: &str) -> Value {
+    let mut all: BTreeMap<String, Value> =
+        desired.get(TAGS_ALL).and_then(Value::as_map).cloned().unwrap_or_default();
+    all.insert(TAG_STACK.into(), Value::str(stack));
+    all.insert(TAG_ADDRESS.into(), Value::str(address));
+    Value::Map(all)
+}
+
+/// Whether a reference names a resource/data block (used by validation-independent helpers).
+pub fn is_block_ref(r: &Ref) -> bool {
+    matches!(r, Ref::Resource { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_split_into_block_and_key() {
+        assert_eq!(block_of("subnet.public[\"a\"]"), "subnet.public");
+        assert_eq!(instance_key("subnet.public[\"a\"]"), Some("a".into()));
+        assert_eq!(instance_key("vpc.main"), None);
+    }
+
+    #[test]
+    fn empty_values_are_the_same_and_unknown_never_is() {
+        assert!(same(&Value::Null, &Value::List(vec![])));
+        assert!(same(&Value::str(""), &Value::Null));
+        assert!(!same(&Value::Unknown, &Value::Unknown));
+        assert!(!same(&Value::str("a"), &Value::str("b")));
+    }
+}

@@ -1,0 +1,321 @@
+//! Human rendering of plans and apply results, in the shape a Terraform user reads at a glance:
+//! `+` create, `~` update in place, `-/+` replace (`+/-` when create_before_destroy), `-` destroy,
+//! per-attribute `old -> new`, `# forces replacement`, `(known after apply)`, sensitive values redacted.
+//!
+//! Pure functions from a [`Plan`] to text; colour only when the caller says so (TTY and no `NO_COLOR`).
+
+use std::fmt::Write;
+
+use crate::apply::{ApplyReport, OpKind, Outcome};
+use crate::plan::{Action, Change, Plan};
+use crate::value::{Attrs, Value};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+const SENSITIVE: &str = "(sensitive value)";
+
+/// A value as shown in a plan: one line when short, else indented over several lines.
+pub fn fmt_value(v: &Value, indent: usize) -> String {
+    let one = v.to_string();
+    if one.len() <= 72 || !matches!(v, Value::List(_) | Value::Map(_)) {
+        return one;
+    }
+    let pad = " ".repeat(indent + 4);
+    let end = " ".repeat(indent);
+    match v {
+        Value::List(items) => {
+            let mut s = String::from("[\n");
+            for i in items {
+                let _ = writeln!(s, "{pad}{},", fmt_value(i, indent + 4));
+            }
+            s + &end + "]"
+        }
+        Value::Map(m) => {
+            let width = m.keys().map(|k| k.len()).max().unwrap_or(0);
+            let mut s = String::from("{\n");
+            for (k, i) in m {
+                let _ = writeln!(s, "{pad}{k:<width$} = {}", fmt_value(i, indent + 4));
+            }
+            s + &end + "}"
+        }
+        _ => one,
+    }
+}
+
+fn shown(c: &Change, name: &str, v: &Value) -> String {
+    if c.sensitive.iter().any(|s| s == name) && !matches!(v, Value::Unknown | Value::Null) {
+        SENSITIVE.to_owned()
+    } else {
+        fmt_value(v, 8)
+    }
+}
+
+fn header(c: &Change, st: &Style) -> (String, String) {
+    let what = match c.action {
+        Action::Create => "will be created".to_owned(),
+        Action::Update => "will be updated in-place".to_owned(),
+        Action::Replace => "must be replaced".to_owned(),
+        Action::Delete => "will be destroyed".to_owned(),
+        Action::Read => "will be read during apply".to_owned(),
+        Action::NoOp => "is unchanged".to_owned(),
+    };
+    let symbol = match c.action {
+        Action::Create => st.green("  +"),
+        Action::Update => st.yellow("  ~"),
+        Action::Replace if c.create_before_destroy => format!("{}/{}", st.green("+"), st.red("-")),
+        Action::Replace => format!("{}/{}", st.red("-"), st.green("+")),
+        Action::Delete => st.red("  -"),
+        Action::Read => st.dim(" <="),
+        Action::NoOp => "   ".to_owned(),
+    };
+    let mut comment = format!("  # {} {}", st.bold(&c.address), what);
+    if let Some(r) = &c.reason {
+        let _ = write!(comment, " ({r})");
+    }
+    (comment, symbol)
+}
+
+/// The block of one change.
+pub fn render_change(c: &Change, st: &Style) -> String {
+    let (comment, symbol) = header(c, st);
+    let mut out = comment + "\n";
+    let kind = if c.mode == state::Mode::Data { "data" } else { "resource" };
+    let name = c.block.rsplit('.').next().unwrap_or(&c.block);
+    let _ = writeln!(out, "{symbol} {kind} \"{}\" \"{name}\" {{", c.type_name);
+    let empty = Attrs::new();
+    let before = c.before.as_ref().unwrap_or(&empty);
+    let after = c.after.as_ref().unwrap_or(&empty);
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    let visible = |v: Option<&Value>| v.is_some_and(|v| !crate::engine::same(v, &Value::Null) || matches!(v, Value::Unknown));
+    let names: Vec<&String> = names
+        .into_iter()
+        .filter(|n| visible(before.get(*n)) || visible(after.get(*n)))
+        .collect();
+    let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
+    let mut hidden = 0;
+    for n in names {
+        let b = before.get(n).cloned().unwrap_or(Value::Null);
+        let a = after.get(n).cloned().unwrap_or(Value::Null);
+        let line = match c.action {
+            Action::Create | Action::Read => format!("{} {n:<width$} = {}", st.green("+"), shown(c, n, &a)),
+            Action::Delete => format!("{} {n:<width$} = {}", st.red("-"), shown(c, n, &b)),
+            Action::Update | Action::Replace | Action::NoOp => {
+                if crate::engine::same(&a, &b) {
+                    if n == "id" || n == "name" {
+                        format!("  {n:<width$} = {}", shown(c, n, &b))
+                    } else {
+                        hidden += 1;
+                        continue;
+                    }
+                } else if matches!(b, Value::Null) && !matches!(a, Value::Unknown) {
+                    format!("{} {n:<width$} = {}", st.green("+"), shown(c, n, &a))
+                } else {
+                    let forces = c.forces.iter().any(|f| f == n);
+                    format!(
+                        "{} {n:<width$} = {} -> {}{}",
+                        st.yellow("~"),
+                        shown(c, n, &b),
+                        shown(c, n, &a),
+                        if forces { st.red(" # forces replacement") } else { String::new() }
+                    )
+                }
+            }
+        };
+        let _ = writeln!(out, "      {line}");
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "        {}",
+            st.dim(&format!("# ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" }))
+        );
+    }
+    out.push_str("    }\n");
+    out
+}
+
+/// The whole plan as the `plan` command prints it.
+pub fn render_plan(plan: &Plan, st: &Style) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        let _ = writeln!(out, "{}\n", st.bold("Note: Objects have changed outside of provisioner"));
+        for d in &plan.drift {
+            match &d.changed {
+                None => {
+                    let _ = writeln!(out, "  # {} has been deleted", st.bold(&d.address));
+                }
+                Some(attrs) => {
+                    let _ = writeln!(out, "  # {} has changed", st.bold(&d.address));
+                    for a in attrs {
+                        let _ = writeln!(
+                            out,
+                            "    {} {} = {} -> {}",
+                            st.yellow("~"),
+                            a.name,
+                            Value::from_json(&a.before),
+                            Value::from_json(&a.after)
+                        );
+                    }
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if !plan.untracked.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            st.yellow(&format!(
+                "Warning: {} object(s) carry this stack's tags but are not in state:",
+                plan.untracked.len()
+            ))
+        );
+        for u in &plan.untracked {
+            match &u.address {
+                Some(a) => {
+                    let _ = writeln!(out, "  {} {} (was {a}): adopt it with `provisioner import '{a}' {}`", u.type_name, u.id, u.id);
+                }
+                None => {
+                    let _ = writeln!(out, "  {} {}: adopt it with `provisioner import ADDRESS {}`", u.type_name, u.id, u.id);
+                }
+            }
+        }
+        out.push('\n');
+    }
+    let changes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_change() || (c.action == Action::Read && c.reason.is_some()))
+        .collect();
+    let s = plan.summary();
+    let output_changes: Vec<(&String, &crate::plan::OutputChange)> = plan
+        .outputs
+        .iter()
+        .filter(|(_, o)| o.is_change())
+        .collect();
+    if changes.is_empty() && output_changes.is_empty() {
+        out.push_str(&format!(
+            "{} Your infrastructure matches the configuration.\n",
+            st.green(&st.bold("No changes."))
+        ));
+        return out;
+    }
+    if !changes.is_empty() {
+        let _ = writeln!(out, "provisioner will perform the following actions:\n");
+        for c in changes {
+            out.push_str(&render_change(c, st));
+            out.push('\n');
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} {} to add, {} to change, {} to destroy.",
+        st.bold("Plan:"),
+        s.add,
+        s.change,
+        s.destroy
+    );
+    if !output_changes.is_empty() {
+        let _ = writeln!(out, "\nChanges to Outputs:");
+        for (name, o) in output_changes {
+            let after = if o.sensitive { SENSITIVE.to_owned() } else { o.after.to_string() };
+            match (&o.before, &o.after) {
+                (None, _) => {
+                    let _ = writeln!(out, "  {} {name} = {after}", st.green("+"));
+                }
+                (Some(_), Value::Null) => {
+                    let _ = writeln!(out, "  {} {name}", st.red("-"));
+                }
+                (Some(b), _) => {
+                    let before = if o.sensitive { SENSITIVE.to_owned() } else { Value::from_json(b).to_string() };
+                    let _ = writeln!(out, "  {} {name} = {before} -> {after}", st.yellow("~"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The closing lines of `apply`/`destroy`.
+pub fn render_report(report: &ApplyReport, st: &Style, destroy: bool) -> String {
+    let mut out = String::new();
+    let failed: Vec<_> = report.failed().collect();
+    let skipped = report.results.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count();
+    let not_started = report.results.iter().filter(|r| matches!(r.outcome, Outcome::NotStarted)).count();
+    if report.interrupted {
+        let _ = writeln!(
+            out,
+            "{} in-flight operations finished and state was saved; {not_started} operation(s) not started.",
+            st.yellow("Interrupted:")
+        );
+    }
+    for f in &failed {
+        if let Outcome::Failed { error } = &f.outcome {
+            let _ = writeln!(out, "{} {} ({:?}): {error}", st.red("Error:"), f.address, f.op);
+        }
+    }
+    let added = report.count(OpKind::Create);
+    let changed = report.count(OpKind::Update);
+    let destroyed = report.count(OpKind::Delete);
+    let line = if destroy {
+        format!("{destroyed} destroyed.")
+    } else {
+        format!("{added} added, {changed} changed, {destroyed} destroyed.")
+    };
+    if failed.is_empty() && !report.interrupted {
+        let _ = writeln!(out, "{} {line}", st.green(&st.bold(if destroy { "Destroy complete!" } else { "Apply complete!" })));
+    } else {
+        let _ = writeln!(
+            out,
+            "{} {line} {} failed, {skipped} skipped because a dependency failed.",
+            st.red(&st.bold("Apply incomplete:")),
+            failed.len()
+        );
+    }
+    out
+}
+
+/// Outputs as `output` and the end of `apply` print them.
+pub fn render_outputs(outputs: &std::collections::BTreeMap<String, state::OutputRecord>) -> String {
+    let mut out = String::new();
+    if outputs.is_empty() {
+        return out;
+    }
+    out.push_str("\nOutputs:\n\n");
+    let width = outputs.keys().map(String::len).max().unwrap_or(0);
+    for (k, o) in outputs {
+        let v = if o.sensitive { "<sensitive>".to_owned() } else { Value::from_json(&o.value).to_string() };
+        let _ = writeln!(out, "{k:<width$} = {v}");
+    }
+    out
+}
