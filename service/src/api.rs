@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::birthday;
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::http::error;
+use crate::http::{error, ErrorDetail};
 use crate::metrics::Metrics;
 use crate::stats::Stats;
 
@@ -80,10 +80,7 @@ async fn ready(State(st): State<AppState>) -> Response {
     }
     match st.db.ping(Duration::from_secs(2)).await {
         Ok(()) => (StatusCode::OK, "READY").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-        }
+        Err(e) => with_detail(error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"), e),
     }
 }
 
@@ -98,9 +95,14 @@ fn username(path: Result<Path<String>, PathRejection>) -> Result<String, Respons
     Ok(name)
 }
 
+/// Attaches the cause of a failure for the access log (see [`ErrorDetail`]).
+fn with_detail(mut res: Response, e: impl std::fmt::Display) -> Response {
+    res.extensions_mut().insert(ErrorDetail(e.to_string()));
+    res
+}
+
 fn db_unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "database error");
-    error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+    with_detail(error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"), e)
 }
 
 #[derive(Deserialize)]

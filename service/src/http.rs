@@ -69,6 +69,12 @@ impl MakeRequestId for MakeId {
     }
 }
 
+/// Cause of a server-side failure, attached to a response's extensions by a
+/// handler; the access-log middleware writes it on the request's `warn` line
+/// together with the request id.
+#[derive(Clone, Debug)]
+pub struct ErrorDetail(pub String);
+
 /// Wraps `router` with the production middleware stack.
 pub fn with_middleware(router: Router, metrics: Arc<Metrics>, timeout: Duration, body_limit: usize) -> Router {
     router
@@ -83,7 +89,9 @@ pub fn with_middleware(router: Router, metrics: Arc<Metrics>, timeout: Duration,
 }
 
 /// Times the request, records metrics and writes the access log line
-/// (debug level; warn for 5xx) inside a span carrying the request id.
+/// (debug level; warn for 5xx, with the request id and any [`ErrorDetail`]).
+/// The per-request span is at debug level too: creating an info span for
+/// every request costs about 10% of throughput on `/api/time`.
 async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req.extensions().get::<MatchedPath>().cloned();
@@ -94,7 +102,7 @@ async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let span = tracing::info_span!("request", request_id = %request_id);
+    let span = tracing::debug_span!("request", request_id = %request_id);
     let uri = req.uri().clone();
     let res = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
@@ -102,11 +110,12 @@ async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
     let route = route.as_ref().map(MatchedPath::as_str).unwrap_or("unmatched");
     metrics.observe(method.as_str(), route, status, elapsed);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
-    let _g = span.enter();
     let path = uri.path();
     if status >= 500 {
-        tracing::warn!(%method, %path, %route, status, latency_ms, "request failed");
+        let error = res.extensions().get::<ErrorDetail>().map(|d| d.0.as_str());
+        tracing::warn!(%request_id, %method, %path, %route, status, latency_ms, error, "request failed");
     } else {
+        let _g = span.enter();
         tracing::debug!(%method, %path, %route, status, latency_ms, "request");
     }
     res

@@ -420,6 +420,19 @@ async fn postgres_outage_and_recovery() {
     wait_status(&p.url("/ready"), 503, Duration::from_secs(15)).await;
     let (s, v) = get_json(&c, &p.url("/hello/Heidi")).await;
     assert_eq!(s, 503, "{v}");
+    // the failure is logged once, at warn, with the request id and the cause
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = p.log_text();
+    let line = log
+        .lines()
+        .filter(|l| l.contains("\"request failed\"") && l.contains("/hello/Heidi"))
+        .last()
+        .unwrap_or_else(|| panic!("no warn line for the 503:\n{log}"));
+    let w: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(w["level"], "WARN");
+    assert_eq!(w["fields"]["status"], 503);
+    assert!(w["fields"]["request_id"].as_str().is_some_and(|r| r.len() == 36), "{line}");
+    assert!(w["fields"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{line}");
     assert_eq!(c.get(p.url("/health")).send().await.unwrap().status(), 200, "liveness does not need the DB");
     // bad input is still 400, not a database error
     assert_eq!(get_json(&c, &p.url("/hello/h1")).await.0, 400);
