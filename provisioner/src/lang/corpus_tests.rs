@@ -632,7 +632,7 @@ fn valid_stack_loads_and_evaluates() {
     ]);
     assert_eq!(c.hash, c2.hash);
     let (_s3, c3) = ok(&[
-        ("main.toml", &NETWORK.replace("dev-", "dev-")),
+        ("main.toml", NETWORK),
         (
             "extra.toml",
             "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.101.0/24\"\n",
@@ -819,5 +819,37 @@ fn repository_stacks_load_with_builtin_registry() {
                 assert!(missing_type, "{}: {}", dir.display(), e.render_plain());
             }
         }
+    }
+}
+
+/// Fixture stacks under `provisioner/tests/lang_corpus/`: each folder's `expected.txt` holds the plain
+/// rendering of what `load` reports (`LANG_CORPUS_BLESS=1` rewrites them).
+#[test]
+fn fixture_corpus() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang_corpus");
+    let bless = std::env::var_os("LANG_CORPUS_BLESS").is_some();
+    let reg = registry();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5, "fixtures missing in {}", root.display());
+    for case in cases {
+        let prefix = format!("{}/", case.display());
+        let got = match load(&case, &reg) {
+            Ok(_) => "ok".to_owned(),
+            Err(d) => d.render_plain().replace(&prefix, ""),
+        };
+        let expected_path = case.join("expected.txt");
+        if bless {
+            std::fs::write(&expected_path, format!("{got}\n")).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{} is missing", expected_path.display()));
+        assert_eq!(got.trim_end(), expected.trim_end(), "fixture {}", case.display());
     }
 }

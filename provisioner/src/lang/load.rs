@@ -892,6 +892,13 @@ impl Names<'_> {
                         .map(|s| format!("did you mean `{s}`?")),
                     ),
                 };
+                let hint = match (mode, hint) {
+                    (Mode::Managed, None) if self.registry.data_source(type_name).is_some() => Some(format!(
+                        "`{type_name}` is a data source: refer to it as `data.{}`",
+                        r.key()
+                    )),
+                    (_, h) => h,
+                };
                 diags.push(Diagnostic::at(msg, loc).with_help_opt(hint));
             }
             Ref::Resource { mode, type_name, name } if !self.blocks.contains_key(&r.key()) => {
