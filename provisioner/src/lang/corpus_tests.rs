@@ -853,3 +853,25 @@ fn fixture_corpus() {
         assert_eq!(got.trim_end(), expected.trim_end(), "fixture {}", case.display());
     }
 }
+
+#[test]
+fn for_each_literal_must_be_map_or_list_of_strings() {
+    let e = load_errors(&[(
+        "main.toml",
+        "[stack]\nname = \"n\"\n[resource.vpc.a]\nfor_each = 3\ncidr_block = \"10.0.0.0/16\"\n[resource.vpc.b]\nfor_each = [\"x\", 1]\ncidr_block = \"10.0.0.0/16\"\n",
+    )]);
+    let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "main.toml:4:12",
+                "`for_each` must be a map or a list of strings; the value is a number"
+            ),
+            (
+                "main.toml:7:12",
+                "`for_each` must be a map or a list of strings; a list element is a number"
+            ),
+        ]
+    );
+}

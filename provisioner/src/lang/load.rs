@@ -679,7 +679,11 @@ impl<'r> Loader<'r> {
         for (k, v) in entries(t) {
             let attr_name = k.get_ref().as_ref();
             match attr_name {
-                "for_each" => block.for_each = Some(self.node(v)),
+                "for_each" => {
+                    let node = self.node(v);
+                    self.check_for_each_literal(&node);
+                    block.for_each = Some(node);
+                }
                 "depends_on" => self.depends_on(&mut block, v),
                 "lifecycle" if mode == Mode::Managed => self.lifecycle(&mut block, schema, k, v),
                 _ => {
@@ -735,6 +739,38 @@ impl<'r> Loader<'r> {
         match mode {
             Mode::Managed => self.managed.push(block),
             Mode::Data => self.data.push(block),
+        }
+    }
+
+    /// The literal parts of `for_each` must make a map or a list of strings.
+    fn check_for_each_literal(&mut self, node: &Node) {
+        let bad = match node {
+            Node::Literal(v, _) => Some(v.type_name()),
+            Node::List(items, _) => items.iter().find_map(|i| match i {
+                Node::Literal(Value::String(_), _) | Node::Template(..) => None,
+                other => Some(match other {
+                    Node::Literal(v, _) => v.type_name(),
+                    Node::List(..) => "list",
+                    _ => "map",
+                }),
+            }),
+            _ => None,
+        };
+        if let Some(found) = bad {
+            let what = if matches!(node, Node::List(..)) {
+                "a list element"
+            } else {
+                "the value"
+            };
+            self.diags.push(
+                Diagnostic::at(
+                    format!("`for_each` must be a map or a list of strings; {what} is a {found}"),
+                    node.loc(),
+                )
+                .with_help(
+                    "e.g. `for_each = { a = \"10.0.1.0/24\", b = \"10.0.2.0/24\" }` or `for_each = [\"a\", \"b\"]`",
+                ),
+            );
         }
     }
 
