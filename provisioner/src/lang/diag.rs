@@ -258,9 +258,35 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// One diagnostic renders as itself; several render as related diagnostics (prefer
+/// [`Diagnostics::render_fancy`] for several: it does not repeat the messages in a summary line).
 impl miette::Diagnostic for Diagnostics {
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.single().and_then(|d| miette::Diagnostic::help(d))
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.single().and_then(|d| miette::Diagnostic::source_code(d))
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.single().and_then(|d| miette::Diagnostic::labels(d))
+    }
+
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.0.len() < 2 {
+            return None;
+        }
         Some(Box::new(self.0.iter().map(|d| d as &dyn miette::Diagnostic)))
+    }
+}
+
+impl Diagnostics {
+    fn single(&self) -> Option<&Diagnostic> {
+        match self.0.as_slice() {
+            [d] => Some(d),
+            _ => None,
+        }
     }
 }
 
@@ -280,5 +306,8 @@ mod tests {
         assert!(fancy.contains("bad") && fancy.contains("fix it"), "{fancy}");
         let ds = Diagnostics(vec![d.clone(), Diagnostic::new("other")]);
         assert_eq!(ds.to_string(), "stack/main.toml:2:6: bad\nother");
+        let one = Diagnostics(vec![d]);
+        let rendered = render_miette(&one, false);
+        assert!(rendered.contains("fix it") && rendered.contains("bé"), "{rendered}");
     }
 }
