@@ -262,7 +262,7 @@ impl std::error::Error for Diagnostics {}
 /// [`Diagnostics::render_fancy`] for several: it does not repeat the messages in a summary line).
 impl miette::Diagnostic for Diagnostics {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.single().and_then(|d| miette::Diagnostic::help(d))
+        self.single().and_then(miette::Diagnostic::help)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -270,7 +270,7 @@ impl miette::Diagnostic for Diagnostics {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.single().and_then(|d| miette::Diagnostic::labels(d))
+        self.single().and_then(miette::Diagnostic::labels)
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
