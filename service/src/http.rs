@@ -11,7 +11,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
@@ -38,13 +40,23 @@ impl MakeId {
     pub fn new() -> Self {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-        Self { prefix: h.finish(), counter: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        Self {
+            prefix: h.finish(),
+            counter: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
     }
 
     /// The next id, formatted like a UUID (8-4-4-4-12 hex digits).
     pub fn next_id(&self) -> String {
-        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let p = self.prefix;
         format!(
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
@@ -65,7 +77,9 @@ impl Default for MakeId {
 
 impl MakeRequestId for MakeId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        axum::http::HeaderValue::from_str(&self.next_id()).ok().map(RequestId::new)
+        axum::http::HeaderValue::from_str(&self.next_id())
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -76,10 +90,18 @@ impl MakeRequestId for MakeId {
 pub struct ErrorDetail(pub String);
 
 /// Wraps `router` with the production middleware stack.
-pub fn with_middleware(router: Router, metrics: Arc<Metrics>, timeout: Duration, body_limit: usize) -> Router {
+pub fn with_middleware(
+    router: Router,
+    metrics: Arc<Metrics>,
+    timeout: Duration,
+    body_limit: usize,
+) -> Router {
     router
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let metrics = metrics.clone();
             observe(metrics, req, next)
@@ -107,7 +129,10 @@ async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
     let res = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    let route = route.as_ref().map(MatchedPath::as_str).unwrap_or("unmatched");
+    let route = route
+        .as_ref()
+        .map(MatchedPath::as_str)
+        .unwrap_or("unmatched");
     metrics.observe(method.as_str(), route, status, elapsed);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let path = uri.path();
@@ -125,7 +150,9 @@ async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
 pub async fn serve(app: Router, addr: std::net::SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(crate::shutdown::signal()).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(crate::shutdown::signal())
+        .await
 }
 
 /// `<binary> healthcheck`: exits 0 when `GET /health` on the local port
@@ -133,7 +160,10 @@ pub async fn serve(app: Router, addr: std::net::SocketAddr) -> std::io::Result<(
 /// declare a container health check without a shell or curl.
 pub fn healthcheck(default_port: u16) -> std::process::ExitCode {
     use std::io::{Read, Write};
-    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(default_port);
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(default_port);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let ok = (|| -> std::io::Result<bool> {
         let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
@@ -144,5 +174,9 @@ pub fn healthcheck(default_port: u16) -> std::process::ExitCode {
         Ok(buf.starts_with(b"HTTP/1.1 200"))
     })()
     .unwrap_or(false);
-    if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }

@@ -17,10 +17,16 @@ pub fn init(format: &str) {
             EnvFilter::try_new(format!("{level},sqlx=warn,hyper=warn"))
                 .unwrap_or_else(|_| EnvFilter::new("info"))
         });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
     if format.eq_ignore_ascii_case("text") {
         builder.with_target(false).init();
     } else {
-        builder.json().with_current_span(true).with_span_list(false).init();
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     }
 }

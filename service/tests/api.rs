@@ -27,11 +27,17 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 let dir = output_dir().join("data").join(unique(label));
-                Db { envs: vec![("DATA_DIR", dir.display().to_string())], pg: None }
+                Db {
+                    envs: vec![("DATA_DIR", dir.display().to_string())],
+                    pg: None,
+                }
             }
             Backend::Postgres(server) => {
                 let (name, url) = create_pg_db(server, &format!("svc_{label}")).await;
-                Db { envs: vec![("DATABASE_URL", url)], pg: Some((server.clone(), name)) }
+                Db {
+                    envs: vec![("DATABASE_URL", url)],
+                    pg: Some((server.clone(), name)),
+                }
             }
         }
     }
@@ -66,7 +72,14 @@ macro_rules! on_both {
     )*};
 }
 
-on_both!(status_codes, bad_input_is_400, upsert_updates, day_counts_with_pinned_clock, limits_and_request_ids, graceful_shutdown);
+on_both!(
+    status_codes,
+    bad_input_is_400,
+    upsert_updates,
+    day_counts_with_pinned_clock,
+    limits_and_request_ids,
+    graceful_shutdown
+);
 
 async fn put(c: &common::Client, base: &str, name: &str, body: &str) -> (u16, String) {
     let r = c
@@ -83,7 +96,10 @@ async fn get_json(c: &common::Client, url: &str) -> (u16, Value) {
     let r = c.get(url).send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn status_codes(backend: Backend) {
@@ -99,14 +115,19 @@ async fn status_codes(backend: Backend) {
     let (s, v) = get_json(&c, &p.url("/api/time")).await;
     assert_eq!(s, 200);
     let t = v["time"].as_f64().expect("time is a number");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
     assert!((t - now).abs() < 5.0, "time {t} vs now {now}");
     assert!(v["time"].is_f64(), "time must be a float: {v}");
 
     let (s, v) = get_json(&c, &p.url("/stats")).await;
     assert_eq!(s, 200);
     for k in ["cpu", "ram"] {
-        let x = v[k].as_f64().unwrap_or_else(|| panic!("{k} missing in {v}"));
+        let x = v[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} missing in {v}"));
         assert!((0.0..=100.0).contains(&x), "{k}={x}");
     }
 
@@ -131,8 +152,14 @@ async fn status_codes(backend: Backend) {
     let r = c.get(p.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
-    assert!(text.contains(r#"http_requests_total{method="PUT",route="/hello/{username}",status="204"} 1"#), "{text}");
-    assert!(text.contains(r#"http_requests_total{method="GET",route="/hello/{username}",status="404"} 1"#));
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="PUT",route="/hello/{username}",status="204"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text
+        .contains(r#"http_requests_total{method="GET",route="/hello/{username}",status="404"} 1"#));
     assert!(text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/api/time",status="200",le="+Inf"} 1"#));
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     db.cleanup().await;
@@ -148,11 +175,11 @@ async fn bad_input_is_400(backend: Backend) {
     let bad_names = [
         "bob1",
         "bob_smith",
-        "Zo%C3%AB",                              // Zoë
-        "%E5%90%8D%E5%89%8D",                    // 名前
-        "%27%20OR%20%271%27%3D%271",             // ' OR '1'='1
-        "x%27%3B%20DROP%20TABLE%20users%3B--",   // x'; DROP TABLE users;--
-        "Robert%22%29%3B",                       // Robert");
+        "Zo%C3%AB",                            // Zoë
+        "%E5%90%8D%E5%89%8D",                  // 名前
+        "%27%20OR%20%271%27%3D%271",           // ' OR '1'='1
+        "x%27%3B%20DROP%20TABLE%20users%3B--", // x'; DROP TABLE users;--
+        "Robert%22%29%3B",                     // Robert");
         "a%20b",
         "%FF",
         long.as_str(),
@@ -193,7 +220,10 @@ async fn bad_input_is_400(backend: Backend) {
         (r#"{"dateOfBirth":"17-05-1990"}"#.into(), "YYYY-MM-DD"),
         (r#"{"dateOfBirth":"1990-5-17"}"#.into(), "YYYY-MM-DD"),
         (r#"{"dateOfBirth":"1990/05/17"}"#.into(), "YYYY-MM-DD"),
-        (r#"{"dateOfBirth":"1990-05-17T00:00:00Z"}"#.into(), "YYYY-MM-DD"),
+        (
+            r#"{"dateOfBirth":"1990-05-17T00:00:00Z"}"#.into(),
+            "YYYY-MM-DD",
+        ),
         (r#"{"dateOfBirth":""}"#.into(), "YYYY-MM-DD"),
         (r#"{"dateOfBirth":"1990-02-30"}"#.into(), "valid"),
         (r#"{"dateOfBirth":"2001-02-29"}"#.into(), "valid"),
@@ -207,12 +237,26 @@ async fn bad_input_is_400(backend: Backend) {
         assert_eq!(s, 400, "body {body:?}: {text}");
         let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
         let err = v["error"].as_str().unwrap();
-        assert!(err.contains(expect), "body {body:?}: error {err:?} should mention {expect:?}");
+        assert!(
+            err.contains(expect),
+            "body {body:?}: error {err:?} should mention {expect:?}"
+        );
     }
     // wrong / missing content type is not a 415
-    let r = c.put(p.url("/hello/Carol")).body(good).send().await.unwrap();
+    let r = c
+        .put(p.url("/hello/Carol"))
+        .body(good)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c.put(p.url("/hello/Carol")).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let r = c
+        .put(p.url("/hello/Carol"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     // nothing bad was stored
     let (s, _) = get_json(&c, &p.url("/hello/bob")).await;
@@ -222,12 +266,26 @@ async fn bad_input_is_400(backend: Backend) {
 
 async fn upsert_updates(backend: Backend) {
     let db = Db::new(&backend, "upsert").await;
-    let p = api("api-upsert", &db.with(&[("SERVICE_FAKE_TODAY", "2024-03-01")])).await;
+    let p = api(
+        "api-upsert",
+        &db.with(&[("SERVICE_FAKE_TODAY", "2024-03-01")]),
+    )
+    .await;
     let c = client();
-    assert_eq!(put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-02"}"#).await.0, 204);
+    assert_eq!(
+        put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-02"}"#)
+            .await
+            .0,
+        204
+    );
     let (_, v) = get_json(&c, &p.url("/hello/Dave")).await;
     assert_eq!(v["message"], "Hello, Dave! Your birthday is in 1 day(s)");
-    assert_eq!(put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-01"}"#).await.0, 204);
+    assert_eq!(
+        put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-01"}"#)
+            .await
+            .0,
+        204
+    );
     let (_, v) = get_json(&c, &p.url("/hello/Dave")).await;
     assert_eq!(v["message"], "Hello, Dave! Happy birthday!");
     // names are case-sensitive keys
@@ -240,21 +298,34 @@ async fn day_counts_with_pinned_clock(backend: Backend) {
     let db = Db::new(&backend, "days").await;
     let c = client();
     // (today, user, date of birth, expected message suffix)
-    let cases: &[(&str, &[(&str, &str, &str)])] = &[
-        ("2023-12-31", &[
-            ("Newyear", "1990-01-01", "Your birthday is in 1 day(s)"),
-            ("Eve", "1990-12-31", "Happy birthday!"),
-            ("Justmissed", "1990-12-30", "Your birthday is in 365 day(s)"),
-            ("Leapling", "2000-02-29", "Your birthday is in 60 day(s)"),
-        ]),
-        ("2024-01-01", &[("Silvester", "1999-12-31", "Your birthday is in 365 day(s)")]),
-        ("2024-02-28", &[
-            ("Leapa", "2000-02-29", "Your birthday is in 1 day(s)"),
-            ("March", "2000-03-01", "Your birthday is in 2 day(s)"),
-        ]),
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str, &'a str)]);
+    let cases: &[Case] = &[
+        (
+            "2023-12-31",
+            &[
+                ("Newyear", "1990-01-01", "Your birthday is in 1 day(s)"),
+                ("Eve", "1990-12-31", "Happy birthday!"),
+                ("Justmissed", "1990-12-30", "Your birthday is in 365 day(s)"),
+                ("Leapling", "2000-02-29", "Your birthday is in 60 day(s)"),
+            ],
+        ),
+        (
+            "2024-01-01",
+            &[("Silvester", "1999-12-31", "Your birthday is in 365 day(s)")],
+        ),
+        (
+            "2024-02-28",
+            &[
+                ("Leapa", "2000-02-29", "Your birthday is in 1 day(s)"),
+                ("March", "2000-03-01", "Your birthday is in 2 day(s)"),
+            ],
+        ),
         ("2024-02-29", &[("Leapb", "2000-02-29", "Happy birthday!")]),
         ("2023-02-28", &[("Leapc", "2004-02-29", "Happy birthday!")]),
-        ("2023-03-01", &[("Leapd", "2004-02-29", "Your birthday is in 365 day(s)")]),
+        (
+            "2023-03-01",
+            &[("Leapd", "2004-02-29", "Your birthday is in 365 day(s)")],
+        ),
         ("2100-02-28", &[("Leape", "2000-02-29", "Happy birthday!")]),
     ];
     for (today, users) in cases {
@@ -264,19 +335,45 @@ async fn day_counts_with_pinned_clock(backend: Backend) {
             assert_eq!(s, 204, "{today} {name}: {body}");
             let (s, v) = get_json(&c, &p.url(&format!("/hello/{name}"))).await;
             assert_eq!(s, 200);
-            assert_eq!(v["message"], format!("Hello, {name}! {suffix}"), "today {today}, born {dob}");
+            assert_eq!(
+                v["message"],
+                format!("Hello, {name}! {suffix}"),
+                "today {today}, born {dob}"
+            );
         }
         // the pinned "today" is not a valid birth date, the day before is
-        let (s, _) = put(&c, &p.base, "Pinned", &format!(r#"{{"dateOfBirth":"{today}"}}"#)).await;
+        let (s, _) = put(
+            &c,
+            &p.base,
+            "Pinned",
+            &format!(r#"{{"dateOfBirth":"{today}"}}"#),
+        )
+        .await;
         assert_eq!(s, 400);
-        let yesterday = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap().pred_opt().unwrap();
-        let (s, _) = put(&c, &p.base, "Pinned", &format!(r#"{{"dateOfBirth":"{yesterday}"}}"#)).await;
+        let yesterday = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d")
+            .unwrap()
+            .pred_opt()
+            .unwrap();
+        let (s, _) = put(
+            &c,
+            &p.base,
+            "Pinned",
+            &format!(r#"{{"dateOfBirth":"{yesterday}"}}"#),
+        )
+        .await;
         assert_eq!(s, 204);
         let (_, v) = get_json(&c, &p.url("/hello/Pinned")).await;
-        assert_eq!(v["message"], "Hello, Pinned! Your birthday is in 364 day(s)".replace(
-            "364",
-            &service::birthday::days_until_birthday(yesterday, chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap()).to_string(),
-        ));
+        assert_eq!(
+            v["message"],
+            "Hello, Pinned! Your birthday is in 364 day(s)".replace(
+                "364",
+                &service::birthday::days_until_birthday(
+                    yesterday,
+                    chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap()
+                )
+                .to_string(),
+            )
+        );
     }
     db.cleanup().await;
 }
@@ -285,19 +382,36 @@ async fn limits_and_request_ids(backend: Backend) {
     let db = Db::new(&backend, "limits").await;
     let p = api("api-limits", &db.with(&[("BODY_LIMIT_BYTES", "1024")])).await;
     let c = client();
-    let big = format!(r#"{{"dateOfBirth":"1990-01-01","pad":"{}"}}"#, "x".repeat(4096));
+    let big = format!(
+        r#"{{"dateOfBirth":"1990-01-01","pad":"{}"}}"#,
+        "x".repeat(4096)
+    );
     let (s, _) = put(&c, &p.base, "Big", &big).await;
     assert_eq!(s, 413);
     let r = c.get(p.url("/health")).send().await.unwrap();
-    let id = r.headers().get("x-request-id").expect("request id").to_str().unwrap().to_string();
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .expect("request id")
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(id.len(), 36, "uuid request id: {id}");
-    let r = c.get(p.url("/hello/Unknown")).header("x-request-id", "test-req-42").send().await.unwrap();
+    let r = c
+        .get(p.url("/hello/Unknown"))
+        .header("x-request-id", "test-req-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"], "test-req-42");
     assert_eq!(r.status(), 404);
     // the access log line (debug level in tests) carries the request id
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = p.log_text();
-    let line = log.lines().find(|l| l.contains("test-req-42")).unwrap_or_else(|| panic!("no log line:\n{log}"));
+    let line = log
+        .lines()
+        .find(|l| l.contains("test-req-42"))
+        .unwrap_or_else(|| panic!("no log line:\n{log}"));
     let v: Value = serde_json::from_str(line).expect("JSON log line");
     assert_eq!(v["span"]["request_id"], "test-req-42");
     assert_eq!(v["fields"]["status"], 404);
@@ -308,7 +422,12 @@ async fn graceful_shutdown(backend: Backend) {
     let db = Db::new(&backend, "shutdown").await;
     let mut p = api("api-shutdown", &db.with(&[])).await;
     let code = p.terminate(Duration::from_secs(10));
-    assert_eq!(code, Some(0), "api must exit 0 on SIGTERM; log:\n{}", p.log_text());
+    assert_eq!(
+        code,
+        Some(0),
+        "api must exit 0 on SIGTERM; log:\n{}",
+        p.log_text()
+    );
     assert!(p.log_text().contains("api stopped"));
     db.cleanup().await;
 }
@@ -321,8 +440,22 @@ async fn sqlite_default_data_dir_and_url() {
     drop(p);
     let file = output_dir().join("data").join(unique("url")).join("x.db");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let p = api("api-sqliteurl", &[("DATABASE_URL", format!("sqlite://{}", file.display()))]).await;
-    assert_eq!(put(&client(), &p.base, "Erin", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
+    let p = api(
+        "api-sqliteurl",
+        &[("DATABASE_URL", format!("sqlite://{}", file.display()))],
+    )
+    .await;
+    assert_eq!(
+        put(
+            &client(),
+            &p.base,
+            "Erin",
+            r#"{"dateOfBirth":"1990-01-01"}"#
+        )
+        .await
+        .0,
+        204
+    );
     assert!(file.exists());
 }
 
@@ -340,7 +473,9 @@ async fn bad_configuration_exits_2() {
 /// (`sslmode=require` through rustls).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_env_vars_and_tls() {
-    let Some(server) = common::pg_server() else { return };
+    let Some(server) = common::pg_server() else {
+        return;
+    };
     let (name, url) = create_pg_db(&server, "svc_pgenv").await;
     let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
     let envs = vec![
@@ -352,13 +487,24 @@ async fn postgres_env_vars_and_tls() {
     ];
     let p = api("api-pgenv", &envs).await;
     let c = client();
-    assert_eq!(put(&c, &p.base, "Frank", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
+    assert_eq!(
+        put(&c, &p.base, "Frank", r#"{"dateOfBirth":"1990-01-01"}"#)
+            .await
+            .0,
+        204
+    );
     drop(p);
     // the same data through a URL with sslmode=require
-    let tls_url = format!("{}{}sslmode=require", url, if url.contains('?') { "&" } else { "?" });
+    let tls_url = format!(
+        "{}{}sslmode=require",
+        url,
+        if url.contains('?') { "&" } else { "?" }
+    );
     let p = api("api-pgtls", &[("DATABASE_URL", tls_url)]).await;
     assert_eq!(get_json(&c, &p.url("/hello/Frank")).await.0, 200);
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
     let ssl: Vec<(bool,)> = sqlx::query_as(
         "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
          WHERE a.application_name = 'service-api' AND a.datname = current_database()",
@@ -366,7 +512,10 @@ async fn postgres_env_vars_and_tls() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert!(!ssl.is_empty() && ssl.iter().all(|(s,)| *s), "api connections use TLS: {ssl:?}");
+    assert!(
+        !ssl.is_empty() && ssl.iter().all(|(s,)| *s),
+        "api connections use TLS: {ssl:?}"
+    );
     drop(conn);
     drop(p);
     drop_pg_db(&server, &name).await;
@@ -376,20 +525,43 @@ async fn postgres_env_vars_and_tls() {
 /// Several replicas starting at once on an empty database all migrate safely.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_migrations() {
-    let Some(server) = common::pg_server() else { return };
+    let Some(server) = common::pg_server() else {
+        return;
+    };
     let (name, url) = create_pg_db(&server, "svc_mig").await;
     let procs: Vec<_> = (0..4)
-        .map(|i| common::spawn(&common::bin("api"), &format!("api-mig{i}"), &[("DATABASE_URL", url.clone())]))
+        .map(|i| {
+            common::spawn(
+                &common::bin("api"),
+                &format!("api-mig{i}"),
+                &[("DATABASE_URL", url.clone())],
+            )
+        })
         .collect();
     for p in &procs {
         wait_status(&p.url("/ready"), 200, Duration::from_secs(30)).await;
     }
     let c = client();
-    assert_eq!(put(&c, &procs[0].base, "Grace", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
+    assert_eq!(
+        put(
+            &c,
+            &procs[0].base,
+            "Grace",
+            r#"{"dateOfBirth":"1990-01-01"}"#
+        )
+        .await
+        .0,
+        204
+    );
     assert_eq!(get_json(&c, &procs[3].url("/hello/Grace")).await.0, 200);
     drop(procs);
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     drop(conn);
     drop_pg_db(&server, &name).await;
@@ -401,7 +573,9 @@ async fn postgres_concurrent_migrations() {
 /// need the database answer 503, never 500, meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_and_recovery() {
-    let Some(server) = common::pg_server() else { return };
+    let Some(server) = common::pg_server() else {
+        return;
+    };
     let (name, url) = create_pg_db(&server, "svc_outage").await;
     let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
     let upstream = format!("{}:{}", opts.get_host(), opts.get_port());
@@ -414,7 +588,12 @@ async fn postgres_outage_and_recovery() {
     assert_ne!(proxied, url, "URL must name host:port explicitly");
     let p = api("api-outage", &[("DATABASE_URL", proxied)]).await;
     let c = client();
-    assert_eq!(put(&c, &p.base, "Heidi", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
+    assert_eq!(
+        put(&c, &p.base, "Heidi", r#"{"dateOfBirth":"1990-01-01"}"#)
+            .await
+            .0,
+        204
+    );
 
     proxy.cut();
     wait_status(&p.url("/ready"), 503, Duration::from_secs(15)).await;
@@ -425,15 +604,26 @@ async fn postgres_outage_and_recovery() {
     let log = p.log_text();
     let line = log
         .lines()
-        .filter(|l| l.contains("\"request failed\"") && l.contains("/hello/Heidi"))
-        .last()
+        .rfind(|l| l.contains("\"request failed\"") && l.contains("/hello/Heidi"))
         .unwrap_or_else(|| panic!("no warn line for the 503:\n{log}"));
     let w: Value = serde_json::from_str(line).unwrap();
     assert_eq!(w["level"], "WARN");
     assert_eq!(w["fields"]["status"], 503);
-    assert!(w["fields"]["request_id"].as_str().is_some_and(|r| r.len() == 36), "{line}");
-    assert!(w["fields"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{line}");
-    assert_eq!(c.get(p.url("/health")).send().await.unwrap().status(), 200, "liveness does not need the DB");
+    assert!(
+        w["fields"]["request_id"]
+            .as_str()
+            .is_some_and(|r| r.len() == 36),
+        "{line}"
+    );
+    assert!(
+        w["fields"]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{line}"
+    );
+    assert_eq!(
+        c.get(p.url("/health")).send().await.unwrap().status(),
+        200,
+        "liveness does not need the DB"
+    );
     // bad input is still 400, not a database error
     assert_eq!(get_json(&c, &p.url("/hello/h1")).await.0, 400);
 
@@ -466,7 +656,9 @@ impl TcpProxy {
         let (up2, gen2) = (up.clone(), generation.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
                 if !up2.load(Ordering::SeqCst) {
                     drop(inbound);
                     continue;
@@ -474,7 +666,9 @@ impl TcpProxy {
                 let upstream = upstream.clone();
                 let mut cut = gen2.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut.changed() => {}
@@ -482,7 +676,12 @@ impl TcpProxy {
                 });
             }
         });
-        Self { port, up, generation, task }
+        Self {
+            port,
+            up,
+            generation,
+            task,
+        }
     }
 
     fn cut(&self) {
@@ -503,7 +702,11 @@ impl Drop for TcpProxy {
 
 #[test]
 fn clock_env_is_documented() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap_or_default();
-    assert!(readme.contains(service::clock::FAKE_TODAY_ENV), "README documents the test clock");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap_or_default();
+    assert!(
+        readme.contains(service::clock::FAKE_TODAY_ENV),
+        "README documents the test clock"
+    );
     let _ = json!({});
 }

@@ -15,26 +15,54 @@ fn compose() -> Value {
 
 fn env_of(svc: &Value) -> std::collections::BTreeMap<String, String> {
     match &svc["environment"] {
-        Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string()),
+                )
+            })
+            .collect(),
         Value::Array(a) => a
             .iter()
-            .filter_map(|v| v.as_str()?.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|v| {
+                v.as_str()?
+                    .split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect(),
         _ => Default::default(),
     }
 }
 
 fn ports(svc: &Value) -> BTreeSet<String> {
-    svc["ports"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    svc["ports"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn exposed(dockerfile: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(format!("{}/{dockerfile}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    text.lines().filter_map(|l| l.strip_prefix("EXPOSE ")).flat_map(|p| p.split_whitespace().map(str::to_string)).collect()
+    let text =
+        std::fs::read_to_string(format!("{}/{dockerfile}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("EXPOSE "))
+        .flat_map(|p| p.split_whitespace().map(str::to_string))
+        .collect()
 }
 
 fn healthy_dependency(svc: &Value, on: &str) {
-    assert_eq!(svc["depends_on"][on]["condition"], "service_healthy", "depends on healthy {on}: {svc}");
+    assert_eq!(
+        svc["depends_on"][on]["condition"], "service_healthy",
+        "depends on healthy {on}: {svc}"
+    );
 }
 
 #[test]
@@ -46,23 +74,49 @@ fn services_ports_and_wiring() {
 
     // postgres
     let pg = &c["services"]["postgres"];
-    assert!(pg["image"].as_str().unwrap().starts_with("postgres:"), "official postgres image");
+    assert!(
+        pg["image"].as_str().unwrap().starts_with("postgres:"),
+        "official postgres image"
+    );
     let pg_env = env_of(pg);
-    let (user, password, db) = (&pg_env["POSTGRES_USER"], &pg_env["POSTGRES_PASSWORD"], &pg_env["POSTGRES_DB"]);
+    let (user, password, db) = (
+        &pg_env["POSTGRES_USER"],
+        &pg_env["POSTGRES_PASSWORD"],
+        &pg_env["POSTGRES_DB"],
+    );
     assert!(pg["healthcheck"]["test"].to_string().contains("pg_isready"));
-    assert!(pg["volumes"].as_array().is_some_and(|v| !v.is_empty()), "postgres data on a volume");
+    assert!(
+        pg["volumes"].as_array().is_some_and(|v| !v.is_empty()),
+        "postgres data on a volume"
+    );
     assert!(c["volumes"].as_object().is_some_and(|v| !v.is_empty()));
 
     // api talks to postgres with those credentials
     let api = &c["services"]["api"];
     let api_env = env_of(api);
     let url = &api_env["DATABASE_URL"];
-    assert_eq!(url, &format!("postgres://{user}:{password}@postgres:5432/{db}"), "DATABASE_URL matches the postgres service");
+    assert_eq!(
+        url,
+        &format!("postgres://{user}:{password}@postgres:5432/{db}"),
+        "DATABASE_URL matches the postgres service"
+    );
     healthy_dependency(api, "postgres");
-    let api_port = api_env.get("PORT").cloned().unwrap_or_else(|| "8080".into());
-    assert!(exposed("Dockerfile.api").contains(&format!("{api_port}")), "Dockerfile.api exposes {api_port}");
-    assert!(ports(api).contains(&format!("8080:{api_port}")), "api published: {:?}", ports(api));
-    assert!(api["healthcheck"]["test"].to_string().contains("healthcheck"));
+    let api_port = api_env
+        .get("PORT")
+        .cloned()
+        .unwrap_or_else(|| "8080".into());
+    assert!(
+        exposed("Dockerfile.api").contains(&api_port),
+        "Dockerfile.api exposes {api_port}"
+    );
+    assert!(
+        ports(api).contains(&format!("8080:{api_port}")),
+        "api published: {:?}",
+        ports(api)
+    );
+    assert!(api["healthcheck"]["test"]
+        .to_string()
+        .contains("healthcheck"));
     assert_eq!(api["build"]["dockerfile"], "Dockerfile.api");
 
     // frontend forwards to the api service
@@ -72,13 +126,21 @@ fn services_ports_and_wiring() {
     healthy_dependency(fe, "api");
     let fe_port = fe_env.get("PORT").cloned().unwrap_or_else(|| "3000".into());
     assert!(exposed("Dockerfile.frontend").contains(&fe_port));
-    assert!(ports(fe).contains(&format!("3000:{fe_port}")), "frontend published: {:?}", ports(fe));
+    assert!(
+        ports(fe).contains(&format!("3000:{fe_port}")),
+        "frontend published: {:?}",
+        ports(fe)
+    );
     assert_eq!(fe["build"]["dockerfile"], "Dockerfile.frontend");
 
     // images are built from contexts holding the prebuilt static binaries
     for (svc, bin) in [(api, "api"), (fe, "frontend")] {
         let ctx = svc["build"]["context"].as_str().unwrap();
-        assert_eq!(ctx, format!("service/target-image/{bin}"), "build context of {bin}");
+        assert_eq!(
+            ctx,
+            format!("service/target-image/{bin}"),
+            "build context of {bin}"
+        );
         assert!(svc["restart"].is_string());
     }
 }

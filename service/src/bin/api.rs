@@ -5,7 +5,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use service::{api, clock::Clock, config::ApiConfig, db::Db, http, metrics::Metrics, stats, telemetry};
+use service::{
+    api, clock::Clock, config::ApiConfig, db::Db, http, metrics::Metrics, stats, telemetry,
+};
 
 fn main() -> std::process::ExitCode {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
@@ -19,7 +21,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     telemetry::init(&cfg.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the runtime");
@@ -52,7 +57,12 @@ async fn run(cfg: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
         stats: stats::spawn_sampler(Duration::from_secs(1)),
         migrated,
     };
-    let app = http::with_middleware(api::router(state), metrics, cfg.request_timeout, cfg.body_limit);
+    let app = http::with_middleware(
+        api::router(state),
+        metrics,
+        cfg.request_timeout,
+        cfg.body_limit,
+    );
     http::serve(app, cfg.addr).await?;
     db.close().await;
     tracing::info!("api stopped");
