@@ -123,9 +123,13 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     want.sort();
     assert_eq!(addrs, want);
 
-    // No changes now.
+    // No changes now, and nothing reported as changed outside the tool.
     let out = cli.expect(0, &["plan", "--detailed-exitcode"]);
     assert!(out.stdout.contains("No changes."), "{out}");
+    assert!(!out.stdout.contains("changed outside"), "{out}");
+    let plan = cli.plan_json(&[]);
+    assert!(plan.get("drift").is_none_or(|d| d.as_array().is_some_and(Vec::is_empty)), "{plan:#}");
+    assert!(plan.get("untracked").is_none_or(|d| d.as_array().is_some_and(Vec::is_empty)), "{plan:#}");
 
     // Outputs match reality.
     let outs = cli.json(&[0], &["output"]);

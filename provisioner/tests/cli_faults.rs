@@ -235,3 +235,35 @@ fn sigterm_finishes_in_flight_work_saves_and_unlocks() {
     cli.destroy();
     assert_eq!(cli.count_tagged(), 0);
 }
+
+/// SIGKILL while waiting for a NAT gateway to become available: the gateway was saved to state right after
+/// its create call (before the wait), so the next apply does not create a second one.
+#[test]
+fn sigkill_during_nat_wait_does_not_duplicate_the_gateway() {
+    let (cli, proxy) = proxied("f-natkill", "nat");
+    proxy.set_rules(vec![Rule::new(
+        "DescribeNatGateways",
+        Fault::Rewrite { from: "<state>available</state>".into(), to: "<state>pending</state>".into() },
+    )]);
+    let mut child = cli.spawn(&["apply", "--auto-approve"]);
+    wait_until("the NAT gateway create", Duration::from_secs(60), || calls(&proxy, "CreateNatGateway") >= 1);
+    let polls = calls(&proxy, "DescribeNatGateways");
+    wait_until("a few NAT polls", Duration::from_secs(30), || calls(&proxy, "DescribeNatGateways") >= polls + 3);
+    child.kill().unwrap();
+    let _ = wait_output(&mut child, Duration::from_secs(10));
+
+    let addrs = cli.state_addresses();
+    assert!(addrs.contains(&"nat_gateway.main".to_owned()), "saved right after CreateNatGateway: {addrs:?}");
+    let nat_id = cli.id("nat_gateway.main");
+    assert!(nat_id.starts_with("nat-"), "{nat_id}");
+    assert_eq!(tagged_with_prefix(&cli, "nat-"), 1);
+
+    cli.ok(&["force-unlock", &lock_id(&cli)]);
+    proxy.set_rules(vec![]);
+    cli.apply();
+    assert_eq!(tagged_with_prefix(&cli, "nat-"), 1, "no second NAT gateway: {:?}", cli.tagged_ids());
+    assert_eq!(cli.count_tagged(), 8, "{:?}", cli.tagged_ids());
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
+}

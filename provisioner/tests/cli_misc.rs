@@ -145,3 +145,36 @@ fn target_replace_refresh_and_single_dash_flags() {
     cli.ok(&["destroy", "-auto-approve", "-var", "env=x"]);
     assert_eq!(cli.count_tagged(), 0);
 }
+
+/// `destroy --target X` (and `plan --destroy --target X`) destroys X and everything that depends on X —
+/// never X's dependencies, which other resources still use (Terraform's semantics).
+#[test]
+fn targeted_destroy_takes_dependents_not_dependencies() {
+    let cli = Cli::new("misc-tdestroy");
+    cli.fixture("small");
+    cli.apply();
+    let vpc = cli.id("vpc.main");
+
+    let plan = cli.json(&[0], &["plan", "--destroy", "--target", "subnet.a"]);
+    assert_eq!(pairs(&actions(&plan)), [("subnet.a", "delete")], "only the target (nothing depends on it): {plan:#}");
+
+    let plan = cli.json(&[0], &["plan", "--destroy", "--target", "vpc.main"]);
+    assert_eq!(
+        pairs(&actions(&plan)),
+        [
+            ("internet_gateway.main", "delete"),
+            ("security_group.web", "delete"),
+            ("subnet.a", "delete"),
+            ("subnet.b", "delete"),
+            ("vpc.main", "delete"),
+        ],
+        "the target and all its dependents: {plan:#}"
+    );
+
+    cli.ok(&["destroy", "--auto-approve", "--target", "subnet.a"]);
+    assert_eq!(cli.state_addresses(), ["internet_gateway.main", "security_group.web", "subnet.b", "vpc.main"]);
+    assert!(cli.tagged_ids().contains(&vpc), "the VPC others use survives");
+    cli.expect(2, &["plan", "--detailed-exitcode"]);
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0);
+}

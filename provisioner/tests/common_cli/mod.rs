@@ -275,6 +275,27 @@ impl Cli {
     }
 }
 
+impl Drop for Cli {
+    /// A failing test destroys what it created (best effort), so moto does not fill up with leftovers.
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.state_path().exists() && !self.lock_path().exists() {
+            let mut cmd = self.command(&["destroy", "--auto-approve"]);
+            cmd.env("AWS_ENDPOINT_URL", &self.moto.endpoint).stdout(Stdio::null()).stderr(Stdio::null());
+            if let Ok(mut child) = cmd.spawn() {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_secs(60) {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
 /// Waits for a child, collecting its output; kills it after `timeout`.
 pub fn wait_output(child: &mut Child, timeout: Duration) -> Output {
     use std::io::Read;
