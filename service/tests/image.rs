@@ -276,5 +276,6 @@ async fn images_build_and_run_from_scratch() {
     assert!(hc.success(), "api healthcheck");
     drop(fe_proc);
     drop(api_proc);
-    let _ = (api.tag, fe.tag);
+    // the images were only built to be inspected: do not let them pile up
+    run(podman().args(["rmi", "-f", &api.tag, &fe.tag]));
 }
