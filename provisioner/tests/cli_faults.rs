@@ -267,3 +267,55 @@ fn sigkill_during_nat_wait_does_not_duplicate_the_gateway() {
     cli.destroy();
     assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
 }
+
+/// Two real runs at once: while one apply holds the lock (its CreateVpc is slowed down), a second apply and
+/// a plan fail at once naming the holder's operation; the first finishes normally and releases the lock.
+#[test]
+fn a_second_run_fails_while_an_apply_holds_the_lock() {
+    let (cli, proxy) = proxied("f-concurrent", "twovpc");
+    proxy.set_rules(vec![Rule::new("CreateVpc", Fault::DelayMs(2000)).times(1)]);
+    let mut first = cli.spawn(&["apply", "--auto-approve"]);
+    wait_until("the first apply's CreateVpc", Duration::from_secs(60), || calls(&proxy, "CreateVpc") >= 1);
+    assert!(cli.lock_path().exists());
+    let holder = lock_id(&cli);
+    for args in [&["apply", "--auto-approve"][..], &["plan"][..], &["state", "rm", "vpc.a"][..]] {
+        let out = cli.expect(1, args);
+        assert!(out.stderr.contains("state is locked") && out.stderr.contains("\"apply\"") && out.stderr.contains(&holder), "{out}");
+    }
+    let out = wait_output(&mut first, Duration::from_secs(120));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!cli.lock_path().exists());
+    assert_eq!(cli.count_tagged(), TWOVPC_TAGGED, "{:?}", cli.tagged_ids());
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0);
+}
+
+/// SIGTERM during destroy: the delete in flight finishes and is recorded, nothing new starts, the lock is
+/// released; a second destroy finishes the job.
+#[test]
+fn sigterm_during_destroy() {
+    let (cli, proxy) = proxied("f-termdestroy", "twovpc");
+    cli.apply();
+    proxy.reset_calls();
+    proxy.set_rules(vec![Rule::new("DeleteSubnet", Fault::DelayMs(2000)).times(1)]);
+    let mut child = cli.spawn(&["destroy", "--auto-approve", "--parallelism", "1"]);
+    wait_until("the delayed DeleteSubnet", Duration::from_secs(60), || calls(&proxy, "DeleteSubnet") >= 1);
+    let st = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let out = wait_output(&mut child, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Interrupted"), "{stdout}");
+    assert_eq!(calls(&proxy, "DeleteSubnet"), 1, "no new delete after SIGTERM: {:?}", proxy.calls());
+    assert!(!cli.lock_path().exists());
+    // The in-flight delete happened and the state no longer tracks that subnet; the others remain.
+    let subnets = cli.state_addresses().iter().filter(|a| a.starts_with("subnet.a[")).count();
+    assert_eq!(subnets, 2, "{:?}", cli.state_addresses());
+    assert_eq!(tagged_with_prefix(&cli, "subnet-"), 2);
+    let tracked: Vec<String> = cli.state()["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    for id in cli.tagged_ids() {
+        assert!(tracked.contains(&id), "{id} is live but untracked");
+    }
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
+}
