@@ -319,3 +319,44 @@ fn sigterm_during_destroy() {
     cli.destroy();
     assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
 }
+
+/// SIGTERM while `apply` is still refreshing/planning: nothing is changed, the lock is released.
+#[test]
+fn sigterm_while_apply_is_planning_changes_nothing() {
+    let (cli, proxy) = proxied("f-termplan", "twovpc");
+    proxy.set_rules(vec![Rule::new("*", Fault::DelayMs(1500)).times(1)]);
+    let mut child = cli.spawn(&["apply", "--auto-approve"]);
+    wait_until("the first (delayed) AWS call", Duration::from_secs(60), || proxy.total_calls() >= 1);
+    std::thread::sleep(Duration::from_millis(200));
+    let st = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let out = wait_output(&mut child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted before any change was made"), "{stderr}");
+    assert_eq!(calls(&proxy, "CreateVpc"), 0, "{:?}", proxy.calls());
+    assert!(!cli.lock_path().exists(), "lock released");
+    assert_eq!(cli.count_tagged(), 0);
+}
+
+/// SIGTERM (or Ctrl-C) during a slow `plan`: `plan` holds the state lock too, so it must release it on the
+/// way out; otherwise every later run fails with "state is locked" until someone runs force-unlock.
+#[test]
+fn sigterm_during_plan_releases_the_lock() {
+    let (cli, proxy) = proxied("f-termplan2", "twovpc");
+    proxy.set_rules(vec![Rule::new("*", Fault::DelayMs(1500)).times(1)]);
+    let mut child = cli.spawn(&["plan"]);
+    wait_until("the first (delayed) AWS call", Duration::from_secs(60), || proxy.total_calls() >= 1);
+    wait_until("the plan lock", Duration::from_secs(10), || cli.lock_path().exists());
+    let st = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let out = wait_output(&mut child, Duration::from_secs(60));
+    assert!(!out.status.success());
+    let lock_left = cli.lock_path().exists();
+    if lock_left {
+        // Leave the stack usable for the cleanup of this test.
+        let id = lock_id(&cli);
+        let _ = cli.run(&["force-unlock", &id]);
+    }
+    assert!(!lock_left, "SIGTERM during plan left the state lock behind (exit {:?})", out.status);
+}
