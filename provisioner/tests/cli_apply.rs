@@ -113,6 +113,14 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     // Every tagged object is in state: 10 resources, of which associations are not taggable.
     assert_eq!(cli.count_tagged(), 8, "{:?}", cli.tagged_ids());
 
+    // The state file is private and its previous version is kept.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cli.state_path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "state file mode {mode:o}");
+        assert!(cli.path().join(".provisioner/state.json.backup").exists());
+        assert!(!cli.lock_path().exists());
+    }
     // State parses and lists every address (plus the data source).
     let st = cli.state();
     assert!(st["serial"].as_u64().unwrap() >= 10, "one write per operation: serial {}", st["serial"]);

@@ -360,3 +360,38 @@ fn sigterm_during_plan_releases_the_lock() {
     }
     assert!(!lock_left, "SIGTERM during plan left the state lock behind (exit {:?})", out.status);
 }
+
+/// When the backend refuses a write (here: someone rewrote the state behind the lock, so the
+/// compare-and-swap fails), the snapshot with the objects just created is dumped to
+/// `provisioner.errored.state.json` in the stack directory and the apply fails loudly; nothing is lost.
+#[test]
+fn a_refused_state_write_dumps_the_errored_state() {
+    let (cli, proxy) = proxied("f-errored", "twovpc");
+    proxy.set_rules(vec![Rule::new("CreateSubnet", Fault::DelayMs(2000)).skip(1).times(1)]);
+    let mut child = cli.spawn(&["apply", "--auto-approve", "--parallelism", "1"]);
+    wait_until("the delayed CreateSubnet", Duration::from_secs(60), || calls(&proxy, "CreateSubnet") >= 2);
+    // Another writer bumps the serial behind the lock.
+    let mut st = cli.state();
+    st["serial"] = Json::from(st["serial"].as_u64().unwrap() + 100);
+    std::fs::write(cli.state_path(), serde_json::to_string_pretty(&st).unwrap()).unwrap();
+    let out = wait_output(&mut child, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(format!("{stdout}{stderr}").contains("conflict"), "{stdout}\n{stderr}");
+    let errored = cli.path().join("provisioner.errored.state.json");
+    assert!(errored.exists(), "errored state dumped: {stdout}\n{stderr}");
+    let dumped: Json = serde_json::from_str(&std::fs::read_to_string(&errored).unwrap()).unwrap();
+    let ids: Vec<&str> = dumped["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    for id in cli.tagged_ids() {
+        assert!(ids.contains(&id.as_str()), "{id} created but not in the errored state: {dumped:#}");
+    }
+    assert!(!cli.lock_path().exists(), "lock released");
+    // Recover: put the dumped state in place, then converge.
+    std::fs::copy(&errored, cli.state_path()).unwrap();
+    proxy.set_rules(vec![]);
+    cli.apply();
+    assert_eq!(cli.count_tagged(), TWOVPC_TAGGED, "{:?}", cli.tagged_ids());
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0);
+}
