@@ -178,3 +178,27 @@ fn targeted_destroy_takes_dependents_not_dependencies() {
     cli.destroy();
     assert_eq!(cli.count_tagged(), 0);
 }
+
+/// After `state mv`, the object's `provisioner:address` tag still names the old address. The tags are how
+/// the tool recognises objects it lost track of, so the next apply must bring the tag up to date; otherwise
+/// a later `plan` suggests importing the object at an address that no longer exists.
+#[test]
+fn state_mv_then_apply_updates_the_address_tag() {
+    let cli = Cli::new("misc-mvtag");
+    cli.fixture("small");
+    cli.apply();
+    let b_id = cli.id("subnet.b");
+    let text = cli.read("main.toml").replace("[resource.subnet.b]", "[resource.subnet.c]");
+    std::fs::write(cli.path().join("main.toml"), text).unwrap();
+    cli.ok(&["state", "mv", "subnet.b", "subnet.c"]);
+    cli.apply();
+    cli.ok(&["state", "rm", "subnet.c"]);
+    let plan = cli.json(&[0], &["plan"]);
+    let untracked = plan["untracked"].as_array().cloned().unwrap_or_default();
+    let tag = tags_of(&cli.ec2(), &b_id).get("provisioner:address").cloned();
+    cli.ok(&["import", "subnet.c", &b_id]);
+    cli.destroy();
+    assert_eq!(untracked.len(), 1, "{plan:#}");
+    assert_eq!(tag.as_deref(), Some("subnet.c"), "stale provisioner:address tag after state mv + apply");
+    assert_eq!(untracked[0]["address"], "subnet.c", "import hint names the current address: {plan:#}");
+}
