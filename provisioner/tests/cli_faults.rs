@@ -395,3 +395,32 @@ fn a_refused_state_write_dumps_the_errored_state() {
     cli.destroy();
     assert_eq!(cli.count_tagged(), 0);
 }
+
+/// A create whose follow-up call fails (ModifySubnetAttribute after CreateSubnet): the object is in state,
+/// marked tainted, and the next apply replaces it — no orphan, no duplicate.
+#[test]
+fn failed_follow_up_taints_and_the_next_apply_replaces() {
+    let (cli, proxy) = proxied("f-taint", "nat");
+    proxy.set_rules(vec![Rule::new("ModifySubnetAttribute", Fault::error(403, "UnauthorizedOperation", "not allowed"))]);
+    let out = cli.expect(1, &["apply", "--auto-approve"]);
+    assert!(out.all().contains("UnauthorizedOperation"), "{out}");
+    let rec = cli.state_resource("subnet.public");
+    assert_eq!(rec["tainted"], true, "{rec:#}");
+    let old = rec["id"].as_str().unwrap().to_owned();
+    assert_eq!(tagged_with_prefix(&cli, "subnet-"), 1);
+
+    proxy.set_rules(vec![]);
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
+    let c = change(&plan, "subnet.public");
+    assert_eq!(c["action"], "replace", "{c:#}");
+    assert!(c["reason"].as_str().unwrap_or("").contains("tainted"), "{c:#}");
+    cli.apply();
+    let new = cli.id("subnet.public");
+    assert_ne!(new, old);
+    assert_eq!(tagged_with_prefix(&cli, "subnet-"), 1, "the tainted subnet was deleted: {:?}", cli.tagged_ids());
+    assert_eq!(cli.state_resource("subnet.public").get("tainted"), None);
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+    assert_eq!(cli.count_tagged(), 8, "{:?}", cli.tagged_ids());
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0);
+}
