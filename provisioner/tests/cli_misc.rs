@@ -202,3 +202,53 @@ fn state_mv_then_apply_updates_the_address_tag() {
     assert_eq!(tag.as_deref(), Some("subnet.c"), "stale provisioner:address tag after state mv + apply");
     assert_eq!(untracked[0]["address"], "subnet.c", "import hint names the current address: {plan:#}");
 }
+
+/// `import` must refuse an address the configuration does not produce: a key that `for_each` does not
+/// yield, a missing key on a `for_each` block, a key on a block without `for_each`. Otherwise the import
+/// "succeeds" and the next apply destroys the object the user meant to adopt ("no longer in configuration").
+#[test]
+fn import_refuses_instance_keys_the_configuration_does_not_produce() {
+    let cli = Cli::new("misc-importkey");
+    cli.write(
+        "main.toml",
+        r#"[stack]
+name = "__STACK__"
+
+[backend]
+type = "local"
+path = ".provisioner/state.json"
+
+[resource.vpc.main]
+cidr_block = "10.9.0.0/16"
+
+[resource.subnet.s]
+for_each = { a = 1 }
+vpc_id = "${vpc.main.id}"
+cidr_block = "${cidrsubnet(vpc.main.cidr_block, 8, each.value)}"
+"#,
+    );
+    cli.apply();
+    let ec2 = cli.ec2();
+    let vpc = cli.id("vpc.main");
+    let extra = block_on(ec2.create_subnet().vpc_id(&vpc).cidr_block("10.9.77.0/24").send())
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_owned();
+    let before = std::fs::read(cli.state_path()).unwrap();
+    let mut failures = Vec::new();
+    for (addr, id) in [("subnet.s[\"zz\"]", extra.as_str()), ("subnet.s", extra.as_str()), ("vpc.main[\"x\"]", vpc.as_str())] {
+        let out = cli.run(&["import", addr, id]);
+        if out.code != 1 || std::fs::read(cli.state_path()).unwrap() != before {
+            failures.push(format!("import {addr} {id} should be refused and leave state alone:\n{out}"));
+            let _ = cli.run(&["state", "rm", addr]);
+        }
+    }
+    let plan = cli.json(&[0], &["plan"]);
+    let _ = block_on(ec2.delete_subnet().subnet_id(&extra).send());
+    cli.destroy();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(actions(&plan), vec![], "{plan:#}");
+}
