@@ -549,10 +549,8 @@ async fn run_op(
 
 fn find_block<'a>(engine: &'a Engine, key: &str) -> Result<&'a lang::Block, EngineError> {
     engine
-        .config
-        .blocks
-        .iter()
-        .find(|b| b.key() == key || b.key() == block_of(key))
+        .block(key)
+        .or_else(|| engine.block(&block_of(key)))
         .ok_or_else(|| EngineError::with_hint(format!("`{key}` is no longer in the configuration"), "make a new plan"))
 }
 

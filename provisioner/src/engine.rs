@@ -76,6 +76,8 @@ pub struct Engine {
     pub registry: Registry,
     pub graph: ConfigGraph,
     pub vars: BTreeMap<String, Value>,
+    /// Block key ("vpc.main") → index in `config.blocks`.
+    block_index: HashMap<String, usize>,
 }
 
 /// Options of `plan` (and of the plan `apply` makes without a saved file).
@@ -138,7 +140,8 @@ impl Engine {
         let graph = ConfigGraph::build(&config)?;
         let env = |name: &str| std::env::var(name).ok();
         let vars = lang::resolve_variables(&config, var_files, cli_vars, &env)?;
-        Ok(Engine { config, registry, graph, vars })
+        let block_index = config.blocks.iter().enumerate().map(|(i, b)| (b.key(), i)).collect();
+        Ok(Engine { config, registry, graph, vars, block_index })
     }
 
     fn resource_impl(&self, type_name: &str) -> Result<&Arc<dyn Resource>, EngineError> {
@@ -153,8 +156,9 @@ impl Engine {
             .ok_or_else(|| EngineError::other(format!("data source `{type_name}` is not supported by this build")))
     }
 
-    fn block(&self, key: &str) -> Option<&Block> {
-        self.config.blocks.iter().find(|b| b.key() == key)
+    /// The block with key `vpc.main` / `data.x.y`.
+    pub fn block(&self, key: &str) -> Option<&Block> {
+        self.block_index.get(key).map(|&i| &self.config.blocks[i])
     }
 
     /// Blocks a node references directly or through locals (locals are transparent here).
@@ -504,6 +508,7 @@ impl Engine {
         let drift = refreshed
             .drift
             .into_iter()
+            .filter(|d| !opts.destroy || d.changed.is_none())
             .filter_map(|mut d| {
                 if let (Some(attrs), Some(skip)) = (&mut d.changed, unmanaged.get(&d.address)) {
                     attrs.retain(|a| !skip.contains(&a.name));
