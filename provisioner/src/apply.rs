@@ -23,11 +23,11 @@ use state::{Backend, Mode, OutputRecord, ResourceRecord, Snapshot, StateKey};
 use tokio::sync::watch;
 
 use crate::aws::{Ctx, ProviderError};
-use crate::engine::{absorb, block_of, desired_attrs, full_tags, Engine, EngineError, Values};
+use crate::engine::{absorb, block_of, desired_attrs, with_full_tags, Engine, EngineError, Values};
 use crate::lang;
 use crate::plan::{Action, Plan};
 use crate::resource::Checkpoint;
-use crate::schema::{TAGS, TAGS_ALL};
+use crate::schema::TAGS;
 use crate::value::{attrs_from_json, attrs_to_json, Attrs, Value};
 
 /// Serialises every state change: mutate the snapshot, bump the serial, compare-and-swap save.
@@ -243,14 +243,6 @@ impl Checkpoint for NodeCheckpoint<'_> {
     }
 }
 
-/// The attributes a resource call sees: `tags` is the full AWS tag set.
-fn with_full_tags(attrs: &Attrs, stack: &str, address: &str) -> Attrs {
-    let mut out = attrs.clone();
-    if out.contains_key(TAGS_ALL) || out.contains_key(TAGS) {
-        out.insert(TAGS.into(), full_tags(attrs, stack, address));
-    }
-    out
-}
 
 /// Applies `plan`. `prior` is the state as loaded (the plan must have been made against it: callers
 /// check lineage/serial first).
@@ -532,7 +524,7 @@ async fn run_op(
                 }
             } else {
                 let before = c.before.clone().unwrap_or_default();
-                let prior_full = with_full_tags(&before, &plan.stack, &c.address);
+                let prior_full = with_full_tags(&before, &plan.stack, c.retag_from.as_deref().unwrap_or(&c.address));
                 imp.update(cx, &prior_full, &full).await.map_err(provider_err)?
             };
             let kept = absorb(imp.as_ref(), final_attrs, &desired, &cfg_tag_keys, &engine.config.default_tags);

@@ -271,8 +271,32 @@ impl Progress for LineProgress {
     }
 }
 
+/// Runs a command's `work` under the state lock. The work must change nothing until its one atomic state
+/// write (plan, import, state rm/mv): Ctrl-C or SIGTERM abandons it, and the lock is released either way.
+async fn locked<T>(
+    stack: &Stack,
+    operation: &str,
+    work: impl std::future::Future<Output = Result<T, EngineError>>,
+) -> Result<T, EngineError> {
+    let mut cancel = signalled("\nInterrupt received: stopping; nothing was changed.");
+    let lock = stack.lock(operation).await?;
+    let res = tokio::select! {
+        r = work => r,
+        _ = cancel.wait_for(|c| *c) => Err(EngineError::other(format!("{operation} interrupted"))),
+    };
+    let unlock = lock.release().await;
+    let out = res?;
+    unlock?;
+    Ok(out)
+}
+
 /// Flips to true on Ctrl-C or SIGTERM.
 fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
+    signalled("\nInterrupt received: stopping after the operations in flight; state will be saved.")
+}
+
+/// Flips to true on Ctrl-C or SIGTERM, printing `message` then.
+fn signalled(message: &'static str) -> tokio::sync::watch::Receiver<bool> {
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         #[cfg(unix)]
@@ -293,7 +317,7 @@ fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-        eprintln!("\nInterrupt received: stopping after the operations in flight; state will be saved.");
+        eprintln!("{message}");
         let _ = tx.send(true);
     });
     rx
@@ -347,10 +371,7 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
         Command::Plan { args, out, detailed_exitcode, json, destroy } => {
             let stack = Stack::open(&stack_options(dir, &args.vars)?)?;
             let cx = stack.connect().await?;
-            let lock = stack.lock("plan").await?;
-            let res = stack.plan(&cx, &plan_options(args, *destroy)).await;
-            lock.release().await?;
-            let (plan, _) = res?;
+            let (plan, _) = locked(&stack, "plan", stack.plan(&cx, &plan_options(args, *destroy))).await?;
             if let Some(path) = out {
                 std::fs::write(path, plan.to_json())
                     .map_err(|e| EngineError::other(format!("writing {}: {e}", path.display())))?;
@@ -604,8 +625,7 @@ async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, Engine
             Ok(0)
         }
         StateCommand::Rm { addresses } => {
-            let lock = stack.lock("state rm").await?;
-            let res = async {
+            locked(&stack, "state rm", async {
                 let snap = stack.load_state().await?;
                 let mut snap = snap.ok_or_else(|| EngineError::other("the state is empty"))?;
                 let mut key = Some(snap.key());
@@ -616,16 +636,13 @@ async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, Engine
                 }
                 state::save_next(stack.backend.as_ref(), &mut snap, &mut key).await?;
                 Ok(())
-            }
-            .await;
-            lock.release().await?;
-            res?;
+            })
+            .await?;
             println!("Removed {} object(s) from the state (they still exist in AWS).", addresses.len());
             Ok(0)
         }
         StateCommand::Mv { source, destination } => {
-            let lock = stack.lock("state mv").await?;
-            let res = async {
+            let moved = locked(&stack, "state mv", async {
                 let mut snap = stack.load_state().await?.ok_or_else(|| EngineError::other("the state is empty"))?;
                 let mut key = Some(snap.key());
                 if snap.resource(destination).is_some() {
@@ -640,14 +657,19 @@ async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, Engine
                     return Err(EngineError::other(format!("cannot move a {} to a {ty} address", r.type_name)));
                 }
                 r.address = destination.clone();
-                snap.upsert(r);
+                snap.upsert(r.clone());
                 state::save_next(stack.backend.as_ref(), &mut snap, &mut key).await?;
-                Ok(())
-            }
-            .await;
-            lock.release().await?;
-            res?;
+                Ok(r)
+            })
+            .await?;
             println!("Moved {source} to {destination}.");
+            // The object's own address tag follows; if AWS cannot be reached now, the next apply does it.
+            let retag = async { stack.retag(&stack.connect().await?, &moved, source).await };
+            if moved.mode == state::Mode::Managed {
+                if let Err(e) = retag.await {
+                    eprintln!("warning: the object's provisioner:address tag still names {source} ({e}); the next apply updates it");
+                }
+            }
             Ok(0)
         }
     }
@@ -666,11 +688,38 @@ async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs
             format!("add a [resource.{ty}.{name}] block first, then import into it"),
         ));
     }
+    let block = stack.engine.config.block(mode, &ty, &name).expect("checked above");
+    let block_addr = provisioner::lang::instance_address(mode, &ty, &name, None);
+    match (block.for_each.is_some(), key.as_deref()) {
+        (true, None) => {
+            return Err(EngineError::with_hint(
+                format!("`{block_addr}` uses for_each, so an import address needs an instance key"),
+                format!("e.g. provisioner import '{block_addr}[\"KEY\"]' ID"),
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(EngineError::with_hint(
+                format!("`{block_addr}` has no for_each, so its address takes no instance key"),
+                format!("import into `{block_addr}`"),
+            ))
+        }
+        _ => {}
+    }
+    if let (Some(k), Some(Some(keys))) =
+        (key.as_deref(), stack.engine.instance_keys(block, stack.load_state().await?.as_ref())?)
+    {
+        if !keys.contains(k) {
+            let known: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+            return Err(EngineError::with_hint(
+                format!("`{address}` is not produced by the configuration: for_each yields no key {k:?}"),
+                format!("keys it yields: {}", if known.is_empty() { "none".into() } else { known.join(", ") }),
+            ));
+        }
+    }
     let imp = stack.engine.registry.resource(&ty).ok_or_else(|| EngineError::other(format!("unknown type {ty}")))?.clone();
     let address = provisioner::lang::instance_address(mode, &ty, &name, key.as_deref());
     let cx = stack.connect().await?;
-    let lock = stack.lock("import").await?;
-    let res = async {
+    locked(&stack, "import", async {
         let mut snap = stack
             .load_state()
             .await?
@@ -702,10 +751,8 @@ async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs
         snap.upsert(rec);
         state::save_next(stack.backend.as_ref(), &mut snap, &mut persisted).await?;
         Ok(())
-    }
-    .await;
-    lock.release().await?;
-    res?;
+    })
+    .await?;
     println!("{} {address} imported from {id}. Run `provisioner plan` to see how it differs from the configuration.", ui.style.green("Import successful!"));
     Ok(0)
 }

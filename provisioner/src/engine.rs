@@ -95,6 +95,8 @@ pub struct Refreshed {
     pub records: BTreeMap<String, (ResourceRecord, Option<Attrs>)>,
     pub drift: Vec<Drift>,
     pub untracked: Vec<Untracked>,
+    /// Address → the `provisioner:address` tag its object carries, where that names another address.
+    pub stale_address_tags: BTreeMap<String, String>,
 }
 
 /// Where the value of each instance comes from while evaluating: block key → instances, address → attrs.
@@ -144,7 +146,7 @@ impl Engine {
         Ok(Engine { config, registry, graph, vars, block_index })
     }
 
-    fn resource_impl(&self, type_name: &str) -> Result<&Arc<dyn Resource>, EngineError> {
+    pub fn resource_impl(&self, type_name: &str) -> Result<&Arc<dyn Resource>, EngineError> {
         self.registry
             .resource(type_name)
             .ok_or_else(|| EngineError::other(format!("resource type `{type_name}` is not supported by this build")))
@@ -255,6 +257,23 @@ impl Engine {
         Ok(out)
     }
 
+    /// The instance keys a block produces, evaluated against the state's values: `None` for a block
+    /// without `for_each`; `Some(None)` when `for_each` depends on values not known before apply.
+    pub fn instance_keys(&self, block: &Block, prior: Option<&Snapshot>) -> Result<Option<Option<BTreeSet<String>>>, EngineError> {
+        if block.for_each.is_none() {
+            return Ok(None);
+        }
+        let mut values = Values::default();
+        for (addr, (rec, attrs)) in self.unrefreshed(prior).records {
+            values.set(&block_of(&addr), instance_key(&rec.address), &addr, attrs.unwrap_or_default());
+        }
+        match self.eval_block(block, &values) {
+            Ok(instances) => Ok(Some(Some(instances.into_iter().filter_map(|i| i.key).collect()))),
+            Err(EngineError::Config(_)) => Ok(Some(None)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Evaluates an output against current values.
     pub fn eval_output(&self, decl: &lang::OutputDecl, values: &Values) -> Result<Value, EngineError> {
         let key = format!("output.{}", decl.name);
@@ -314,6 +333,7 @@ impl Engine {
 
         let mut records = BTreeMap::new();
         let mut drift = Vec::new();
+        let mut stale_address_tags = BTreeMap::new();
         if let Some(s) = prior {
             for r in &s.resources {
                 if r.mode == Mode::Data {
@@ -322,7 +342,13 @@ impl Engine {
                 }
                 let imp = self.resource_impl(&r.type_name)?;
                 let prior_attrs = canonical(imp.as_ref(), &attrs_from_json(&r.attributes));
-                let now = read_results.get(&r.type_name).and_then(|m| m.get(&r.id)).map(|raw| {
+                let raw_now = read_results.get(&r.type_name).and_then(|m| m.get(&r.id));
+                if let Some(tag) = raw_now.and_then(|raw| raw.get(TAGS)).and_then(|t| t.get(TAG_ADDRESS)) {
+                    if let Some(tag) = tag.as_str().filter(|t| *t != r.address) {
+                        stale_address_tags.insert(r.address.clone(), tag.to_owned());
+                    }
+                }
+                let now = raw_now.map(|raw| {
                     let user_keys = tag_keys(&prior_attrs);
                     absorb(imp.as_ref(), raw.clone(), &prior_attrs, &user_keys, &self.config.default_tags)
                 });
@@ -357,7 +383,7 @@ impl Engine {
             .map(|(ty, t)| Untracked { type_name: ty.to_owned(), id: t.id, address: t.address })
             .collect();
         untracked.sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
-        Ok(Refreshed { records, drift, untracked })
+        Ok(Refreshed { records, drift, untracked, stale_address_tags })
     }
 
     /// Records as they stand without asking AWS (`--refresh=false`).
@@ -377,7 +403,7 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        Refreshed { records, drift: Vec::new(), untracked: Vec::new() }
+        Refreshed { records, drift: Vec::new(), untracked: Vec::new(), stale_address_tags: BTreeMap::new() }
     }
 
     /// Makes the plan: walks the graph in order, evaluating each block against planned values of its
@@ -434,7 +460,17 @@ impl Engine {
                     let prior_entry = refreshed.records.get(&inst.address);
                     let change = match block.mode {
                         lang::Mode::Data => self.plan_data(cx, block, &inst, prior_entry, deps.clone()).await?,
-                        lang::Mode::Managed => self.plan_managed(block, &inst, prior_entry, deps.clone(), opts)?,
+                        lang::Mode::Managed => {
+                            let mut c = self.plan_managed(block, &inst, prior_entry, deps.clone(), opts)?;
+                            if let Some(tag) = refreshed.stale_address_tags.get(&inst.address) {
+                                if matches!(c.action, Action::NoOp | Action::Update) {
+                                    c.action = Action::Update;
+                                    c.reason.get_or_insert_with(|| format!("re-tag: its {TAG_ADDRESS} tag says `{tag}`"));
+                                    c.retag_from = Some(tag.clone());
+                                }
+                            }
+                            c
+                        }
                     };
                     let after = change.after.clone().unwrap_or_default();
                     values.set(key, inst.key.clone(), &inst.address, after);
@@ -446,13 +482,22 @@ impl Engine {
             return Err(EngineError::Config(Diagnostics(diags)));
         }
 
+        // A targeted destroy takes the targets and whatever depends on them, never their dependencies.
+        let destroy_targeted = match opts.destroy && !opts.targets.is_empty() {
+            true => Some(self.destroy_set(&opts.targets, &refreshed)?),
+            false => None,
+        };
         // Everything in state that the configuration no longer produces (or all of it, for destroy).
         for (addr, (rec, attrs)) in &refreshed.records {
             if in_config.contains(addr) {
                 continue;
             }
             let block_key = block_of(addr);
-            if let Some(t) = &targeted {
+            if let Some(t) = &destroy_targeted {
+                if !t.contains(addr) {
+                    continue;
+                }
+            } else if let Some(t) = &targeted {
                 if !t.contains(&block_key) && !opts.targets.iter().any(|x| x == addr) {
                     continue;
                 }
@@ -480,6 +525,7 @@ impl Engine {
                 reason: Some(if gone { "already deleted outside provisioner".into() } else { reason.into() }),
                 dependencies: rec.dependencies.clone(),
                 sensitive: self.sensitive_attrs(rec.mode, &rec.type_name),
+                retag_from: None,
             });
         }
         changes.sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
@@ -547,6 +593,38 @@ impl Engine {
         Ok(Some(self.graph.with_dependencies(keys.iter().map(String::as_str))))
     }
 
+    /// Addresses in state that a `destroy --target` removes: each target (an instance, or every instance of
+    /// a block) and, transitively, every object depending on one, by the state's recorded dependencies or
+    /// by the configuration's references.
+    fn destroy_set(&self, targets: &[String], refreshed: &Refreshed) -> Result<BTreeSet<String>, EngineError> {
+        self.targeted_blocks(targets)?; // validates the addresses
+        let mut set: BTreeSet<String> = BTreeSet::new();
+        let mut blocks: BTreeSet<String> = BTreeSet::new();
+        for t in targets {
+            if t.contains('[') {
+                set.insert(t.clone());
+            } else {
+                blocks.insert(t.clone());
+            }
+        }
+        blocks = self.graph.with_dependents(blocks.iter().map(String::as_str)).into_iter().chain(blocks).collect();
+        loop {
+            let before = set.len();
+            for (addr, (rec, _)) in &refreshed.records {
+                let hit = blocks.contains(&block_of(addr))
+                    || rec.dependencies.iter().any(|d| set.contains(d) || blocks.contains(&block_of(d)));
+                if hit {
+                    set.insert(addr.clone());
+                }
+            }
+            if set.len() == before {
+                break;
+            }
+        }
+        set.retain(|a| refreshed.records.contains_key(a));
+        Ok(set)
+    }
+
     fn sensitive_attrs(&self, mode: Mode, type_name: &str) -> Vec<String> {
         self.registry
             .schema(mode == Mode::Data, type_name)
@@ -586,6 +664,7 @@ impl Engine {
             reason: (!known).then(|| "its arguments are known only after apply".to_owned()),
             dependencies: deps,
             sensitive: self.sensitive_attrs(Mode::Data, &block.type_name),
+            retag_from: None,
         })
     }
 
@@ -614,6 +693,7 @@ impl Engine {
             reason: None,
             dependencies: deps,
             sensitive: self.sensitive_attrs(Mode::Managed, &block.type_name),
+            retag_from: None,
         };
         let (rec, Some(before)) = (match prior {
             Some((rec, attrs)) => (Some(rec), attrs.clone()),
@@ -842,6 +922,15 @@ pub fn full_tags(desired: &Attrs, stack: &str, address: &str) -> Value {
     all.insert(TAG_STACK.into(), Value::str(stack));
     all.insert(TAG_ADDRESS.into(), Value::str(address));
     Value::Map(all)
+}
+
+/// The attributes a resource call sees: `tags` is the full AWS tag set (tool, default and user tags).
+pub fn with_full_tags(attrs: &Attrs, stack: &str, address: &str) -> Attrs {
+    let mut out = attrs.clone();
+    if out.contains_key(TAGS_ALL) || out.contains_key(TAGS) {
+        out.insert(TAGS.into(), full_tags(attrs, stack, address));
+    }
+    out
 }
 
 /// Whether a reference names a resource/data block (used by validation-independent helpers).

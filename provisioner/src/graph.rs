@@ -122,6 +122,23 @@ impl ConfigGraph {
         out
     }
 
+    /// Everything that depends on the given nodes, transitively (the nodes themselves only if they are
+    /// their own dependents, which an acyclic graph rules out).
+    pub fn with_dependents<'a>(&self, keys: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut stack: Vec<NodeIndex> = keys
+            .into_iter()
+            .filter_map(|k| self.index.get(k))
+            .flat_map(|&n| self.graph.neighbors_directed(n, Direction::Outgoing))
+            .collect();
+        while let Some(n) = stack.pop() {
+            if out.insert(self.graph[n].clone()) {
+                stack.extend(self.graph.neighbors_directed(n, Direction::Outgoing));
+            }
+        }
+        out
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.index.contains_key(key)
     }

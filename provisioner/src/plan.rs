@@ -64,6 +64,10 @@ pub struct Change {
     /// Attribute names marked sensitive by the schema (redacted in renders).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
+    /// The object's `provisioner:address` tag when it names another address (after `state mv`): an
+    /// update re-tags it, so the tags keep naming where the object lives in the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retag_from: Option<String>,
 }
 
 impl OutputChange {
@@ -269,6 +273,7 @@ mod tests {
                 reason: None,
                 dependencies: vec![],
                 sensitive: vec![],
+                retag_from: None,
             }],
             outputs: BTreeMap::new(),
             drift: vec![],

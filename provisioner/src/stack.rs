@@ -173,6 +173,23 @@ impl Stack {
         Ok(())
     }
 
+    /// Makes the `provisioner:address` tag of `rec`'s object name `rec.address` again after it moved from
+    /// `old_address` (`state mv`). Types without tags are left alone.
+    pub async fn retag(&self, cx: &Ctx, rec: &state::ResourceRecord, old_address: &str) -> Result<(), EngineError> {
+        let imp = self.engine.resource_impl(&rec.type_name)?;
+        if !imp.schema().taggable {
+            return Ok(());
+        }
+        let attrs = crate::engine::canonical(imp.as_ref(), &crate::value::attrs_from_json(&rec.attributes));
+        let stack = &self.engine.config.stack_name;
+        let prior = crate::engine::with_full_tags(&attrs, stack, old_address);
+        let desired = crate::engine::with_full_tags(&attrs, stack, &rec.address);
+        imp.update(cx, &prior, &desired)
+            .await
+            .map(drop)
+            .map_err(|error| EngineError::Provider { address: rec.address.clone(), error })
+    }
+
     /// Applies a plan made against `prior` (callers hold the lock).
     pub async fn apply(
         &self,

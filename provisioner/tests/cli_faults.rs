@@ -342,7 +342,6 @@ fn sigterm_while_apply_is_planning_changes_nothing() {
 /// SIGTERM (or Ctrl-C) during a slow `plan`: `plan` holds the state lock too, so it must release it on the
 /// way out; otherwise every later run fails with "state is locked" until someone runs force-unlock.
 #[test]
-#[ignore = "known engine bug, open: plan does not handle SIGTERM, lock left behind"]
 fn sigterm_during_plan_releases_the_lock() {
     let (cli, proxy) = proxied("f-termplan2", "twovpc");
     proxy.set_rules(vec![Rule::new("*", Fault::DelayMs(1500)).times(1)]);

@@ -149,7 +149,6 @@ fn target_replace_refresh_and_single_dash_flags() {
 /// `destroy --target X` (and `plan --destroy --target X`) destroys X and everything that depends on X —
 /// never X's dependencies, which other resources still use (Terraform's semantics).
 #[test]
-#[ignore = "known engine bug, open: destroy --target selects dependencies instead of dependents"]
 fn targeted_destroy_takes_dependents_not_dependencies() {
     let cli = Cli::new("misc-tdestroy");
     cli.fixture("small");
@@ -184,7 +183,6 @@ fn targeted_destroy_takes_dependents_not_dependencies() {
 /// the tool recognises objects it lost track of, so the next apply must bring the tag up to date; otherwise
 /// a later `plan` suggests importing the object at an address that no longer exists.
 #[test]
-#[ignore = "known engine bug, open: tool tags are not re-synced after state mv"]
 fn state_mv_then_apply_updates_the_address_tag() {
     let cli = Cli::new("misc-mvtag");
     cli.fixture("small");
@@ -205,11 +203,39 @@ fn state_mv_then_apply_updates_the_address_tag() {
     assert_eq!(untracked[0]["address"], "subnet.c", "import hint names the current address: {plan:#}");
 }
 
+/// When `state mv` cannot reach AWS, it still moves the record, warns, and the next plan shows the re-tag as
+/// an in-place update that apply carries out; after it the plan is empty again.
+#[test]
+fn state_mv_offline_leaves_a_retag_for_the_next_apply() {
+    let mut cli = Cli::new("misc-mvoff");
+    cli.fixture("small");
+    cli.apply();
+    let b_id = cli.id("subnet.b");
+    cli.edit("main.toml", "[resource.subnet.b]", "[resource.subnet.c]");
+    cli.set_env("AWS_ENDPOINT_URL", &closed_port_url());
+    cli.set_env("PROVISIONER_MAX_ATTEMPTS", "1");
+    let out = cli.ok(&["state", "mv", "subnet.b", "subnet.c"]);
+    assert!(out.stderr.contains("warning") && out.stderr.contains("next apply"), "{out}");
+    assert!(!cli.lock_path().exists(), "lock released");
+    let mut cli = cli.env("PROVISIONER_MAX_ATTEMPTS", "5");
+    cli.extra_env_remove("AWS_ENDPOINT_URL");
+    assert_eq!(tags_of(&cli.ec2(), &b_id).get("provisioner:address").map(String::as_str), Some("subnet.b"));
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
+    assert_eq!(pairs(&actions(&plan)), [("subnet.c", "update")], "{plan:#}");
+    assert_eq!(change(&plan, "subnet.c")["retag_from"], "subnet.b", "{plan:#}");
+    let human = cli.ok(&["plan"]);
+    assert!(human.stdout.contains("re-tag"), "{human}");
+    cli.apply();
+    assert_eq!(tags_of(&cli.ec2(), &b_id).get("provisioner:address").map(String::as_str), Some("subnet.c"));
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0);
+}
+
 /// `import` must refuse an address the configuration does not produce: a key that `for_each` does not
 /// yield, a missing key on a `for_each` block, a key on a block without `for_each`. Otherwise the import
 /// "succeeds" and the next apply destroys the object the user meant to adopt ("no longer in configuration").
 #[test]
-#[ignore = "known engine bug, open: import does not check for_each keys"]
 fn import_refuses_instance_keys_the_configuration_does_not_produce() {
     let cli = Cli::new("misc-importkey");
     cli.write(

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::util::*;
-use crate::aws::{address_tag, aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
@@ -106,11 +106,7 @@ impl Resource for Eip {
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
         let resp = cx.ec2().describe_addresses().filters(cx.stack_filter()).send().await.map_err(aws_err)?;
-        Ok(resp
-            .addresses()
-            .iter()
-            .filter_map(|a| Some(Tagged { id: a.allocation_id()?.to_owned(), address: address_tag(a.tags()) }))
-            .collect())
+        Ok(tagged(resp.addresses(), |a| Some((a.allocation_id()?, a.tags()))))
     }
 }
 

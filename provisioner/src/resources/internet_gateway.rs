@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
 
 use super::util::*;
-use crate::aws::{address_tag, aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
@@ -149,16 +149,8 @@ impl Resource for InternetGateway {
     }
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let mut out = Vec::new();
-        let mut pages =
-            cx.ec2().describe_internet_gateways().filters(cx.stack_filter()).into_paginator().items().send();
-        while let Some(g) = pages.next().await {
-            let g = g.map_err(aws_err)?;
-            if let Some(id) = g.internet_gateway_id() {
-                out.push(Tagged { id: id.to_owned(), address: address_tag(g.tags()) });
-            }
-        }
-        Ok(out)
+        let items = cx.ec2().describe_internet_gateways().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
+        Ok(tagged(&items.map_err(aws_err)?, |g| Some((g.internet_gateway_id()?, g.tags()))))
     }
 }
 

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::util::*;
 use crate::aws::{
-    address_tag, aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK,
+    aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK,
 };
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema};
@@ -201,21 +201,13 @@ impl Resource for NatGateway {
     }
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let mut out = Vec::new();
-        let mut pages = cx.ec2().describe_nat_gateways().filter(cx.stack_filter()).into_paginator().items().send();
-        while let Some(g) = pages.next().await {
-            let g = g.map_err(aws_err)?;
+        let items = cx.ec2().describe_nat_gateways().filter(cx.stack_filter()).into_paginator().items().send().try_collect().await;
+        Ok(tagged(&items.map_err(aws_err)?, |g| {
             // Moto (5.2) ignores `tag:` filters on DescribeNatGateways and returns every gateway: the tag is
             // checked here too (a no-op against AWS).
             let ours = g.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(cx.stack.as_str()));
-            if state_of(&g) == &NatGatewayState::Deleted || !ours {
-                continue;
-            }
-            if let Some(id) = g.nat_gateway_id() {
-                out.push(Tagged { id: id.to_owned(), address: address_tag(g.tags()) });
-            }
-        }
-        Ok(out)
+            (ours && state_of(g) != &NatGatewayState::Deleted).then_some((g.nat_gateway_id()?, g.tags()))
+        }))
     }
 }
 

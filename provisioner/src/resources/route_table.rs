@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
 
 use super::util::*;
-use crate::aws::{address_tag, aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
@@ -239,15 +239,8 @@ impl Resource for RouteTable {
     }
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let mut out = Vec::new();
-        let mut pages = cx.ec2().describe_route_tables().filters(cx.stack_filter()).into_paginator().items().send();
-        while let Some(r) = pages.next().await {
-            let r = r.map_err(aws_err)?;
-            if let Some(id) = r.route_table_id() {
-                out.push(Tagged { id: id.to_owned(), address: address_tag(r.tags()) });
-            }
-        }
-        Ok(out)
+        let items = cx.ec2().describe_route_tables().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
+        Ok(tagged(&items.map_err(aws_err)?, |r| Some((r.route_table_id()?, r.tags()))))
     }
 }
 

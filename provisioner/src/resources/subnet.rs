@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::util::*;
-use crate::aws::{address_tag, aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
@@ -150,15 +150,8 @@ impl Resource for Subnet {
     }
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let mut out = Vec::new();
-        let mut pages = cx.ec2().describe_subnets().filters(cx.stack_filter()).into_paginator().items().send();
-        while let Some(s) = pages.next().await {
-            let s = s.map_err(aws_err)?;
-            if let Some(id) = s.subnet_id() {
-                out.push(Tagged { id: id.to_owned(), address: address_tag(s.tags()) });
-            }
-        }
-        Ok(out)
+        let items = cx.ec2().describe_subnets().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
+        Ok(tagged(&items.map_err(aws_err)?, |s| Some((s.subnet_id()?, s.tags()))))
     }
 }
 

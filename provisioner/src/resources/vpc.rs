@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{ResourceType, VpcAttributeName};
 use futures::StreamExt;
 
 use super::util::*;
-use crate::aws::{address_tag, aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource, Tagged};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
@@ -225,15 +225,8 @@ impl Resource for Vpc {
     }
 
     async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let mut out = Vec::new();
-        let mut pages = cx.ec2().describe_vpcs().filters(cx.stack_filter()).into_paginator().items().send();
-        while let Some(v) = pages.next().await {
-            let v = v.map_err(aws_err)?;
-            if let Some(id) = v.vpc_id() {
-                out.push(Tagged { id: id.to_owned(), address: address_tag(v.tags()) });
-            }
-        }
-        Ok(out)
+        let items = cx.ec2().describe_vpcs().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
+        Ok(tagged(&items.map_err(aws_err)?, |v| Some((v.vpc_id()?, v.tags()))))
     }
 }
 

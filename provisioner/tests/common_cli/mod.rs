@@ -104,6 +104,10 @@ impl Cli {
         self.extra_env.push((k.into(), v.into()));
     }
 
+    pub fn extra_env_remove(&mut self, k: &str) {
+        self.extra_env.retain(|(a, _)| a != k);
+    }
+
     /// Writes `name` into the stack dir, replacing `__STACK__` with the stack name.
     pub fn write(&self, name: &str, text: &str) {
         let p = self.path().join(name);
