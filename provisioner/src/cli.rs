@@ -228,10 +228,24 @@ fn stack_options(dir: &Path, vars: &VarArgs) -> Result<StackOptions, EngineError
     }
     Ok(StackOptions {
         dir: dir.to_owned(),
-        var_files: vars.var_files.clone(),
+        var_files: vars.var_files.iter().map(|f| var_file_path(dir, f)).collect(),
         vars: parsed,
         lock_timeout: parse_duration(&vars.lock_timeout)?,
+        state_only: false,
     })
+}
+
+/// A relative `--var-file` is looked up in the stack directory first (as Terraform's `-chdir` and `git -C`
+/// do), then in the current directory; the stack-relative path is kept when neither exists, for the error.
+fn var_file_path(dir: &Path, file: &Path) -> std::path::PathBuf {
+    if file.is_absolute() {
+        return file.to_owned();
+    }
+    let in_stack = dir.join(file);
+    if !in_stack.exists() && file.exists() {
+        return file.to_owned();
+    }
+    in_stack
 }
 
 struct LineProgress {
@@ -401,12 +415,12 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
         Command::State(sc) => state_cmd(dir, ui, sc).await,
         Command::Import { address, id, vars } => import_cmd(dir, ui, address, id, vars).await,
         Command::Graph => {
-            let stack = Stack::open(&StackOptions::new(dir))?;
+            let stack = Stack::open(&StackOptions::state_only(dir))?;
             print!("{}", stack.engine.graph.to_dot());
             Ok(0)
         }
         Command::ForceUnlock { id } => {
-            let stack = Stack::open(&StackOptions::new(dir))?;
+            let stack = Stack::open(&StackOptions::state_only(dir))?;
             stack.backend.force_unlock(id).await?;
             println!("Lock {id} released. The state is unlocked.");
             Ok(0)
@@ -552,7 +566,7 @@ async fn show_cmd(dir: &Path, ui: &Ui, file: Option<&Path>, json: bool) -> Resul
         }
         return Ok(0);
     }
-    let stack = Stack::open(&StackOptions::new(dir))?;
+    let stack = Stack::open(&StackOptions::state_only(dir))?;
     let Some(snap) = stack.load_state().await? else {
         println!("The state is empty.");
         return Ok(0);
@@ -576,7 +590,7 @@ async fn show_cmd(dir: &Path, ui: &Ui, file: Option<&Path>, json: bool) -> Resul
 }
 
 async fn output_cmd(dir: &Path, name: Option<&str>, json: bool, raw: bool) -> Result<i32, EngineError> {
-    let stack = Stack::open(&StackOptions::new(dir))?;
+    let stack = Stack::open(&StackOptions::state_only(dir))?;
     let outputs = stack.load_state().await?.map(|s| s.outputs).unwrap_or_default();
     match name {
         Some(n) => {
@@ -602,7 +616,7 @@ async fn output_cmd(dir: &Path, name: Option<&str>, json: bool, raw: bool) -> Re
 }
 
 async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineError> {
-    let stack = Stack::open(&StackOptions::new(dir))?;
+    let stack = Stack::open(&StackOptions::state_only(dir))?;
     match sc {
         StateCommand::List => {
             for r in stack.load_state().await?.map(|s| s.resources).unwrap_or_default() {

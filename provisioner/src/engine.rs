@@ -137,11 +137,12 @@ impl Engine {
         registry: Registry,
         var_files: &[std::path::PathBuf],
         cli_vars: &[(String, String)],
+        require_all_vars: bool,
     ) -> Result<Engine, EngineError> {
         let config = lang::load(dir, &registry)?;
         let graph = ConfigGraph::build(&config)?;
         let env = |name: &str| std::env::var(name).ok();
-        let vars = lang::resolve_variables(&config, var_files, cli_vars, &env)?;
+        let vars = lang::resolve_variables(&config, var_files, cli_vars, &env, require_all_vars)?;
         let block_index = config.blocks.iter().enumerate().map(|(i, b)| (b.key(), i)).collect();
         Ok(Engine { config, registry, graph, vars, block_index })
     }

@@ -38,11 +38,19 @@ pub struct StackOptions {
     pub var_files: Vec<PathBuf>,
     pub vars: Vec<(String, String)>,
     pub lock_timeout: Duration,
+    /// For commands that only read or edit the state (`output`, `show`, `state …`, `graph`,
+    /// `force-unlock`): variables without a value are left unknown instead of being an error.
+    pub state_only: bool,
 }
 
 impl StackOptions {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         StackOptions { dir: dir.into(), ..Default::default() }
+    }
+
+    /// Options for a command that needs no variable values (see [`StackOptions::state_only`]).
+    pub fn state_only(dir: impl Into<PathBuf>) -> Self {
+        StackOptions { dir: dir.into(), state_only: true, ..Default::default() }
     }
 }
 
@@ -81,7 +89,7 @@ impl Drop for LockHandle {
 impl Stack {
     /// Loads and validates the stack (no AWS calls) and opens its state backend.
     pub fn open(opts: &StackOptions) -> Result<Stack, EngineError> {
-        let engine = Engine::load(&opts.dir, Registry::builtin(), &opts.var_files, &opts.vars)?;
+        let engine = Engine::load(&opts.dir, Registry::builtin(), &opts.var_files, &opts.vars, !opts.state_only)?;
         let backend: Arc<dyn Backend> = match engine.config.backend.kind.as_str() {
             "local" => Arc::new(LocalBackend::new(engine.config.backend.path.clone())),
             other => {

@@ -409,7 +409,7 @@ fn resolve(
     let paths: Vec<PathBuf> = var_files.iter().map(|(n, _)| s.file(n)).collect();
     let cli: Vec<(String, String)> = cli.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let r = resolve_variables(&c, &paths, &cli, &|k| env.get(k).cloned());
+    let r = resolve_variables(&c, &paths, &cli, &|k| env.get(k).cloned(), true);
     (s, r)
 }
 
@@ -641,7 +641,7 @@ fn valid_stack_loads_and_evaluates() {
     assert_ne!(c.hash, c3.hash);
 
     // Evaluate the way the engine does: vars, locals, then blocks in dependency order.
-    let vars = resolve_variables(&c, &[], &[("env".into(), "prod".into())], &|_| None).unwrap();
+    let vars = resolve_variables(&c, &[], &[("env".into(), "prod".into())], &|_| None, true).unwrap();
     let mut locals = BTreeMap::new();
     let empty = BTreeMap::new();
     for name in ["azs", "name", "subnet_count"] {

@@ -123,6 +123,7 @@ pub fn resolve_variables(
     var_files: &[PathBuf],
     cli_vars: &[(String, String)],
     env: &dyn Fn(&str) -> Option<String>,
+    require_all: bool,
 ) -> Result<BTreeMap<String, Value>, Diagnostics> {
     let mut diags = Vec::new();
     let mut values: BTreeMap<&str, (Value, Source)> = BTreeMap::new();
@@ -213,6 +214,11 @@ pub fn resolve_variables(
     let mut out = BTreeMap::new();
     for (name, decl) in &config.variables {
         let Some((raw, source)) = values.remove(name.as_str()) else {
+            if !require_all {
+                // Commands that only read or edit the state need no values: the variable stays unknown.
+                out.insert(name.clone(), Value::Unknown);
+                continue;
+            }
             diags.push(
                 Diagnostic::at(format!("variable `{name}` is required but has no value"), &decl.loc)
                     .with_label("declared here without a default")
