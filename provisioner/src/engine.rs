@@ -144,7 +144,23 @@ impl Engine {
         let env = |name: &str| std::env::var(name).ok();
         let vars = lang::resolve_variables(&config, var_files, cli_vars, &env, require_all_vars)?;
         let block_index = config.blocks.iter().enumerate().map(|(i, b)| (b.key(), i)).collect();
-        Ok(Engine { config, registry, graph, vars, block_index })
+        let engine = Engine { config, registry, graph, vars, block_index };
+        let conflicts: Vec<Diagnostic> = engine
+            .config
+            .blocks
+            .iter()
+            .filter(|b| b.mode == lang::Mode::Managed)
+            .filter_map(|b| Some((b, engine.registry.resource(&b.type_name)?)))
+            .flat_map(|(b, imp)| {
+                // Claims depend on literal arguments (a rule's `type`); templates count as unknown.
+                let cfg: Attrs = b.attrs.iter().map(|(k, n)| (k.clone(), n.static_value())).collect();
+                engine.claim_conflicts(b, imp.claims(&cfg))
+            })
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(EngineError::Config(Diagnostics(conflicts)));
+        }
+        Ok(engine)
     }
 
     pub fn resource_impl(&self, type_name: &str) -> Result<&Arc<dyn Resource>, EngineError> {
@@ -592,6 +608,41 @@ impl Engine {
             keys.push(lang::instance_address(mode, &ty, &name, None));
         }
         Ok(Some(self.graph.with_dependencies(keys.iter().map(String::as_str))))
+    }
+
+    /// Where `block` adds to an attribute another block also sets inline (see [`Resource::claims`]): the two
+    /// would undo each other on every apply, so loading the stack fails with both places named.
+    fn claim_conflicts(&self, block: &Block, claims: Vec<crate::resource::Claim>) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for claim in claims {
+            let Some(node) = block.attrs.get(claim.via) else { continue };
+            for (r, loc) in node.references() {
+                let Ref::Resource { mode: lang::Mode::Managed, type_name, name } = &r else { continue };
+                if type_name != claim.type_name {
+                    continue;
+                }
+                let Some(other) = self.block(&r.key()) else { continue };
+                let Some(inline) = other.attrs.get(&claim.attribute) else { continue };
+                out.push(
+                    Diagnostic::at(
+                        format!(
+                            "{} adds to `{}` of {type_name}.{name}, which sets `{}` inline (at {}); an inline list is \
+                             exclusive, so the two would undo each other on every apply",
+                            block.key(),
+                            claim.attribute,
+                            claim.attribute,
+                            inline.loc().position()
+                        ),
+                        &loc,
+                    )
+                    .with_help(format!(
+                        "move {type_name}.{name}'s inline `{}` rules into {} blocks, or this one into its inline list",
+                        claim.attribute, block.type_name
+                    )),
+                );
+            }
+        }
+        out
     }
 
     /// Addresses in state that a `destroy --target` removes: each target (an instance, or every instance of

@@ -37,6 +37,15 @@ pub struct Tagged {
     pub address: Option<String>,
 }
 
+/// See [`Resource::claims`]: the configuration attribute `via` names (by reference) a `type_name` resource,
+/// whose `attribute` this instance adds to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub via: &'static str,
+    pub type_name: &'static str,
+    pub attribute: String,
+}
+
 #[async_trait]
 pub trait Resource: Send + Sync + 'static {
     fn schema(&self) -> &Schema;
@@ -64,6 +73,14 @@ pub trait Resource: Send + Sync + 'static {
 
     /// Deletes the object and waits until AWS no longer reports it as in use (bounded).
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError>;
+
+    /// Attributes of *another* resource that this instance's configuration adds to, which that resource
+    /// must then leave out of its own configuration (an exclusive inline list would undo this instance on
+    /// every apply, and this instance would put it back). Checked statically by the engine at plan time.
+    /// Default: none.
+    fn claims(&self, _cfg: &Attrs) -> Vec<Claim> {
+        Vec::new()
+    }
 
     /// Objects of this type carrying the tag `provisioner:stack = cx.stack`. Types that cannot be tagged
     /// return an empty list.

@@ -73,6 +73,19 @@ fn check(case: &Case, failures: &mut Vec<String>) {
 fn config_error_corpus() {
     let cases = vec![
         Case {
+            name: "inline-rules-and-rule-resource",
+            files: main_toml(
+                "[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n\n[resource.security_group.app]\nname = \"app\"\nvpc_id = \"${vpc.main.id}\"\negress = []\n\n[resource.security_group_rule.out]\ntype = \"egress\"\nsecurity_group_id = \"${security_group.app.id}\"\nfrom_port = 443\nto_port = 443\nprotocol = \"tcp\"\ncidr_blocks = [\"0.0.0.0/0\"]\n",
+            ),
+            args: vec![],
+            expect: vec![(
+                "main.toml",
+                Some("security_group.app.id"),
+                "security_group_rule.out adds to `egress` of security_group.app, which sets `egress` inline",
+            )],
+            help: Some("move security_group.app's inline `egress` rules into security_group_rule blocks"),
+        },
+        Case {
             name: "toml-syntax",
             files: main_toml("[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\nenable_dns_support = true\n"),
             args: vec![],

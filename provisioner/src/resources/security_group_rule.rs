@@ -20,7 +20,7 @@ use super::security_group::{
 };
 use super::util::*;
 use crate::aws::{aws_err, Ctx, ProviderError};
-use crate::resource::{Checkpoint, Resource};
+use crate::resource::{Checkpoint, Claim, Resource};
 use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
 
@@ -243,6 +243,16 @@ impl SecurityGroupRule {
 impl Resource for SecurityGroupRule {
     fn schema(&self) -> &Schema {
         &SCHEMA
+    }
+
+    /// The group's inline `ingress`/`egress` list (whichever `type` names) is exclusive, as in Terraform.
+    fn claims(&self, cfg: &Attrs) -> Vec<Claim> {
+        match cfg.get("type").and_then(Value::as_str) {
+            Some(dir @ ("ingress" | "egress")) => {
+                vec![Claim { via: "security_group_id", type_name: "security_group", attribute: dir.to_owned() }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn normalize(&self, attrs: &mut Attrs) {
