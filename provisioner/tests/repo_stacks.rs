@@ -65,3 +65,27 @@ fn examples_network_default_and_prod() {
     apply_replan_destroy(&cli, "env/dev.toml", |_| {});
     apply_replan_destroy(&cli, "env/prod.toml", |_| {});
 }
+
+/// `examples/library` (built by `cargo test` with the other examples) plans and applies the network stack
+/// through the library API, finds nothing to do the second time, and destroys it.
+#[test]
+fn library_example_applies_replans_and_destroys() {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(Path::parent).unwrap().join("examples").join("library");
+    assert!(bin.exists(), "{} missing: run the whole test suite (`cargo test -p provisioner`), which builds the examples", bin.display());
+    let cli = copy_stack("ex-lib", "examples/network");
+    let run = |extra: &[&str]| {
+        let out = cli.command_env(&bin).arg(cli.path()).args(extra).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "library example failed:\n{text}");
+        text
+    };
+    let first = run(&[]);
+    assert!(first.contains("Apply complete"), "{first}");
+    // 18 resources and the availability_zones data source.
+    assert_eq!(cli.state_addresses().len(), 19, "{:?}", cli.state_addresses());
+    let second = run(&[]);
+    assert!(second.contains("No changes"), "{second}");
+    run(&["--destroy"]);
+    assert_eq!(cli.count_tagged(), 0);
+}

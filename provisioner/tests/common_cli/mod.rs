@@ -181,7 +181,14 @@ impl Cli {
 
     /// The command `provisioner -C <dir> <args>` with the test environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_provisioner"));
+        let mut cmd = self.command_env(Path::new(env!("CARGO_BIN_EXE_provisioner")));
+        cmd.arg("-C").arg(self.path()).args(args).stdin(Stdio::null());
+        cmd
+    }
+
+    /// `program` with the environment the CLI gets (moto endpoint, credentials, no colour), no arguments.
+    pub fn command_env(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env_clear();
         for k in ["PATH", "USER", "HOSTNAME", "LANG"] {
             if let Some(v) = std::env::var_os(k) {
@@ -201,7 +208,6 @@ impl Cli {
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
-        cmd.arg("-C").arg(self.path()).args(args).stdin(Stdio::null());
         cmd
     }
 
