@@ -13,7 +13,9 @@ export AWS_ENDPOINT_URL=$(cat "$work/moto.url")
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export PROVISIONER_POLL_INTERVAL_MS=200
 rm -rf "$stack/.provisioner"
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only (and never with NO_COLOR), like the CLI itself.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then b=$'\033[1m' n=$'\033[0m'; else b='' n=''; fi
+step() { printf '\n%s==> %s%s\n' "$b" "$*" "$n"; }
 step "provisioner -C $stack validate"
 "$bin" -C "$stack" validate
 step "provisioner -C $stack plan -out plan.json   (emulator at $AWS_ENDPOINT_URL)"
@@ -26,4 +28,4 @@ step "provisioner -C $stack output"
 "$bin" -C "$stack" output
 step "provisioner -C $stack destroy -auto-approve"
 "$bin" -C "$stack" destroy -auto-approve
-printf '\n\033[1mDemo complete.\033[0m\n'
+printf '\n%sDemo complete.%s\n' "$b" "$n"
