@@ -243,6 +243,51 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     assert_eq!(plan["summary"]["add"], 10, "after destroy, everything is to be created again");
 }
 
+/// Runs `provisioner -C DIR ARGS` on a pseudo-terminal (util-linux `script`), typing `answer` at the prompt.
+fn on_a_tty(cli: &Cli, args: &[&str], answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = vec![quote(env!("CARGO_BIN_EXE_provisioner")), "-C".into(), quote(&cli.path().to_string_lossy())];
+    line.extend(args.iter().map(|a| quote(a)));
+    let mut child = cli
+        .command_env(std::path::Path::new("script"))
+        .args(["-qefc", &line.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script`");
+    // Typed ahead: the terminal keeps the line until the prompt reads it. stdin stays open until the end,
+    // since `script` hangs up the terminal when its input closes.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let out = wait_output(&mut child, std::time::Duration::from_secs(120));
+    drop(stdin);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// On a terminal, `apply` and `destroy` show the plan and ask; anything but `yes` changes nothing.
+#[test]
+fn apply_and_destroy_ask_on_a_terminal() {
+    let cli = Cli::new("tty");
+    cli.fixture("small");
+    let (code, text) = on_a_tty(&cli, &["apply"], "no");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Only 'yes' will be accepted") && text.contains("Apply cancelled"), "{text}");
+    assert_eq!(cli.count_tagged(), 0, "nothing created after `no`");
+
+    let (code, text) = on_a_tty(&cli, &["apply"], "yes");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Apply complete!"), "{text}");
+    assert!(cli.count_tagged() > 0);
+
+    let (code, text) = on_a_tty(&cli, &["destroy"], "yes");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Do you really want to destroy all resources?") && text.contains("Destroy complete!"), "{text}");
+    assert_eq!(cli.count_tagged(), 0);
+}
+
 #[test]
 fn apply_without_auto_approve_and_no_tty_refuses() {
     let cli = Cli::new("notty");
