@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod frontend;
 pub mod http;
+pub mod launch;
 pub mod metrics;
 pub mod shutdown;
 pub mod stats;

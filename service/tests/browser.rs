@@ -39,6 +39,11 @@ async fn text(c: &fantoccini::Client, id: &str) -> String {
     .to_string()
 }
 
+/// Clicks element `id`.
+async fn click(c: &fantoccini::Client, id: &str) {
+    c.find(Locator::Id(id)).await.unwrap().click().await.unwrap();
+}
+
 /// Polls `check` on element `id`'s text until it holds; returns that text.
 async fn wait_text(
     c: &fantoccini::Client,
@@ -188,12 +193,7 @@ async fn dashboard_in_headless_chromium() {
         .send_keys("Bad Name1")
         .await
         .unwrap();
-    c.find(Locator::Id("lookup"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "lookup").await;
     wait_text(&c, "result", "rejects a bad name", |t| {
         t.contains("1 to 64 letters")
     })
@@ -203,12 +203,7 @@ async fn dashboard_in_headless_chromium() {
     let name_field = c.find(Locator::Id("name")).await.unwrap();
     name_field.clear().await.unwrap();
     name_field.send_keys("Browsertester").await.unwrap();
-    c.find(Locator::Id("lookup"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "lookup").await;
     wait_text(&c, "result", "reports an unknown user", |t| {
         t.contains("No birthday saved for Browsertester")
     })
@@ -224,12 +219,7 @@ async fn dashboard_in_headless_chromium() {
     )
     .await
     .unwrap();
-    c.find(Locator::Id("save"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "save").await;
     let msg = wait_text(&c, "result", "shows the greeting", |t| {
         t.starts_with("Hello, Browsertester!")
     })
@@ -249,12 +239,7 @@ async fn dashboard_in_headless_chromium() {
     )
     .await
     .unwrap();
-    c.find(Locator::Id("save"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "save").await;
     wait_text(&c, "result", "shows the API error", |t| {
         t.contains("before today")
     })
@@ -266,12 +251,7 @@ async fn dashboard_in_headless_chromium() {
     )
     .await
     .unwrap();
-    c.find(Locator::Id("lookup"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "lookup").await;
     wait_text(&c, "result", "shows the greeting again", |t| t == expect).await;
 
     shot(&c, 1280, "dashboard-1280.png").await;

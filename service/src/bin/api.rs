@@ -6,38 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use service::{
-    api, clock::Clock, config::ApiConfig, db::Db, http, metrics::Metrics, stats, telemetry,
+    api, clock::Clock, config::ApiConfig, db::Db, http, metrics::Metrics, stats,
 };
 
 fn main() -> std::process::ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return http::healthcheck(8080);
-    }
-    let cfg = match ApiConfig::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("api: configuration error: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    telemetry::init(&cfg.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start the runtime");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cfg)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "api stopped with an error");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    service::launch::main("api", 8080, ApiConfig::from_env, |c| &c.log_format, run)
 }
 
 async fn run(cfg: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
