@@ -678,9 +678,8 @@ async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, Engine
             .await?;
             println!("Moved {source} to {destination}.");
             // The object's own address tag follows; if AWS cannot be reached now, the next apply does it.
-            let retag = async { stack.retag(&stack.connect().await?, &moved, source).await };
             if moved.mode == state::Mode::Managed {
-                if let Err(e) = retag.await {
+                if let Err(e) = async { stack.retag(&stack.connect().await?, &moved, source).await }.await {
                     eprintln!("warning: the object's provisioner:address tag still names {source} ({e}); the next apply updates it");
                 }
             }
@@ -696,13 +695,12 @@ async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs
     if mode != provisioner::lang::Mode::Managed {
         return Err(EngineError::other("only managed resources can be imported"));
     }
-    if stack.engine.config.block(mode, &ty, &name).is_none() {
+    let Some(block) = stack.engine.config.block(mode, &ty, &name) else {
         return Err(EngineError::with_hint(
             format!("`{address}` is not in the configuration"),
             format!("add a [resource.{ty}.{name}] block first, then import into it"),
         ));
-    }
-    let block = stack.engine.config.block(mode, &ty, &name).expect("checked above");
+    };
     let block_addr = provisioner::lang::instance_address(mode, &ty, &name, None);
     match (block.for_each.is_some(), key.as_deref()) {
         (true, None) => {
@@ -719,17 +717,6 @@ async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs
         }
         _ => {}
     }
-    if let (Some(k), Some(Some(keys))) =
-        (key.as_deref(), stack.engine.instance_keys(block, stack.load_state().await?.as_ref())?)
-    {
-        if !keys.contains(k) {
-            let known: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
-            return Err(EngineError::with_hint(
-                format!("`{address}` is not produced by the configuration: for_each yields no key {k:?}"),
-                format!("keys it yields: {}", if known.is_empty() { "none".into() } else { known.join(", ") }),
-            ));
-        }
-    }
     let imp = stack.engine.registry.resource(&ty).ok_or_else(|| EngineError::other(format!("unknown type {ty}")))?.clone();
     let address = provisioner::lang::instance_address(mode, &ty, &name, key.as_deref());
     let cx = stack.connect().await?;
@@ -738,6 +725,16 @@ async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs
             .load_state()
             .await?
             .unwrap_or_else(|| state::Snapshot::new(Some(stack.engine.config.stack_name.clone())));
+        // The key must be one for_each yields, evaluated against this state.
+        if let (Some(k), Some(Some(keys))) = (key.as_deref(), stack.engine.instance_keys(block, Some(&snap))?) {
+            if !keys.contains(k) {
+                let known: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+                return Err(EngineError::with_hint(
+                    format!("`{address}` is not produced by the configuration: for_each yields no key {k:?}"),
+                    format!("keys it yields: {}", if known.is_empty() { "none".into() } else { known.join(", ") }),
+                ));
+            }
+        }
         let exists = snap.serial > 0;
         let mut persisted = exists.then(|| snap.key());
         if snap.resource(&address).is_some() {

@@ -500,10 +500,8 @@ impl Engine {
         }
 
         // A targeted destroy takes the targets and whatever depends on them, never their dependencies.
-        let destroy_targeted = match opts.destroy && !opts.targets.is_empty() {
-            true => Some(self.destroy_set(&opts.targets, &refreshed)?),
-            false => None,
-        };
+        let destroy_targeted =
+            (opts.destroy && !opts.targets.is_empty()).then(|| self.destroy_set(&opts.targets, &refreshed));
         // Everything in state that the configuration no longer produces (or all of it, for destroy).
         for (addr, (rec, attrs)) in &refreshed.records {
             if in_config.contains(addr) {
@@ -648,8 +646,8 @@ impl Engine {
     /// Addresses in state that a `destroy --target` removes: each target (an instance, or every instance of
     /// a block) and, transitively, every object depending on one, by the state's recorded dependencies or
     /// by the configuration's references.
-    fn destroy_set(&self, targets: &[String], refreshed: &Refreshed) -> Result<BTreeSet<String>, EngineError> {
-        self.targeted_blocks(targets)?; // validates the addresses
+    /// The targets were validated by `targeted_blocks` at the start of `plan`.
+    fn destroy_set(&self, targets: &[String], refreshed: &Refreshed) -> BTreeSet<String> {
         let mut set: BTreeSet<String> = BTreeSet::new();
         let mut blocks: BTreeSet<String> = BTreeSet::new();
         for t in targets {
@@ -674,7 +672,7 @@ impl Engine {
             }
         }
         set.retain(|a| refreshed.records.contains_key(a));
-        Ok(set)
+        set
     }
 
     fn sensitive_attrs(&self, mode: Mode, type_name: &str) -> Vec<String> {
