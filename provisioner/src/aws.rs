@@ -27,6 +27,15 @@ use crate::value::{Attrs, Value};
 pub const TAG_STACK: &str = "provisioner:stack";
 /// Tag naming the resource address that owns an object.
 pub const TAG_ADDRESS: &str = "provisioner:address";
+/// Tag naming the workspace whose state owns an object (absent on objects made before workspaces: `default`).
+pub const TAG_WORKSPACE: &str = "provisioner:workspace";
+/// Tag naming the lineage of the state that owns an object (absent on objects made before: the state that
+/// holds them).
+pub const TAG_LINEAGE: &str = "provisioner:lineage";
+/// Prefix of every tag the tool manages itself (never shown in plans).
+pub const TOOL_TAG_PREFIX: &str = "provisioner:";
+/// The workspace an object belongs to when it carries no workspace tag.
+pub const DEFAULT_WORKSPACE: &str = "default";
 
 /// An error from AWS (or from waiting on it), with the AWS error code when there is one.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -156,9 +165,12 @@ impl Intercept for CallCounter {
     }
 }
 
-/// Everything a resource call needs: the stack, configured SDK clients, the call counter, wait bounds.
+/// Everything a resource call needs: the stack and workspace, configured SDK clients, the call counter, wait
+/// bounds.
 pub struct Ctx {
     pub stack: String,
+    /// The selected workspace: reads by tag see only its objects.
+    pub workspace: String,
     pub region: String,
     pub sdk: aws_types::SdkConfig,
     pub calls: CallCounter,
@@ -169,7 +181,7 @@ pub struct Ctx {
 impl Ctx {
     /// Loads the SDK configuration from the default chain. `region` (from `[aws] region`) is used only
     /// when the environment/profile sets none.
-    pub async fn load(stack: &str, region: Option<&str>) -> Result<Ctx, ProviderError> {
+    pub async fn load(stack: &str, workspace: &str, region: Option<&str>) -> Result<Ctx, ProviderError> {
         use aws_config::meta::region::RegionProviderChain;
         let fallback = region.map(|r| aws_types::region::Region::new(r.to_owned()));
         let chain = RegionProviderChain::default_provider().or_else(fallback.unwrap_or_else(|| {
@@ -188,6 +200,7 @@ impl Ctx {
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Ok(Ctx {
             stack: stack.to_owned(),
+            workspace: workspace.to_owned(),
             region,
             sdk,
             calls: CallCounter::default(),
@@ -203,9 +216,21 @@ impl Ctx {
         })
     }
 
-    /// EC2 filter selecting objects tagged with this stack.
-    pub fn stack_filter(&self) -> Filter {
-        Filter::builder().name(format!("tag:{TAG_STACK}")).values(&self.stack).build()
+    /// EC2 filters selecting objects tagged with this stack and, in a named workspace, with the workspace (in
+    /// `default` the workspace cannot be filtered on server-side: objects made before workspaces carry no
+    /// workspace tag; see [`Ctx::in_workspace`]).
+    pub fn stack_filters(&self) -> Vec<Filter> {
+        let mut f = vec![Filter::builder().name(format!("tag:{TAG_STACK}")).values(&self.stack).build()];
+        if self.workspace != DEFAULT_WORKSPACE {
+            f.push(Filter::builder().name(format!("tag:{TAG_WORKSPACE}")).values(&self.workspace).build());
+        }
+        f
+    }
+
+    /// Whether an object with these tags belongs to this stack and workspace (no workspace tag = `default`).
+    pub fn in_workspace(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(TAG_STACK) == Some(&self.stack)
+            && tags.get(TAG_WORKSPACE).map(String::as_str).unwrap_or(DEFAULT_WORKSPACE) == self.workspace
     }
 }
 

@@ -236,7 +236,7 @@ impl Engine {
             let name = l.trim_start_matches("local.");
             let node = &self.config.locals[name];
             let v = {
-                let scope = Scope { vars: &self.vars, locals: &locals, resources, each: None };
+                let scope = Scope { vars: &self.vars, locals: &locals, resources, each: None, workspace: &self.workspace };
                 lang::eval(node, &scope)?
             };
             locals.insert(name.to_owned(), v);
@@ -252,7 +252,7 @@ impl Engine {
         let schema = self.registry.schema(block.mode == lang::Mode::Data, &block.type_name).ok_or_else(|| {
             EngineError::other(format!("unknown type `{}`", block.type_name))
         })?;
-        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None };
+        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None, workspace: &self.workspace };
         let expanded = lang::expand_for_each(block, &scope)?;
         let mut out = Vec::new();
         let items: Vec<(Option<String>, Value)> = match expanded {
@@ -266,6 +266,7 @@ impl Engine {
                 locals: &locals,
                 resources: &resources,
                 each: k.as_ref().map(|_| (&key_value, &each_value)),
+                workspace: &self.workspace,
             };
             let cfg = lang::eval_attrs(block, schema, &scope)?;
             let address = lang::instance_address(block.mode, &block.type_name, &block.name, k.as_deref());
@@ -296,7 +297,7 @@ impl Engine {
         let key = format!("output.{}", decl.name);
         let resources = self.resource_scope(&key, values);
         let locals = self.eval_locals(&key, &resources)?;
-        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None };
+        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None, workspace: &self.workspace };
         Ok(lang::eval(&decl.value, &scope)?)
     }
 

@@ -23,7 +23,7 @@ pub struct ConfigGraph {
 
 fn ref_node(r: &Ref) -> Option<String> {
     match r {
-        Ref::Var(_) | Ref::Each => None,
+        Ref::Var(_) | Ref::Each | Ref::Workspace => None,
         other => Some(other.key()),
     }
 }

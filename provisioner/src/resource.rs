@@ -29,14 +29,6 @@ pub trait Checkpoint: Send + Sync {
     async fn created(&self, attrs: &Attrs);
 }
 
-/// An object carrying the stack's tags, found by [`Resource::find_tagged`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tagged {
-    pub id: String,
-    /// Value of the `provisioner:address` tag.
-    pub address: Option<String>,
-}
-
 /// See [`Resource::claims`]: the configuration attribute `via` names (by reference) a `type_name` resource,
 /// whose `attribute` this instance adds to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,10 +74,23 @@ pub trait Resource: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Objects of this type carrying the tag `provisioner:stack = cx.stack`. Types that cannot be tagged
-    /// return an empty list.
-    async fn find_tagged(&self, _cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        Ok(Vec::new())
+    /// One read serving both refresh and the search for leftovers: every object of this type carrying the
+    /// stack's tags (filtered by [`Ctx::stack_filters`]), plus the objects in `ids` the tag filter did not
+    /// return (tracked objects whose tags are missing: imported, stripped by hand), read by id in the same
+    /// batched way. Attributes as `read` returns them, with the full AWS tag set. An implementation may skip
+    /// costly per-object follow-up calls for objects outside the workspace ([`Ctx::in_workspace`]) that are
+    /// not in `ids`, returning at least `id` and `tags` for them. Default (types that cannot be tagged):
+    /// `read(ids)`.
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        self.read(cx, ids).await
+    }
+
+    /// For types that cannot be tagged: the existing object that creating each of `desired` would duplicate,
+    /// matched by its natural key (a route table association by subnet and route table, a security group
+    /// rule by group, direction, protocol, ports and sources), so a re-apply after an interrupted run adopts
+    /// it instead of failing. Batched; the result has `desired`'s length. Default: none found.
+    async fn find_existing(&self, _cx: &Ctx, desired: &[Attrs]) -> Result<Vec<Option<Attrs>>, ProviderError> {
+        Ok(vec![None; desired.len()])
     }
 }
 

@@ -58,20 +58,58 @@ pub struct LockInfo {
     pub version: String,
     /// State path / location being locked.
     pub path: String,
+    /// Process id of the holder (absent in locks written by older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Hostname of the holder's machine (absent in locks written by older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl LockInfo {
     /// Fresh lock info: new id, `who` from `$USER`@hostname, `created` = now,
-    /// `version` = this crate's (workspace) version.
+    /// `version` = this crate's (workspace) version, `pid` and `host` of this process.
     pub fn new(operation: &str, path: &str) -> Self {
+        let host = hostname();
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
-            who: format!("{}@{}", current_user(), hostname()),
+            who: format!("{}@{}", current_user(), host),
             created: Utc::now(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             path: path.to_string(),
+            pid: Some(std::process::id()),
+            host: Some(host),
         }
+    }
+
+    /// True only when the lock was taken on this machine (`host` equals this hostname)
+    /// by a process (`pid`) that no longer exists. False whenever that cannot be
+    /// established: unknown pid or host, another machine, or no `/proc` to look in.
+    /// Only ever used to word the [`StateError::Locked`] message: nothing is unlocked
+    /// automatically. (A recycled pid makes a dead holder look alive, never the reverse.)
+    pub fn holder_is_dead(&self) -> bool {
+        match (self.pid, self.host.as_deref()) {
+            (Some(pid), Some(host)) => host == hostname() && !process_exists(pid),
+            _ => false,
+        }
+    }
+
+    /// Whether `host` names this machine.
+    pub(crate) fn is_this_host(&self) -> bool {
+        self.host.as_deref() == Some(hostname().as_str())
+    }
+}
+
+/// Whether a process with this pid exists; `true` when that cannot be told (no `/proc`).
+fn process_exists(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    match std::fs::symlink_metadata(proc.join(pid.to_string())) {
+        Ok(_) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     }
 }
 

@@ -26,14 +26,10 @@ pub enum StateError {
     },
 
     /// Somebody else holds the lock (boxed to keep `Result<_, StateError>` small).
-    #[error(
-        "state is locked by {} (operation \"{}\", since {}, lock ID {}){}",
-        .0.who,
-        .0.operation,
-        .0.created.format("%Y-%m-%d %H:%M:%S UTC"),
-        .0.id,
-        lock_path_suffix(&.0.path)
-    )]
+    /// When the holder was a process of this machine that no longer runs
+    /// ([`LockInfo::holder_is_dead`]) the message says so; the lock is still never removed
+    /// automatically.
+    #[error("{}", locked_message(.0))]
     Locked(Box<LockInfo>),
 
     /// Compare-and-swap failed: the stored state is not the one the caller last saw.
@@ -66,6 +62,93 @@ pub enum StateError {
     /// (different lineage, or serial not greater than the expected serial).
     #[error("invalid snapshot for save: {0}")]
     InvalidSnapshot(String),
+
+    /// A workspace name outside [`validate_workspace_name`](crate::validate_workspace_name)'s rules.
+    #[error(
+        "invalid workspace name {0:?}: a workspace name is 1 to 64 letters, digits, '_' or '-', and does not start with '-'"
+    )]
+    InvalidWorkspaceName(String),
+
+    /// The workspace has no state.
+    #[error("workspace {0:?} does not exist (it has no state)")]
+    NoSuchWorkspace(String),
+
+    /// `delete` of the `default` workspace, which always exists.
+    #[error("the default workspace cannot be deleted")]
+    DeleteDefaultWorkspace,
+
+    /// `delete` of a workspace whose state still tracks objects: deleting it would lose track of them.
+    #[error("workspace {name:?} is not empty: its state still {}", not_empty_detail(*.resources, *.released))]
+    WorkspaceNotEmpty {
+        name: String,
+        /// Resource records in its state.
+        resources: usize,
+        /// Released objects whose tags have not been stripped yet ([`Snapshot::released`](crate::Snapshot::released)).
+        released: usize,
+    },
+}
+
+fn locked_message(info: &LockInfo) -> String {
+    if info.holder_is_dead() {
+        let now = chrono::Utc::now();
+        let since = if info.created.date_naive() == now.date_naive() {
+            info.created.format("%H:%M:%S (UTC)")
+        } else {
+            info.created.format("%Y-%m-%d %H:%M:%S (UTC)")
+        };
+        return format!(
+            "state is locked: held by pid {} on this host since {since}, which is no longer running (operation: {}, lock id {}){}",
+            info.pid.unwrap_or_default(),
+            info.operation,
+            short_id(&info.id),
+            lock_path_suffix(&info.path)
+        );
+    }
+    let process = match (info.pid, info.host.as_deref()) {
+        (Some(pid), _) if info.is_this_host() => format!(", pid {pid} on this host"),
+        (Some(pid), Some(host)) => format!(", pid {pid} on host {host}"),
+        (Some(pid), None) => format!(", pid {pid}"),
+        (None, Some(host)) => format!(", on host {host}"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "state is locked by {}{process} (operation \"{}\", since {}, lock ID {}){}",
+        info.who,
+        info.operation,
+        info.created.format("%Y-%m-%d %H:%M:%S UTC"),
+        info.id,
+        lock_path_suffix(&info.path)
+    )
+}
+
+/// First 8 characters of a lock id followed by `…` (the hint carries the full id).
+fn short_id(id: &str) -> String {
+    match id.char_indices().nth(8) {
+        Some((i, _)) => format!("{}…", &id[..i]),
+        None => id.to_string(),
+    }
+}
+
+fn not_empty_detail(resources: usize, released: usize) -> String {
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    match (resources, released) {
+        (r, 0) => format!("tracks {}", plural(r, "resource", "resources")),
+        (0, l) => format!(
+            "records {} whose provisioner tags were not removed yet",
+            plural(l, "released object", "released objects")
+        ),
+        (r, l) => format!(
+            "tracks {} and records {} whose provisioner tags were not removed yet",
+            plural(r, "resource", "resources"),
+            plural(l, "released object", "released objects")
+        ),
+    }
 }
 
 fn fmt_key(k: &Option<StateKey>) -> String {
@@ -108,6 +191,10 @@ impl StateError {
             StateError::Corrupt { path, .. } => Some(format!(
                 "fix {path} by hand or restore it from {path}.backup; it will not be overwritten while corrupt"
             )),
+            StateError::Locked(info) if info.holder_is_dead() => Some(format!(
+                "if no other provisioner is running, remove the lock with: provisioner force-unlock {}",
+                info.id
+            )),
             StateError::Locked(info) => Some(format!(
                 "wait for the other operation to finish, retry with a lock timeout, or if it crashed run `provisioner force-unlock {}`",
                 info.id
@@ -128,6 +215,22 @@ impl StateError {
             StateError::InvalidSnapshot(_) => Some(
                 "this is a bug in the caller: save a snapshot derived from the loaded one via Snapshot::next()"
                     .into(),
+            ),
+            StateError::InvalidWorkspaceName(_) => Some(
+                "use only letters, digits, '_' and '-' (at most 64), e.g. `staging` or `eu_prod-2`".into(),
+            ),
+            StateError::NoSuchWorkspace(_) => {
+                Some("check the name: only workspaces that have a state exist".into())
+            }
+            StateError::DeleteDefaultWorkspace => Some(
+                "the default workspace holds the state at the configured path; destroy its resources instead".into(),
+            ),
+            StateError::WorkspaceNotEmpty { resources: 0, .. } => Some(
+                "run provisioner in that workspace once AWS is reachable, so it removes the tags of the released objects first"
+                    .into(),
+            ),
+            StateError::WorkspaceNotEmpty { .. } => Some(
+                "destroy its resources first (or forget them with `state rm`), then delete the workspace".into(),
             ),
         }
     }

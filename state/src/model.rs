@@ -1,5 +1,6 @@
-//! The state data model: a versioned [`Snapshot`] of resource records and outputs,
-//! with stable (normalized) JSON serialization. Attributes are opaque JSON.
+//! The state data model: a versioned [`Snapshot`] of resource records, outputs and
+//! released objects (forgotten by `state rm`, tool tags still to strip), with stable
+//! (normalized) JSON serialization. Attributes are opaque JSON.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,23 @@ pub struct Snapshot {
     pub resources: Vec<ResourceRecord>,
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputRecord>,
+    /// Objects no longer tracked whose tool tags still have to be removed (AWS could not
+    /// be reached when they were forgotten). Sorted by `(type, id)`, no duplicates;
+    /// omitted from the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<ReleasedRecord>,
+}
+
+/// An object that state has stopped tracking (`state rm`) but that still carries the
+/// tool's tags; the next run strips them and drops the record.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ReleasedRecord {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Provider-assigned id.
+    pub id: String,
+    /// The address it had in state.
+    pub address: String,
 }
 
 /// Whether a record is a managed resource or a data source read.
@@ -107,6 +125,7 @@ impl Snapshot {
             stack,
             resources: Vec::new(),
             outputs: BTreeMap::new(),
+            released: Vec::new(),
         }
     }
 
@@ -149,9 +168,34 @@ impl Snapshot {
         Some(self.resources.remove(idx))
     }
 
+    /// Record that the object `(rec.type_name, rec.id)` was released; an existing record
+    /// of the same object is replaced (the list holds each object once).
+    pub fn release(&mut self, rec: ReleasedRecord) {
+        match self
+            .released
+            .iter_mut()
+            .find(|r| r.type_name == rec.type_name && r.id == rec.id)
+        {
+            Some(slot) => *slot = rec,
+            None => self.released.push(rec),
+        }
+    }
+
+    /// Whether the object `(type_name, id)` is recorded as released.
+    pub fn is_released(&self, type_name: &str, id: &str) -> bool {
+        self.released
+            .iter()
+            .any(|r| r.type_name == type_name && r.id == id)
+    }
+
     /// Canonical form: resources sorted by `(mode, address)`, dependencies sorted and
-    /// deduplicated, and keys of every JSON object inside attributes/outputs sorted.
+    /// deduplicated, released objects sorted by `(type, id)` and deduplicated, and keys of
+    /// every JSON object inside attributes/outputs sorted.
     pub fn normalize(&mut self) {
+        self.released
+            .sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
+        self.released
+            .dedup_by(|a, b| a.type_name == b.type_name && a.id == b.id);
         self.resources
             .sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
         for r in &mut self.resources {

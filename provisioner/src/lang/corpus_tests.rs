@@ -650,6 +650,7 @@ fn valid_stack_loads_and_evaluates() {
             locals: &locals,
             resources: &empty,
             each: None,
+            workspace: "default",
         };
         let v = eval(&c.locals[name], &scope).unwrap();
         locals.insert(name.to_owned(), v);
@@ -663,6 +664,7 @@ fn valid_stack_loads_and_evaluates() {
         locals: &locals,
         resources: &empty,
         each: None,
+        workspace: "default",
     };
     let vpc_attrs = eval_attrs(vpc, reg.schema(false, "vpc").unwrap(), &scope).unwrap();
     assert_eq!(vpc_attrs["cidr_block"], Value::str("10.0.0.0/16"));
@@ -688,6 +690,7 @@ fn valid_stack_loads_and_evaluates() {
         locals: &locals,
         resources: &resources,
         each: None,
+        workspace: "default",
     };
     let instances = expand_for_each(subnet, &scope).unwrap().unwrap();
     assert_eq!(
@@ -703,6 +706,7 @@ fn valid_stack_loads_and_evaluates() {
             locals: &locals,
             resources: &resources,
             each: Some((&key, v)),
+            workspace: "default",
         };
         let attrs = eval_attrs(subnet, schema, &scope).unwrap();
         assert_eq!(attrs["vpc_id"], Value::Unknown);
@@ -731,6 +735,7 @@ fn valid_stack_loads_and_evaluates() {
         locals: &locals,
         resources: &resources,
         each: None,
+        workspace: "default",
     };
     assert_eq!(
         eval(&c.outputs["subnet_ids"].value, &scope).unwrap(),
@@ -755,6 +760,7 @@ fn eval_attrs_reports_interpolated_format_errors_at_the_attribute() {
         locals: &empty,
         resources: &empty,
         each: None,
+        workspace: "default",
     };
     let reg = registry();
     let e = eval_attrs(&c.blocks[0], reg.schema(false, "vpc").unwrap(), &scope).unwrap_err();

@@ -24,6 +24,8 @@ pub struct Scope<'a> {
     pub resources: &'a BTreeMap<String, Value>,
     /// (each.key, each.value) inside a `for_each` block.
     pub each: Option<(&'a Value, &'a Value)>,
+    /// The selected workspace, `${workspace}`.
+    pub workspace: &'a str,
 }
 
 /// Evaluates an attribute's node tree.
@@ -321,6 +323,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                 Some((_, v)) => Ok(v.clone()),
                 None => Err(self.err(span, "`each` can only be used in a block with `for_each`")),
             },
+            Ref::Workspace => Ok(Value::str(self.scope.workspace)),
             Ref::Resource { .. } => Ok(self.scope.resources.get(&r.key()).cloned().unwrap_or(Value::Unknown)),
         }
     }
@@ -528,6 +531,7 @@ mod tests {
             locals: &f.locals,
             resources: &f.resources,
             each: None,
+            workspace: "default",
         };
         eval(&node(s), &scope)
     }
@@ -645,6 +649,7 @@ mod tests {
                 locals: &f.locals,
                 resources: &f.resources,
                 each: None,
+                workspace: "default",
             };
             assert_eq!(eval(&n, &scope).unwrap(), Value::int(want));
         }
@@ -673,6 +678,7 @@ mod tests {
             locals: &f.locals,
             resources: &f.resources,
             each: None,
+            workspace: "default",
         };
         let got = expand_for_each(&block_with_for_each("${var.sizes}"), &scope)
             .unwrap()
@@ -702,6 +708,7 @@ mod tests {
             locals: &f.locals,
             resources: &f.resources,
             each: Some((&key, &val)),
+            workspace: "default",
         };
         assert_eq!(
             eval(&node("${each.key}-${each.value}"), &each).unwrap(),

@@ -963,6 +963,7 @@ impl<'s> Parser<'s> {
                     _ => Err(self.err(format!("`each` has only `key` and `value`, not `{n}`"), s)),
                 }
             }
+            "workspace" if self.peek()?.tok != Tok::Dot => Ok(self.mk(ExprKind::Ref(Ref::Workspace, false), span)),
             "data" => {
                 let (t, _) = dot(self, "a data source: `data.TYPE.NAME`")?;
                 let (n, s) = dot(self, "a data source: `data.TYPE.NAME`")?;
@@ -983,7 +984,7 @@ impl<'s> Parser<'s> {
                 if t.tok != Tok::Dot {
                     return Err(self.err(
                         format!(
-                            "unknown name `{name}`: expected a reference (`var.NAME`, `local.NAME`, `TYPE.NAME`, `data.TYPE.NAME`, `each.key`) or a function call"
+                            "unknown name `{name}`: expected a reference (`var.NAME`, `local.NAME`, `TYPE.NAME`, `data.TYPE.NAME`, `each.key`, `workspace`) or a function call"
                         ),
                         span,
                     ));

@@ -160,6 +160,8 @@ pub enum Ref {
     Local(String),
     /// `each.key` / `each.value`.
     Each,
+    /// `workspace`: the name of the selected workspace (Terraform's `terraform.workspace`).
+    Workspace,
     Resource {
         mode: Mode,
         type_name: String,
@@ -174,6 +176,7 @@ impl Ref {
             Ref::Var(n) => format!("var.{n}"),
             Ref::Local(n) => format!("local.{n}"),
             Ref::Each => "each".to_owned(),
+            Ref::Workspace => "workspace".to_owned(),
             Ref::Resource { mode, type_name, name } => block_key(*mode, type_name, name),
         }
     }
