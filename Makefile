@@ -30,6 +30,11 @@ test: test-provisioner service-test
 bench: moto
 	bash bench/run.sh
 
+# Crash-safety soak: SIGKILL apply of plans/hello at random moments, re-apply, check (SOAK_TRIALS, SOAK_SEED).
+.PHONY: soak
+soak: moto
+	bash scripts/soak.sh
+
 lint:
 	$(CARGO) clippy --workspace --all-targets
 

@@ -1,8 +1,8 @@
 //! Plans and applies a stack through the provisioner library, the way another Rust tool would embed it.
 //!
 //! ```sh
-//! cargo run -p provisioner --example library -- examples/network          # plan + apply
-//! cargo run -p provisioner --example library -- examples/network --destroy
+//! cargo run -p provisioner --example library -- examples/network dev          # plan + apply workspace dev
+//! cargo run -p provisioner --example library -- examples/network dev --destroy
 //! ```
 //! Credentials, region and `AWS_ENDPOINT_URL` come from the environment, as for the CLI.
 
@@ -14,9 +14,10 @@ use provisioner::{PlanOptions, Stack, StackOptions};
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().unwrap_or_else(|| "examples/network".to_owned());
+    let workspace = args.next().unwrap_or_else(|| "dev".to_owned());
     let destroy = args.any(|a| a == "--destroy");
 
-    let stack = Stack::open(&StackOptions::new(&dir))?;
+    let stack = Stack::open(&StackOptions { workspace: Some(workspace), ..StackOptions::new(&dir) })?;
     let cx = stack.connect().await?;
     let lock = stack.lock("apply").await?;
     let outcome = async {

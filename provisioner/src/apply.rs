@@ -23,7 +23,7 @@ use state::{Backend, Mode, OutputRecord, ResourceRecord, Snapshot, StateKey};
 use tokio::sync::watch;
 
 use crate::aws::{Ctx, ProviderError};
-use crate::engine::{absorb, block_of, desired_attrs, with_full_tags, Engine, EngineError, Values};
+use crate::engine::{absorb, block_of, desired_attrs, with_full_tags, Engine, EngineError, ToolTags, Values};
 use crate::lang;
 use crate::plan::{Action, Plan};
 use crate::resource::Checkpoint;
@@ -238,11 +238,50 @@ impl Checkpoint for NodeCheckpoint<'_> {
         let mut rec = self.record.clone();
         rec.id = attrs.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         rec.attributes = attrs_to_json(&kept).unwrap_or_default();
+        crash_point(&format!("{} created, not yet saved", self.record.address));
         let res = self.writer.mutate(|s| s.upsert(rec)).await.map_err(|e| e.to_string());
+        crash_point(&format!("{} created and saved", self.record.address));
         *self.called.lock().expect("checkpoint lock") = Some(res);
     }
 }
 
+
+/// Test hook for crash safety: with `PROVISIONER_CRASH_AT=N`, the process exits at once (as if killed: no
+/// state write, no unlock) at the N-th operation boundary it reaches — right after an AWS call returned and
+/// before its result is saved, and right after the save. Boundaries are numbered from 1 in the order they
+/// are reached (deterministic with `--parallelism 1`). Unset in normal use; costs one atomic increment.
+fn crash_point(what: &str) {
+    static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(at) = *AT.get_or_init(|| std::env::var("PROVISIONER_CRASH_AT").ok().and_then(|v| v.parse().ok())) else {
+        return;
+    };
+    let n = REACHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if n == at {
+        eprintln!("provisioner: crash point {n} reached ({what}): exiting as if killed (PROVISIONER_CRASH_AT)");
+        std::process::exit(137);
+    }
+}
+
+/// Removes the tool's tags from objects `state rm` released while AWS could not be reached, then drops
+/// them from the state's `released` list. An object already gone counts as done; a failure leaves it listed
+/// for the next run.
+async fn release_objects(engine: &Engine, cx: &Ctx, writer: &StateWriter, plan: &Plan) -> Result<(), EngineError> {
+    for r in &plan.release {
+        let res = async {
+            let imp = engine.resource_impl(&r.type_name)?;
+            crate::stack::strip_tool_tags(cx, imp.as_ref(), &r.id).await.map_err(|error| EngineError::Provider { address: r.address.clone(), error })
+        }
+        .await;
+        match res {
+            Ok(()) => {
+                writer.mutate(|s| s.released.retain(|x| !(x.type_name == r.type_name && x.id == r.id))).await?;
+            }
+            Err(e) => tracing::warn!("could not remove the tool's tags from {} {} (was {}): {e}", r.type_name, r.id, r.address),
+        }
+    }
+    Ok(())
+}
 
 /// Applies `plan`. `prior` is the state as loaded (the plan must have been made against it: callers
 /// check lineage/serial first).
@@ -262,6 +301,16 @@ pub async fn apply(
             }
             for c in &plan.changes {
                 let exists = s.resource(&c.address).is_some();
+                if c.adopts() && !exists {
+                    // A leftover found by its tags or natural key: tracked from now on.
+                    if let (Some(before), Some(id)) = (&c.before, &c.leftover) {
+                        let mut rec = ResourceRecord::new(&c.address, &c.type_name, id);
+                        rec.attributes = attrs_to_json(before).unwrap_or_default();
+                        rec.dependencies = c.dependencies.clone();
+                        s.upsert(rec);
+                    }
+                    continue;
+                }
                 match (&c.before, c.action) {
                     (None, _) if exists && c.mode == Mode::Managed => {
                         s.remove(&c.address);
@@ -288,6 +337,10 @@ pub async fn apply(
             }
         })
         .await?;
+    release_objects(engine, cx, writer, plan).await?;
+    let lineage = writer.snapshot().await.lineage.to_string();
+    let tool = ToolTags::new(&plan.stack, &plan.workspace, Some(&lineage));
+    let tool = &tool;
 
     // 2. The operation DAG.
     let (ops, deps) = build_ops(plan);
@@ -323,7 +376,7 @@ pub async fn apply(
             let values = &values;
             in_flight.push(async move {
                 let start = std::time::Instant::now();
-                let res = run_op(engine, cx, writer, plan, &op, values).await;
+                let res = run_op(engine, cx, writer, plan, &op, values, tool).await;
                 (i, res, start.elapsed().as_secs_f64())
             });
         }
@@ -422,6 +475,7 @@ async fn run_op(
     plan: &Plan,
     op: &Op,
     values: &Mutex<Values>,
+    tool: &ToolTags,
 ) -> Result<(), EngineError> {
     let c = &plan.changes[op.change];
     let provider_err = |error: ProviderError| EngineError::Provider { address: c.address.clone(), error };
@@ -439,12 +493,16 @@ async fn run_op(
                 false => c.before.clone(),
             }
             .unwrap_or_default();
-            let prior_full = with_full_tags(&before, &plan.stack, &c.address);
+            let prior_full = with_full_tags(&before, &tool.for_address(&block_of_leftover(&c.address)));
             imp.delete(cx, &prior_full).await.map_err(provider_err)?;
-            writer.mutate(|s| {
-                s.remove(&state_address);
-            })
-            .await
+            crash_point(&format!("{state_address} deleted, not yet saved"));
+            writer
+                .mutate(|s| {
+                    s.remove(&state_address);
+                })
+                .await?;
+            crash_point(&format!("{state_address} deleted and saved"));
+            Ok(())
         }
         OpKind::Read => {
             let block = find_block(engine, &c.block)?;
@@ -473,7 +531,7 @@ async fn run_op(
             }
             let cfg_tag_keys: BTreeSet<String> =
                 cfg.get(TAGS).and_then(Value::as_map).map(|m| m.keys().cloned().collect()).unwrap_or_default();
-            let full = with_full_tags(&desired, &plan.stack, &c.address);
+            let full = with_full_tags(&desired, &tool.for_address(&c.address));
             let final_attrs = if op.kind == OpKind::Create {
                 if c.action == Action::Replace && c.create_before_destroy {
                     let deposed = deposed_address(&c.address);
@@ -524,7 +582,8 @@ async fn run_op(
                 }
             } else {
                 let before = c.before.clone().unwrap_or_default();
-                let prior_full = with_full_tags(&before, &plan.stack, c.retag_from.as_deref().unwrap_or(&c.address));
+                let tags_now = c.retag.clone().unwrap_or_else(|| tool.for_address(&c.address));
+                let prior_full = with_full_tags(&before, &tags_now);
                 imp.update(cx, &prior_full, &full).await.map_err(provider_err)?
             };
             let kept = absorb(imp.as_ref(), final_attrs, &desired, &cfg_tag_keys, &engine.config.default_tags);
@@ -532,11 +591,18 @@ async fn run_op(
             rec.id = kept.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             rec.attributes = attrs_to_json(&kept).ok_or_else(|| EngineError::other(format!("{}: provider returned unknown values", c.address)))?;
             rec.dependencies = c.dependencies.clone();
+            crash_point(&format!("{} {}, not yet saved", c.address, if op.kind == OpKind::Create { "created" } else { "updated" }));
             writer.mutate(|s| s.upsert(rec)).await?;
+            crash_point(&format!("{} saved", c.address));
             values.lock().expect("values").set(&c.block, c.key.clone(), &c.address, kept);
             Ok(())
         }
     }
+}
+
+/// `vpc.main (leftover vpc-1)` → `vpc.main`: the address a leftover's tags name.
+fn block_of_leftover(address: &str) -> String {
+    address.split(" (leftover ").next().unwrap_or(address).to_owned()
 }
 
 fn find_block<'a>(engine: &'a Engine, key: &str) -> Result<&'a lang::Block, EngineError> {

@@ -27,6 +27,9 @@ pub struct Cli {
     /// Never use colour (also: NO_COLOR=1).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// The workspace (environment): its own state, and env/NAME.toml as the first variable file.
+    #[arg(short = 'w', long = "workspace", global = true, value_name = "NAME", env = "PROVISIONER_WORKSPACE")]
+    pub workspace: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -140,6 +143,26 @@ pub enum Command {
     ForceUnlock { id: String },
     /// Print the JSON Schema of every resource type (for editors).
     Schema,
+    /// List, show, create and delete workspaces (each with its own state).
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkspaceCommand {
+    /// List the workspaces (the env/*.toml files in a stack with env/), marking the selected one.
+    List,
+    /// Print the selected workspace.
+    Show,
+    /// Create a workspace (in a stack without env/), or move another workspace's state into it (--from).
+    New {
+        name: String,
+        /// Move this workspace's state (resources, outputs, lineage) into the new one, leaving it empty.
+        #[arg(long, value_name = "WORKSPACE")]
+        from: Option<String>,
+    },
+    /// Delete a workspace's state; refused while it still holds resources.
+    Delete { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -218,7 +241,8 @@ fn parse_duration(s: &str) -> Result<Duration, EngineError> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-fn stack_options(dir: &Path, vars: &VarArgs) -> Result<StackOptions, EngineError> {
+fn stack_options(cli: &Cli, vars: &VarArgs) -> Result<StackOptions, EngineError> {
+    let dir = &cli.dir;
     let mut parsed = Vec::new();
     for v in &vars.vars {
         let Some((k, val)) = v.split_once('=') else {
@@ -232,7 +256,14 @@ fn stack_options(dir: &Path, vars: &VarArgs) -> Result<StackOptions, EngineError
         vars: parsed,
         lock_timeout: parse_duration(&vars.lock_timeout)?,
         state_only: false,
+        workspace: cli.workspace.clone(),
+        validate_only: false,
     })
+}
+
+/// Options of the commands that only read or edit the state (no variable values needed).
+fn state_only(cli: &Cli) -> StackOptions {
+    StackOptions { workspace: cli.workspace.clone(), ..StackOptions::state_only(&cli.dir) }
 }
 
 /// A relative `--var-file` is looked up in the stack directory first (as Terraform's `-chdir` and `git -C`
@@ -365,11 +396,10 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
-    let dir = &cli.dir;
     match &cli.command {
         Command::Validate { json, vars } => {
             let started = std::time::Instant::now();
-            let stack = Stack::open(&stack_options(dir, vars)?)?;
+            let stack = Stack::open(&StackOptions { validate_only: true, ..stack_options(cli, vars)? })?;
             let n = stack.engine.config.blocks.len();
             if *json {
                 println!("{}", serde_json::json!({"valid": true, "blocks": n}));
@@ -383,7 +413,7 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
             Ok(0)
         }
         Command::Plan { args, out, detailed_exitcode, json, destroy } => {
-            let stack = Stack::open(&stack_options(dir, &args.vars)?)?;
+            let stack = Stack::open(&stack_options(cli, &args.vars)?)?;
             let cx = stack.connect().await?;
             let (plan, _) = locked(&stack, "plan", stack.plan(&cx, &plan_options(args, *destroy))).await?;
             if let Some(path) = out {
@@ -407,20 +437,21 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
             Ok(if *detailed_exitcode && plan.has_changes() { 2 } else { 0 })
         }
         Command::Apply { file, args, auto_approve, json } => {
-            apply_cmd(dir, ui, file.as_deref(), args, *auto_approve, *json, false).await
+            apply_cmd(cli, ui, file.as_deref(), args, *auto_approve, *json, false).await
         }
-        Command::Destroy { args, auto_approve, json } => apply_cmd(dir, ui, None, args, *auto_approve, *json, true).await,
-        Command::Show { file, json } => show_cmd(dir, ui, file.as_deref(), *json).await,
-        Command::Output { name, json, raw } => output_cmd(dir, name.as_deref(), *json, *raw).await,
-        Command::State(sc) => state_cmd(dir, ui, sc).await,
-        Command::Import { address, id, vars } => import_cmd(dir, ui, address, id, vars).await,
+        Command::Destroy { args, auto_approve, json } => apply_cmd(cli, ui, None, args, *auto_approve, *json, true).await,
+        Command::Show { file, json } => show_cmd(cli, ui, file.as_deref(), *json).await,
+        Command::Output { name, json, raw } => output_cmd(cli, name.as_deref(), *json, *raw).await,
+        Command::State(sc) => state_cmd(cli, ui, sc).await,
+        Command::Import { address, id, vars } => import_cmd(cli, ui, address, id, vars).await,
+        Command::Workspace(wc) => workspace_cmd(cli, wc).await,
         Command::Graph => {
-            let stack = Stack::open(&StackOptions::state_only(dir))?;
+            let stack = Stack::open(&StackOptions { validate_only: true, ..state_only(cli) })?;
             print!("{}", stack.engine.graph.to_dot());
             Ok(0)
         }
         Command::ForceUnlock { id } => {
-            let stack = Stack::open(&StackOptions::state_only(dir))?;
+            let stack = Stack::open(&state_only(cli))?;
             stack.backend.force_unlock(id).await?;
             println!("Lock {id} released. The state is unlocked.");
             Ok(0)
@@ -446,7 +477,7 @@ fn plan_options(args: &PlanArgs, destroy: bool) -> PlanOptions {
 }
 
 async fn apply_cmd(
-    dir: &Path,
+    cli: &Cli,
     ui: &Ui,
     file: Option<&Path>,
     args: &PlanArgs,
@@ -477,7 +508,7 @@ async fn apply_cmd(
                 .collect();
         }
     }
-    let stack = Stack::open(&stack_options(dir, &var_args)?)?;
+    let stack = Stack::open(&stack_options(cli, &var_args)?)?;
     if saved.is_none() && !auto_approve && !std::io::stdin().is_terminal() {
         return Err(EngineError::with_hint(
             format!("{} needs confirmation, but standard input is not a terminal", if destroy { "destroy" } else { "apply" }),
@@ -555,7 +586,7 @@ fn toml_literal(v: &serde_json::Value) -> String {
     }
 }
 
-async fn show_cmd(dir: &Path, ui: &Ui, file: Option<&Path>, json: bool) -> Result<i32, EngineError> {
+async fn show_cmd(cli: &Cli, ui: &Ui, file: Option<&Path>, json: bool) -> Result<i32, EngineError> {
     if let Some(f) = file {
         let text = std::fs::read_to_string(f).map_err(|e| EngineError::other(format!("reading {}: {e}", f.display())))?;
         let plan = Plan::from_json(&text).map_err(|e| EngineError::other(format!("{}: {e}", f.display())))?;
@@ -566,7 +597,7 @@ async fn show_cmd(dir: &Path, ui: &Ui, file: Option<&Path>, json: bool) -> Resul
         }
         return Ok(0);
     }
-    let stack = Stack::open(&StackOptions::state_only(dir))?;
+    let stack = Stack::open(&state_only(cli))?;
     let Some(snap) = stack.load_state().await? else {
         println!("The state is empty.");
         return Ok(0);
@@ -589,8 +620,8 @@ async fn show_cmd(dir: &Path, ui: &Ui, file: Option<&Path>, json: bool) -> Resul
     Ok(0)
 }
 
-async fn output_cmd(dir: &Path, name: Option<&str>, json: bool, raw: bool) -> Result<i32, EngineError> {
-    let stack = Stack::open(&StackOptions::state_only(dir))?;
+async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Result<i32, EngineError> {
+    let stack = Stack::open(&state_only(cli))?;
     let outputs = stack.load_state().await?.map(|s| s.outputs).unwrap_or_default();
     match name {
         Some(n) => {
@@ -615,8 +646,8 @@ async fn output_cmd(dir: &Path, name: Option<&str>, json: bool, raw: bool) -> Re
     Ok(0)
 }
 
-async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineError> {
-    let stack = Stack::open(&StackOptions::state_only(dir))?;
+async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineError> {
+    let stack = Stack::open(&state_only(cli))?;
     match sc {
         StateCommand::List => {
             for r in stack.load_state().await?.map(|s| s.resources).unwrap_or_default() {
@@ -639,24 +670,46 @@ async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, Engine
             Ok(0)
         }
         StateCommand::Rm { addresses } => {
-            locked(&stack, "state rm", async {
+            // Forget, then let go: the tool's tags come off each object, so no later run of this state
+            // adopts or deletes it. If AWS cannot be reached, the object is listed as released in the state
+            // and the next apply removes the tags.
+            let cx = stack.connect().await.ok();
+            let removed = locked(&stack, "state rm", async {
                 let snap = stack.load_state().await?;
                 let mut snap = snap.ok_or_else(|| EngineError::other("the state is empty"))?;
                 let mut key = Some(snap.key());
+                let mut removed = Vec::new();
                 for a in addresses {
-                    if snap.remove(a).is_none() {
-                        return Err(EngineError::with_hint(format!("`{a}` is not in the state"), "see `provisioner state list`"));
+                    match snap.remove(a) {
+                        Some(r) => removed.push(r),
+                        None => {
+                            return Err(EngineError::with_hint(format!("`{a}` is not in the state"), "see `provisioner state list`"))
+                        }
                     }
                 }
+                let mut unreleased = Vec::new();
+                for r in removed.iter().filter(|r| r.mode == state::Mode::Managed) {
+                    let res = match &cx {
+                        Some(cx) => stack.set_tool_tags(cx, r, None).await,
+                        None => Err(EngineError::other("no AWS configuration")),
+                    };
+                    if let Err(e) = res {
+                        eprintln!("warning: could not remove the tool's tags from {} ({e}); the next apply removes them", r.address);
+                        unreleased.push(r.clone());
+                    }
+                }
+                for r in &unreleased {
+                    snap.release(state::ReleasedRecord { type_name: r.type_name.clone(), id: r.id.clone(), address: r.address.clone() });
+                }
                 state::save_next(stack.backend.as_ref(), &mut snap, &mut key).await?;
-                Ok(())
+                Ok(removed.len())
             })
             .await?;
-            println!("Removed {} object(s) from the state (they still exist in AWS).", addresses.len());
+            println!("Removed {removed} object(s) from the state (they still exist in AWS, no longer tagged as this stack's).");
             Ok(0)
         }
         StateCommand::Mv { source, destination } => {
-            let moved = locked(&stack, "state mv", async {
+            let (moved, lineage) = locked(&stack, "state mv", async {
                 let mut snap = stack.load_state().await?.ok_or_else(|| EngineError::other("the state is empty"))?;
                 let mut key = Some(snap.key());
                 if snap.resource(destination).is_some() {
@@ -673,13 +726,14 @@ async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, Engine
                 r.address = destination.clone();
                 snap.upsert(r.clone());
                 state::save_next(stack.backend.as_ref(), &mut snap, &mut key).await?;
-                Ok(r)
+                Ok((r, snap.lineage))
             })
             .await?;
             println!("Moved {source} to {destination}.");
             // The object's own address tag follows; if AWS cannot be reached now, the next apply does it.
             if moved.mode == state::Mode::Managed {
-                if let Err(e) = async { stack.retag(&stack.connect().await?, &moved, source).await }.await {
+                let tags = stack.tool_tags(Some(&lineage)).for_address(destination);
+                if let Err(e) = async { stack.set_tool_tags(&stack.connect().await?, &moved, Some(&tags)).await }.await {
                     eprintln!("warning: the object's provisioner:address tag still names {source} ({e}); the next apply updates it");
                 }
             }
@@ -688,8 +742,8 @@ async fn state_cmd(dir: &Path, ui: &Ui, sc: &StateCommand) -> Result<i32, Engine
     }
 }
 
-async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs) -> Result<i32, EngineError> {
-    let stack = Stack::open(&stack_options(dir, vars)?)?;
+async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs) -> Result<i32, EngineError> {
+    let stack = Stack::open(&stack_options(cli, vars)?)?;
     let (mode, ty, name, key) = provisioner::lang::parse_address(address)
         .map_err(|e| EngineError::with_hint(format!("invalid address `{address}`: {e}"), "e.g. vpc.main or subnet.public[\"a\"]"))?;
     if mode != provisioner::lang::Mode::Managed {
@@ -759,11 +813,131 @@ async fn import_cmd(dir: &Path, ui: &Ui, address: &str, id: &str, vars: &VarArgs
         );
         let mut rec = state::ResourceRecord::new(&address, &ty, id);
         rec.attributes = provisioner::value::attrs_to_json(&attrs).unwrap_or_default();
-        snap.upsert(rec);
+        snap.upsert(rec.clone());
         state::save_next(stack.backend.as_ref(), &mut snap, &mut persisted).await?;
+        // The object now carries this state's tags, so it is found like any other (if this fails, the
+        // next plan shows a re-tag update).
+        let tags = stack.tool_tags(Some(&snap.lineage)).for_address(&address);
+        if let Err(e) = stack.set_tool_tags(&cx, &rec, Some(&tags)).await {
+            eprintln!("warning: could not tag {address} as this stack's ({e}); the next apply does it");
+        }
         Ok(())
     })
     .await?;
     println!("{} {address} imported from {id}. Run `provisioner plan` to see how it differs from the configuration.", ui.style.green("Import successful!"));
+    Ok(0)
+}
+
+async fn workspace_cmd(cli: &Cli, wc: &WorkspaceCommand) -> Result<i32, EngineError> {
+    let stack = Stack::open(&StackOptions { validate_only: true, ..state_only(cli) })?;
+    let current = stack.workspace().to_owned();
+    match wc {
+        WorkspaceCommand::Show => println!("{current}"),
+        WorkspaceCommand::List => {
+            let with_state = stack.workspaces.list().await?;
+            let names: Vec<String> = match &stack.environments {
+                Some(envs) => {
+                    let mut n = envs.clone();
+                    // A default state left from before env/ still shows, so it can be moved.
+                    if with_state.iter().any(|w| w == state::DEFAULT_WORKSPACE) {
+                        n.insert(0, state::DEFAULT_WORKSPACE.to_owned());
+                    }
+                    n
+                }
+                None => {
+                    let mut n = with_state.clone();
+                    if !n.iter().any(|w| w == state::DEFAULT_WORKSPACE) {
+                        n.insert(0, state::DEFAULT_WORKSPACE.to_owned());
+                    }
+                    n
+                }
+            };
+            for n in names {
+                let mark = if n == current { "*" } else { " " };
+                let note = if with_state.contains(&n) { "" } else { "  (no state yet)" };
+                println!("{mark} {n}{note}");
+            }
+        }
+        WorkspaceCommand::New { name, from } => {
+            state::validate_workspace_name(name)?;
+            if let Some(envs) = &stack.environments {
+                if !envs.contains(name) {
+                    return Err(EngineError::with_hint(
+                        format!("this stack's workspaces are its env/*.toml files ({}); `{name}` has none", envs.join(", ")),
+                        format!("create env/{name}.toml instead"),
+                    ));
+                }
+            }
+            let target = stack.workspaces.backend(name)?;
+            if target.load().await?.is_some_and(|s| !s.resources.is_empty() || from.is_none()) {
+                return Err(EngineError::other(format!("workspace `{name}` already exists")));
+            }
+            // Hold the locks of both workspaces involved.
+            let mut locks: Vec<(std::sync::Arc<dyn state::Backend>, String)> = Vec::new();
+            for b in std::iter::once(target.clone()).chain(match from {
+                Some(src) => Some(stack.workspaces.backend(src)?),
+                None => None,
+            }) {
+                let info = state::LockInfo::new("workspace new", &b.describe());
+                if let Err(e) = state::lock_with_timeout(b.as_ref(), &info, stack.lock_timeout).await {
+                    for (b, id) in &locks {
+                        let _ = b.unlock(id).await;
+                    }
+                    return Err(e.into());
+                }
+                locks.push((b, info.id));
+            }
+            let res = async {
+                match from {
+                    None => {
+                        let mut snap = state::Snapshot::new(Some(stack.engine.config.stack_name.clone()));
+                        let mut key = None;
+                        state::save_next(target.as_ref(), &mut snap, &mut key).await?;
+                        println!("Created workspace `{name}`. Use it with -w {name}.");
+                    }
+                    Some(src) => {
+                        let source = stack.workspaces.backend(src)?;
+                        let mut old = source
+                            .load()
+                            .await?
+                            .ok_or_else(|| EngineError::other(format!("workspace `{src}` has no state to move")))?;
+                        let moved = old.resources.len();
+                        let existing = target.load().await?.map(|s| s.key());
+                        let mut copy = old.clone();
+                        copy.serial = existing.map_or(0, |(_, s)| s);
+                        if let Some((l, _)) = existing {
+                            copy.lineage = l;
+                        }
+                        let mut key = existing;
+                        state::save_next(target.as_ref(), &mut copy, &mut key).await?;
+                        let mut key = Some(old.key());
+                        old.resources.clear();
+                        old.outputs.clear();
+                        state::save_next(source.as_ref(), &mut old, &mut key).await?;
+                        println!(
+                            "Moved {moved} resource(s) from workspace `{src}` into `{name}`. The next apply there tags them \
+                             with the new workspace."
+                        );
+                    }
+                }
+                Ok::<_, EngineError>(())
+            }
+            .await;
+            for (b, id) in &locks {
+                b.unlock(id).await?;
+            }
+            res?;
+        }
+        WorkspaceCommand::Delete { name } => {
+            if *name == current {
+                return Err(EngineError::with_hint(
+                    format!("workspace `{name}` is the selected one"),
+                    "select another with -w NAME first",
+                ));
+            }
+            stack.workspaces.delete(name).await?;
+            println!("Deleted workspace `{name}`.");
+        }
+    }
     Ok(0)
 }

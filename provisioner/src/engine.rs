@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use state::{Mode, ResourceRecord, Snapshot};
 
-use crate::aws::{Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
+use crate::aws::{Ctx, ProviderError, TAG_ADDRESS, TAG_LINEAGE, TAG_STACK, TAG_WORKSPACE, TOOL_TAG_PREFIX};
 use crate::graph::ConfigGraph;
 use crate::lang::{self, Block, Config, Diagnostic, Diagnostics, Ref, Scope};
-use crate::plan::{Action, Change, Drift, DriftAttr, OutputChange, Plan, Untracked, PLAN_FORMAT_VERSION};
+use crate::plan::{Action, Change, Drift, DriftAttr, OutputChange, Plan, Release, Untracked, PLAN_FORMAT_VERSION};
 use crate::resource::{DataSource, Registry, Resource};
 use crate::schema::{Presence, Schema, TAGS, TAGS_ALL};
 use crate::value::{attrs_from_json, Attrs, Value};
@@ -76,6 +76,8 @@ pub struct Engine {
     pub registry: Registry,
     pub graph: ConfigGraph,
     pub vars: BTreeMap<String, Value>,
+    /// The selected workspace (`${workspace}`, and the `provisioner:workspace` tag).
+    pub workspace: String,
     /// Block key ("vpc.main") → index in `config.blocks`.
     block_index: HashMap<String, usize>,
 }
@@ -95,8 +97,24 @@ pub struct Refreshed {
     pub records: BTreeMap<String, (ResourceRecord, Option<Attrs>)>,
     pub drift: Vec<Drift>,
     pub untracked: Vec<Untracked>,
-    /// Address → the `provisioner:address` tag its object carries, where that names another address.
-    pub stale_address_tags: BTreeMap<String, String>,
+    /// Address → the tool's tags its object carries, where they differ from what they should be.
+    pub retag: BTreeMap<String, BTreeMap<String, String>>,
+    /// Objects carrying this stack's, workspace's and lineage's tags that no state entry holds.
+    pub leftovers: Vec<Leftover>,
+    /// Data sources whose arguments depend on no resource, read together with the refresh: address →
+    /// (normalised arguments, result).
+    pub data: HashMap<String, (Attrs, Attrs)>,
+}
+
+/// An object left by an interrupted run: tagged with this stack, workspace and lineage, in no state entry.
+#[derive(Clone, Debug)]
+pub struct Leftover {
+    pub type_name: String,
+    pub id: String,
+    /// Its `provisioner:address` tag.
+    pub address: Option<String>,
+    /// What the type's read returned (full AWS tag set).
+    pub raw: Attrs,
 }
 
 /// Where the value of each instance comes from while evaluating: block key → instances, address → attrs.
@@ -138,13 +156,14 @@ impl Engine {
         var_files: &[std::path::PathBuf],
         cli_vars: &[(String, String)],
         require_all_vars: bool,
+        workspace: &str,
     ) -> Result<Engine, EngineError> {
         let config = lang::load(dir, &registry)?;
         let graph = ConfigGraph::build(&config)?;
         let env = |name: &str| std::env::var(name).ok();
         let vars = lang::resolve_variables(&config, var_files, cli_vars, &env, require_all_vars)?;
         let block_index = config.blocks.iter().enumerate().map(|(i, b)| (b.key(), i)).collect();
-        let engine = Engine { config, registry, graph, vars, block_index };
+        let engine = Engine { config, registry, graph, vars, workspace: workspace.to_owned(), block_index };
         let conflicts: Vec<Diagnostic> = engine
             .config
             .blocks
@@ -313,45 +332,38 @@ impl Engine {
         out
     }
 
-    /// Reads every managed resource in `prior` from AWS (batched per type, all types concurrently) and
-    /// reports drift; also lists stack-tagged objects the state does not know.
+    /// Reads every managed resource in `prior` from AWS and reports drift. One read per type serves two
+    /// purposes: a filter on the stack's tags returns the tracked objects and the untracked ones together
+    /// (plus a by-id read of tracked objects the filter missed), and all types — and the data sources that
+    /// depend on no resource — are read at once. Objects the state does not hold are sorted into leftovers
+    /// (this state's lineage: the plan adopts or deletes them), other states' objects and objects made
+    /// before lineages (reported only); other workspaces' objects and released ones are never looked at.
     pub async fn refresh(&self, cx: &Ctx, prior: Option<&Snapshot>, find_untracked: bool) -> Result<Refreshed, EngineError> {
-        let mut by_type: BTreeMap<String, Vec<&ResourceRecord>> = BTreeMap::new();
+        let mut ids_by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if let Some(s) = prior {
             for r in s.resources.iter().filter(|r| r.mode == Mode::Managed) {
-                by_type.entry(r.type_name.clone()).or_default().push(r);
+                ids_by_type.entry(r.type_name.clone()).or_default().push(r.id.clone());
             }
         }
-        let reads = by_type.iter().map(|(t, recs)| async move {
+        if find_untracked {
+            for b in self.config.blocks.iter().filter(|b| b.mode == lang::Mode::Managed) {
+                ids_by_type.entry(b.type_name.clone()).or_default();
+            }
+        }
+        let reads = ids_by_type.iter().map(|(t, ids)| async move {
             let imp = self.resource_impl(t)?;
-            let ids: Vec<String> = recs.iter().map(|r| r.id.clone()).collect();
-            let found = imp
-                .read(cx, &ids)
-                .await
-                .map_err(|error| EngineError::Provider { address: format!("refresh of {t}"), error })?;
+            let found = if find_untracked { imp.read_stack(cx, ids).await } else { imp.read(cx, ids).await };
+            let found = found.map_err(|error| EngineError::Provider { address: format!("refresh of {t}"), error })?;
             Ok::<_, EngineError>((t.clone(), found))
         });
-        let untracked_fut = async {
-            if !find_untracked {
-                return Ok(Vec::new());
-            }
-            let finds = self.registry.resource_types().map(|t| async move {
-                let imp = self.registry.resource(t).expect("registered");
-                let found = imp.find_tagged(cx).await.map_err(|error| EngineError::Provider {
-                    address: format!("search for untracked {t}"),
-                    error,
-                })?;
-                Ok::<_, EngineError>(found.into_iter().map(move |f| (t, f)).collect::<Vec<_>>())
-            });
-            let all = futures::future::try_join_all(finds).await?;
-            Ok::<_, EngineError>(all.into_iter().flatten().collect::<Vec<_>>())
-        };
-        let (read_results, tagged) = futures::future::join(futures::future::try_join_all(reads), untracked_fut).await;
+        let (read_results, data) =
+            futures::future::join(futures::future::try_join_all(reads), self.prefetch_data(cx)).await;
         let read_results: HashMap<String, HashMap<String, Attrs>> = read_results?.into_iter().collect();
 
+        let lineage = prior.map(|s| s.lineage.to_string());
         let mut records = BTreeMap::new();
         let mut drift = Vec::new();
-        let mut stale_address_tags = BTreeMap::new();
+        let mut retag = BTreeMap::new();
         if let Some(s) = prior {
             for r in &s.resources {
                 if r.mode == Mode::Data {
@@ -361,9 +373,11 @@ impl Engine {
                 let imp = self.resource_impl(&r.type_name)?;
                 let prior_attrs = canonical(imp.as_ref(), &attrs_from_json(&r.attributes));
                 let raw_now = read_results.get(&r.type_name).and_then(|m| m.get(&r.id));
-                if let Some(tag) = raw_now.and_then(|raw| raw.get(TAGS)).and_then(|t| t.get(TAG_ADDRESS)) {
-                    if let Some(tag) = tag.as_str().filter(|t| *t != r.address) {
-                        stale_address_tags.insert(r.address.clone(), tag.to_owned());
+                if let Some(raw) = raw_now.filter(|_| imp.schema().taggable && !r.address.ends_with(" (deposed)")) {
+                    let now = tool_tags(raw);
+                    let want = ToolTags::new(&self.config.stack_name, &self.workspace, lineage.as_deref()).for_address(&r.address);
+                    if now != want {
+                        retag.insert(r.address.clone(), now);
                     }
                 }
                 let now = raw_now.map(|raw| {
@@ -394,14 +408,66 @@ impl Engine {
                 records.insert(r.address.clone(), (r.clone(), now));
             }
         }
-        let known: BTreeSet<&str> = prior.map(|s| s.resources.iter().map(|r| r.id.as_str()).collect()).unwrap_or_default();
-        let mut untracked: Vec<Untracked> = tagged?
-            .into_iter()
-            .filter(|(_, t)| !known.contains(t.id.as_str()))
-            .map(|(ty, t)| Untracked { type_name: ty.to_owned(), id: t.id, address: t.address })
-            .collect();
+
+        // Everything else the reads returned.
+        let held: BTreeSet<(&str, &str)> = prior
+            .map(|s| {
+                s.resources
+                    .iter()
+                    .map(|r| (r.type_name.as_str(), r.id.as_str()))
+                    .chain(s.released.iter().map(|r| (r.type_name.as_str(), r.id.as_str())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut untracked = Vec::new();
+        let mut leftovers = Vec::new();
+        for (t, found) in &read_results {
+            for (id, raw) in found {
+                if held.contains(&(t.as_str(), id.as_str())) {
+                    continue;
+                }
+                let tags = tool_tags(raw);
+                if !cx.in_workspace(&tags) {
+                    continue;
+                }
+                let address = tags.get(TAG_ADDRESS).cloned();
+                match tags.get(TAG_LINEAGE) {
+                    Some(l) if Some(l) == lineage.as_ref() => {
+                        leftovers.push(Leftover { type_name: t.clone(), id: id.clone(), address, raw: raw.clone() })
+                    }
+                    other => untracked.push(Untracked { type_name: t.clone(), id: id.clone(), address, lineage: other.cloned() }),
+                }
+            }
+        }
         untracked.sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
-        Ok(Refreshed { records, drift, untracked, stale_address_tags })
+        leftovers.sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
+        Ok(Refreshed { records, drift, untracked, retag, leftovers, data: data? })
+    }
+
+    /// Reads, concurrently, the data sources whose instances can be evaluated before any resource is known
+    /// (they reference only variables and locals), so a plan makes every read at once. Others are read
+    /// during the plan walk. Returns address → (normalised arguments, result).
+    async fn prefetch_data(&self, cx: &Ctx) -> Result<HashMap<String, (Attrs, Attrs)>, EngineError> {
+        let mut todo = Vec::new();
+        for b in self.config.blocks.iter().filter(|b| b.mode == lang::Mode::Data) {
+            if !self.block_deps(&b.key()).is_empty() {
+                continue;
+            }
+            let (Ok(imp), Ok(instances)) = (self.data_impl(&b.type_name), self.eval_block(b, &Values::default())) else {
+                continue;
+            };
+            for inst in instances {
+                let args = imp.schema().normalize(&inst.cfg);
+                if args.values().all(Value::is_known) {
+                    todo.push((imp.clone(), inst.address, args));
+                }
+            }
+        }
+        let reads = todo.into_iter().map(|(imp, address, args)| async move {
+            let res = imp.read(cx, &args).await.map_err(|error| EngineError::Provider { address: address.clone(), error })?;
+            Ok::<_, EngineError>((address, (args, res)))
+        });
+        Ok(futures::future::try_join_all(reads).await?.into_iter().collect())
     }
 
     /// Records as they stand without asking AWS (`--refresh=false`).
@@ -421,7 +487,14 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        Refreshed { records, drift: Vec::new(), untracked: Vec::new(), stale_address_tags: BTreeMap::new() }
+        Refreshed {
+            records,
+            drift: Vec::new(),
+            untracked: Vec::new(),
+            retag: BTreeMap::new(),
+            leftovers: Vec::new(),
+            data: HashMap::new(),
+        }
     }
 
     /// Makes the plan: walks the graph in order, evaluating each block against planned values of its
@@ -441,6 +514,15 @@ impl Engine {
         // out, ignore_changes): changes to those outside the tool are not drift worth reporting.
         let mut unmanaged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut diags = Vec::new();
+        // Leftovers by (type, tagged address): the plan adopts one where it would create that instance.
+        let mut adoptable: HashMap<(String, String), &Leftover> = HashMap::new();
+        for l in &refreshed.leftovers {
+            if let Some(a) = &l.address {
+                adoptable.entry((l.type_name.clone(), a.clone())).or_insert(l);
+            }
+        }
+        // Creates of types that cannot be tagged, looked up by natural key after the walk.
+        let mut by_natural_key: Vec<(usize, &Block, Attrs, Option<String>)> = Vec::new();
 
         if !opts.destroy {
             for key in &self.graph.order {
@@ -477,15 +559,26 @@ impl Engine {
                     }
                     let prior_entry = refreshed.records.get(&inst.address);
                     let change = match block.mode {
-                        lang::Mode::Data => self.plan_data(cx, block, &inst, prior_entry, deps.clone()).await?,
+                        lang::Mode::Data => {
+                            let pre = refreshed.data.get(&inst.address);
+                            self.plan_data(cx, block, &inst, prior_entry, deps.clone(), pre).await?
+                        }
                         lang::Mode::Managed => {
-                            let mut c = self.plan_managed(block, &inst, prior_entry, deps.clone(), opts)?;
-                            if let Some(tag) = refreshed.stale_address_tags.get(&inst.address) {
+                            let live = prior_entry.is_some_and(|(_, a)| a.is_some());
+                            let leftover = if live { None } else { adoptable.remove(&(block.type_name.clone(), inst.address.clone())) };
+                            let mut c = match leftover {
+                                Some(l) => self.plan_adopt(block, &inst, l, deps.clone(), opts)?,
+                                None => self.plan_managed(block, &inst, prior_entry, deps.clone(), opts)?,
+                            };
+                            if let Some(now) = refreshed.retag.get(&inst.address) {
                                 if matches!(c.action, Action::NoOp | Action::Update) {
                                     c.action = Action::Update;
-                                    c.reason.get_or_insert_with(|| format!("re-tag: its {TAG_ADDRESS} tag says `{tag}`"));
-                                    c.retag_from = Some(tag.clone());
+                                    c.reason.get_or_insert_with(|| retag_reason(now, &inst.address));
+                                    c.retag = Some(now.clone());
                                 }
+                            }
+                            if c.action == Action::Create && !self.resource_impl(&block.type_name)?.schema().taggable {
+                                by_natural_key.push((changes.len(), block, inst.cfg.clone(), inst.key.clone()));
                             }
                             c
                         }
@@ -499,6 +592,45 @@ impl Engine {
         if !diags.is_empty() {
             return Err(EngineError::Config(Diagnostics(diags)));
         }
+        self.adopt_by_natural_key(cx, prior, &mut changes, by_natural_key, opts).await?;
+
+        // Leftovers not adopted are duplicates, or their address is gone: delete them (not with --target,
+        // unless destroying: a destroy removes everything this state owns).
+        let adopted: BTreeSet<&str> = changes.iter().filter_map(|c| c.leftover.as_deref()).collect();
+        let mut leftover_deletes = Vec::new();
+        if targeted.is_none() || opts.destroy {
+            for l in refreshed.leftovers.iter().filter(|l| !adopted.contains(l.id.as_str())) {
+                let imp = self.resource_impl(&l.type_name)?;
+                let attrs = absorb(imp.as_ref(), l.raw.clone(), &Attrs::new(), &BTreeSet::new(), &self.config.default_tags);
+                let tagged = l.address.clone().unwrap_or_else(|| l.type_name.clone());
+                let reason = match refreshed.records.get(&tagged) {
+                    Some((rec, Some(_))) => format!("a duplicate of {tagged} ({}), found by its tags (left by an interrupted run)", rec.id),
+                    _ if in_config.contains(&tagged) && !opts.destroy => {
+                        format!("a duplicate of {tagged}, found by its tags (left by an interrupted run)")
+                    }
+                    _ if opts.destroy => "destroy requested; found by its tags (left by an interrupted run)".to_owned(),
+                    _ => format!("{tagged} is no longer in the configuration; found by its tags (left by an interrupted run)"),
+                };
+                leftover_deletes.push(Change {
+                    address: format!("{tagged} (leftover {})", l.id),
+                    mode: Mode::Managed,
+                    type_name: l.type_name.clone(),
+                    block: block_of(&tagged),
+                    key: None,
+                    action: Action::Delete,
+                    before: Some(attrs),
+                    after: None,
+                    forces: vec![],
+                    create_before_destroy: false,
+                    reason: Some(reason),
+                    dependencies: vec![],
+                    sensitive: self.sensitive_attrs(Mode::Managed, &l.type_name),
+                    retag: None,
+                    leftover: Some(l.id.clone()),
+                });
+            }
+        }
+        changes.extend(leftover_deletes);
 
         // A targeted destroy takes the targets and whatever depends on them, never their dependencies.
         let destroy_targeted =
@@ -541,7 +673,8 @@ impl Engine {
                 reason: Some(if gone { "already deleted outside provisioner".into() } else { reason.into() }),
                 dependencies: rec.dependencies.clone(),
                 sensitive: self.sensitive_attrs(rec.mode, &rec.type_name),
-                retag_from: None,
+                retag: None,
+                leftover: None,
             });
         }
         changes.sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
@@ -581,9 +714,20 @@ impl Engine {
                 Some(d)
             })
             .collect();
+        let release = prior
+            .map(|s| {
+                s.released
+                    .iter()
+                    .map(|r| Release { type_name: r.type_name.clone(), id: r.id.clone(), address: r.address.clone() })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Plan {
             format_version: PLAN_FORMAT_VERSION,
             stack: self.config.stack_name.clone(),
+            workspace: self.workspace.clone(),
+            lineage: prior.map(|s| s.lineage),
+            release,
             destroy: opts.destroy,
             state: prior.map(Snapshot::key),
             config_hash: self.config.hash.clone(),
@@ -690,11 +834,14 @@ impl Engine {
         inst: &Instance,
         prior: Option<&(ResourceRecord, Option<Attrs>)>,
         deps: Vec<String>,
+        prefetched: Option<&(Attrs, Attrs)>,
     ) -> Result<Change, EngineError> {
         let imp = self.data_impl(&block.type_name)?;
         let args = imp.schema().normalize(&inst.cfg);
         let known = args.values().all(Value::is_known);
-        let after = if known {
+        let after = if let Some((_, res)) = prefetched.filter(|(a, _)| *a == args) {
+            res.clone()
+        } else if known {
             imp.read(cx, &args)
                 .await
                 .map_err(|error| EngineError::Provider { address: inst.address.clone(), error })?
@@ -715,7 +862,8 @@ impl Engine {
             reason: (!known).then(|| "its arguments are known only after apply".to_owned()),
             dependencies: deps,
             sensitive: self.sensitive_attrs(Mode::Data, &block.type_name),
-            retag_from: None,
+            retag: None,
+            leftover: None,
         })
     }
 
@@ -744,7 +892,8 @@ impl Engine {
             reason: None,
             dependencies: deps,
             sensitive: self.sensitive_attrs(Mode::Managed, &block.type_name),
-            retag_from: None,
+            retag: None,
+            leftover: None,
         };
         let (rec, Some(before)) = (match prior {
             Some((rec, attrs)) => (Some(rec), attrs.clone()),
@@ -803,6 +952,81 @@ impl Engine {
             change.after = Some(after);
         }
         Ok(change)
+    }
+}
+
+impl Engine {
+    /// Plans a leftover found by its tags at the address of an instance the plan would otherwise create:
+    /// its attributes are the `before` of an update (or of a replacement, if a forcing argument differs).
+    fn plan_adopt(&self, block: &Block, inst: &Instance, l: &Leftover, deps: Vec<String>, opts: &PlanOptions) -> Result<Change, EngineError> {
+        let imp = self.resource_impl(&l.type_name)?;
+        let user_keys = tag_keys(&inst.cfg);
+        let attrs = absorb(imp.as_ref(), l.raw.clone(), &Attrs::new(), &user_keys, &self.config.default_tags);
+        let rec = ResourceRecord::new(&inst.address, &l.type_name, &l.id);
+        let mut c = self.plan_managed(block, inst, Some(&(rec, Some(attrs))), deps, opts)?;
+        if c.action == Action::NoOp {
+            c.action = Action::Update;
+        }
+        c.leftover = Some(l.id.clone());
+        Ok(c)
+    }
+
+    /// For creates of types that cannot be tagged: the existing object with the same natural key (left by
+    /// an interrupted run) that no state entry holds is adopted instead of created. One batched lookup per
+    /// type, all types at once; only creates whose arguments are all known take part.
+    async fn adopt_by_natural_key(
+        &self,
+        cx: &Ctx,
+        prior: Option<&Snapshot>,
+        changes: &mut [Change],
+        todo: Vec<(usize, &Block, Attrs, Option<String>)>,
+        opts: &PlanOptions,
+    ) -> Result<(), EngineError> {
+        let mut by_type: BTreeMap<&str, Vec<(usize, &Block, Attrs, Option<String>)>> = BTreeMap::new();
+        for (i, block, cfg, key) in todo {
+            let imp = self.resource_impl(&block.type_name)?;
+            let desired = desired_attrs(imp.as_ref(), &cfg, &self.config.default_tags);
+            if desired.values().all(Value::is_known) {
+                by_type.entry(block.type_name.as_str()).or_default().push((i, block, cfg, key));
+            }
+        }
+        let lookups = by_type.into_iter().map(|(t, items)| async move {
+            let imp = self.resource_impl(t)?;
+            let desired: Vec<Attrs> =
+                items.iter().map(|(_, _, cfg, _)| desired_attrs(imp.as_ref(), cfg, &self.config.default_tags)).collect();
+            let found = imp
+                .find_existing(cx, &desired)
+                .await
+                .map_err(|error| EngineError::Provider { address: format!("lookup of existing {t}"), error })?;
+            Ok::<_, EngineError>(items.into_iter().zip(found).collect::<Vec<_>>())
+        });
+        let held: BTreeSet<(&str, &str)> =
+            prior.map(|s| s.resources.iter().map(|r| (r.type_name.as_str(), r.id.as_str())).collect()).unwrap_or_default();
+        for ((i, block, cfg, key), found) in futures::future::try_join_all(lookups).await?.into_iter().flatten() {
+            let Some(raw) = found else { continue };
+            let Some(id) = raw.get(crate::schema::ID).and_then(Value::as_str).map(str::to_owned) else { continue };
+            if held.contains(&(block.type_name.as_str(), id.as_str())) {
+                continue;
+            }
+            let c = &changes[i];
+            let inst = Instance { key, address: c.address.clone(), cfg };
+            let l = Leftover { type_name: block.type_name.clone(), id, address: Some(c.address.clone()), raw };
+            let mut adopted = self.plan_adopt(block, &inst, &l, c.dependencies.clone(), opts)?;
+            adopted.reason = Some("found by its natural key".into());
+            changes[i] = adopted;
+        }
+        Ok(())
+    }
+}
+
+/// Why an object's tool tags are rewritten.
+fn retag_reason(now: &BTreeMap<String, String>, address: &str) -> String {
+    match now.get(TAG_ADDRESS) {
+        Some(a) if a != address => format!("re-tag: its {TAG_ADDRESS} tag says `{a}`"),
+        _ if !now.contains_key(TAG_WORKSPACE) || !now.contains_key(TAG_LINEAGE) => {
+            format!("re-tag: add the {TAG_WORKSPACE} and {TAG_LINEAGE} tags")
+        }
+        _ => "re-tag: the tool's tags name another owner".to_owned(),
     }
 }
 
@@ -953,8 +1177,7 @@ pub fn absorb(
     }
     if schema.taggable {
         let mut all: BTreeMap<String, Value> = raw.get(TAGS).and_then(Value::as_map).cloned().unwrap_or_default();
-        all.remove(TAG_STACK);
-        all.remove(TAG_ADDRESS);
+        all.retain(|k, _| !k.starts_with(TOOL_TAG_PREFIX));
         let user: BTreeMap<String, Value> = all
             .iter()
             .filter(|(k, _)| !default_tags.contains_key(*k) || user_tag_keys.contains(*k))
@@ -966,20 +1189,61 @@ pub fn absorb(
     canonical(imp, &out)
 }
 
-/// The full tag set to send to AWS: the tool's tags, then default tags, then the user's.
-pub fn full_tags(desired: &Attrs, stack: &str, address: &str) -> Value {
+/// The tool's own tags of a stack's objects: stack, workspace, the state's lineage (when it exists) and,
+/// per object, its address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolTags {
+    pub stack: String,
+    pub workspace: String,
+    pub lineage: Option<String>,
+}
+
+impl ToolTags {
+    pub fn new(stack: &str, workspace: &str, lineage: Option<&str>) -> Self {
+        ToolTags { stack: stack.to_owned(), workspace: workspace.to_owned(), lineage: lineage.map(str::to_owned) }
+    }
+
+    /// The tags an object at `address` carries.
+    pub fn for_address(&self, address: &str) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::from([
+            (TAG_STACK.to_owned(), self.stack.clone()),
+            (TAG_WORKSPACE.to_owned(), self.workspace.clone()),
+            (TAG_ADDRESS.to_owned(), address.to_owned()),
+        ]);
+        if let Some(l) = &self.lineage {
+            m.insert(TAG_LINEAGE.to_owned(), l.clone());
+        }
+        m
+    }
+}
+
+/// The tool's own tags (`provisioner:*`) among an object's raw `tags`.
+pub fn tool_tags(raw: &Attrs) -> BTreeMap<String, String> {
+    raw.get(TAGS)
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.starts_with(TOOL_TAG_PREFIX))
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The full tag set to send to AWS: the given tool tags, then default tags, then the user's.
+pub fn full_tags(desired: &Attrs, tool: &BTreeMap<String, String>) -> Value {
     let mut all: BTreeMap<String, Value> =
         desired.get(TAGS_ALL).and_then(Value::as_map).cloned().unwrap_or_default();
-    all.insert(TAG_STACK.into(), Value::str(stack));
-    all.insert(TAG_ADDRESS.into(), Value::str(address));
+    all.retain(|k, _| !k.starts_with(TOOL_TAG_PREFIX));
+    all.extend(tool.iter().map(|(k, v)| (k.clone(), Value::str(v))));
     Value::Map(all)
 }
 
 /// The attributes a resource call sees: `tags` is the full AWS tag set (tool, default and user tags).
-pub fn with_full_tags(attrs: &Attrs, stack: &str, address: &str) -> Attrs {
+pub fn with_full_tags(attrs: &Attrs, tool: &BTreeMap<String, String>) -> Attrs {
     let mut out = attrs.clone();
     if out.contains_key(TAGS_ALL) || out.contains_key(TAGS) {
-        out.insert(TAGS.into(), full_tags(attrs, stack, address));
+        out.insert(TAGS.into(), full_tags(attrs, tool));
     }
     out
 }

@@ -13,7 +13,7 @@ use state::Mode;
 
 use crate::value::{Attrs, Value};
 
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,10 +64,24 @@ pub struct Change {
     /// Attribute names marked sensitive by the schema (redacted in renders).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive: Vec<String>,
-    /// The object's `provisioner:address` tag when it names another address (after `state mv`): an
-    /// update re-tags it, so the tags keep naming where the object lives in the state.
+    /// The tool's own tags the object carries now, when they differ from what they should be (its
+    /// `provisioner:address` names another address after `state mv`; workspace or lineage tags missing on
+    /// objects made before workspaces): an update re-tags it, so the tags keep naming who owns it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retag_from: Option<String>,
+    pub retag: Option<BTreeMap<String, String>>,
+    /// Set on a change to a *leftover*: an object carrying this stack's, workspace's and lineage's tags that
+    /// no state entry holds (left by an interrupted run). The id of that object; `before` holds what was
+    /// read. With `Update` (or `Replace`) it is adopted into the state at this address; with `Delete` it is
+    /// a duplicate (or its address is gone from the configuration) and apply deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leftover: Option<String>,
+}
+
+impl Change {
+    /// A leftover adopted at this address (rather than deleted).
+    pub fn adopts(&self) -> bool {
+        self.leftover.is_some() && self.action != Action::Delete
+    }
 }
 
 impl OutputChange {
@@ -106,7 +120,9 @@ pub struct DriftAttr {
     pub after: serde_json::Value,
 }
 
-/// An object tagged with this stack that the state does not track.
+/// An object tagged with this stack and workspace that the state does not track and the plan leaves alone:
+/// made before objects carried a lineage (adopt it with `import`), or owned by another state of the same
+/// stack and workspace name (`lineage` set: a second clone of the repository, a deleted state file).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Untracked {
     #[serde(rename = "type")]
@@ -114,12 +130,30 @@ pub struct Untracked {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// The `provisioner:lineage` tag, when it names a state other than this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
+}
+
+/// An object `state rm` let go of while AWS could not be reached: apply removes the tool's tags from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub id: String,
+    pub address: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,
     pub stack: String,
+    /// The workspace the plan was made in; a saved plan applies only there.
+    #[serde(default = "default_workspace")]
+    pub workspace: String,
+    /// The lineage of the state the plan was made against, or the one apply will create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<uuid::Uuid>,
     #[serde(default)]
     pub destroy: bool,
     /// `(lineage, serial)` of the state the plan was made against; None = there was no state.
@@ -134,6 +168,13 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub untracked: Vec<Untracked>,
+    /// Objects `state rm` released whose tool tags apply removes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release: Vec<Release>,
+}
+
+fn default_workspace() -> String {
+    crate::aws::DEFAULT_WORKSPACE.to_owned()
 }
 
 /// Counts by kind, as in "Plan: 1 to add, 2 to change, 0 to destroy."
@@ -142,6 +183,13 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// Leftovers adopted (also counted in `change`, or in `add`/`destroy` when replaced).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Plan {
@@ -158,6 +206,9 @@ impl Plan {
                 Action::Delete => s.destroy += 1,
                 Action::NoOp | Action::Read => {}
             }
+            if c.adopts() {
+                s.adopt += 1;
+            }
         }
         s
     }
@@ -165,6 +216,7 @@ impl Plan {
     /// True when applying would change resources or outputs.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.is_change())
+            || !self.release.is_empty()
             || self.outputs.values().any(OutputChange::is_change)
     }
 
@@ -254,6 +306,8 @@ mod tests {
         let plan = Plan {
             format_version: PLAN_FORMAT_VERSION,
             stack: "s".into(),
+            workspace: "default".into(),
+            lineage: None,
             destroy: false,
             state: None,
             config_hash: "h".into(),
@@ -273,14 +327,16 @@ mod tests {
                 reason: None,
                 dependencies: vec![],
                 sensitive: vec![],
-                retag_from: None,
+                retag: None,
+                leftover: None,
             }],
             outputs: BTreeMap::new(),
             drift: vec![],
             untracked: vec![],
+            release: vec![],
         };
         let back = Plan::from_json(&plan.to_json()).unwrap();
         assert_eq!(back, plan);
-        assert_eq!(back.summary(), Summary { add: 1, change: 0, destroy: 0 });
+        assert_eq!(back.summary(), Summary { add: 1, change: 0, destroy: 0, adopt: 0 });
     }
 }

@@ -79,7 +79,16 @@ fn shown(c: &Change, name: &str, v: &Value) -> String {
 }
 
 fn header(c: &Change, st: &Style) -> (String, String) {
+    let adopted = |then: &str| match &c.leftover {
+        Some(id) => format!(
+            "will be adopted{then}: {id}, {} (left by an interrupted run)",
+            c.reason.as_deref().unwrap_or("found by its tags")
+        ),
+        None => String::new(),
+    };
     let what = match c.action {
+        Action::Update | Action::NoOp if c.adopts() => adopted(""),
+        Action::Replace if c.adopts() => adopted(" and replaced"),
         Action::Create => "will be created".to_owned(),
         Action::Update => "will be updated in-place".to_owned(),
         Action::Replace => "must be replaced".to_owned(),
@@ -97,7 +106,7 @@ fn header(c: &Change, st: &Style) -> (String, String) {
         Action::NoOp => "   ".to_owned(),
     };
     let mut comment = format!("  # {} {}", st.bold(&c.address), what);
-    if let Some(r) = &c.reason {
+    if let Some(r) = c.reason.as_ref().filter(|_| !c.adopts()) {
         let _ = write!(comment, " ({r})");
     }
     (comment, symbol)
@@ -191,16 +200,50 @@ pub fn render_plan(plan: &Plan, st: &Style) -> String {
         }
         out.push('\n');
     }
-    if !plan.untracked.is_empty() {
+    let (foreign, untracked): (Vec<_>, Vec<_>) = plan.untracked.iter().partition(|u| u.lineage.is_some());
+    if !foreign.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            st.yellow(&format!(
+                "Warning: {} object(s) carry this stack's and workspace's tags but belong to another state (lineage{}); \
+                 left alone:",
+                foreign.len(),
+                match &plan.lineage {
+                    Some(l) => format!(" of this state: {l}"),
+                    None => " of this state: none yet".to_owned(),
+                }
+            ))
+        );
+        for u in &foreign {
+            let _ = writeln!(
+                out,
+                "  {} {}{}: lineage {}",
+                u.type_name,
+                u.id,
+                u.address.as_deref().map(|a| format!(" ({a})")).unwrap_or_default(),
+                u.lineage.as_deref().unwrap_or_default()
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.release.is_empty() {
+        let _ = writeln!(out, "Objects released by `state rm` will have the tool's tags removed:");
+        for r in &plan.release {
+            let _ = writeln!(out, "  {} {} (was {})", r.type_name, r.id, r.address);
+        }
+        out.push('\n');
+    }
+    if !untracked.is_empty() {
         let _ = writeln!(
             out,
             "{}",
             st.yellow(&format!(
                 "Warning: {} object(s) carry this stack's tags but are not in state:",
-                plan.untracked.len()
+                untracked.len()
             ))
         );
-        for u in &plan.untracked {
+        for u in &untracked {
             match &u.address {
                 Some(a) => {
                     let _ = writeln!(out, "  {} {} (was {a}): adopt it with `provisioner import '{a}' {}`", u.type_name, u.id, u.id);
@@ -223,7 +266,7 @@ pub fn render_plan(plan: &Plan, st: &Style) -> String {
         .iter()
         .filter(|(_, o)| o.is_change())
         .collect();
-    if changes.is_empty() && output_changes.is_empty() {
+    if changes.is_empty() && output_changes.is_empty() && plan.release.is_empty() {
         out.push_str(&format!(
             "{} Your infrastructure matches the configuration.\n",
             st.green(&st.bold("No changes."))
@@ -239,11 +282,12 @@ pub fn render_plan(plan: &Plan, st: &Style) -> String {
     }
     let _ = writeln!(
         out,
-        "{} {} to add, {} to change, {} to destroy.",
+        "{} {} to add, {} to change, {} to destroy{}.",
         st.bold("Plan:"),
         s.add,
         s.change,
-        s.destroy
+        s.destroy,
+        if s.adopt > 0 { format!(" ({} adopted)", s.adopt) } else { String::new() }
     );
     if !output_changes.is_empty() {
         let _ = writeln!(out, "\nChanges to Outputs:");

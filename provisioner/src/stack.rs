@@ -16,21 +16,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Workspaces: a stack has one state per workspace (`default` unless chosen). In a stack with an `env/`
+//! folder the workspaces are exactly its `env/*.toml` files, each loaded as the first variable file of its
+//! workspace, so state and variables of different environments cannot be mixed; `default` is refused there
+//! unless its state already holds resources. Elsewhere a workspace other than `default` must have been
+//! created (`workspace new`).
+//!
 //! Invariants: every state-changing operation holds the backend lock; a saved plan is applied only if the
-//! state (lineage and serial, or its absence), the configuration hash and the variables are exactly what
-//! the plan was made against.
+//! state (lineage and serial, or its absence), the workspace, the configuration hash and the variables are
+//! exactly what the plan was made against.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use state::{Backend, LocalBackend, LockInfo, Snapshot};
+use state::{Backend, LocalWorkspaces, LockInfo, Snapshot, Workspaces, DEFAULT_WORKSPACE};
 
 use crate::apply::{ApplyOptions, ApplyReport, StateWriter};
-use crate::aws::Ctx;
-use crate::engine::{Engine, EngineError, PlanOptions};
+use crate::aws::{Ctx, ProviderError, TOOL_TAG_PREFIX};
+use crate::engine::{Engine, EngineError, PlanOptions, ToolTags};
 use crate::plan::Plan;
-use crate::resource::Registry;
+use crate::resource::{Registry, Resource};
+use crate::schema::TAGS;
+use crate::value::{Attrs, Value};
 
 #[derive(Clone, Debug, Default)]
 pub struct StackOptions {
@@ -41,6 +50,10 @@ pub struct StackOptions {
     /// For commands that only read or edit the state (`output`, `show`, `state …`, `graph`,
     /// `force-unlock`): variables without a value are left unknown instead of being an error.
     pub state_only: bool,
+    /// The workspace; `None` is `default`.
+    pub workspace: Option<String>,
+    /// For `validate`: variables without a value are unknown and the workspace need not exist.
+    pub validate_only: bool,
 }
 
 impl StackOptions {
@@ -56,8 +69,47 @@ impl StackOptions {
 
 pub struct Stack {
     pub engine: Engine,
+    /// The selected workspace's state.
     pub backend: Arc<dyn Backend>,
+    /// Every workspace's state, for `workspace list|new|delete`.
+    pub workspaces: Arc<dyn Workspaces>,
     pub lock_timeout: Duration,
+    /// The names of `env/*.toml` when the stack has an `env/` folder: then these are its workspaces.
+    pub environments: Option<Vec<String>>,
+    /// Whether the workspace passed the checks that need its state (once per `Stack`).
+    checked: tokio::sync::OnceCell<()>,
+}
+
+/// The names of the `env/*.toml` files of a stack directory, sorted; `None` without an `env/` folder.
+pub fn environments(dir: &Path) -> Option<Vec<String>> {
+    let entries = std::fs::read_dir(dir.join("env")).ok()?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter_map(|p| Some(p.file_stem()?.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+/// The refusal of `default` in a stack whose workspaces are its env/*.toml files.
+fn choose_workspace(envs: &[String]) -> EngineError {
+    EngineError::with_hint(
+        format!("this stack keeps its environments in env/ ({}), so a workspace must be chosen", env_list(envs)),
+        format!(
+            "use -w NAME (or PROVISIONER_WORKSPACE), e.g. provisioner -w {} plan",
+            envs.first().map_or("NAME", String::as_str)
+        ),
+    )
+}
+
+fn env_list(envs: &[String]) -> String {
+    if envs.is_empty() {
+        "none yet: add env/NAME.toml".to_owned()
+    } else {
+        envs.join(", ")
+    }
 }
 
 /// A held state lock; release it explicitly (an async call for remote backends).
@@ -89,9 +141,37 @@ impl Drop for LockHandle {
 impl Stack {
     /// Loads and validates the stack (no AWS calls) and opens its state backend.
     pub fn open(opts: &StackOptions) -> Result<Stack, EngineError> {
-        let engine = Engine::load(&opts.dir, Registry::builtin(), &opts.var_files, &opts.vars, !opts.state_only)?;
-        let backend: Arc<dyn Backend> = match engine.config.backend.kind.as_str() {
-            "local" => Arc::new(LocalBackend::new(engine.config.backend.path.clone())),
+        let workspace = opts.workspace.clone().unwrap_or_else(|| DEFAULT_WORKSPACE.to_owned());
+        state::validate_workspace_name(&workspace)?;
+        let envs = environments(&opts.dir);
+        if let Some(envs) = envs.as_ref().filter(|_| !opts.validate_only) {
+            if workspace != DEFAULT_WORKSPACE && !envs.contains(&workspace) {
+                return Err(EngineError::with_hint(
+                    format!(
+                        "workspace `{workspace}` has no environment file: this stack's environments are its env/*.toml \
+                         files ({})",
+                        env_list(envs)
+                    ),
+                    format!("choose one with -w NAME, or create {}", opts.dir.join("env").join(format!("{workspace}.toml")).display()),
+                ));
+            }
+        }
+        // The workspace's own variable file comes first; --var-file and --var add to it.
+        let env_file = opts.dir.join("env").join(format!("{workspace}.toml"));
+        let mut var_files = opts.var_files.clone();
+        if env_file.is_file() && !var_files.contains(&env_file) {
+            var_files.insert(0, env_file);
+        }
+        let require_all = !opts.state_only && !opts.validate_only;
+        let engine = match Engine::load(&opts.dir, Registry::builtin(), &var_files, &opts.vars, require_all, &workspace) {
+            // Without a workspace, an env/ stack usually lacks its variables: say what is really missing.
+            Err(EngineError::Config(_)) if workspace == DEFAULT_WORKSPACE && require_all && envs.is_some() => {
+                return Err(choose_workspace(envs.as_deref().unwrap_or_default()));
+            }
+            other => other?,
+        };
+        let workspaces: Arc<dyn Workspaces> = match engine.config.backend.kind.as_str() {
+            "local" => Arc::new(LocalWorkspaces::new(engine.config.backend.path.clone())),
             other => {
                 return Err(EngineError::with_hint(
                     format!("backend type `{other}` is not supported yet"),
@@ -99,12 +179,57 @@ impl Stack {
                 ))
             }
         };
-        Ok(Stack { engine, backend, lock_timeout: opts.lock_timeout })
+        let backend = workspaces.backend(&workspace)?;
+        Ok(Stack {
+            engine,
+            backend,
+            workspaces,
+            lock_timeout: opts.lock_timeout,
+            environments: envs,
+            checked: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The selected workspace.
+    pub fn workspace(&self) -> &str {
+        &self.engine.workspace
+    }
+
+    /// The checks that need the workspace's state: in a stack with `env/`, `default` is refused unless its
+    /// state already holds resources (then a warning says how to move them); elsewhere, a workspace other
+    /// than `default` must exist.
+    async fn check_workspace(&self, state: Option<&Snapshot>) -> Result<(), EngineError> {
+        let ws = self.workspace();
+        match &self.environments {
+            Some(envs) if ws == DEFAULT_WORKSPACE => {
+                let held = state.map_or(0, |s| s.resources.len());
+                if held == 0 {
+                    return Err(choose_workspace(envs));
+                }
+                tracing::warn!(
+                    "the default workspace of this stack holds {held} resource(s) from before environments had \
+                     their own state; move them into one: `provisioner workspace new NAME --from default` \
+                     (NAME one of: {}), then use -w NAME",
+                    env_list(envs)
+                );
+            }
+            None if ws != DEFAULT_WORKSPACE && state.is_none() => {
+                let known = self.workspaces.list().await?;
+                if !known.iter().any(|w| w == ws) {
+                    return Err(EngineError::with_hint(
+                        format!("workspace `{ws}` does not exist (workspaces: {})", known.join(", ")),
+                        format!("create it with `provisioner workspace new {ws}`"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// AWS context from the default credential chain, with `[aws] region` as the fallback region.
     pub async fn connect(&self) -> Result<Ctx, EngineError> {
-        Ctx::load(&self.engine.config.stack_name, self.engine.config.region.as_deref())
+        Ctx::load(&self.engine.config.stack_name, &self.engine.workspace, self.engine.config.region.as_deref())
             .await
             .map_err(|e| EngineError::other(format!("AWS configuration: {e}")))
     }
@@ -115,8 +240,17 @@ impl Stack {
         Ok(LockHandle { backend: self.backend.clone(), info, released: false })
     }
 
+    /// The workspace's state (None when it has none yet). The first call also checks the workspace may
+    /// be used (see [`Stack`]'s module docs).
     pub async fn load_state(&self) -> Result<Option<Snapshot>, EngineError> {
-        Ok(self.backend.load().await?)
+        let snap = self.backend.load().await?;
+        self.checked.get_or_try_init(|| self.check_workspace(snap.as_ref())).await?;
+        Ok(snap)
+    }
+
+    /// The tool's tags every object of this workspace's state carries, given the state's lineage.
+    pub fn tool_tags(&self, lineage: Option<&uuid::Uuid>) -> ToolTags {
+        ToolTags::new(&self.engine.config.stack_name, &self.engine.workspace, lineage.map(|l| l.to_string()).as_deref())
     }
 
     /// Refreshes (unless `opts.refresh` is false) and plans. Returns the plan and the state it was made
@@ -134,6 +268,12 @@ impl Stack {
 
     /// Refuses a saved plan that no longer matches the state, configuration or variables.
     pub fn check_plan_current(&self, plan: &Plan, prior: Option<&Snapshot>) -> Result<(), EngineError> {
+        if plan.workspace != self.engine.workspace {
+            return Err(EngineError::with_hint(
+                format!("saved plan is for workspace `{}`, not `{}`", plan.workspace, self.engine.workspace),
+                format!("apply it with -w {}", plan.workspace),
+            ));
+        }
         let now = prior.map(Snapshot::key);
         if plan.state != now {
             let describe = |k: Option<(uuid::Uuid, u64)>| match k {
@@ -181,20 +321,18 @@ impl Stack {
         Ok(())
     }
 
-    /// Makes the `provisioner:address` tag of `rec`'s object name `rec.address` again after it moved from
-    /// `old_address` (`state mv`). Types without tags are left alone.
-    pub async fn retag(&self, cx: &Ctx, rec: &state::ResourceRecord, old_address: &str) -> Result<(), EngineError> {
+    /// Sets the tool's tags of `rec`'s object to those of its address in this state (after `state mv`, or
+    /// `import`), or removes them (`None`: `state rm` lets the object go). Types without tags are left
+    /// alone; an object already gone is not an error.
+    pub async fn set_tool_tags(
+        &self,
+        cx: &Ctx,
+        rec: &state::ResourceRecord,
+        tags: Option<&BTreeMap<String, String>>,
+    ) -> Result<(), EngineError> {
         let imp = self.engine.resource_impl(&rec.type_name)?;
-        if !imp.schema().taggable {
-            return Ok(());
-        }
-        let attrs = crate::engine::canonical(imp.as_ref(), &crate::value::attrs_from_json(&rec.attributes));
-        let stack = &self.engine.config.stack_name;
-        let prior = crate::engine::with_full_tags(&attrs, stack, old_address);
-        let desired = crate::engine::with_full_tags(&attrs, stack, &rec.address);
-        imp.update(cx, &prior, &desired)
+        set_tool_tags(cx, imp.as_ref(), &rec.id, tags)
             .await
-            .map(drop)
             .map_err(|error| EngineError::Provider { address: rec.address.clone(), error })
     }
 
@@ -212,4 +350,34 @@ impl Stack {
         let writer = StateWriter::new(self.backend.clone(), snapshot, persisted).with_errored_path(errored);
         crate::apply::apply(&self.engine, cx, &writer, plan, opts).await
     }
+}
+
+/// Reads object `id` and rewrites its `provisioner:*` tags to `tags` (all removed when `None`), through the
+/// type's own update. Nothing for types without tags or objects already gone.
+pub async fn set_tool_tags(
+    cx: &Ctx,
+    imp: &dyn Resource,
+    id: &str,
+    tags: Option<&BTreeMap<String, String>>,
+) -> Result<(), ProviderError> {
+    if !imp.schema().taggable {
+        return Ok(());
+    }
+    let Some(raw) = imp.read(cx, &[id.to_owned()]).await?.remove(id) else {
+        return Ok(());
+    };
+    let mut all: BTreeMap<String, Value> = raw.get(TAGS).and_then(Value::as_map).cloned().unwrap_or_default();
+    all.retain(|k, _| !k.starts_with(TOOL_TAG_PREFIX));
+    all.extend(tags.into_iter().flatten().map(|(k, v)| (k.clone(), Value::str(v))));
+    let mut desired: Attrs = raw.clone();
+    desired.insert(TAGS.to_owned(), Value::Map(all));
+    if desired.get(TAGS) == raw.get(TAGS) {
+        return Ok(());
+    }
+    imp.update(cx, &raw, &desired).await.map(drop)
+}
+
+/// Removes the tool's tags from object `id` (see [`set_tool_tags`]).
+pub async fn strip_tool_tags(cx: &Ctx, imp: &dyn Resource, id: &str) -> Result<(), ProviderError> {
+    set_tool_tags(cx, imp, id, None).await
 }

@@ -4,43 +4,34 @@
 mod common;
 mod common_cli;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use common_cli::*;
 
-/// A copy of the repository stack `rel` (its top-level files and `env/`), renamed to the test's stack.
-fn copy_stack(prefix: &str, rel: &str) -> Cli {
-    let cli = Cli::new(prefix);
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
-    std::fs::create_dir_all(cli.path().join("env")).unwrap();
-    for sub in ["", "env"] {
-        for e in std::fs::read_dir(src.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                let text = std::fs::read_to_string(&p).unwrap();
-                let text = text.replacen("\n[stack]\nname = ", "\n[stack]\nname = \"__STACK__\"\n# was ", 1);
-                cli.write(&Path::new(sub).join(p.file_name().unwrap()).to_string_lossy(), &text);
-            }
-        }
-    }
-    assert!(cli.read("stack.toml").contains(&cli.stack), "stack renamed");
-    cli
+/// Ids of the state's managed objects of taggable types (all but associations and standalone rules).
+fn taggable_state_ids(cli: &Cli) -> BTreeSet<String> {
+    cli.state()["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["mode"] != "data" && !["route_table_association", "security_group_rule"].contains(&r["type"].as_str().unwrap_or("")))
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn nat_gateways(cli: &Cli) -> usize {
     cli.state_addresses().iter().filter(|a| a.starts_with("nat_gateway.")).count()
 }
 
-/// validate, apply, `check`, a re-plan that must be empty, destroy, nothing left tagged.
-fn apply_replan_destroy(cli: &Cli, var_file: &str, check: impl Fn(&Cli)) {
-    let vf = ["--var-file", var_file];
-    cli.ok(&[&["validate"][..], &vf].concat());
-    let out = cli.ok(&[&["apply", "--auto-approve"][..], &vf].concat());
+/// validate, apply, `check`, a re-plan that must be empty — in workspace `ws` (env/<ws>.toml is loaded by
+/// itself).
+fn apply_and_replan(cli: &Cli, check: impl Fn(&Cli)) {
+    cli.ok(&["validate"]);
+    let out = cli.ok(&["apply", "--auto-approve"]);
     assert!(out.stdout.contains("Apply complete"), "{out}");
     check(cli);
-    cli.expect(0, &[&["plan", "--detailed-exitcode"][..], &vf].concat());
-    cli.ok(&[&["destroy", "--auto-approve"][..], &vf].concat());
-    assert_eq!(cli.count_tagged(), 0, "nothing tagged with the stack is left");
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
 }
 
 fn hello_checks(nats: usize) -> impl Fn(&Cli) {
@@ -52,18 +43,42 @@ fn hello_checks(nats: usize) -> impl Fn(&Cli) {
     }
 }
 
+/// The environments of plans/hello side by side in one account, one stack directory and one stack name:
+/// each has its own state and sees only its own objects; destroying one leaves the others untouched.
 #[test]
-fn plans_hello_staging_and_prod() {
-    apply_replan_destroy(&copy_stack("plans-staging", "plans/hello"), "env/staging.toml", hello_checks(1));
-    apply_replan_destroy(&copy_stack("plans-prod", "plans/hello"), "env/prod.toml", hello_checks(2));
+fn plans_hello_environments_side_by_side() {
+    let base = copy_repo_stack("plans-hello", "plans/hello");
+    let staging = base.in_workspace("staging");
+    let prod = base.in_workspace("prod");
+    let dev = base.in_workspace("dev");
+    apply_and_replan(&staging, hello_checks(1));
+    apply_and_replan(&prod, hello_checks(2));
+    apply_and_replan(&dev, hello_checks(1));
+    // Each environment still plans empty with the others present, and names its objects after itself.
+    staging.expect(0, &["plan", "--detailed-exitcode"]);
+    let prod_objects = prod.tagged_in_workspace();
+    let tagged: BTreeSet<String> = prod_objects.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(tagged, taggable_state_ids(&prod), "prod's tagged objects are exactly its state's");
+    let vpc = prod.id("vpc.main");
+    assert_eq!(tags_of(&prod.ec2(), &vpc).get("Name").map(String::as_str), Some("hello-prod"));
+    staging.ok(&["destroy", "--auto-approve"]);
+    assert!(staging.tagged_in_workspace().is_empty(), "staging's objects are gone");
+    assert_eq!(prod.tagged_in_workspace().len(), prod_objects.len(), "prod untouched");
+    prod.expect(0, &["plan", "--detailed-exitcode"]);
+    prod.ok(&["destroy", "--auto-approve"]);
+    dev.ok(&["destroy", "--auto-approve"]);
+    assert_eq!(base.count_tagged(), 0, "nothing tagged with the stack is left");
 }
 
 #[test]
-fn examples_network_default_and_prod() {
-    let cli = copy_stack("ex-net", "examples/network");
-    cli.write("env/dev.toml", "env = \"dev\"\n");
-    apply_replan_destroy(&cli, "env/dev.toml", |_| {});
-    apply_replan_destroy(&cli, "env/prod.toml", |_| {});
+fn examples_network_dev_and_prod() {
+    let base = copy_repo_stack("ex-net", "examples/network");
+    for ws in ["dev", "prod"] {
+        let cli = base.in_workspace(ws);
+        apply_and_replan(&cli, |_| {});
+        cli.ok(&["destroy", "--auto-approve"]);
+    }
+    assert_eq!(base.count_tagged(), 0, "nothing tagged with the stack is left");
 }
 
 /// `examples/library` (built by `cargo test` with the other examples) plans and applies the network stack
@@ -73,9 +88,9 @@ fn library_example_applies_replans_and_destroys() {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(Path::parent).unwrap().join("examples").join("library");
     assert!(bin.exists(), "{} missing: run the whole test suite (`cargo test -p provisioner`), which builds the examples", bin.display());
-    let cli = copy_stack("ex-lib", "examples/network");
+    let cli = copy_repo_stack("ex-lib", "examples/network");
     let run = |extra: &[&str]| {
-        let out = cli.command_env(&bin).arg(cli.path()).args(extra).output().unwrap();
+        let out = cli.command_env(&bin).arg(cli.path()).arg("dev").args(extra).output().unwrap();
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "library example failed:\n{text}");
         text
@@ -83,7 +98,8 @@ fn library_example_applies_replans_and_destroys() {
     let first = run(&[]);
     assert!(first.contains("Apply complete"), "{first}");
     // 18 resources and the availability_zones data source.
-    assert_eq!(cli.state_addresses().len(), 19, "{:?}", cli.state_addresses());
+    let dev = cli.in_workspace("dev");
+    assert_eq!(dev.state_addresses().len(), 19, "{:?}", dev.state_addresses());
     let second = run(&[]);
     assert!(second.contains("No changes"), "{second}");
     run(&["--destroy"]);

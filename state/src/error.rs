@@ -1,4 +1,4 @@
-//! Error type shared by the state model and every backend, with user-facing hints.
+//! Error type shared by the state model, every backend and workspaces, with user-facing hints.
 
 use crate::backend::LockInfo;
 

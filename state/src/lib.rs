@@ -1,15 +1,17 @@
 //! State crate: the persisted state model ([`Snapshot`]) and storage backends with
-//! locking and compare-and-swap writes. It knows nothing about AWS resource types:
-//! resource attributes are plain JSON.
+//! locking and compare-and-swap writes, grouped into named workspaces ([`Workspaces`]).
+//! It knows nothing about AWS resource types: resource attributes are plain JSON.
 
 pub mod backend;
 pub mod error;
 pub mod local;
 pub mod model;
+pub mod workspace;
 
 pub use backend::{
     lock_with_timeout, save_next, validate_successor, Backend, LockInfo, LOCK_RETRY_INTERVAL,
 };
 pub use error::{StateError, StateKey};
 pub use local::LocalBackend;
-pub use model::{Mode, OutputRecord, ResourceRecord, Snapshot, FORMAT_VERSION};
+pub use model::{Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, FORMAT_VERSION};
+pub use workspace::{validate_workspace_name, LocalWorkspaces, Workspaces, DEFAULT_WORKSPACE};

@@ -296,3 +296,114 @@ async fn unknown_version_file_rejected() {
     ));
     assert_eq!(std::fs::read_to_string(b.path()).unwrap(), text);
 }
+
+/// Pid of a process that has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[tokio::test]
+async fn lock_info_records_pid_and_host_and_old_locks_parse() {
+    let info = LockInfo::new("apply", "p");
+    assert_eq!(info.pid, Some(std::process::id()));
+    assert!(info.host.as_deref().is_some_and(|h| !h.is_empty()));
+    assert!(info
+        .who
+        .ends_with(&format!("@{}", info.host.as_deref().unwrap())));
+    // held by this very process: alive
+    assert!(!info.holder_is_dead());
+
+    // a lock file written before pid/host existed still parses, and is never "dead"
+    let (_d, b) = backend();
+    std::fs::create_dir_all(b.path().parent().unwrap()).unwrap();
+    let old = r#"{"id":"abc","operation":"apply","who":"bob@x","created":"2024-01-02T03:04:05Z","version":"0.1.0","path":"p"}"#;
+    std::fs::write(b.lock_path(), old).unwrap();
+    let held = b.lock_info().await.unwrap().unwrap();
+    assert_eq!((held.pid, held.host.as_deref()), (None, None));
+    assert!(!held.holder_is_dead());
+    let err = b.try_lock(&info).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("state is locked by bob@x (operation \"apply\", since 2024-01-02 03:04:05 UTC, lock ID abc)"), "{msg}");
+    // new fields are written
+    let written = serde_json::to_value(&info).unwrap();
+    assert_eq!(written["pid"], serde_json::json!(std::process::id()));
+}
+
+#[tokio::test]
+async fn dead_holder_on_this_host_is_reported_but_not_removed() {
+    let (_d, b) = backend();
+    let mut dead = LockInfo::new("apply", "");
+    dead.pid = Some(dead_pid());
+    b.try_lock(&dead).await.unwrap();
+    assert!(dead.holder_is_dead());
+
+    let err = b.try_lock(&LockInfo::new("plan", "")).await.unwrap_err();
+    let msg = err.to_string();
+    let since = dead.created.format("%H:%M:%S (UTC)").to_string();
+    let expected = format!(
+        "state is locked: held by pid {} on this host since {since}, which is no longer running (operation: apply, lock id {}…)",
+        dead.pid.unwrap(),
+        &dead.id[..8]
+    );
+    assert_eq!(msg, expected);
+    assert_eq!(
+        err.hint().unwrap(),
+        format!(
+            "if no other provisioner is running, remove the lock with: provisioner force-unlock {}",
+            dead.id
+        )
+    );
+    // still locked: nothing is unlocked automatically, not even by lock_with_timeout
+    assert!(matches!(
+        lock_with_timeout(&b, &LockInfo::new("plan", ""), Duration::from_millis(300)).await,
+        Err(StateError::Locked(_))
+    ));
+    assert_eq!(b.lock_info().await.unwrap(), Some(dead.clone()));
+    b.force_unlock(&dead.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn live_or_remote_holders_keep_the_usual_message_with_pid_and_host() {
+    let (_d, b) = backend();
+    // live holder on this host (this test process)
+    let mut live = LockInfo::new("apply", "");
+    live.who = "alice@box".into();
+    b.try_lock(&live).await.unwrap();
+    let err = b.try_lock(&LockInfo::new("plan", "")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "state is locked by alice@box, pid {} on this host (operation \"apply\"",
+            std::process::id()
+        )) && msg.contains(&live.id),
+        "{msg}"
+    );
+    assert!(err
+        .hint()
+        .unwrap()
+        .starts_with("wait for the other operation"));
+    b.unlock(&live.id).await.unwrap();
+
+    // a dead pid on another machine cannot be judged: not dead
+    let mut remote = LockInfo::new("destroy", "");
+    remote.pid = Some(dead_pid());
+    remote.host = Some("some-other-host.invalid".into());
+    assert!(!remote.holder_is_dead());
+    b.try_lock(&remote).await.unwrap();
+    let err = b.try_lock(&LockInfo::new("plan", "")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!(
+            ", pid {} on host some-other-host.invalid (operation \"destroy\"",
+            remote.pid.unwrap()
+        )) && msg.contains(&remote.id),
+        "{msg}"
+    );
+    assert!(err
+        .hint()
+        .unwrap()
+        .contains(&format!("provisioner force-unlock {}", remote.id)));
+}

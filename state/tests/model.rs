@@ -1,5 +1,7 @@
 use serde_json::json;
-use state::{Mode, OutputRecord, ResourceRecord, Snapshot, StateError, FORMAT_VERSION};
+use state::{
+    Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, StateError, FORMAT_VERSION,
+};
 
 fn rec(addr: &str, deps: &[&str]) -> ResourceRecord {
     let mut r = ResourceRecord::new(addr, "vpc", format!("id-{addr}"));
@@ -135,4 +137,58 @@ fn unknown_version_rejected() {
         "{msg}"
     );
     assert!(err.hint().unwrap().contains("upgrade"));
+}
+
+#[test]
+fn released_records_are_deduplicated_sorted_and_optional() {
+    let mut s = Snapshot::new(None);
+    // absent when empty, and an old state without the field parses
+    let text = s.to_pretty_json();
+    assert!(!text.contains("released"), "{text}");
+    assert!(Snapshot::from_json(&text, "mem")
+        .unwrap()
+        .released
+        .is_empty());
+
+    let r = |t: &str, id: &str, addr: &str| ReleasedRecord {
+        type_name: t.into(),
+        id: id.into(),
+        address: addr.into(),
+    };
+    s.release(r("vpc", "vpc-2", "vpc.b"));
+    s.release(r("subnet", "subnet-1", "subnet.a"));
+    s.release(r("vpc", "vpc-1", "vpc.a"));
+    s.release(r("vpc", "vpc-2", "vpc.moved")); // same object again: replaced, not duplicated
+    assert_eq!(s.released.len(), 3);
+    assert!(s.is_released("vpc", "vpc-2"));
+    assert!(!s.is_released("subnet", "vpc-2"));
+    assert!(!s.is_released("vpc", "vpc-3"));
+
+    let text = s.to_pretty_json();
+    assert_eq!(FORMAT_VERSION, 1);
+    let back = Snapshot::from_json(&text, "mem").unwrap();
+    let order: Vec<_> = back
+        .released
+        .iter()
+        .map(|r| (r.type_name.as_str(), r.id.as_str(), r.address.as_str()))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("subnet", "subnet-1", "subnet.a"),
+            ("vpc", "vpc-1", "vpc.a"),
+            ("vpc", "vpc-2", "vpc.moved")
+        ]
+    );
+    assert_eq!(back.to_pretty_json(), text);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        json["released"][0],
+        json!({"type": "subnet", "id": "subnet-1", "address": "subnet.a"})
+    );
+
+    // duplicates pushed directly are removed by normalize
+    s.released.push(r("subnet", "subnet-1", "subnet.a"));
+    s.normalize();
+    assert_eq!(s.released.len(), 3);
 }

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
-use crate::resource::{Checkpoint, Resource, Tagged};
+use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
@@ -102,11 +102,6 @@ impl Resource for Eip {
         })
         .await;
         gone_ok(r).map(|_| ())
-    }
-
-    async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let resp = cx.ec2().describe_addresses().filters(cx.stack_filter()).send().await.map_err(aws_err)?;
-        Ok(tagged(resp.addresses(), |a| Some((a.allocation_id()?, a.tags()))))
     }
 }
 

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
-use crate::resource::{Checkpoint, Resource, Tagged};
+use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
@@ -146,11 +146,6 @@ impl Resource for InternetGateway {
             cx.ec2().delete_internet_gateway().internet_gateway_id(id).send().await.map_err(aws_err)
         })
         .await
-    }
-
-    async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let items = cx.ec2().describe_internet_gateways().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
-        Ok(tagged(&items.map_err(aws_err)?, |g| Some((g.internet_gateway_id()?, g.tags()))))
     }
 }
 

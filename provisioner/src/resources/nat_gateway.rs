@@ -18,7 +18,7 @@ use super::util::*;
 use crate::aws::{
     aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK,
 };
-use crate::resource::{Checkpoint, Resource, Tagged};
+use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
@@ -198,16 +198,6 @@ impl Resource for NatGateway {
             Ok(g.iter().all(|g| state_of(g) == &NatGatewayState::Deleted).then_some(()))
         })
         .await
-    }
-
-    async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let items = cx.ec2().describe_nat_gateways().filter(cx.stack_filter()).into_paginator().items().send().try_collect().await;
-        Ok(tagged(&items.map_err(aws_err)?, |g| {
-            // Moto (5.2) ignores `tag:` filters on DescribeNatGateways and returns every gateway: the tag is
-            // checked here too (a no-op against AWS).
-            let ours = g.tags().iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(cx.stack.as_str()));
-            (ours && state_of(g) != &NatGatewayState::Deleted).then_some((g.nat_gateway_id()?, g.tags()))
-        }))
     }
 }
 

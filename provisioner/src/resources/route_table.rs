@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
-use crate::resource::{Checkpoint, Resource, Tagged};
+use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
 
@@ -236,11 +236,6 @@ impl Resource for RouteTable {
             cx.ec2().delete_route_table().route_table_id(id).send().await.map_err(aws_err)
         })
         .await
-    }
-
-    async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let items = cx.ec2().describe_route_tables().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
-        Ok(tagged(&items.map_err(aws_err)?, |r| Some((r.route_table_id()?, r.tags()))))
     }
 }
 

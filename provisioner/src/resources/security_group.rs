@@ -22,7 +22,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, UserIdG
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
-use crate::resource::{Checkpoint, Resource, Tagged};
+use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
 
@@ -516,11 +516,6 @@ impl Resource for SecurityGroup {
             cx.ec2().delete_security_group().group_id(id).send().await.map_err(aws_err)
         })
         .await
-    }
-
-    async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let items = cx.ec2().describe_security_groups().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
-        Ok(tagged(&items.map_err(aws_err)?, |g| Some((g.group_id()?, g.tags()))))
     }
 }
 

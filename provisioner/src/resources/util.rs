@@ -4,18 +4,8 @@
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, Tag};
 
 use crate::aws::{address_tag, retry_on, Ctx, ProviderError};
-use crate::resource::Tagged;
 use crate::schema::{ID, TAGS};
 use crate::value::{Attrs, Value};
-
-/// The stack's objects among `items` (one Describe call's results), as `(id, tags)` picked by `id_and_tags`.
-pub(crate) fn tagged<T>(items: &[T], id_and_tags: impl Fn(&T) -> Option<(&str, &[Tag])>) -> Vec<Tagged> {
-    items
-        .iter()
-        .filter_map(|i| id_and_tags(i))
-        .map(|(id, tags)| Tagged { id: id.to_owned(), address: address_tag(tags) })
-        .collect()
-}
 
 /// Most EC2 filters accept at most 200 values.
 pub(crate) const FILTER_CHUNK: usize = 200;

@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
-use crate::resource::{Checkpoint, Resource, Tagged};
+use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
@@ -222,11 +222,6 @@ impl Resource for Vpc {
         let id = get_id(prior)?;
         delete_retrying(cx, "DeleteVpc", || async { cx.ec2().delete_vpc().vpc_id(id).send().await.map_err(aws_err) })
             .await
-    }
-
-    async fn find_tagged(&self, cx: &Ctx) -> Result<Vec<Tagged>, ProviderError> {
-        let items = cx.ec2().describe_vpcs().filters(cx.stack_filter()).into_paginator().items().send().try_collect().await;
-        Ok(tagged(&items.map_err(aws_err)?, |v| Some((v.vpc_id()?, v.tags()))))
     }
 }
 

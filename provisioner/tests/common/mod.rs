@@ -211,7 +211,7 @@ pub fn isolate_process_env() {
 /// A library context for `stack` talking to `moto`, with fast polls and a 30 s wait bound.
 pub async fn ctx(moto: &Moto, stack: &str) -> Ctx {
     isolate_process_env();
-    let mut cx = Ctx::load(stack, Some(REGION)).await.expect("load AWS config");
+    let mut cx = Ctx::load(stack, "default", Some(REGION)).await.expect("load AWS config");
     cx.sdk = cx
         .sdk
         .to_builder()

@@ -60,9 +60,13 @@ impl std::fmt::Display for Out {
     }
 }
 
+/// Marker in `Cli::extra_env` (never passed to the process) for a handle sharing another's directory.
+const SHARED_DIR: &str = "__shared_dir__";
+
 /// A stack directory (temp) with its own stack name, and how to run the CLI on it.
 pub struct Cli {
     pub moto: &'static Moto,
+    /// The stack directory (removed when this handle drops), unless `shared` names another one.
     pub dir: tempfile::TempDir,
     pub stack: String,
     /// What AWS_ENDPOINT_URL points at (moto, or a faultproxy in front of it).
@@ -91,7 +95,20 @@ impl Cli {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.root()
+    }
+
+    fn root(&self) -> &Path {
+        match self.extra_env.iter().find(|(k, _)| k == SHARED_DIR) {
+            Some((_, d)) => Path::new(d),
+            None => self.dir.path(),
+        }
+    }
+
+    /// Points this handle at another handle's stack directory (kept in the environment list, not passed on).
+    fn sharing(mut self, dir: &Path) -> Cli {
+        self.extra_env.push((SHARED_DIR.into(), dir.to_string_lossy().into_owned()));
+        self
     }
 
     pub fn env(mut self, k: &str, v: &str) -> Cli {
@@ -142,13 +159,41 @@ impl Cli {
         }
     }
 
-    /// The state file every fixture uses (`[backend] path = ".provisioner/state.json"`).
+    /// The selected workspace (`PROVISIONER_WORKSPACE` in the CLI's environment), `default` without one.
+    pub fn workspace(&self) -> String {
+        self.extra_env
+            .iter()
+            .find(|(k, _)| k == "PROVISIONER_WORKSPACE")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// This stack dir, run in workspace `ws` (a second handle on the same directory and stack name).
+    pub fn in_workspace(&self, ws: &str) -> Cli {
+        Cli {
+            moto: self.moto,
+            dir: tempfile::Builder::new().prefix("cli-ws-unused-").tempdir().unwrap(),
+            stack: self.stack.clone(),
+            endpoint: self.endpoint.clone(),
+            extra_env: self.extra_env.clone(),
+        }
+        .sharing(self.path())
+        .env("PROVISIONER_WORKSPACE", ws)
+    }
+
+    /// The state file every fixture uses (`[backend] path = ".provisioner/state.json"`), in the selected
+    /// workspace (`.provisioner/<workspace>/state.json` for workspaces other than `default`).
     pub fn state_path(&self) -> PathBuf {
-        self.path().join(".provisioner/state.json")
+        match self.workspace().as_str() {
+            "default" => self.root().join(".provisioner/state.json"),
+            ws => self.root().join(".provisioner").join(ws).join("state.json"),
+        }
     }
 
     pub fn lock_path(&self) -> PathBuf {
-        self.path().join(".provisioner/state.json.lock")
+        let mut p = self.state_path().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
     }
 
     /// The parsed state file (panics if missing or not JSON).
@@ -205,7 +250,7 @@ impl Cli {
             .env("HOME", self.path())
             .env("NO_COLOR", "1")
             .env("PROVISIONER_MAX_ATTEMPTS", "5");
-        for (k, v) in &self.extra_env {
+        for (k, v) in self.extra_env.iter().filter(|(k, _)| k != SHARED_DIR) {
             cmd.env(k, v);
         }
         cmd
@@ -277,6 +322,28 @@ impl Cli {
         block_on(common::tagged_ids(&ec2, &self.stack))
     }
 
+    /// Live objects tagged with this stack and the selected workspace, with their tags.
+    pub fn tagged_in_workspace(&self) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+        let ec2 = self.ec2();
+        let ws = self.workspace();
+        self.tagged_ids()
+            .into_iter()
+            .map(|id| {
+                let tags = tags_of(&ec2, &id);
+                (id, tags)
+            })
+            .filter(|(_, t)| t.get("provisioner:workspace").map(String::as_str).unwrap_or("default") == ws)
+            .collect()
+    }
+
+    /// Ids held by the state (every record, deposed included).
+    pub fn state_ids(&self) -> Vec<String> {
+        self.state()["resources"]
+            .as_array()
+            .map(|rs| rs.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
     /// Best-effort cleanup (a failed test should not leave much behind; moto dies with the process anyway).
     pub fn cleanup(&self) {
         if self.state_path().exists() {
@@ -304,6 +371,25 @@ impl Drop for Cli {
             }
         }
     }
+}
+
+/// A copy of the repository stack `rel` (its top-level files and `env/`), renamed to the test's stack.
+pub fn copy_repo_stack(prefix: &str, rel: &str) -> Cli {
+    let cli = Cli::new(prefix);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
+    std::fs::create_dir_all(cli.path().join("env")).unwrap();
+    for sub in ["", "env"] {
+        for e in std::fs::read_dir(src.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let text = text.replacen("\n[stack]\nname = ", "\n[stack]\nname = \"__STACK__\"\n# was ", 1);
+                cli.write(&Path::new(sub).join(p.file_name().unwrap()).to_string_lossy(), &text);
+            }
+        }
+    }
+    assert!(cli.read("stack.toml").contains(&cli.stack), "stack renamed");
+    cli
 }
 
 /// Waits for a child, collecting its output; kills it after `timeout`.
