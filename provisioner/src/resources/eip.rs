@@ -2,14 +2,15 @@
 //!
 //! Create is one AllocateAddress call carrying all tags (resource type `elastic-ip`). The allocation id is
 //! the resource id. Read is one DescribeAddresses per 200 ids (filter `allocation-id`; the API has no
-//! pagination). Delete releases the address, retrying while it is still in use (e.g. by a NAT gateway
-//! that is being deleted).
+//! pagination). `read_stack` is one DescribeAddresses filtered by the stack's tags, plus the by-id read for
+//! the tracked ids it did not return (none in the common case). Delete releases the address, retrying while
+//! it is still in use (e.g. by a NAT gateway that is being deleted).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -18,6 +19,9 @@ use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
 pub struct Eip;
+
+/// The DescribeAddresses filter selecting by id.
+const ID_FILTER: &str = "allocation-id";
 
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::ElasticIp;
 
@@ -36,26 +40,28 @@ fn in_use(e: &ProviderError) -> bool {
 }
 
 impl Eip {
-    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+    /// One DescribeAddresses (not paginated) with `filters`.
+    async fn read_filtered(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = HashMap::new();
-        for chunk in id_chunks(ids) {
-            let resp =
-                cx.ec2().describe_addresses().filters(filter("allocation-id", &chunk)).send().await.map_err(aws_err)?;
-            for addr in resp.addresses() {
-                let Some(id) = addr.allocation_id() else { continue };
-                let mut a = Attrs::new();
-                a.insert("id".into(), Value::str(id));
-                a.insert("allocation_id".into(), Value::str(id));
-                a.insert("domain".into(), Value::str(addr.domain().map(DomainType::as_str).unwrap_or("vpc")));
-                put_str(&mut a, "public_ip", addr.public_ip());
-                // Moto reports an unassociated address with an empty association, AWS without one.
-                put_opt(&mut a, "association_id", addr.association_id());
-                put_opt(&mut a, "network_border_group", addr.network_border_group());
-                put_tags(&mut a, addr.tags());
-                out.insert(id.to_owned(), a);
-            }
+        let resp = cx.ec2().describe_addresses().set_filters(Some(filters)).send().await.map_err(aws_err)?;
+        for addr in resp.addresses() {
+            let Some(id) = addr.allocation_id() else { continue };
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(id));
+            a.insert("allocation_id".into(), Value::str(id));
+            a.insert("domain".into(), Value::str(addr.domain().map(DomainType::as_str).unwrap_or("vpc")));
+            put_str(&mut a, "public_ip", addr.public_ip());
+            // Moto reports an unassociated address with an empty association, AWS without one.
+            put_opt(&mut a, "association_id", addr.association_id());
+            put_opt(&mut a, "network_border_group", addr.network_border_group());
+            put_tags(&mut a, addr.tags());
+            out.insert(id.to_owned(), a);
         }
         Ok(out)
+    }
+
+    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_by_ids(ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 
     async fn read_one(&self, cx: &Ctx, id: &str) -> Result<Attrs, ProviderError> {
@@ -102,6 +108,10 @@ impl Resource for Eip {
         })
         .await;
         gone_ok(r).map(|_| ())
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 }
 

@@ -2,13 +2,16 @@
 //!
 //! Create is one CreateInternetGateway call carrying all tags, then (after the checkpoint) the attachment.
 //! Changing `vpc_id` detaches and re-attaches in place. Delete detaches first, retrying
-//! `DependencyViolation` (public addresses still mapped in the VPC), then deletes.
+//! `DependencyViolation` (public addresses still mapped in the VPC), then deletes. Read is one
+//! DescribeInternetGateways per 200 ids (filter `internet-gateway-id`, paginated). `read_stack` is one
+//! DescribeInternetGateways filtered by the stack's tags, plus the by-id read for the tracked ids it did not
+//! return (none in the common case).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttachmentStatus, ResourceType};
+use aws_sdk_ec2::types::{AttachmentStatus, Filter, ResourceType};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -17,6 +20,9 @@ use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
 pub struct InternetGateway;
+
+/// The DescribeInternetGateways filter selecting by id.
+const ID_FILTER: &str = "internet-gateway-id";
 
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::InternetGateway;
 
@@ -52,39 +58,35 @@ async fn detach(cx: &Ctx, id: &str, vpc: &str) -> Result<(), ProviderError> {
 }
 
 impl InternetGateway {
-    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+    /// One DescribeInternetGateways (paginated) with `filters`.
+    async fn read_filtered(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = HashMap::new();
-        for chunk in id_chunks(ids) {
-            let mut pages = cx
-                .ec2()
-                .describe_internet_gateways()
-                .filters(filter("internet-gateway-id", &chunk))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(g) = pages.next().await {
-                let g = g.map_err(aws_err)?;
-                let Some(id) = g.internet_gateway_id() else { continue };
-                let mut a = Attrs::new();
-                a.insert("id".into(), Value::str(id));
-                put_str(&mut a, "owner_id", g.owner_id());
-                a.insert(
-                    "arn".into(),
-                    Value::str(ec2_arn(cx, g.owner_id().unwrap_or_default(), "internet-gateway", id)),
-                );
-                // AWS reports an attached gateway's attachment as `available` (`attaching` briefly); anything but
-                // detached/detaching counts as attached.
-                let attached = g.attachments().iter().find(|at| {
-                    !matches!(at.state(), Some(AttachmentStatus::Detached) | Some(AttachmentStatus::Detaching))
-                });
-                if let Some(vpc) = attached.and_then(|at| at.vpc_id()) {
-                    a.insert("vpc_id".into(), Value::str(vpc));
-                }
-                put_tags(&mut a, g.tags());
-                out.insert(id.to_owned(), a);
+        let mut pages =
+            cx.ec2().describe_internet_gateways().set_filters(Some(filters)).into_paginator().items().send();
+        while let Some(g) = pages.next().await {
+            let g = g.map_err(aws_err)?;
+            let Some(id) = g.internet_gateway_id() else { continue };
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(id));
+            put_str(&mut a, "owner_id", g.owner_id());
+            a.insert("arn".into(), Value::str(ec2_arn(cx, g.owner_id().unwrap_or_default(), "internet-gateway", id)));
+            // AWS reports an attached gateway's attachment as `available` (`attaching` briefly); anything but
+            // detached/detaching counts as attached.
+            let attached = g
+                .attachments()
+                .iter()
+                .find(|at| !matches!(at.state(), Some(AttachmentStatus::Detached) | Some(AttachmentStatus::Detaching)));
+            if let Some(vpc) = attached.and_then(|at| at.vpc_id()) {
+                a.insert("vpc_id".into(), Value::str(vpc));
             }
+            put_tags(&mut a, g.tags());
+            out.insert(id.to_owned(), a);
         }
         Ok(out)
+    }
+
+    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_by_ids(ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 
     async fn read_one(&self, cx: &Ctx, id: &str) -> Result<Attrs, ProviderError> {
@@ -146,6 +148,10 @@ impl Resource for InternetGateway {
             cx.ec2().delete_internet_gateway().internet_gateway_id(id).send().await.map_err(aws_err)
         })
         .await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 }
 

@@ -1,28 +1,38 @@
 //! `nat_gateway`: a NAT gateway in a subnet.
 //!
 //! Create is one CreateNatGateway call carrying all tags and a deterministic `ClientToken` (SHA-256 of the
-//! stack, the `provisioner:address` tag and the arguments), so neither an SDK retry of a timed-out request
-//! nor a re-run after a crash can create a second gateway. After the checkpoint it waits (bounded) for
+//! tool's own tags in the desired tag set — `provisioner:stack`, `provisioner:workspace`,
+//! `provisioner:lineage`, `provisioner:address` — and the arguments), so neither an SDK retry of a timed-out
+//! request nor a re-run after a crash can create a second gateway, while two workspaces or two states (two
+//! lineages) of the same stack never share a token. After the checkpoint it waits (bounded) for
 //! `available`, failing with AWS's failure message on `failed`. Delete waits until the gateway is
 //! `deleted`, which read treats as absent. Read is one DescribeNatGateways per 200 ids (filter
-//! `nat-gateway-id`, paginated).
+//! `nat-gateway-id`, paginated). `read_stack` is one DescribeNatGateways filtered by the stack's tags, plus
+//! the by-id read for the tracked ids it did not return (none in the common case; a tracked gateway that is
+//! `deleted` costs that second call, as AWS keeps listing deleted gateways for a while). The tag filters are
+//! also checked on the returned tags, because the emulator (moto 5.2) ignores them and returns every gateway
+//! of the region: a no-op against AWS.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ConnectivityType, NatGateway as AwsNatGateway, NatGatewayState, ResourceType};
+use aws_sdk_ec2::types::{ConnectivityType, Filter, NatGateway as AwsNatGateway, NatGatewayState, ResourceType};
 use sha2::{Digest, Sha256};
 
 use super::util::*;
 use crate::aws::{
-    aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK,
+    aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_LINEAGE, TAG_STACK,
+    TAG_WORKSPACE,
 };
 use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
 pub struct NatGateway;
+
+/// The DescribeNatGateways filter selecting by id.
+const ID_FILTER: &str = "nat-gateway-id";
 
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Natgateway;
 
@@ -43,14 +53,28 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         .attr(Attribute::string("state").computed().describe("pending, available, deleting, …"))
 });
 
-/// The idempotency token of a create: same stack, address and arguments → same token (64 hex chars, the
-/// API's maximum). `attempt` > 0 salts it (see `create`).
-fn client_token(stack: &str, desired: &Attrs, attempt: u32) -> String {
+/// The tool's tags that tell the owner of a gateway apart, hashed into the client token.
+const TOKEN_TAGS: [&str; 4] = [TAG_STACK, TAG_WORKSPACE, TAG_LINEAGE, TAG_ADDRESS];
+
+/// The idempotency token of a create: same tool tags (stack, workspace, lineage, address — see
+/// [`TOKEN_TAGS`]) and arguments → same token (64 hex chars, the API's maximum). `attempt` > 0 salts it (see
+/// `create`).
+fn client_token(desired: &Attrs, attempt: u32) -> String {
     let mut h = Sha256::new();
-    let address = tag_map(desired).get(TAG_ADDRESS).cloned().unwrap_or_default();
+    let tags = tag_map(desired);
+    for key in TOKEN_TAGS {
+        // Key and presence are hashed too, so an absent tag differs from an empty one.
+        h.update(key.as_bytes());
+        match tags.get(key) {
+            Some(v) => {
+                h.update([1u8]);
+                h.update(v.as_bytes());
+            }
+            None => h.update([2u8]),
+        }
+        h.update([0u8]);
+    }
     for part in [
-        stack,
-        &address,
         get_str(desired, "subnet_id").unwrap_or_default(),
         get_str(desired, "allocation_id").unwrap_or_default(),
         get_str(desired, "connectivity_type").unwrap_or("public"),
@@ -66,16 +90,37 @@ fn client_token(stack: &str, desired: &Attrs, attempt: u32) -> String {
     t
 }
 
+/// One DescribeNatGateways (paginated) with `filters`, every state included.
+async fn describe_filtered(cx: &Ctx, filters: Vec<Filter>) -> Result<Vec<AwsNatGateway>, ProviderError> {
+    let mut out = Vec::new();
+    let mut pages = cx.ec2().describe_nat_gateways().set_filter(Some(filters)).into_paginator().items().send();
+    while let Some(g) = pages.next().await {
+        out.push(g.map_err(aws_err)?);
+    }
+    Ok(out)
+}
+
+/// The gateways `ids`, every state included: one DescribeNatGateways per 200 ids.
 async fn describe(cx: &Ctx, ids: &[String]) -> Result<Vec<AwsNatGateway>, ProviderError> {
     let mut out = Vec::new();
     for chunk in id_chunks(ids) {
-        let mut pages =
-            cx.ec2().describe_nat_gateways().filter(filter("nat-gateway-id", &chunk)).into_paginator().items().send();
-        while let Some(g) = pages.next().await {
-            out.push(g.map_err(aws_err)?);
-        }
+        out.extend(describe_filtered(cx, vec![filter(ID_FILTER, &chunk)]).await?);
     }
     Ok(out)
+}
+
+/// `read`'s view of one DescribeNatGateways with `filters`: `deleted` gateways are absent. Moto (5.2)
+/// ignores `tag:` filters on DescribeNatGateways and returns every gateway: they are checked here on the
+/// returned tags too (a no-op against AWS).
+async fn read_filtered(cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
+    Ok(describe_filtered(cx, filters.clone())
+        .await?
+        .iter()
+        .filter(|g| tag_filters_match(&filters, g.tags()))
+        .filter(|g| state_of(g) != &NatGatewayState::Deleted)
+        .filter_map(attrs_of)
+        .map(|a| (a["id"].as_str().unwrap_or_default().to_owned(), a))
+        .collect())
 }
 
 fn attrs_of(g: &AwsNatGateway) -> Option<Attrs> {
@@ -131,13 +176,11 @@ impl Resource for NatGateway {
     }
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
-        Ok(describe(cx, ids)
-            .await?
-            .iter()
-            .filter(|g| state_of(g) != &NatGatewayState::Deleted)
-            .filter_map(attrs_of)
-            .map(|a| (a["id"].as_str().unwrap_or_default().to_owned(), a))
-            .collect())
+        read_by_ids(ids, ID_FILTER, |f| read_filtered(cx, f)).await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_stack_via(cx, ids, ID_FILTER, |f| read_filtered(cx, f)).await
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
@@ -146,7 +189,7 @@ impl Resource for NatGateway {
         // An idempotency token stays bound to the gateway it created even after that gateway is deleted: a
         // destroy-then-apply of the same config would get the deleted gateway back. Then salt the token.
         for attempt in 0..3 {
-            let token = client_token(&cx.stack, desired, attempt);
+            let token = client_token(desired, attempt);
             let out = crate::aws::retry_on(cx, "CreateNatGateway", ProviderError::is_not_found, || async {
                 cx.ec2()
                     .create_nat_gateway()
@@ -210,22 +253,60 @@ mod tests {
         assert_eq!(TAG_RESOURCE_TYPE.as_str(), "natgateway");
     }
 
-    #[test]
-    fn client_token_is_deterministic_and_bounded() {
-        let mut d = Attrs::from([
+    fn desired(tags: &[(&str, &str)]) -> Attrs {
+        Attrs::from([
             ("subnet_id".to_owned(), Value::str("subnet-1")),
             ("allocation_id".to_owned(), Value::str("eipalloc-1")),
-            (
-                "tags".to_owned(),
-                Value::Map([(TAG_ADDRESS.to_owned(), Value::str("nat_gateway.main"))].into_iter().collect()),
-            ),
-        ]);
-        let t = client_token("prod", &d, 0);
+            ("tags".to_owned(), Value::Map(tags.iter().map(|(k, v)| ((*k).to_owned(), Value::str(*v))).collect())),
+        ])
+    }
+
+    const OURS: [(&str, &str); 4] = [
+        (TAG_STACK, "prod"),
+        (TAG_WORKSPACE, "default"),
+        (TAG_LINEAGE, "6f1c0e4a-0000-4000-8000-000000000001"),
+        (TAG_ADDRESS, "nat_gateway.main"),
+    ];
+
+    /// `OURS` with tag `key` set to `value`.
+    fn ours_with(key: &str, value: &str) -> Attrs {
+        let tags: Vec<(&str, &str)> = OURS.iter().map(|&(k, v)| (k, if k == key { value } else { v })).collect();
+        desired(&tags)
+    }
+
+    #[test]
+    fn client_token_is_deterministic_and_bounded() {
+        let mut d = desired(&OURS);
+        let t = client_token(&d, 0);
         assert_eq!(t.len(), 64);
-        assert_eq!(t, client_token("prod", &d, 0));
-        assert_ne!(t, client_token("dev", &d, 0));
-        assert_ne!(t, client_token("prod", &d, 1));
+        assert_eq!(t, client_token(&d.clone(), 0));
+        assert_ne!(t, client_token(&d, 1));
+        // User tags do not matter; the tool's tags and the arguments do.
+        let mut with_user_tag = OURS.to_vec();
+        with_user_tag.push(("Name", "main"));
+        assert_eq!(t, client_token(&desired(&with_user_tag), 0));
         d.insert("subnet_id".into(), Value::str("subnet-2"));
-        assert_ne!(t, client_token("prod", &d, 0));
+        assert_ne!(t, client_token(&d, 0));
+    }
+
+    #[test]
+    fn client_token_tells_stacks_workspaces_states_and_addresses_apart() {
+        let t = client_token(&desired(&OURS), 0);
+        assert_ne!(t, client_token(&ours_with(TAG_STACK, "dev"), 0));
+        assert_ne!(t, client_token(&ours_with(TAG_WORKSPACE, "staging"), 0));
+        assert_ne!(t, client_token(&ours_with(TAG_LINEAGE, "6f1c0e4a-0000-4000-8000-000000000002"), 0));
+        assert_ne!(t, client_token(&ours_with(TAG_ADDRESS, "nat_gateway.other"), 0));
+        // Two workspaces of a second stack differ from each other too.
+        let dev = |ws: &str| {
+            let mut d = ours_with(TAG_STACK, "dev");
+            if let Some(Value::Map(m)) = d.get_mut("tags") {
+                m.insert(TAG_WORKSPACE.to_owned(), Value::str(ws));
+            }
+            client_token(&d, 0)
+        };
+        assert_ne!(dev("a"), dev("b"));
+        // An absent tag is not the same as an empty one.
+        let without_lineage: Vec<_> = OURS.iter().copied().filter(|(k, _)| *k != TAG_LINEAGE).collect();
+        assert_ne!(client_token(&desired(&without_lineage), 0), client_token(&ours_with(TAG_LINEAGE, ""), 0));
     }
 }

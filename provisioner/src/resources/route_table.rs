@@ -4,12 +4,16 @@
 //! route, retrying NotFound because a gateway created moments ago may not be visible yet. Read reports the
 //! routes the user manages: the implicit `local` route and routes propagated by a virtual private gateway
 //! are left out. Update deletes removed destinations, replaces changed targets and creates new ones.
+//!
+//! Read is one DescribeRouteTables per 200 ids (filter `route-table-id`, paginated). `read_stack` is one
+//! DescribeRouteTables filtered by the stack's tags, plus the by-id read for the tracked ids it did not
+//! return (none in the common case). A VPC's main route table is not created by the tool and carries no tag.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, RouteOrigin};
+use aws_sdk_ec2::types::{Filter, ResourceType, RouteOrigin};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -18,6 +22,9 @@ use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
 
 pub struct RouteTable;
+
+/// The DescribeRouteTables filter selecting by id.
+const ID_FILTER: &str = "route-table-id";
 
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::RouteTable;
 
@@ -127,45 +134,42 @@ async fn put_route(cx: &Ctx, rt: &str, cidr: &str, t: &Target, op: RouteOp) -> R
 }
 
 impl RouteTable {
-    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+    /// One DescribeRouteTables (paginated) with `filters`.
+    async fn read_filtered(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = HashMap::new();
-        for chunk in id_chunks(ids) {
-            let mut pages = cx
-                .ec2()
-                .describe_route_tables()
-                .filters(filter("route-table-id", &chunk))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(rt) = pages.next().await {
-                let rt = rt.map_err(aws_err)?;
-                let Some(id) = rt.route_table_id() else { continue };
-                let mut a = Attrs::new();
-                a.insert("id".into(), Value::str(id));
-                put_str(&mut a, "vpc_id", rt.vpc_id());
-                put_str(&mut a, "owner_id", rt.owner_id());
-                let mut routes = Vec::new();
-                for r in rt.routes() {
-                    if r.gateway_id() == Some("local") || r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation) {
-                        continue;
-                    }
-                    // Only IPv4 destinations are modelled (IPv6 / prefix-list routes are not managed here).
-                    // A route to another kind of target (peering, transit gateway, instance, …) is reported
-                    // with both targets empty, so a plan shows it as a difference.
-                    let Some(cidr) = r.destination_cidr_block() else { continue };
-                    let t = Target {
-                        gateway_id: r.gateway_id().unwrap_or_default().to_owned(),
-                        nat_gateway_id: r.nat_gateway_id().unwrap_or_default().to_owned(),
-                    };
-                    routes.push(route_value(cidr, &t));
+        let mut pages = cx.ec2().describe_route_tables().set_filters(Some(filters)).into_paginator().items().send();
+        while let Some(rt) = pages.next().await {
+            let rt = rt.map_err(aws_err)?;
+            let Some(id) = rt.route_table_id() else { continue };
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(id));
+            put_str(&mut a, "vpc_id", rt.vpc_id());
+            put_str(&mut a, "owner_id", rt.owner_id());
+            let mut routes = Vec::new();
+            for r in rt.routes() {
+                if r.gateway_id() == Some("local") || r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation) {
+                    continue;
                 }
-                routes.sort_by_cached_key(Value::canonical);
-                a.insert("route".into(), Value::List(routes));
-                put_tags(&mut a, rt.tags());
-                out.insert(id.to_owned(), a);
+                // Only IPv4 destinations are modelled (IPv6 / prefix-list routes are not managed here).
+                // A route to another kind of target (peering, transit gateway, instance, …) is reported
+                // with both targets empty, so a plan shows it as a difference.
+                let Some(cidr) = r.destination_cidr_block() else { continue };
+                let t = Target {
+                    gateway_id: r.gateway_id().unwrap_or_default().to_owned(),
+                    nat_gateway_id: r.nat_gateway_id().unwrap_or_default().to_owned(),
+                };
+                routes.push(route_value(cidr, &t));
             }
+            routes.sort_by_cached_key(Value::canonical);
+            a.insert("route".into(), Value::List(routes));
+            put_tags(&mut a, rt.tags());
+            out.insert(id.to_owned(), a);
         }
         Ok(out)
+    }
+
+    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_by_ids(ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 
     async fn read_one(&self, cx: &Ctx, id: &str) -> Result<Attrs, ProviderError> {
@@ -236,6 +240,10 @@ impl Resource for RouteTable {
             cx.ec2().delete_route_table().route_table_id(id).send().await.map_err(aws_err)
         })
         .await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 }
 

@@ -2,13 +2,18 @@
 //!
 //! The association id is the resource id. Changing `route_table_id` calls ReplaceRouteTableAssociation,
 //! which returns a *new* association id: `update` returns it as the new `id`. Read is one
-//! DescribeRouteTables per 200 ids (filter `association.route-table-association-id`). Not taggable.
+//! DescribeRouteTables per 200 ids (filter `association.route-table-association-id`, paginated);
+//! disassociated and failed associations are absent. Not taggable: `read_stack` is `read`, and
+//! `find_existing` finds the live association of each desired (subnet, route table) pair with one
+//! DescribeRouteTables per 200 desired subnets (filter `association.subnet-id`, paginated).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::RouteTableAssociationStateCode;
+use aws_sdk_ec2::types::{
+    Filter, RouteTable as AwsRouteTable, RouteTableAssociation as AwsAssociation, RouteTableAssociationStateCode,
+};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, Ctx, ProviderError};
@@ -24,37 +29,63 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         .attr(Attribute::string("route_table_id").required().describe("The route table; changed in place."))
 });
 
+/// The attributes `read` reports for `assoc` of table `rt`, `None` when it is disassociated or failed (or
+/// has no id).
+fn live_attrs(rt: &AwsRouteTable, assoc: &AwsAssociation) -> Option<Attrs> {
+    let id = assoc.route_table_association_id()?;
+    let state = assoc.association_state().and_then(|s| s.state());
+    if matches!(state, Some(RouteTableAssociationStateCode::Disassociated | RouteTableAssociationStateCode::Failed)) {
+        return None;
+    }
+    let mut a = Attrs::new();
+    a.insert("id".into(), Value::str(id));
+    put_str(&mut a, "subnet_id", assoc.subnet_id());
+    put_str(&mut a, "route_table_id", assoc.route_table_id().or(rt.route_table_id()));
+    Some(a)
+}
+
+/// The natural key of an association: (subnet, route table), both known non-empty strings.
+fn natural_key(attrs: &Attrs) -> Option<(&str, &str)> {
+    Some((get_str(attrs, "subnet_id")?, get_str(attrs, "route_table_id")?))
+}
+
+/// For each desired key, the found association (as `live_attrs` reports it) with that subnet and route
+/// table, if any.
+fn match_existing(keys: &[Option<(&str, &str)>], found: &[Attrs]) -> Vec<Option<Attrs>> {
+    keys.iter()
+        .map(|key| {
+            let (subnet, rt) = (*key)?;
+            found
+                .iter()
+                .find(|a| get_str(a, "subnet_id") == Some(subnet) && get_str(a, "route_table_id") == Some(rt))
+                .cloned()
+        })
+        .collect()
+}
+
 impl RouteTableAssociation {
+    /// The live associations among the route tables one DescribeRouteTables (paginated) with `filters`
+    /// returns, as `read` reports them.
+    async fn live_associations(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<Vec<Attrs>, ProviderError> {
+        let mut out = Vec::new();
+        let mut pages = cx.ec2().describe_route_tables().set_filters(Some(filters)).into_paginator().items().send();
+        while let Some(rt) = pages.next().await {
+            let rt = rt.map_err(aws_err)?;
+            out.extend(rt.associations().iter().filter_map(|assoc| live_attrs(&rt, assoc)));
+        }
+        Ok(out)
+    }
+
     async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = HashMap::new();
         for chunk in id_chunks(ids) {
             let wanted: HashSet<&str> = chunk.iter().map(String::as_str).collect();
-            let mut pages = cx
-                .ec2()
-                .describe_route_tables()
-                .filters(filter("association.route-table-association-id", &chunk))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(rt) = pages.next().await {
-                let rt = rt.map_err(aws_err)?;
-                for assoc in rt.associations() {
-                    let Some(id) = assoc.route_table_association_id() else { continue };
-                    if !wanted.contains(id) {
-                        continue;
-                    }
-                    let state = assoc.association_state().and_then(|s| s.state());
-                    if matches!(
-                        state,
-                        Some(RouteTableAssociationStateCode::Disassociated | RouteTableAssociationStateCode::Failed)
-                    ) {
-                        continue;
-                    }
-                    let mut a = Attrs::new();
-                    a.insert("id".into(), Value::str(id));
-                    put_str(&mut a, "subnet_id", assoc.subnet_id());
-                    put_str(&mut a, "route_table_id", assoc.route_table_id().or(rt.route_table_id()));
-                    out.insert(id.to_owned(), a);
+            // The filter returns whole route tables: other associations of the same tables are dropped.
+            let filters = vec![filter("association.route-table-association-id", &chunk)];
+            for a in self.live_associations(cx, filters).await? {
+                let id = get_str(&a, "id").unwrap_or_default().to_owned();
+                if wanted.contains(id.as_str()) {
+                    out.insert(id, a);
                 }
             }
         }
@@ -118,11 +149,83 @@ impl Resource for RouteTableAssociation {
         })
         .await
     }
+
+    async fn find_existing(&self, cx: &Ctx, desired: &[Attrs]) -> Result<Vec<Option<Attrs>>, ProviderError> {
+        let keys: Vec<Option<(&str, &str)>> = desired.iter().map(natural_key).collect();
+        let subnets: Vec<String> = keys.iter().flatten().map(|(s, _)| (*s).to_owned()).collect();
+        let mut found = Vec::new();
+        for chunk in id_chunks(&subnets) {
+            found.extend(self.live_associations(cx, vec![filter("association.subnet-id", &chunk)]).await?);
+        }
+        Ok(match_existing(&keys, &found))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn assoc(
+        state: Option<RouteTableAssociationStateCode>,
+        id: &str,
+        subnet: &str,
+        rt: Option<&str>,
+    ) -> AwsAssociation {
+        let mut b = AwsAssociation::builder().route_table_association_id(id).subnet_id(subnet).main(false);
+        if let Some(rt) = rt {
+            b = b.route_table_id(rt);
+        }
+        if let Some(s) = state {
+            b = b.association_state(aws_sdk_ec2::types::RouteTableAssociationState::builder().state(s).build());
+        }
+        b.build()
+    }
+
+    fn attrs(id: &str, subnet: &str, rt: &str) -> Attrs {
+        Attrs::from([
+            ("id".to_owned(), Value::str(id)),
+            ("subnet_id".to_owned(), Value::str(subnet)),
+            ("route_table_id".to_owned(), Value::str(rt)),
+        ])
+    }
+
+    #[test]
+    fn live_attrs_skip_dead_associations_and_fall_back_to_the_table_id() {
+        let rt = AwsRouteTable::builder().route_table_id("rtb-1").build();
+        use RouteTableAssociationStateCode as S;
+        assert_eq!(
+            live_attrs(&rt, &assoc(Some(S::Associated), "rtbassoc-1", "subnet-1", None)),
+            Some(attrs("rtbassoc-1", "subnet-1", "rtb-1"))
+        );
+        assert_eq!(
+            live_attrs(&rt, &assoc(None, "rtbassoc-1", "subnet-1", Some("rtb-2"))),
+            Some(attrs("rtbassoc-1", "subnet-1", "rtb-2"))
+        );
+        assert_eq!(live_attrs(&rt, &assoc(Some(S::Disassociated), "rtbassoc-1", "subnet-1", None)), None);
+        assert_eq!(live_attrs(&rt, &assoc(Some(S::Failed), "rtbassoc-1", "subnet-1", None)), None);
+    }
+
+    #[test]
+    fn existing_associations_match_on_subnet_and_route_table() {
+        let found = [attrs("rtbassoc-1", "subnet-1", "rtb-1"), attrs("rtbassoc-2", "subnet-2", "rtb-9")];
+        let desired = [
+            attrs("", "subnet-1", "rtb-1"),
+            // Same subnet associated with another table: not this association.
+            attrs("", "subnet-2", "rtb-2"),
+            attrs("", "subnet-3", "rtb-1"),
+            Attrs::from([
+                ("subnet_id".to_owned(), Value::str("subnet-1")),
+                ("route_table_id".to_owned(), Value::Unknown),
+            ]),
+            Attrs::new(),
+        ];
+        let keys: Vec<_> = desired.iter().map(natural_key).collect();
+        assert_eq!(keys[3], None);
+        assert_eq!(keys[4], None);
+        let m = match_existing(&keys, &found);
+        assert_eq!(m, vec![Some(found[0].clone()), None, None, None, None]);
+        assert!(match_existing(&[], &found).is_empty());
+    }
 
     #[test]
     fn not_taggable_and_route_table_updatable() {

@@ -13,12 +13,16 @@
 //! egress is revoked unless declared, and the declared rules are authorised. Update revokes removed atoms
 //! and authorises added ones. Delete optionally revokes all rules first (`revoke_rules_on_delete`, to break
 //! cross-group references) and retries `DependencyViolation` (ENIs and references take time to go).
+//!
+//! Read is one DescribeSecurityGroups per 200 ids (filter `group-id`, paginated). `read_stack` is one
+//! DescribeSecurityGroups filtered by the stack's tags, plus the by-id read for the tracked ids it did not
+//! return (none in the common case).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -27,6 +31,9 @@ use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
 
 pub struct SecurityGroup;
+
+/// The DescribeSecurityGroups filter selecting by id.
+const ID_FILTER: &str = "group-id";
 
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::SecurityGroup;
 
@@ -397,32 +404,34 @@ fn with_local_settings(mut read: Attrs, desired: &Attrs) -> Attrs {
 // ---------------------------------------------------------------------------------------------------------
 
 impl SecurityGroup {
-    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+    /// One DescribeSecurityGroups (paginated) with `filters`.
+    async fn read_filtered(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = HashMap::new();
-        for chunk in id_chunks(ids) {
-            let mut pages =
-                cx.ec2().describe_security_groups().filters(filter("group-id", &chunk)).into_paginator().items().send();
-            while let Some(g) = pages.next().await {
-                let g = g.map_err(aws_err)?;
-                let Some(id) = g.group_id() else { continue };
-                let mut a = Attrs::new();
-                a.insert("id".into(), Value::str(id));
-                put_str(&mut a, "name", g.group_name());
-                put_str(&mut a, "description", g.description());
-                put_str(&mut a, "vpc_id", g.vpc_id());
-                put_str(&mut a, "owner_id", g.owner_id());
-                let arn = match g.security_group_arn() {
-                    Some(arn) if !arn.is_empty() => arn.to_owned(),
-                    _ => ec2_arn(cx, g.owner_id().unwrap_or_default(), "security-group", id),
-                };
-                a.insert("arn".into(), Value::str(arn));
-                a.insert("ingress".into(), rules_value(atoms_of_permissions(g.ip_permissions(), id)));
-                a.insert("egress".into(), rules_value(atoms_of_permissions(g.ip_permissions_egress(), id)));
-                put_tags(&mut a, g.tags());
-                out.insert(id.to_owned(), a);
-            }
+        let mut pages = cx.ec2().describe_security_groups().set_filters(Some(filters)).into_paginator().items().send();
+        while let Some(g) = pages.next().await {
+            let g = g.map_err(aws_err)?;
+            let Some(id) = g.group_id() else { continue };
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(id));
+            put_str(&mut a, "name", g.group_name());
+            put_str(&mut a, "description", g.description());
+            put_str(&mut a, "vpc_id", g.vpc_id());
+            put_str(&mut a, "owner_id", g.owner_id());
+            let arn = match g.security_group_arn() {
+                Some(arn) if !arn.is_empty() => arn.to_owned(),
+                _ => ec2_arn(cx, g.owner_id().unwrap_or_default(), "security-group", id),
+            };
+            a.insert("arn".into(), Value::str(arn));
+            a.insert("ingress".into(), rules_value(atoms_of_permissions(g.ip_permissions(), id)));
+            a.insert("egress".into(), rules_value(atoms_of_permissions(g.ip_permissions_egress(), id)));
+            put_tags(&mut a, g.tags());
+            out.insert(id.to_owned(), a);
         }
         Ok(out)
+    }
+
+    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_by_ids(ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 
     async fn read_one(&self, cx: &Ctx, id: &str) -> Result<Attrs, ProviderError> {
@@ -516,6 +525,10 @@ impl Resource for SecurityGroup {
             cx.ec2().delete_security_group().group_id(id).send().await.map_err(aws_err)
         })
         .await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 }
 

@@ -7,7 +7,9 @@
 //! `self`, comma-separated and sorted; the hash is the first 8 hex digits of SHA-256 of the description.
 //! Read is one DescribeSecurityGroups per 200 groups (filter `group-id`); a rule is present only while
 //! every one of its atomic permissions is (with a description hashing to the id's). Nothing is updatable:
-//! every argument forces replacement. Not taggable.
+//! every argument forces replacement. Not taggable: `read_stack` is `read`, and `find_existing` computes
+//! each desired rule's id the way `create` does (none when an attribute is unknown or malformed) and reads
+//! them with the batched read — one DescribeSecurityGroups per 200 groups, no call when no id is computable.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
@@ -190,6 +192,25 @@ impl Rule {
     }
 }
 
+/// The id `create` gives a rule with these attributes, `None` when they are not all known and well-typed
+/// (where [`Rule::from_attrs`] would read leniently: a `cidr_blocks` that is not a list of strings reads as
+/// empty, which would name another rule).
+fn desired_id(attrs: &Attrs) -> Option<String> {
+    if !attrs.values().all(Value::is_known) {
+        return None;
+    }
+    let absent = |k: &str| attrs.get(k).is_none_or(Value::is_null);
+    let well_typed = (absent("cidr_blocks") || attrs["cidr_blocks"].as_str_list().is_some())
+        && (absent("self") || attrs["self"].as_bool().is_some())
+        && (absent("description") || attrs["description"].as_str().is_some())
+        && (absent("source_security_group_id") || attrs["source_security_group_id"].as_str().is_some());
+    if !well_typed {
+        return None;
+    }
+    let (rule, description) = Rule::from_attrs(attrs).ok()?;
+    Some(rule.id(&description))
+}
+
 impl SecurityGroupRule {
     async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let rules: Vec<(&String, Rule, String)> =
@@ -290,6 +311,16 @@ impl Resource for SecurityGroupRule {
         read_back(cx, "security group rule", id, || self.read_ids(cx, &ids)).await
     }
 
+    async fn find_existing(&self, cx: &Ctx, desired: &[Attrs]) -> Result<Vec<Option<Attrs>>, ProviderError> {
+        let ids: Vec<Option<String>> = desired.iter().map(desired_id).collect();
+        let wanted: Vec<String> = ids.iter().flatten().cloned().collect();
+        if wanted.is_empty() {
+            return Ok(vec![None; desired.len()]);
+        }
+        let found = self.read_ids(cx, &wanted).await?;
+        Ok(ids.iter().map(|id| id.as_ref().and_then(|id| found.get(id).cloned())).collect())
+    }
+
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
         let (rule, description) = match Rule::from_attrs(prior) {
             Ok(r) => r,
@@ -343,6 +374,41 @@ mod tests {
         assert_eq!((a["protocol"].as_str(), a["from_port"].as_i64()), (Some("-1"), Some(0)));
         let (rule, d) = Rule::from_attrs(&a).unwrap();
         assert!(rule.id(&d).starts_with("sg-1_egress_-1_0_0_sg-2_"));
+    }
+
+    #[test]
+    fn desired_id_is_the_create_id_and_none_unless_fully_known() {
+        let a = attrs(serde_json::json!({
+            "type": "ingress", "security_group_id": "sg-1", "from_port": 443, "to_port": 443, "protocol": "tcp",
+            "cidr_blocks": ["10.0.0.0/8"], "source_security_group_id": "sg-2", "description": "https"
+        }));
+        let (rule, d) = Rule::from_attrs(&a).unwrap();
+        assert_eq!(desired_id(&a), Some(rule.id(&d)));
+
+        let with = |k: &str, v: Value| {
+            let mut b = a.clone();
+            b.insert(k.to_owned(), v);
+            b
+        };
+        // Unknown anywhere, even inside a list.
+        assert_eq!(desired_id(&with("security_group_id", Value::Unknown)), None);
+        assert_eq!(desired_id(&with("cidr_blocks", Value::List(vec![Value::str("10.0.0.0/8"), Value::Unknown]))), None);
+        assert_eq!(desired_id(&with("description", Value::Unknown)), None);
+        // Malformed values: no panic, no id.
+        assert_eq!(desired_id(&with("cidr_blocks", Value::List(vec![Value::int(10)]))), None);
+        assert_eq!(desired_id(&with("cidr_blocks", Value::str("10.0.0.0/8"))), None);
+        assert_eq!(desired_id(&with("from_port", Value::str("https"))), None);
+        assert_eq!(desired_id(&with("from_port", Value::Number(1.5))), None);
+        assert_eq!(desired_id(&with("type", Value::int(1))), None);
+        assert_eq!(desired_id(&with("type", Value::str("sideways"))), None);
+        assert_eq!(desired_id(&with("self", Value::int(1))), None);
+        assert_eq!(desired_id(&with("description", Value::Bool(true))), None);
+        assert_eq!(desired_id(&with("source_security_group_id", Value::List(vec![]))), None);
+        assert_eq!(desired_id(&Attrs::new()), None);
+        // Null optional attributes are fine.
+        let mut no_group = with("source_security_group_id", Value::Null);
+        no_group.insert("self".into(), Value::Null);
+        assert!(desired_id(&no_group).is_some());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! `subnet`: a subnet of a VPC in one availability zone.
 //!
 //! Create is one CreateSubnet call carrying all tags, then (after the checkpoint) ModifySubnetAttribute
-//! when public IPs are mapped on launch. Read is one DescribeSubnets per 200 ids (filter `subnet-id`).
+//! when public IPs are mapped on launch. Read is one DescribeSubnets per 200 ids (filter `subnet-id`,
+//! paginated). `read_stack` is one DescribeSubnets filtered by the stack's tags, plus the by-id read for the
+//! tracked ids it did not return (none in the common case).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{Filter, ResourceType};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -16,6 +18,9 @@ use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
 pub struct Subnet;
+
+/// The DescribeSubnets filter selecting by id.
+const ID_FILTER: &str = "subnet-id";
 
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Subnet;
 
@@ -59,32 +64,34 @@ async fn set_map_public_ip(cx: &Ctx, id: &str, on: bool) -> Result<(), ProviderE
 }
 
 impl Subnet {
-    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+    /// One DescribeSubnets (paginated) with `filters`.
+    async fn read_filtered(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = HashMap::new();
-        for chunk in id_chunks(ids) {
-            let mut pages =
-                cx.ec2().describe_subnets().filters(filter("subnet-id", &chunk)).into_paginator().items().send();
-            while let Some(s) = pages.next().await {
-                let s = s.map_err(aws_err)?;
-                let Some(id) = s.subnet_id() else { continue };
-                let mut a = Attrs::new();
-                a.insert("id".into(), Value::str(id));
-                put_str(&mut a, "vpc_id", s.vpc_id());
-                put_str(&mut a, "cidr_block", s.cidr_block());
-                put_str(&mut a, "availability_zone", s.availability_zone());
-                put_str(&mut a, "availability_zone_id", s.availability_zone_id());
-                put_str(&mut a, "owner_id", s.owner_id());
-                a.insert("map_public_ip_on_launch".into(), Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)));
-                let arn = match s.subnet_arn() {
-                    Some(arn) if !arn.is_empty() => arn.to_owned(),
-                    _ => ec2_arn(cx, s.owner_id().unwrap_or_default(), "subnet", id),
-                };
-                a.insert("arn".into(), Value::str(arn));
-                put_tags(&mut a, s.tags());
-                out.insert(id.to_owned(), a);
-            }
+        let mut pages = cx.ec2().describe_subnets().set_filters(Some(filters)).into_paginator().items().send();
+        while let Some(s) = pages.next().await {
+            let s = s.map_err(aws_err)?;
+            let Some(id) = s.subnet_id() else { continue };
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(id));
+            put_str(&mut a, "vpc_id", s.vpc_id());
+            put_str(&mut a, "cidr_block", s.cidr_block());
+            put_str(&mut a, "availability_zone", s.availability_zone());
+            put_str(&mut a, "availability_zone_id", s.availability_zone_id());
+            put_str(&mut a, "owner_id", s.owner_id());
+            a.insert("map_public_ip_on_launch".into(), Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)));
+            let arn = match s.subnet_arn() {
+                Some(arn) if !arn.is_empty() => arn.to_owned(),
+                _ => ec2_arn(cx, s.owner_id().unwrap_or_default(), "subnet", id),
+            };
+            a.insert("arn".into(), Value::str(arn));
+            put_tags(&mut a, s.tags());
+            out.insert(id.to_owned(), a);
         }
         Ok(out)
+    }
+
+    async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_by_ids(ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 
     async fn read_one(&self, cx: &Ctx, id: &str) -> Result<Attrs, ProviderError> {
@@ -147,6 +154,10 @@ impl Resource for Subnet {
             cx.ec2().delete_subnet().subnet_id(id).send().await.map_err(aws_err)
         })
         .await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
     }
 }
 

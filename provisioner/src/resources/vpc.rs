@@ -2,23 +2,34 @@
 //!
 //! Create is one CreateVpc call carrying all tags, then (after the checkpoint) one ModifyVpcAttribute per
 //! DNS attribute that differs from AWS's default (support on, hostnames off). Read is batched: one
-//! DescribeVpcs per 200 ids, one DescribeRouteTables (main tables) and one DescribeSecurityGroups (default
-//! groups) for all found VPCs, plus the two DescribeVpcAttribute calls per VPC the API requires.
+//! DescribeVpcs per 200 ids (filter `vpc-id`, paginated), then, all at the same time, one
+//! DescribeRouteTables (main tables) and one DescribeSecurityGroups (default groups) per 200 found VPCs and
+//! the two DescribeVpcAttribute calls per VPC the API requires (both at once, at most 8 VPCs in flight). So
+//! up to 8 VPCs, a read is two sequential round trips (plus DescribeVpcs pages).
+//!
+//! `read_stack` is one DescribeVpcs filtered by the stack's tags, plus the by-id read for the tracked ids it
+//! did not return (none in the common case). The follow-up calls run only for the VPCs that are tracked
+//! (in `ids`) or in the workspace; the stack's VPCs of other workspaces (which the tag filter returns in
+//! `default`) get only `id`, `tags` and what DescribeVpcs reports (`cidr_block`, `owner_id`,
+//! `dhcp_options_id`, `arn`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, VpcAttributeName};
-use futures::StreamExt;
+use aws_sdk_ec2::types::{Filter, ResourceType, VpcAttributeName};
+use futures::{StreamExt, TryStreamExt};
 
 use super::util::*;
-use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_map, tag_spec, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};
 
 pub struct Vpc;
+
+/// The DescribeVpcs filter selecting by id.
+const ID_FILTER: &str = "vpc-id";
 
 pub(crate) const TAG_RESOURCE_TYPE: ResourceType = ResourceType::Vpc;
 
@@ -86,6 +97,75 @@ async fn apply_dns(cx: &Ctx, id: &str, support: Option<bool>, hostnames: Option<
     Ok(())
 }
 
+/// Main route table by VPC, for `vpcs`: one DescribeRouteTables (paginated) per 200 VPCs.
+async fn main_route_tables(cx: &Ctx, vpcs: &[String]) -> Result<HashMap<String, String>, ProviderError> {
+    let mut out = HashMap::new();
+    for chunk in id_chunks(vpcs) {
+        let mut rts = cx
+            .ec2()
+            .describe_route_tables()
+            .filters(filter("vpc-id", &chunk))
+            .filters(filter1("association.main", "true"))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(rt) = rts.next().await {
+            let rt = rt.map_err(aws_err)?;
+            // The filter selects tables having *a* main association; check it is this one's.
+            if !rt.associations().iter().any(|a| a.main() == Some(true)) {
+                continue;
+            }
+            if let (Some(vpc), Some(rt_id)) = (rt.vpc_id(), rt.route_table_id()) {
+                out.insert(vpc.to_owned(), rt_id.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `default` security group by VPC, for `vpcs`: one DescribeSecurityGroups (paginated) per 200 VPCs.
+async fn default_security_groups(cx: &Ctx, vpcs: &[String]) -> Result<HashMap<String, String>, ProviderError> {
+    let mut out = HashMap::new();
+    for chunk in id_chunks(vpcs) {
+        let mut sgs = cx
+            .ec2()
+            .describe_security_groups()
+            .filters(filter("vpc-id", &chunk))
+            .filters(filter1("group-name", "default"))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(sg) = sgs.next().await {
+            let sg = sg.map_err(aws_err)?;
+            if let (Some(vpc), Some(sg_id)) = (sg.vpc_id(), sg.group_id()) {
+                out.insert(vpc.to_owned(), sg_id.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// DNS attributes of one VPC, `None` when it is gone.
+struct Dns {
+    support: Option<Option<bool>>,
+    hostnames: Option<Option<bool>>,
+}
+
+/// The DNS attributes of `vpcs`, only available one attribute per call: the two DescribeVpcAttribute calls
+/// of a VPC run together, at most 8 VPCs (16 requests) in flight, to stay clear of request throttling on
+/// large stacks.
+async fn dns_attrs(cx: &Ctx, vpcs: &[String]) -> Result<Vec<(String, Dns)>, ProviderError> {
+    // Owned ids: a closure over borrowed ones makes the stream's future not provably `Send`.
+    let futs = vpcs.to_vec().into_iter().map(|id: String| async move {
+        let (support, hostnames) = futures::join!(
+            dns_attr(cx, &id, VpcAttributeName::EnableDnsSupport),
+            dns_attr(cx, &id, VpcAttributeName::EnableDnsHostnames),
+        );
+        Ok::<_, ProviderError>((id, Dns { support: gone_ok(support)?, hostnames: gone_ok(hostnames)? }))
+    });
+    futures::stream::iter(futs).buffer_unordered(8).try_collect().await
+}
+
 impl Vpc {
     async fn read_one(&self, cx: &Ctx, id: &str) -> Result<Attrs, ProviderError> {
         let ids = [id.to_owned()];
@@ -93,81 +173,64 @@ impl Vpc {
     }
 
     async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_by_ids(ids, ID_FILTER, |f| self.read_filtered(cx, f, ids)).await
+    }
+
+    /// One DescribeVpcs (paginated) with `filters`; then, for the VPCs found that are in `ids` or in the
+    /// workspace ([`Ctx::in_workspace`]), the follow-up calls, all at once. Other VPCs (another workspace's,
+    /// seen through the stack tag filter in `default`) get only what DescribeVpcs returned.
+    async fn read_filtered(
+        &self,
+        cx: &Ctx,
+        filters: Vec<Filter>,
+        ids: &[String],
+    ) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let requested: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut out: HashMap<String, Attrs> = HashMap::new();
-        for chunk in id_chunks(ids) {
-            let mut pages = cx.ec2().describe_vpcs().filters(filter("vpc-id", &chunk)).into_paginator().items().send();
-            while let Some(vpc) = pages.next().await {
-                let vpc = vpc.map_err(aws_err)?;
-                let Some(id) = vpc.vpc_id() else { continue };
-                let owner = vpc.owner_id().unwrap_or_default();
-                let mut a = Attrs::new();
-                a.insert("id".into(), Value::str(id));
-                put_str(&mut a, "cidr_block", vpc.cidr_block());
-                put_str(&mut a, "owner_id", vpc.owner_id());
-                put_str(&mut a, "dhcp_options_id", vpc.dhcp_options_id());
-                a.insert("arn".into(), Value::str(ec2_arn(cx, owner, "vpc", id)));
-                put_tags(&mut a, vpc.tags());
-                out.insert(id.to_owned(), a);
+        let mut full: Vec<String> = Vec::new();
+        let mut pages = cx.ec2().describe_vpcs().set_filters(Some(filters)).into_paginator().items().send();
+        while let Some(vpc) = pages.next().await {
+            let vpc = vpc.map_err(aws_err)?;
+            let Some(id) = vpc.vpc_id() else { continue };
+            let owner = vpc.owner_id().unwrap_or_default();
+            let mut a = Attrs::new();
+            a.insert("id".into(), Value::str(id));
+            put_str(&mut a, "cidr_block", vpc.cidr_block());
+            put_str(&mut a, "owner_id", vpc.owner_id());
+            put_str(&mut a, "dhcp_options_id", vpc.dhcp_options_id());
+            a.insert("arn".into(), Value::str(ec2_arn(cx, owner, "vpc", id)));
+            put_tags(&mut a, vpc.tags());
+            if requested.contains(id) || cx.in_workspace(&tag_map(&a)) {
+                full.push(id.to_owned());
             }
+            out.insert(id.to_owned(), a);
         }
-        if out.is_empty() {
+        if full.is_empty() {
             return Ok(out);
         }
-        let found: Vec<String> = out.keys().cloned().collect();
-        for chunk in id_chunks(&found) {
-            let mut rts = cx
-                .ec2()
-                .describe_route_tables()
-                .filters(filter("vpc-id", &chunk))
-                .filters(filter1("association.main", "true"))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(rt) = rts.next().await {
-                let rt = rt.map_err(aws_err)?;
-                // The filter selects tables having *a* main association; check it is this one's.
-                if !rt.associations().iter().any(|a| a.main() == Some(true)) {
-                    continue;
-                }
-                if let (Some(vpc), Some(rt_id)) = (rt.vpc_id(), rt.route_table_id()) {
-                    if let Some(a) = out.get_mut(vpc) {
-                        a.insert("main_route_table_id".into(), Value::str(rt_id));
-                        a.insert("default_route_table_id".into(), Value::str(rt_id));
-                    }
-                }
-            }
-            let mut sgs = cx
-                .ec2()
-                .describe_security_groups()
-                .filters(filter("vpc-id", &chunk))
-                .filters(filter1("group-name", "default"))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(sg) = sgs.next().await {
-                let sg = sg.map_err(aws_err)?;
-                if let (Some(vpc), Some(sg_id)) = (sg.vpc_id(), sg.group_id()) {
-                    if let Some(a) = out.get_mut(vpc) {
-                        a.insert("default_security_group_id".into(), Value::str(sg_id));
-                    }
-                }
+        let (main_rts, default_sgs, dns) = futures::try_join!(
+            main_route_tables(cx, &full),
+            default_security_groups(cx, &full),
+            dns_attrs(cx, &full),
+        )?;
+        for (vpc, rt_id) in main_rts {
+            if let Some(a) = out.get_mut(&vpc) {
+                a.insert("main_route_table_id".into(), Value::str(&rt_id));
+                a.insert("default_route_table_id".into(), Value::str(rt_id));
             }
         }
-        // The DNS attributes are only available one attribute per call.
-        let futs = found.into_iter().map(|id: String| async move {
-            let support = gone_ok(dns_attr(cx, &id, VpcAttributeName::EnableDnsSupport).await)?;
-            let hostnames = gone_ok(dns_attr(cx, &id, VpcAttributeName::EnableDnsHostnames).await)?;
-            Ok::<_, ProviderError>((id, support, hostnames))
-        });
-        // At most 8 VPCs in flight, to stay clear of request throttling on large stacks.
-        let results: Vec<_> = futures::stream::iter(futs).buffer_unordered(8).collect().await;
-        for r in results {
-            let (id, support, hostnames) = r?;
-            match (support, hostnames) {
+        for (vpc, sg_id) in default_sgs {
+            if let Some(a) = out.get_mut(&vpc) {
+                a.insert("default_security_group_id".into(), Value::str(sg_id));
+            }
+        }
+        for (id, dns) in dns {
+            match (dns.support, dns.hostnames) {
                 (Some(s), Some(h)) => {
-                    let a = out.get_mut(&id).expect("found above");
-                    a.insert("enable_dns_support".into(), Value::Bool(s.unwrap_or(true)));
-                    a.insert("enable_dns_hostnames".into(), Value::Bool(h.unwrap_or(false)));
+                    if let Some(a) = out.get_mut(&id) {
+                        a.insert("enable_dns_support".into(), Value::Bool(s.unwrap_or(true)));
+                        a.insert("enable_dns_hostnames".into(), Value::Bool(h.unwrap_or(false)));
+                    }
                 }
                 // Deleted between the calls.
                 _ => {
@@ -222,6 +285,10 @@ impl Resource for Vpc {
         let id = get_id(prior)?;
         delete_retrying(cx, "DeleteVpc", || async { cx.ec2().delete_vpc().vpc_id(id).send().await.map_err(aws_err) })
             .await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f, ids)).await
     }
 }
 
