@@ -16,6 +16,7 @@
 #   SOAK_TRIALS=20         trials                      SOAK_SEED=N      seed of the kill delays (printed)
 #   SOAK_LATENCY_MS=50     delay on every request      SOAK_KEEP=1      keep every trial's dir (failed ones are always kept)
 #   SOAK_STEP_TIMEOUT=300  seconds one command may take before it counts as hung
+#   SOAK_KILL_MIN_MS=300 / SOAK_KILL_MAX_MS=5000   window of the kill, from the start of the first apply
 #   SOAK_SKIP_BUILD=1      use existing binaries (PROVISIONER_BIN / FAULTPROXY_BIN, else $CARGO_TARGET_DIR/release)
 #   MOTO_SERVER=path       moto_server to use (skips .ci/moto.sh)
 #   SOAK_STACK=dir         stack to copy (default plans/hello; e.g. an older revision's copy for an older binary)
@@ -27,8 +28,9 @@ TRIALS="${SOAK_TRIALS:-20}"
 SEED="${SOAK_SEED:-$(( $(date +%s) % 100000 ))}"
 LATENCY_MS="${SOAK_LATENCY_MS:-50}"
 STEP_TIMEOUT="${SOAK_STEP_TIMEOUT:-300}"
-KILL_MIN_MS=300 KILL_MAX_MS=5000
+KILL_MIN_MS="${SOAK_KILL_MIN_MS:-300}" KILL_MAX_MS="${SOAK_KILL_MAX_MS:-5000}"
 ENV_NAME=prod
+[ "$KILL_MIN_MS" -ge 0 ] && [ "$KILL_MAX_MS" -ge "$KILL_MIN_MS" ] || { echo "soak: bad kill window $KILL_MIN_MS-$KILL_MAX_MS ms" >&2; exit 2; }
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$REPO/$TARGET_DIR" ;; esac
 PROVISIONER="${PROVISIONER_BIN:-$TARGET_DIR/release/provisioner}"
@@ -46,8 +48,8 @@ APPLY_PID=  # the apply being killed, while it runs
 cleanup() {
     local pid
     if [ -n "$APPLY_PID" ]; then kill -KILL "$APPLY_PID" 2>/dev/null || true; wait "$APPLY_PID" 2>/dev/null || true; fi
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && { kill "$pid" 2>/dev/null || true; }; done
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && { wait "$pid" 2>/dev/null || true; }; done
     if [ "$KEEP_WORK" = 1 ] || [ "${SOAK_KEEP:-0}" = 1 ]; then log "soak: work dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -154,7 +156,7 @@ for ((t = 1; t <= TRIALS; t++)); do
     APPLY_PID=$!
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     kill -KILL "$APPLY_PID" 2>/dev/null || true
-    rc=0; wait "$APPLY_PID" || rc=$?
+    rc=0; wait "$APPLY_PID" 2>/dev/null || rc=$?   # (2>/dev/null: no "Killed" job notice)
     APPLY_PID=
     if [ "$rc" = 137 ]; then
         KILLED=$((KILLED + 1))

@@ -301,8 +301,9 @@ pub async fn apply(
             }
             for c in &plan.changes {
                 let exists = s.resource(&c.address).is_some();
-                if c.adopts() && !exists {
-                    // A leftover found by its tags or natural key: tracked from now on.
+                if c.adopts() {
+                    // A leftover found by its tags or natural key: tracked from now on (replacing a record
+                    // whose object was deleted outside, if any).
                     if let (Some(before), Some(id)) = (&c.before, &c.leftover) {
                         let mut rec = ResourceRecord::new(&c.address, &c.type_name, id);
                         rec.attributes = attrs_to_json(before).unwrap_or_default();

@@ -176,7 +176,11 @@ pub struct Ctx {
     pub calls: CallCounter,
     pub waits: WaitConfig,
     ec2: OnceLock<aws_sdk_ec2::Client>,
+    /// Reads several types share during one refresh (see [`Ctx::shared`]).
+    shared: Mutex<BTreeMap<String, SharedCell>>,
 }
+
+type SharedCell = Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>;
 
 impl Ctx {
     /// Loads the SDK configuration from the default chain. `region` (from `[aws] region`) is used only
@@ -206,6 +210,7 @@ impl Ctx {
             calls: CallCounter::default(),
             waits: WaitConfig::from_env(),
             ec2: OnceLock::new(),
+            shared: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -214,6 +219,34 @@ impl Ctx {
             let conf = aws_sdk_ec2::config::Builder::from(&self.sdk).interceptor(self.calls.clone()).build();
             aws_sdk_ec2::Client::from_conf(conf)
         })
+    }
+
+    /// A read that several resource types make the same way during one refresh (the stack's route tables
+    /// carry both the tables and their associations; its security groups both the groups and their
+    /// standalone rules), made once: the first caller runs `read`, concurrent and later callers get its
+    /// result. Only for the stack-wide reads of a refresh: [`Ctx::forget_shared`] drops them when it ends,
+    /// so nothing after it sees a stale answer.
+    pub async fn shared<T, F, Fut>(&self, key: &str, read: F) -> Result<Arc<T>, ProviderError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let cell = {
+            let mut m = self.shared.lock().map_err(|_| ProviderError::new("shared read cache poisoned"))?;
+            m.entry(key.to_owned()).or_default().clone()
+        };
+        let v = cell
+            .get_or_try_init(|| async { read().await.map(|t| Arc::new(t) as Arc<dyn std::any::Any + Send + Sync>) })
+            .await?;
+        v.clone().downcast::<T>().map_err(|_| ProviderError::new(format!("shared read `{key}` holds another type")))
+    }
+
+    /// Drops the results of [`Ctx::shared`] reads.
+    pub fn forget_shared(&self) {
+        if let Ok(mut m) = self.shared.lock() {
+            m.clear();
+        }
     }
 
     /// EC2 filters selecting objects tagged with this stack and, in a named workspace, with the workspace (in

@@ -358,6 +358,7 @@ impl Engine {
         });
         let (read_results, data) =
             futures::future::join(futures::future::try_join_all(reads), self.prefetch_data(cx)).await;
+        cx.forget_shared();
         let read_results: HashMap<String, HashMap<String, Attrs>> = read_results?.into_iter().collect();
 
         let lineage = prior.map(|s| s.lineage.to_string());
@@ -594,11 +595,11 @@ impl Engine {
         }
         self.adopt_by_natural_key(cx, prior, &mut changes, by_natural_key, opts).await?;
 
-        // Leftovers not adopted are duplicates, or their address is gone: delete them (not with --target,
-        // unless destroying: a destroy removes everything this state owns).
+        // Leftovers not adopted are duplicates, or their address is gone: delete them (a destroy removes
+        // everything this state owns). Not with --target: they are outside any target.
         let adopted: BTreeSet<&str> = changes.iter().filter_map(|c| c.leftover.as_deref()).collect();
         let mut leftover_deletes = Vec::new();
-        if targeted.is_none() || opts.destroy {
+        if opts.targets.is_empty() {
             for l in refreshed.leftovers.iter().filter(|l| !adopted.contains(l.id.as_str())) {
                 let imp = self.resource_impl(&l.type_name)?;
                 let attrs = absorb(imp.as_ref(), l.raw.clone(), &Attrs::new(), &BTreeSet::new(), &self.config.default_tags);

@@ -32,6 +32,9 @@ struct Case {
     help: Option<&'static str>,
 }
 
+/// Cases that are mistakes only once values are needed (`plan`, `apply`), not for `validate`.
+const NEEDS_VALUES: [&str; 1] = ["missing-var"];
+
 fn main_toml(body: &str) -> Vec<(&'static str, String)> {
     vec![("main.toml", format!("{HEADER}{body}"))]
 }
@@ -42,6 +45,10 @@ fn check(case: &Case, failures: &mut Vec<String>) {
         cli.write(f, text);
     }
     for cmd in [&["validate"][..], &["plan"][..], &["apply", "--auto-approve"][..]] {
+        // `validate` needs no variable values: an unset variable is unknown there, as in Terraform.
+        if cmd == ["validate"] && NEEDS_VALUES.contains(&case.name) {
+            continue;
+        }
         let mut args: Vec<&str> = cmd.to_vec();
         args.extend(case.args.iter().copied());
         let out = cli.run(&args);

@@ -57,7 +57,8 @@ fn env_stack(prefix: &str) -> Cli {
     cli.fixture("small");
     cli.edit("main.toml", "[variable.env]\ntype = \"string\"\ndefault = \"dev\"", "[variable.cidr]\ntype = \"string\"");
     cli.edit("main.toml", "cidr_block = \"10.7.0.0/16\"", "cidr_block = \"${var.cidr}\"");
-    cli.edit("main.toml", "Name = \"__STACK__-${var.env}\"", "Name = \"__STACK__-${workspace}\"");
+    let name = format!("Name = \"{}-${{var.env}}\"", cli.stack);
+    cli.edit("main.toml", &name, &format!("Name = \"{}-${{workspace}}\"", cli.stack));
     cli.edit("main.toml", "cidr_block = \"10.7.2.0/24\"", "cidr_block = \"${cidrsubnet(var.cidr, 8, 2)}\"");
     cli.write("env/a.toml", "cidr = \"10.31.0.0/16\"\n");
     cli.write("env/b.toml", "cidr = \"10.32.0.0/16\"\n");
@@ -89,8 +90,9 @@ fn env_stacks_refuse_a_missing_or_unknown_workspace() {
     let plan = a.json(&[2], &["plan", "--detailed-exitcode", "--var", "cidr=10.33.0.0/16"]);
     assert_eq!(change(&plan, "vpc.main")["action"], "replace", "{plan:#}");
     // A plan saved in one workspace does not apply in another.
-    a.ok(&["plan", "-out", "a.json"]);
-    let out = cli.in_workspace("b").expect(1, &["apply", &cli.path().join("a.json").to_string_lossy()]);
+    let saved = cli.path().join("a.json").to_string_lossy().into_owned();
+    a.ok(&["plan", "-out", &saved]);
+    let out = cli.in_workspace("b").expect(1, &["apply", &saved]);
     assert!(out.stderr.contains("saved plan is for workspace `a`"), "{out}");
     a.expect(0, &["plan", "--detailed-exitcode"]);
     a.destroy();
@@ -106,10 +108,9 @@ fn objects_made_before_workspaces_are_retagged_in_one_apply() {
     cli.apply();
     strip_new_tags(&cli);
     let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
-    let updates: Vec<&str> = pairs(&actions(&plan)).into_iter().map(|(a, action)| {
-        assert_eq!(action, "update", "{plan:#}");
-        a
-    }).collect();
+    let acts = actions(&plan);
+    assert!(acts.iter().all(|(_, action)| action == "update"), "{plan:#}");
+    let updates: Vec<&str> = acts.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(updates, ["internet_gateway.main", "security_group.web", "subnet.a", "subnet.b", "vpc.main"], "{plan:#}");
     assert!(change(&plan, "vpc.main")["reason"].as_str().unwrap().contains("provisioner:lineage"), "{plan:#}");
     cli.apply();

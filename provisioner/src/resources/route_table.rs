@@ -6,14 +6,15 @@
 //! are left out. Update deletes removed destinations, replaces changed targets and creates new ones.
 //!
 //! Read is one DescribeRouteTables per 200 ids (filter `route-table-id`, paginated). `read_stack` is one
-//! DescribeRouteTables filtered by the stack's tags, plus the by-id read for the tracked ids it did not
-//! return (none in the common case). A VPC's main route table is not created by the tool and carries no tag.
+//! DescribeRouteTables filtered by the stack's tags — shared, within a refresh, with
+//! `route_table_association` (see [`stack_route_tables`]) — plus the by-id read for the tracked ids it did
+//! not return (none in the common case). A VPC's main route table is not created by the tool and carries no tag.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType, RouteOrigin};
+use aws_sdk_ec2::types::{Filter, ResourceType, RouteOrigin, RouteTable as AwsRouteTable};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -133,39 +134,54 @@ async fn put_route(cx: &Ctx, rt: &str, cidr: &str, t: &Target, op: RouteOp) -> R
     .await
 }
 
+/// One DescribeRouteTables (paginated) with `filters`, as the SDK returns the tables.
+async fn describe(cx: &Ctx, filters: Vec<Filter>) -> Result<Vec<AwsRouteTable>, ProviderError> {
+    let mut out = Vec::new();
+    let mut pages = cx.ec2().describe_route_tables().set_filters(Some(filters)).into_paginator().items().send();
+    while let Some(rt) = pages.next().await {
+        out.push(rt.map_err(aws_err)?);
+    }
+    Ok(out)
+}
+
+/// The stack's route tables (filtered by its tags), read once per refresh and shared with
+/// `route_table_association`, whose objects are these tables' associations.
+pub(crate) async fn stack_route_tables(cx: &Ctx) -> Result<Arc<Vec<AwsRouteTable>>, ProviderError> {
+    cx.shared("ec2.DescribeRouteTables(stack)", || describe(cx, cx.stack_filters())).await
+}
+
+/// A route table's attributes as `read` returns them.
+fn table_attrs(rt: &AwsRouteTable) -> Option<(String, Attrs)> {
+    let id = rt.route_table_id()?;
+    let mut a = Attrs::new();
+    a.insert("id".into(), Value::str(id));
+    put_str(&mut a, "vpc_id", rt.vpc_id());
+    put_str(&mut a, "owner_id", rt.owner_id());
+    let mut routes = Vec::new();
+    for r in rt.routes() {
+        if r.gateway_id() == Some("local") || r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation) {
+            continue;
+        }
+        // Only IPv4 destinations are modelled (IPv6 / prefix-list routes are not managed here). A route to
+        // another kind of target (peering, transit gateway, instance, …) is reported with both targets
+        // empty, so a plan shows it as a difference.
+        let Some(cidr) = r.destination_cidr_block() else { continue };
+        let t = Target {
+            gateway_id: r.gateway_id().unwrap_or_default().to_owned(),
+            nat_gateway_id: r.nat_gateway_id().unwrap_or_default().to_owned(),
+        };
+        routes.push(route_value(cidr, &t));
+    }
+    routes.sort_by_cached_key(Value::canonical);
+    a.insert("route".into(), Value::List(routes));
+    put_tags(&mut a, rt.tags());
+    Some((id.to_owned(), a))
+}
+
 impl RouteTable {
     /// One DescribeRouteTables (paginated) with `filters`.
     async fn read_filtered(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
-        let mut out = HashMap::new();
-        let mut pages = cx.ec2().describe_route_tables().set_filters(Some(filters)).into_paginator().items().send();
-        while let Some(rt) = pages.next().await {
-            let rt = rt.map_err(aws_err)?;
-            let Some(id) = rt.route_table_id() else { continue };
-            let mut a = Attrs::new();
-            a.insert("id".into(), Value::str(id));
-            put_str(&mut a, "vpc_id", rt.vpc_id());
-            put_str(&mut a, "owner_id", rt.owner_id());
-            let mut routes = Vec::new();
-            for r in rt.routes() {
-                if r.gateway_id() == Some("local") || r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation) {
-                    continue;
-                }
-                // Only IPv4 destinations are modelled (IPv6 / prefix-list routes are not managed here).
-                // A route to another kind of target (peering, transit gateway, instance, …) is reported
-                // with both targets empty, so a plan shows it as a difference.
-                let Some(cidr) = r.destination_cidr_block() else { continue };
-                let t = Target {
-                    gateway_id: r.gateway_id().unwrap_or_default().to_owned(),
-                    nat_gateway_id: r.nat_gateway_id().unwrap_or_default().to_owned(),
-                };
-                routes.push(route_value(cidr, &t));
-            }
-            routes.sort_by_cached_key(Value::canonical);
-            a.insert("route".into(), Value::List(routes));
-            put_tags(&mut a, rt.tags());
-            out.insert(id.to_owned(), a);
-        }
-        Ok(out)
+        Ok(describe(cx, filters).await?.iter().filter_map(table_attrs).collect())
     }
 
     async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
@@ -243,7 +259,9 @@ impl Resource for RouteTable {
     }
 
     async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
-        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
+        let mut out: HashMap<String, Attrs> = stack_route_tables(cx).await?.iter().filter_map(table_attrs).collect();
+        out.extend(self.read_ids(cx, &missing_ids(ids, &out)).await?);
+        Ok(out)
     }
 }
 

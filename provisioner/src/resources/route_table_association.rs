@@ -3,7 +3,9 @@
 //! The association id is the resource id. Changing `route_table_id` calls ReplaceRouteTableAssociation,
 //! which returns a *new* association id: `update` returns it as the new `id`. Read is one
 //! DescribeRouteTables per 200 ids (filter `association.route-table-association-id`, paginated);
-//! disassociated and failed associations are absent. Not taggable: `read_stack` is `read`, and
+//! disassociated and failed associations are absent. Not taggable: `read_stack` takes the associations
+//! of the stack's route tables from the read `route_table` makes anyway (shared within a refresh), and
+//! reads the tracked ids not found there by id (associations with tables outside the stack); and
 //! `find_existing` finds the live association of each desired (subnet, route table) pair with one
 //! DescribeRouteTables per 200 desired subnets (filter `association.subnet-id`, paginated).
 
@@ -106,6 +108,24 @@ impl Resource for RouteTableAssociation {
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_ids(cx, ids).await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let tables = super::route_table::stack_route_tables(cx).await?;
+        let mut out: HashMap<String, Attrs> = tables
+            .iter()
+            .flat_map(|rt| rt.associations().iter().filter_map(move |a| live_attrs(rt, a)))
+            .filter_map(|a| {
+                let id = a.get("id").and_then(Value::as_str).filter(|id| wanted.contains(id))?.to_owned();
+                Some((id, a))
+            })
+            .collect();
+        out.extend(self.read_ids(cx, &missing_ids(ids, &out)).await?);
+        Ok(out)
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {

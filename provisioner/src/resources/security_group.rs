@@ -22,7 +22,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as AwsSecurityGroup, UserIdGroupPair,
+};
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, sync_ec2_tags, tag_spec, Ctx, ProviderError};
@@ -403,31 +405,46 @@ fn with_local_settings(mut read: Attrs, desired: &Attrs) -> Attrs {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/// One DescribeSecurityGroups (paginated) with `filters`, as the SDK returns the groups.
+pub(crate) async fn describe(cx: &Ctx, filters: Vec<Filter>) -> Result<Vec<AwsSecurityGroup>, ProviderError> {
+    let mut out = Vec::new();
+    let mut pages = cx.ec2().describe_security_groups().set_filters(Some(filters)).into_paginator().items().send();
+    while let Some(g) = pages.next().await {
+        out.push(g.map_err(aws_err)?);
+    }
+    Ok(out)
+}
+
+/// The stack's security groups (filtered by its tags), read once per refresh and shared with
+/// `security_group_rule`, whose objects are these groups' rules.
+pub(crate) async fn stack_groups(cx: &Ctx) -> Result<std::sync::Arc<Vec<AwsSecurityGroup>>, ProviderError> {
+    cx.shared("ec2.DescribeSecurityGroups(stack)", || describe(cx, cx.stack_filters())).await
+}
+
+/// A group's attributes as `read` returns them.
+fn group_attrs(cx: &Ctx, g: &AwsSecurityGroup) -> Option<(String, Attrs)> {
+    let id = g.group_id()?;
+    let mut a = Attrs::new();
+    a.insert("id".into(), Value::str(id));
+    put_str(&mut a, "name", g.group_name());
+    put_str(&mut a, "description", g.description());
+    put_str(&mut a, "vpc_id", g.vpc_id());
+    put_str(&mut a, "owner_id", g.owner_id());
+    let arn = match g.security_group_arn() {
+        Some(arn) if !arn.is_empty() => arn.to_owned(),
+        _ => ec2_arn(cx, g.owner_id().unwrap_or_default(), "security-group", id),
+    };
+    a.insert("arn".into(), Value::str(arn));
+    a.insert("ingress".into(), rules_value(atoms_of_permissions(g.ip_permissions(), id)));
+    a.insert("egress".into(), rules_value(atoms_of_permissions(g.ip_permissions_egress(), id)));
+    put_tags(&mut a, g.tags());
+    Some((id.to_owned(), a))
+}
+
 impl SecurityGroup {
     /// One DescribeSecurityGroups (paginated) with `filters`.
     async fn read_filtered(&self, cx: &Ctx, filters: Vec<Filter>) -> Result<HashMap<String, Attrs>, ProviderError> {
-        let mut out = HashMap::new();
-        let mut pages = cx.ec2().describe_security_groups().set_filters(Some(filters)).into_paginator().items().send();
-        while let Some(g) = pages.next().await {
-            let g = g.map_err(aws_err)?;
-            let Some(id) = g.group_id() else { continue };
-            let mut a = Attrs::new();
-            a.insert("id".into(), Value::str(id));
-            put_str(&mut a, "name", g.group_name());
-            put_str(&mut a, "description", g.description());
-            put_str(&mut a, "vpc_id", g.vpc_id());
-            put_str(&mut a, "owner_id", g.owner_id());
-            let arn = match g.security_group_arn() {
-                Some(arn) if !arn.is_empty() => arn.to_owned(),
-                _ => ec2_arn(cx, g.owner_id().unwrap_or_default(), "security-group", id),
-            };
-            a.insert("arn".into(), Value::str(arn));
-            a.insert("ingress".into(), rules_value(atoms_of_permissions(g.ip_permissions(), id)));
-            a.insert("egress".into(), rules_value(atoms_of_permissions(g.ip_permissions_egress(), id)));
-            put_tags(&mut a, g.tags());
-            out.insert(id.to_owned(), a);
-        }
-        Ok(out)
+        Ok(describe(cx, filters).await?.iter().filter_map(|g| group_attrs(cx, g)).collect())
     }
 
     async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
@@ -528,7 +545,9 @@ impl Resource for SecurityGroup {
     }
 
     async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
-        read_stack_via(cx, ids, ID_FILTER, |f| self.read_filtered(cx, f)).await
+        let mut out: HashMap<String, Attrs> = stack_groups(cx).await?.iter().filter_map(|g| group_attrs(cx, g)).collect();
+        out.extend(self.read_ids(cx, &missing_ids(ids, &out)).await?);
+        Ok(out)
     }
 }
 

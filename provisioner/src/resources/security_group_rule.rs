@@ -7,7 +7,9 @@
 //! `self`, comma-separated and sorted; the hash is the first 8 hex digits of SHA-256 of the description.
 //! Read is one DescribeSecurityGroups per 200 groups (filter `group-id`); a rule is present only while
 //! every one of its atomic permissions is (with a description hashing to the id's). Nothing is updatable:
-//! every argument forces replacement. Not taggable: `read_stack` is `read`, and `find_existing` computes
+//! every argument forces replacement. Not taggable: `read_stack` takes the rules of the stack's groups from
+//! the read `security_group` makes anyway (shared within a refresh) and reads the tracked rules of other
+//! groups by id; `find_existing` computes
 //! each desired rule's id the way `create` does (none when an attribute is unknown or malformed) and reads
 //! them with the batched read — one DescribeSecurityGroups per 200 groups, no call when no id is computable.
 
@@ -15,13 +17,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use aws_sdk_ec2::types::SecurityGroup as AwsSecurityGroup;
 use sha2::{Digest, Sha256};
 
 use super::security_group::{
     atoms_of_permissions, authorize, canonical_range, permissions_of, revoke, Atom, Direction, Source,
 };
 use super::util::*;
-use crate::aws::{aws_err, Ctx, ProviderError};
+use crate::aws::{Ctx, ProviderError};
 use crate::resource::{Checkpoint, Claim, Resource};
 use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
@@ -213,51 +216,54 @@ fn desired_id(attrs: &Attrs) -> Option<String> {
 
 impl SecurityGroupRule {
     async fn read_ids(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
-        let rules: Vec<(&String, Rule, String)> =
-            ids.iter().filter_map(|id| Rule::parse_id(id).map(|(r, h)| (id, r, h))).collect();
-        let groups: Vec<String> = rules.iter().map(|(_, r, _)| r.group.clone()).collect();
-        // (group, direction) → (protocol, from, to, source) → descriptions present.
-        type Key = (String, i64, i64, Source);
-        let mut present: HashMap<(String, &'static str), BTreeMap<Key, Vec<String>>> = HashMap::new();
+        let groups: Vec<String> = ids.iter().filter_map(|id| Rule::parse_id(id).map(|(r, _)| r.group)).collect();
+        let mut found = Vec::new();
         for chunk in id_chunks(&groups) {
-            let mut pages =
-                cx.ec2().describe_security_groups().filters(filter("group-id", &chunk)).into_paginator().items().send();
-            while let Some(g) = pages.next().await {
-                let g = g.map_err(aws_err)?;
-                let Some(gid) = g.group_id() else { continue };
-                for (dir, perms) in
-                    [(Direction::Ingress, g.ip_permissions()), (Direction::Egress, g.ip_permissions_egress())]
-                {
-                    let m = present.entry((gid.to_owned(), dir.as_str())).or_default();
-                    for a in atoms_of_permissions(perms, gid) {
-                        m.entry((a.protocol, a.from, a.to, a.source)).or_default().push(a.description);
-                    }
-                }
-            }
+            found.extend(super::security_group::describe(cx, vec![filter("group-id", &chunk)]).await?);
         }
-        let mut out = HashMap::new();
-        'rules: for (id, rule, hash) in rules {
-            let Some(m) = present.get(&(rule.group.clone(), rule.dir.as_str())) else { continue };
-            let mut description = None;
-            for s in &rule.sources {
-                // AWS reports a rule naming its own group as source like `self`.
-                let s = match s {
-                    Source::Group(g) if *g == rule.group => Source::SelfRef,
-                    other => other.clone(),
-                };
-                let key = (rule.protocol.clone(), rule.from, rule.to, s);
-                let found = m.get(&key).and_then(|ds| ds.iter().find(|d| description_hash(d) == hash));
-                match found {
-                    Some(d) => description = Some(d.clone()),
-                    None => continue 'rules,
-                }
-            }
-            if let Some(d) = description {
-                out.insert(id.clone(), rule.attrs(id, &d));
-            }
-        }
-        Ok(out)
+        Ok(rules_in(ids, &found))
     }
+}
+
+/// The rules among `ids` that `groups` hold in full (every atomic permission, with a description hashing
+/// to the id's), with the attributes `read` reports.
+fn rules_in(ids: &[String], groups: &[AwsSecurityGroup]) -> HashMap<String, Attrs> {
+    let rules: Vec<(&String, Rule, String)> =
+        ids.iter().filter_map(|id| Rule::parse_id(id).map(|(r, h)| (id, r, h))).collect();
+    // (group, direction) → (protocol, from, to, source) → descriptions present.
+    type Key = (String, i64, i64, Source);
+    let mut present: HashMap<(String, &'static str), BTreeMap<Key, Vec<String>>> = HashMap::new();
+    for g in groups {
+        let Some(gid) = g.group_id() else { continue };
+        for (dir, perms) in [(Direction::Ingress, g.ip_permissions()), (Direction::Egress, g.ip_permissions_egress())] {
+            let m = present.entry((gid.to_owned(), dir.as_str())).or_default();
+            for a in atoms_of_permissions(perms, gid) {
+                m.entry((a.protocol, a.from, a.to, a.source)).or_default().push(a.description);
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    'rules: for (id, rule, hash) in rules {
+        let Some(m) = present.get(&(rule.group.clone(), rule.dir.as_str())) else { continue };
+        let mut description = None;
+        for s in &rule.sources {
+            // AWS reports a rule naming its own group as source like `self`.
+            let s = match s {
+                Source::Group(g) if *g == rule.group => Source::SelfRef,
+                other => other.clone(),
+            };
+            let key = (rule.protocol.clone(), rule.from, rule.to, s);
+            let found = m.get(&key).and_then(|ds| ds.iter().find(|d| description_hash(d) == hash));
+            match found {
+                Some(d) => description = Some(d.clone()),
+                None => continue 'rules,
+            }
+        }
+        if let Some(d) = description {
+            out.insert(id.clone(), rule.attrs(id, &d));
+        }
+    }
+    out
 }
 
 #[async_trait]
@@ -292,6 +298,17 @@ impl Resource for SecurityGroupRule {
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_ids(cx, ids).await
+    }
+
+    /// The rules of the stack's groups come from the read `security_group` makes anyway (shared within a
+    /// refresh); tracked rules of other groups are read by id.
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut out = rules_in(ids, &super::security_group::stack_groups(cx).await?);
+        out.extend(self.read_ids(cx, &missing_ids(ids, &out)).await?);
+        Ok(out)
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
