@@ -523,7 +523,7 @@ impl Engine {
             }
         }
         // Creates of types that cannot be tagged, looked up by natural key after the walk.
-        let mut by_natural_key: Vec<(usize, &Block, Attrs, Option<String>)> = Vec::new();
+        let mut by_natural_key: Vec<NaturalKeyCreate<'_>> = Vec::new();
 
         if !opts.destroy {
             for key in &self.graph.order {
@@ -574,7 +574,9 @@ impl Engine {
                             if let Some(now) = refreshed.retag.get(&inst.address) {
                                 if matches!(c.action, Action::NoOp | Action::Update) {
                                     c.action = Action::Update;
-                                    c.reason.get_or_insert_with(|| retag_reason(now, &inst.address));
+                                    let want = ToolTags::new(&self.config.stack_name, &self.workspace, prior.map(|p| p.lineage.to_string()).as_deref())
+                                        .for_address(&inst.address);
+                                    c.reason.get_or_insert_with(|| retag_reason(now, &want));
                                     c.retag = Some(now.clone());
                                 }
                             }
@@ -956,6 +958,9 @@ impl Engine {
     }
 }
 
+/// A planned create of a type that cannot be tagged: (index of its change, block, configuration, key).
+type NaturalKeyCreate<'a> = (usize, &'a Block, Attrs, Option<String>);
+
 impl Engine {
     /// Plans a leftover found by its tags at the address of an instance the plan would otherwise create:
     /// its attributes are the `before` of an update (or of a replacement, if a forcing argument differs).
@@ -980,10 +985,10 @@ impl Engine {
         cx: &Ctx,
         prior: Option<&Snapshot>,
         changes: &mut [Change],
-        todo: Vec<(usize, &Block, Attrs, Option<String>)>,
+        todo: Vec<NaturalKeyCreate<'_>>,
         opts: &PlanOptions,
     ) -> Result<(), EngineError> {
-        let mut by_type: BTreeMap<&str, Vec<(usize, &Block, Attrs, Option<String>)>> = BTreeMap::new();
+        let mut by_type: BTreeMap<&str, Vec<NaturalKeyCreate<'_>>> = BTreeMap::new();
         for (i, block, cfg, key) in todo {
             let imp = self.resource_impl(&block.type_name)?;
             let desired = desired_attrs(imp.as_ref(), &cfg, &self.config.default_tags);
@@ -1020,15 +1025,22 @@ impl Engine {
     }
 }
 
-/// Why an object's tool tags are rewritten.
-fn retag_reason(now: &BTreeMap<String, String>, address: &str) -> String {
-    match now.get(TAG_ADDRESS) {
-        Some(a) if a != address => format!("re-tag: its {TAG_ADDRESS} tag says `{a}`"),
-        _ if !now.contains_key(TAG_WORKSPACE) || !now.contains_key(TAG_LINEAGE) => {
-            format!("re-tag: add the {TAG_WORKSPACE} and {TAG_LINEAGE} tags")
-        }
-        _ => "re-tag: the tool's tags name another owner".to_owned(),
+/// Why an object's tool tags (`now`) are rewritten to `want`: tags missing (objects made before
+/// workspaces), or naming another address, workspace or lineage.
+fn retag_reason(now: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> String {
+    let missing: Vec<&str> = want.keys().filter(|k| !now.contains_key(*k)).map(String::as_str).collect();
+    let wrong: Vec<String> = want
+        .iter()
+        .filter_map(|(k, v)| now.get(k).filter(|n| *n != v).map(|n| format!("its {k} tag says `{n}`")))
+        .collect();
+    let mut parts = wrong;
+    if !missing.is_empty() {
+        parts.push(format!("add the {} tag{}", missing.join(" and "), if missing.len() == 1 { "" } else { "s" }));
     }
+    if parts.is_empty() {
+        parts.push("remove tool tags it should not carry".to_owned());
+    }
+    format!("re-tag: {}", parts.join("; "))
 }
 
 /// One evaluated instance of a block.
@@ -1263,6 +1275,48 @@ mod tests {
         assert_eq!(block_of("subnet.public[\"a\"]"), "subnet.public");
         assert_eq!(instance_key("subnet.public[\"a\"]"), Some("a".into()));
         assert_eq!(instance_key("vpc.main"), None);
+    }
+
+    #[test]
+    fn tool_tags_name_stack_workspace_lineage_and_address() {
+        let t = ToolTags::new("web", "prod", Some("l-1")).for_address("vpc.main");
+        assert_eq!(t.get(TAG_STACK).map(String::as_str), Some("web"));
+        assert_eq!(t.get(TAG_WORKSPACE).map(String::as_str), Some("prod"));
+        assert_eq!(t.get(TAG_LINEAGE).map(String::as_str), Some("l-1"));
+        assert_eq!(t.get(TAG_ADDRESS).map(String::as_str), Some("vpc.main"));
+        assert!(!ToolTags::new("web", "prod", None).for_address("vpc.main").contains_key(TAG_LINEAGE));
+    }
+
+    #[test]
+    fn full_tags_replace_the_tool_tags_and_keep_the_users() {
+        let mut attrs = Attrs::new();
+        let all = BTreeMap::from([
+            ("Name".to_owned(), Value::str("x")),
+            (TAG_ADDRESS.to_owned(), Value::str("vpc.old")),
+        ]);
+        attrs.insert(TAGS_ALL.into(), Value::Map(all));
+        let tool = ToolTags::new("web", "dev", Some("l")).for_address("vpc.main");
+        let full = with_full_tags(&attrs, &tool);
+        let tags = full[TAGS].as_map().unwrap();
+        assert_eq!(tags["Name"], Value::str("x"));
+        assert_eq!(tags[TAG_ADDRESS], Value::str("vpc.main"));
+        assert_eq!(tags.len(), 5);
+        let back: BTreeMap<String, String> = tool_tags(&full);
+        assert_eq!(back, tool);
+    }
+
+    #[test]
+    fn retag_reasons_say_what_is_off() {
+        let want = ToolTags::new("web", "prod", Some("l")).for_address("subnet.c");
+        let mut now = ToolTags::new("web", "prod", Some("l")).for_address("subnet.b");
+        assert_eq!(retag_reason(&now, &want), "re-tag: its provisioner:address tag says `subnet.b`");
+        let mut old = want.clone();
+        old.remove(TAG_LINEAGE);
+        old.remove(TAG_WORKSPACE);
+        assert_eq!(retag_reason(&old, &want), "re-tag: add the provisioner:lineage and provisioner:workspace tags");
+        now.insert(TAG_ADDRESS.into(), "subnet.c".into());
+        now.insert(TAG_WORKSPACE.into(), "default".into());
+        assert_eq!(retag_reason(&now, &want), "re-tag: its provisioner:workspace tag says `default`");
     }
 
     #[test]

@@ -88,6 +88,7 @@ fn killed_at_every_operation_boundary_the_reapply_converges() {
         workers.into_iter().flat_map(|h| h.join().expect("worker")).collect()
     });
     let last = covered.iter().max().copied().unwrap_or(0);
+    eprintln!("crashed and recovered at each of {last} operation boundaries");
     // plans/hello prod has 24 resources: at least two boundaries each (the create's checkpoint and its
     // final save, each before and after).
     assert!(last >= 48, "only {last} boundaries reached");

@@ -156,7 +156,7 @@ struct Dns {
 /// large stacks.
 async fn dns_attrs(cx: &Ctx, vpcs: &[String]) -> Result<Vec<(String, Dns)>, ProviderError> {
     // Owned ids: a closure over borrowed ones makes the stream's future not provably `Send`.
-    let futs = vpcs.to_vec().into_iter().map(|id: String| async move {
+    let futs = vpcs.iter().cloned().map(|id: String| async move {
         let (support, hostnames) = futures::join!(
             dns_attr(cx, &id, VpcAttributeName::EnableDnsSupport),
             dns_attr(cx, &id, VpcAttributeName::EnableDnsHostnames),
