@@ -16,7 +16,10 @@
 #   SOAK_TRIALS=20         trials                      SOAK_SEED=N      seed of the kill delays (printed)
 #   SOAK_LATENCY_MS=50     delay on every request      SOAK_KEEP=1      keep every trial's dir (failed ones are always kept)
 #   SOAK_STEP_TIMEOUT=300  seconds one command may take before it counts as hung
-#   SOAK_KILL_MIN_MS=300 / SOAK_KILL_MAX_MS=5000   window of the kill, from the start of the first apply
+#   SOAK_KILL_MIN_MS=300 / SOAK_KILL_MAX_MS=1500   window of the kill, from the start of the first apply
+#                                                  (an apply of plans/hello takes ~1.3 s at 50 ms per call: a
+#                                                  later kill lands after it and tests nothing)
+#   PROVISIONER_WAIT_TIMEOUT_SECS=30               the tool's bound on waits/retries (its default is 600)
 #   SOAK_SKIP_BUILD=1      use existing binaries (PROVISIONER_BIN / FAULTPROXY_BIN, else $CARGO_TARGET_DIR/release)
 #   MOTO_SERVER=path       moto_server to use (skips .ci/moto.sh)
 #   SOAK_STACK=dir         stack to copy (default plans/hello; e.g. an older revision's copy for an older binary)
@@ -28,7 +31,7 @@ TRIALS="${SOAK_TRIALS:-20}"
 SEED="${SOAK_SEED:-$(( $(date +%s) % 100000 ))}"
 LATENCY_MS="${SOAK_LATENCY_MS:-50}"
 STEP_TIMEOUT="${SOAK_STEP_TIMEOUT:-300}"
-KILL_MIN_MS="${SOAK_KILL_MIN_MS:-300}" KILL_MAX_MS="${SOAK_KILL_MAX_MS:-5000}"
+KILL_MIN_MS="${SOAK_KILL_MIN_MS:-300}" KILL_MAX_MS="${SOAK_KILL_MAX_MS:-1500}"
 ENV_NAME=prod
 [ "$KILL_MIN_MS" -ge 0 ] && [ "$KILL_MAX_MS" -ge "$KILL_MIN_MS" ] || { echo "soak: bad kill window $KILL_MIN_MS-$KILL_MAX_MS ms" >&2; exit 2; }
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
@@ -100,6 +103,9 @@ export AWS_ENDPOINT_URL="$PROXY_URL"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export PROVISIONER_POLL_INTERVAL_MS=50 NO_COLOR=1
+# Bound the tool's own waits and retries (e.g. DependencyViolation on a VPC an orphan keeps busy): an
+# emulator answers at once, and a failing trial should fail in seconds, not after the 10-minute default.
+export PROVISIONER_WAIT_TIMEOUT_SECS="${PROVISIONER_WAIT_TIMEOUT_SECS:-30}"
 # Warm moto's EC2 backend up (lazy, ~2 s on the first call) so the first trial's kill window is fair.
 "$PYTHON" -c 'import boto3,sys; boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1").describe_regions()' \
     "$MOTO_URL" || die "moto EC2 warm-up call failed"
@@ -121,13 +127,15 @@ cli_args() {
         ARGV=(-C "$dir" "$sub" --var-file "env/$ENV_NAME.toml" "$@")
     fi
 }
-# step LOG DIR SUBCOMMAND ARGS...: runs the CLI into LOG; a hung command is killed after
-# SOAK_STEP_TIMEOUT (exit 137) rather than hanging the soak. Returns the exit code.
+# step LOG DIR SUBCOMMAND ARGS...: runs the CLI into LOG and returns its exit code. A command still
+# running after SOAK_STEP_TIMEOUT gets SIGTERM (SIGKILL 10 s later) and returns 124.
 step() {
     local out="$1"; shift
     cli_args "$@"
-    timeout -s KILL "$STEP_TIMEOUT" "$PROVISIONER" "${ARGV[@]}" </dev/null >"$out" 2>&1
+    timeout -k 10 "$STEP_TIMEOUT" "$PROVISIONER" "${ARGV[@]}" </dev/null >"$out" 2>&1
 }
+# why RC LOG: "exited RC (see LOG)", or "timed out" for 124.
+why() { if [ "$1" = 124 ]; then echo "timed out after ${STEP_TIMEOUT} s (see $2)"; else echo "exited $1 (see $2)"; fi; }
 
 log "soak: $TRIALS trials, seed $SEED, ${LATENCY_MS} ms per request, kill after ${KILL_MIN_MS}-${KILL_MAX_MS} ms"
 log "soak: environment selected with '$ENV_DESC', state in <stack>/$STATE_REL; work dir $WORK"
@@ -181,13 +189,15 @@ except FileNotFoundError: print(0)' "$state" 2>/dev/null || echo '?')"
 
     # 3.-6.
     rc=0; step "$tdir/apply2.log" "$sdir" apply --auto-approve || rc=$?
-    [ "$rc" = 0 ] || reasons+=("second apply exited $rc (see apply2.log)")
+    [ "$rc" = 0 ] || reasons+=("second apply $(why "$rc" apply2.log)")
+    [ -f "$state" ] || reasons+=("no state file at $state (has the state location changed?)")
+    # The check reads moto directly (not through the proxy's injected latency).
     rc=0; "$PYTHON" "$REPO/scripts/soak_check.py" --state "$state" --stack "$name" --endpoint "$MOTO_URL" >"$tdir/check.log" 2>&1 || rc=$?
     [ "$rc" = 0 ] || reasons+=("check after re-apply failed: $(grep -c '^(' "$tdir/check.log" || true) problem(s) (see check.log)")
     rc=0; step "$tdir/plan.log" "$sdir" plan --detailed-exitcode || rc=$?
-    [ "$rc" = 0 ] || reasons+=("plan --detailed-exitcode exited $rc (see plan.log)")
+    [ "$rc" = 0 ] || reasons+=("plan --detailed-exitcode $(why "$rc" plan.log)")
     rc=0; step "$tdir/destroy.log" "$sdir" destroy --auto-approve || rc=$?
-    [ "$rc" = 0 ] || reasons+=("destroy exited $rc (see destroy.log)")
+    [ "$rc" = 0 ] || reasons+=("destroy $(why "$rc" destroy.log)")
     # After destroy the state is empty: any stack-tagged object still there is left behind. Only asked
     # when the check above passed, so one orphan is not reported twice.
     if [ "$rc" = 0 ] && [ "${#reasons[@]}" = 0 ]; then
@@ -196,15 +206,15 @@ except FileNotFoundError: print(0)' "$state" 2>/dev/null || echo '?')"
     fi
 
     if [ "${#reasons[@]}" = 0 ]; then
-        log "trial $t/$TRIALS ok: kill at ${delay_ms} ms, $at, $in_state_at_kill resources in state then"
+        log "trial $t/$TRIALS ok: kill at ${delay_ms} ms, $at, $in_state_at_kill state records then"
         [ "${SOAK_KEEP:-0}" = 1 ] || rm -rf "$tdir"
     else
         FAILED=$((FAILED + 1))
         KEEP_WORK=1
-        log "trial $t/$TRIALS FAILED: kill at ${delay_ms} ms, $at, $in_state_at_kill resources in state then; logs in $tdir"
+        log "trial $t/$TRIALS FAILED: kill at ${delay_ms} ms, $at, $in_state_at_kill state records then; logs in $tdir"
         for r in "${reasons[@]}"; do log "    - $r"; done
         sed 's/^/      /' "$tdir/check.log" | grep -v '^ *soak_check:' >&2 || true
-        FAILURES+=("trial $t (kill at ${delay_ms} ms, $at): ${reasons[*]}")
+        FAILURES+=("trial $t (kill at ${delay_ms} ms, $at): $(IFS=';'; echo "${reasons[*]}" | sed 's/;/; /g')")
     fi
 done
 
