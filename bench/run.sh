@@ -316,6 +316,8 @@ fi
         echo "Measured at the proxy. Calls per resource = the proxy's request count for one no-op plan ÷ managed resources in state."
         echo "Sequential round trips = (median wall time with ${HELLO_RTT_MS} ms injected on every request − median with 0 ms) ÷ ${HELLO_RTT_MS} ms, ${PLAN_RUNS} runs each."
         echo "Targets: no-op plan of plans/hello $HELLO_ENV ≤ 0.5 API calls per resource and ≤ 3 sequential round trips."
+        echo "Before one read per type (commit 771866c, measured the same way on 2026-11-25, prod, 24 resources): 21 calls"
+        echo "(0.875 per resource) and 6.0 sequential round trips per no-op plan; apply at 50 ms: 1310 ms, 75 calls."
         echo
     fi
     if [ "${#MISSED[@]}" = 0 ]; then

@@ -17,7 +17,7 @@
 #   SOAK_LATENCY_MS=50     delay on every request      SOAK_KEEP=1      keep every trial's dir (failed ones are always kept)
 #   SOAK_STEP_TIMEOUT=300  seconds one command may take before it counts as hung
 #   SOAK_KILL_MIN_MS=300 / SOAK_KILL_MAX_MS=1500   window of the kill, from the start of the first apply
-#                                                  (an apply of plans/hello takes ~1.3 s at 50 ms per call: a
+#                                                  (an apply of plans/hello takes ~1-1.3 s at 50 ms per call: a
 #                                                  later kill lands after it and tests nothing)
 #   PROVISIONER_WAIT_TIMEOUT_SECS=30               the tool's bound on waits/retries (its default is 600)
 #   SOAK_SKIP_BUILD=1      use existing binaries (PROVISIONER_BIN / FAULTPROXY_BIN, else $CARGO_TARGET_DIR/release)

@@ -178,6 +178,8 @@ pub struct Ctx {
     ec2: OnceLock<aws_sdk_ec2::Client>,
     /// Reads several types share during one refresh (see [`Ctx::shared`]).
     shared: Mutex<BTreeMap<String, SharedCell>>,
+    /// Other services' clients, built on first use (see [`Ctx::client`]).
+    clients: Mutex<BTreeMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 type SharedCell = Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>;
@@ -211,6 +213,7 @@ impl Ctx {
             waits: WaitConfig::from_env(),
             ec2: OnceLock::new(),
             shared: Mutex::new(BTreeMap::new()),
+            clients: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -219,6 +222,17 @@ impl Ctx {
             let conf = aws_sdk_ec2::config::Builder::from(&self.sdk).interceptor(self.calls.clone()).build();
             aws_sdk_ec2::Client::from_conf(conf)
         })
+    }
+
+    /// The client of a service, built once on first use by `build` from the shared SDK configuration and the
+    /// API-call counter (which `build` installs as an interceptor). Each service's module asks for its own,
+    /// so a stack that uses only EC2 never builds another client:
+    /// `cx.client(|sdk, calls| aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(sdk).interceptor(calls).build()))`.
+    pub fn client<C: Clone + Send + Sync + 'static>(&self, build: impl FnOnce(&aws_types::SdkConfig, CallCounter) -> C) -> C {
+        let id = std::any::TypeId::of::<C>();
+        let mut m = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let any = m.entry(id).or_insert_with(|| Arc::new(build(&self.sdk, self.calls.clone())));
+        any.downcast_ref::<C>().cloned().expect("a client is stored under its own type")
     }
 
     /// A read that several resource types make the same way during one refresh (the stack's route tables

@@ -26,7 +26,7 @@ use aws_sdk_ec2::types::Filter;
 use common::*;
 use provisioner::aws::{Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
 use provisioner::resource::{DataSource, Resource};
-use provisioner::resources::{
+use provisioner::resources::ec2::{
     availability_zones::AvailabilityZones, eip::Eip, internet_gateway::InternetGateway, nat_gateway::NatGateway,
     route_table::RouteTable, route_table_association::RouteTableAssociation, security_group::SecurityGroup,
     security_group_rule::SecurityGroupRule, subnet::Subnet, vpc::Vpc,

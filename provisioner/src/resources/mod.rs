@@ -1,31 +1,24 @@
-//! Built-in resource and data-source types, one file each. Registering a new type is one line here.
+//! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
+//! (`internal/service/<service>/`): `ec2/`, … One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
 
 mod util;
 
-pub mod availability_zones;
-pub mod eip;
-pub mod internet_gateway;
-pub mod nat_gateway;
-pub mod route_table;
-pub mod route_table_association;
-pub mod security_group;
-pub mod security_group_rule;
-pub mod subnet;
-pub mod vpc;
+pub mod ec2;
 
 pub fn register(r: &mut Registry) {
-    r.add_resource(vpc::Vpc);
-    r.add_resource(subnet::Subnet);
-    r.add_resource(internet_gateway::InternetGateway);
-    r.add_resource(route_table::RouteTable);
-    r.add_resource(route_table_association::RouteTableAssociation);
-    r.add_resource(security_group::SecurityGroup);
-    r.add_resource(security_group_rule::SecurityGroupRule);
-    r.add_resource(eip::Eip);
-    r.add_resource(nat_gateway::NatGateway);
-    r.add_data_source(availability_zones::AvailabilityZones);
+    // EC2
+    r.add_resource(ec2::vpc::Vpc);
+    r.add_resource(ec2::subnet::Subnet);
+    r.add_resource(ec2::internet_gateway::InternetGateway);
+    r.add_resource(ec2::route_table::RouteTable);
+    r.add_resource(ec2::route_table_association::RouteTableAssociation);
+    r.add_resource(ec2::security_group::SecurityGroup);
+    r.add_resource(ec2::security_group_rule::SecurityGroupRule);
+    r.add_resource(ec2::eip::Eip);
+    r.add_resource(ec2::nat_gateway::NatGateway);
+    r.add_data_source(ec2::availability_zones::AvailabilityZones);
 }
 
 #[cfg(test)]
