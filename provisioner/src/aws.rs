@@ -171,6 +171,8 @@ pub struct Ctx {
     pub stack: String,
     /// The selected workspace: reads by tag see only its objects.
     pub workspace: String,
+    /// The stack's directory: what relative paths in data sources (`data.stack`'s `dir`) start from.
+    pub stack_dir: std::path::PathBuf,
     pub region: String,
     pub sdk: aws_types::SdkConfig,
     pub calls: CallCounter,
@@ -207,6 +209,7 @@ impl Ctx {
         Ok(Ctx {
             stack: stack.to_owned(),
             workspace: workspace.to_owned(),
+            stack_dir: std::path::PathBuf::from("."),
             region,
             sdk,
             calls: CallCounter::default(),

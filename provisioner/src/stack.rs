@@ -229,9 +229,11 @@ impl Stack {
 
     /// AWS context from the default credential chain, with `[aws] region` as the fallback region.
     pub async fn connect(&self) -> Result<Ctx, EngineError> {
-        Ctx::load(&self.engine.config.stack_name, &self.engine.workspace, self.engine.config.region.as_deref())
+        let mut cx = Ctx::load(&self.engine.config.stack_name, &self.engine.workspace, self.engine.config.region.as_deref())
             .await
-            .map_err(|e| EngineError::other(format!("AWS configuration: {e}")))
+            .map_err(|e| EngineError::other(format!("AWS configuration: {e}")))?;
+        cx.stack_dir = self.engine.config.dir.clone();
+        Ok(cx)
     }
 
     pub async fn lock(&self, operation: &str) -> Result<LockHandle, EngineError> {

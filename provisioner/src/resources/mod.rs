@@ -5,6 +5,7 @@ use crate::resource::Registry;
 
 mod util;
 
+pub mod builtin;
 pub mod ec2;
 
 pub fn register(r: &mut Registry) {
@@ -19,6 +20,8 @@ pub fn register(r: &mut Registry) {
     r.add_resource(ec2::eip::Eip);
     r.add_resource(ec2::nat_gateway::NatGateway);
     r.add_data_source(ec2::availability_zones::AvailabilityZones);
+    // Built in
+    r.add_data_source(builtin::stack::StackOutputs);
 }
 
 #[cfg(test)]
@@ -41,6 +44,6 @@ mod tests {
                 "vpc",
             ]
         );
-        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["availability_zones"]);
+        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["availability_zones", "stack"]);
     }
 }
