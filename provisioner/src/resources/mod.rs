@@ -6,6 +6,9 @@ use crate::resource::Registry;
 mod util;
 
 pub mod ec2;
+pub mod iam;
+pub mod meta;
+pub mod sts;
 
 pub fn register(r: &mut Registry) {
     // EC2
@@ -19,6 +22,14 @@ pub fn register(r: &mut Registry) {
     r.add_resource(ec2::eip::Eip);
     r.add_resource(ec2::nat_gateway::NatGateway);
     r.add_data_source(ec2::availability_zones::AvailabilityZones);
+    // IAM
+    r.add_resource(iam::role::Role);
+    r.add_resource(iam::role_policy::RolePolicy);
+    r.add_resource(iam::role_policy_attachment::RolePolicyAttachment);
+    r.add_data_source(iam::role_data_source::RoleDataSource);
+    // STS, meta
+    r.add_data_source(sts::caller_identity::CallerIdentity);
+    r.add_data_source(meta::region::Region);
 }
 
 #[cfg(test)]
@@ -31,6 +42,9 @@ mod tests {
             types,
             [
                 "eip",
+                "iam_role",
+                "iam_role_policy",
+                "iam_role_policy_attachment",
                 "internet_gateway",
                 "nat_gateway",
                 "route_table",
@@ -41,6 +55,9 @@ mod tests {
                 "vpc",
             ]
         );
-        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["availability_zones"]);
+        assert_eq!(
+            r.data_source_types().collect::<Vec<_>>(),
+            ["availability_zones", "caller_identity", "iam_role", "region"]
+        );
     }
 }
