@@ -7,6 +7,7 @@
 //! from its own unique stack name and never asserts on account-wide counts.
 
 mod common;
+mod common_cli;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -428,4 +429,77 @@ async fn data_sources() {
     let err = RoleDataSource.read(&cx, &gone).await.unwrap_err();
     assert_eq!(err.code.as_deref(), Some("NoSuchEntity"), "{err}");
     Role.delete(&cx, &role).await.unwrap();
+}
+
+/// A stack using every IAM type and data source through the CLI: apply, a re-plan is empty (the trust
+/// policy written as a TOML table and the inline policy as a JSON string converge with what IAM returns),
+/// a changed policy plans an in-place update, destroy removes everything.
+#[test]
+fn stack_applies_replans_empty_and_destroys() {
+    let cli = common_cli::Cli::new("iamcli");
+    let iam = iam_client(cli.moto);
+    let policy_arn = common_cli::block_on(customer_policy(&iam, &format!("{}-list", cli.stack)));
+    let stack_toml = r#"
+[stack]
+name = "__STACK__"
+
+[backend]
+type = "local"
+path = ".provisioner/state.json"
+
+[data.caller_identity.me]
+
+[data.region.here]
+
+[resource.iam_role.app]
+name_prefix = "__STACK__-"
+path = "/app/"
+description = "app in ${data.region.here.name}"
+tags = { Name = "app" }
+
+[resource.iam_role.app.assume_role_policy]
+Version = "2012-10-17"
+Statement = [{ Effect = "Allow", Principal = { Service = ["ecs-tasks.amazonaws.com"] }, Action = "sts:AssumeRole" }]
+
+[resource.iam_role_policy.read]
+role = "${iam_role.app.name}"
+name = "read"
+policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::__STACK__/*"]}]}'
+
+[resource.iam_role_policy_attachment.list]
+role = "${iam_role.app.name}"
+policy_arn = "__POLICY__"
+
+[data.iam_role.app]
+name = "${iam_role.app.name}"
+
+[output.account]
+value = "${data.caller_identity.me.account_id}"
+
+[output.role_arn]
+value = "${data.iam_role.app.arn}"
+"#;
+    cli.write("main.toml", &stack_toml.replace("__POLICY__", &policy_arn));
+    cli.apply();
+    let role_name = cli.id("iam_role.app");
+    assert!(role_name.starts_with(&format!("{}-", cli.stack)), "{role_name}");
+    assert_eq!(cli.id("iam_role_policy.read"), format!("{role_name}:read"));
+    assert_eq!(cli.id("iam_role_policy_attachment.list"), format!("{role_name}/{policy_arn}"));
+    let out = cli.ok(&["output", "--json"]);
+    assert!(out.stdout.contains("123456789012"), "{out}");
+    assert!(out.stdout.contains(&format!("role/app/{role_name}")), "{out}");
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // A changed inline policy, same meaning written differently for the trust policy: one in-place update.
+    cli.edit("main.toml", r#"["s3:GetObject"]"#, r#"["s3:GetObject","s3:ListBucket"]"#);
+    cli.edit("main.toml", r#"Action = "sts:AssumeRole""#, r#"Action = ["sts:AssumeRole"]"#);
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
+    assert_eq!(common_cli::pairs(&common_cli::actions(&plan)), [("iam_role_policy.read", "update")], "{plan:#}");
+    cli.apply();
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    cli.destroy();
+    let gone = common_cli::block_on(async { iam.get_role().role_name(&role_name).send().await });
+    assert!(gone.is_err(), "role still exists after destroy");
+    common_cli::block_on(async { iam.delete_policy().policy_arn(&policy_arn).send().await }).unwrap();
 }
