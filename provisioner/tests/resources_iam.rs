@@ -389,6 +389,45 @@ async fn role_policy_and_attachment_lifecycle() {
     iam.delete_policy().policy_arn(&arn).send().await.unwrap();
 }
 
+/// Eventual consistency: IAM answers NoSuchEntity for a role that other calls do not see yet. Here the role
+/// really appears a moment after PutRolePolicy and AttachRolePolicy are first sent: both retry (bounded)
+/// and succeed, each with one checkpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_and_attachment_wait_for_a_role_that_appears_a_moment_later() {
+    let (cx, iam, stack) = setup("iamlate").await;
+    let role_name = format!("{stack}-late");
+    let arn = customer_policy(&iam, &format!("{stack}-late")).await;
+    let pol_want = desired(
+        &RolePolicy,
+        &stack,
+        "iam_role_policy.p",
+        json!({"role": role_name, "name": "p", "policy": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}}),
+    );
+    let att_want = desired(&RolePolicyAttachment, &stack, "iam_role_policy_attachment.a", json!({"role": role_name, "policy_arn": arn}));
+    let role_want = desired(&Role, &stack, "iam_role.late", json!({"name": role_name, "assume_role_policy": trust_table("ec2.amazonaws.com")}));
+    let (pol_cp, att_cp) = (RecordingCheckpoint::new(), RecordingCheckpoint::new());
+    let late_role = async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        Role.create(&cx, &role_want, &RoleProbe::new()).await
+    };
+    let (pol, att, role) = tokio::join!(
+        RolePolicy.create(&cx, &pol_want, &pol_cp),
+        RolePolicyAttachment.create(&cx, &att_want, &att_cp),
+        late_role
+    );
+    let (pol, att, role) = (pol.unwrap(), att.unwrap(), role.unwrap());
+    assert_eq!(pol_cp.created_id(), format!("{role_name}:p"));
+    assert_eq!(att_cp.created_id(), format!("{role_name}/{arn}"));
+    assert!(cx.calls.snapshot()["IAM.PutRolePolicy"] > 1, "PutRolePolicy was not retried: {:?}", cx.calls.snapshot());
+    assert_converged(&RolePolicy, &pol_want, &pol);
+    assert_converged(&RolePolicyAttachment, &att_want, &att);
+
+    RolePolicyAttachment.delete(&cx, &att).await.unwrap();
+    RolePolicy.delete(&cx, &pol).await.unwrap();
+    Role.delete(&cx, &role).await.unwrap();
+    iam.delete_policy().policy_arn(&arn).send().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn data_sources() {
     let (cx, _iam, stack) = setup("iamdata").await;
