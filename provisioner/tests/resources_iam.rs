@@ -229,7 +229,7 @@ async fn role_lifecycle_converges_with_table_and_json_policies() {
     assert_eq!(Role.read_stack(&cx, &[]).await.unwrap()[&name], got3);
 
     Role.delete(&cx, &got3).await.unwrap();
-    assert!(Role.read(&cx, &[name.clone()]).await.unwrap().is_empty());
+    assert!(Role.read(&cx, std::slice::from_ref(&name)).await.unwrap().is_empty());
     Role.delete(&cx, &got3).await.expect("deleting a deleted role succeeds");
     cx.forget_shared();
     assert!(Role.read_stack(&cx, &[]).await.unwrap().is_empty());
@@ -336,7 +336,7 @@ async fn role_policy_and_attachment_lifecycle() {
         "iam_role_policy_attachment.other",
         json!({"role": role_name, "policy_arn": "arn:aws:iam::123456789012:policy/not-attached"}),
     );
-    assert_eq!(RolePolicyAttachment.find_existing(&cx, &[att_want.clone()]).await.unwrap(), [None]);
+    assert_eq!(RolePolicyAttachment.find_existing(&cx, std::slice::from_ref(&att_want)).await.unwrap(), [None]);
     let cp = RecordingCheckpoint::new();
     let att = RolePolicyAttachment.create(&cx, &att_want, &cp).await.unwrap();
     let att_id = format!("{role_name}/{arn}");
@@ -377,7 +377,7 @@ async fn role_policy_and_attachment_lifecycle() {
 
     // Tear down: attachment, policies, role; each reads as gone; deleting again succeeds.
     RolePolicyAttachment.delete(&cx, &att).await.unwrap();
-    assert!(RolePolicyAttachment.read(&cx, &[att_id.clone()]).await.unwrap().is_empty());
+    assert!(RolePolicyAttachment.read(&cx, std::slice::from_ref(&att_id)).await.unwrap().is_empty());
     assert_eq!(RolePolicyAttachment.find_existing(&cx, &[att_want]).await.unwrap(), [None]);
     RolePolicyAttachment.delete(&cx, &att).await.expect("detaching a detached policy succeeds");
     RolePolicy.delete(&cx, &pol2).await.unwrap();
