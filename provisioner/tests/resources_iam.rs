@@ -237,7 +237,7 @@ async fn role_lifecycle_converges_with_table_and_json_policies() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn role_names_from_prefix_and_create_retry_takes_its_own_role() {
+async fn role_names_from_prefix_retried_create_and_read_stack_by_workspace() {
     let (cx, _iam, stack) = setup("iamprefix").await;
     let prefix = format!("{}-", &stack[..stack.len().min(30)]);
     let want = desired(
@@ -271,6 +271,34 @@ async fn role_names_from_prefix_and_create_retry_takes_its_own_role() {
     let err = Role.create(&cx, &other, &RoleProbe::new()).await.unwrap_err();
     assert_eq!(err.code.as_deref(), Some("EntityAlreadyExists"), "{err}");
 
+    // read_stack selects as the EC2 tag filters do: in a named workspace only its roles, in `default` all
+    // of the stack's (the engine sorts out other workspaces').
+    let mut blue = desired(
+        &Role,
+        &stack,
+        "iam_role.blue",
+        json!({"name": format!("{stack}-blue"), "assume_role_policy": trust_json("lambda.amazonaws.com")}),
+    );
+    if let Some(Value::Map(tags)) = blue.get_mut("tags") {
+        tags.insert("provisioner:workspace".into(), Value::str("blue"));
+    }
+    let blue = Role.create(&cx, &blue, &RoleProbe::new()).await.unwrap();
+    let mut seen = BTreeMap::new();
+    for ws in ["default", "blue", "green"] {
+        let mut wcx = ctx(Moto::shared(), &stack).await;
+        wcx.workspace = ws.to_owned();
+        let mut names: Vec<String> = Role.read_stack(&wcx, &[]).await.unwrap().into_keys().collect();
+        names.sort();
+        seen.insert(ws, names);
+    }
+    let blue_name = s(&blue, "id").to_owned();
+    let mut both = vec![name.clone(), blue_name.clone()];
+    both.sort();
+    assert_eq!(seen["default"], both);
+    assert_eq!(seen["blue"], [blue_name]);
+    assert!(seen["green"].is_empty(), "{seen:?}");
+
+    Role.delete(&cx, &blue).await.unwrap();
     Role.delete(&cx, &got).await.unwrap();
 }
 
