@@ -506,7 +506,34 @@ fn stack_applies_replans_empty_and_destroys() {
     let cli = common_cli::Cli::new("iamcli");
     let iam = iam_client(cli.moto);
     let policy_arn = common_cli::block_on(customer_policy(&iam, &format!("{}-list", cli.stack)));
-    let stack_toml = r#"
+    write_iam_stack(&cli, &policy_arn);
+    cli.apply();
+    let role_name = cli.id("iam_role.app");
+    assert!(role_name.starts_with(&format!("{}-", cli.stack)), "{role_name}");
+    assert_eq!(cli.id("iam_role_policy.read"), format!("{role_name}:read"));
+    assert_eq!(cli.id("iam_role_policy_attachment.list"), format!("{role_name}/{policy_arn}"));
+    let out = cli.ok(&["output", "--json"]);
+    assert!(out.stdout.contains("123456789012"), "{out}");
+    assert!(out.stdout.contains(&format!("role/app/{role_name}")), "{out}");
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // A changed inline policy, same meaning written differently for the trust policy: one in-place update.
+    cli.edit("main.toml", r#"["s3:GetObject"]"#, r#"["s3:GetObject","s3:ListBucket"]"#);
+    cli.edit("main.toml", r#"Action = "sts:AssumeRole""#, r#"Action = ["sts:AssumeRole"]"#);
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
+    assert_eq!(common_cli::pairs(&common_cli::actions(&plan)), [("iam_role_policy.read", "update")], "{plan:#}");
+    cli.apply();
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    cli.destroy();
+    let gone = common_cli::block_on(async { iam.get_role().role_name(&role_name).send().await });
+    assert!(gone.is_err(), "role still exists after destroy");
+    common_cli::block_on(async { iam.delete_policy().policy_arn(&policy_arn).send().await }).unwrap();
+}
+
+/// A stack with every IAM type and data source; the role's name is generated from a prefix.
+fn write_iam_stack(cli: &common_cli::Cli, policy_arn: &str) {
+    let text = r#"
 [stack]
 name = "__STACK__"
 
@@ -546,27 +573,65 @@ value = "${data.caller_identity.me.account_id}"
 [output.role_arn]
 value = "${data.iam_role.app.arn}"
 "#;
-    cli.write("main.toml", &stack_toml.replace("__POLICY__", &policy_arn));
-    cli.apply();
-    let role_name = cli.id("iam_role.app");
-    assert!(role_name.starts_with(&format!("{}-", cli.stack)), "{role_name}");
-    assert_eq!(cli.id("iam_role_policy.read"), format!("{role_name}:read"));
-    assert_eq!(cli.id("iam_role_policy_attachment.list"), format!("{role_name}/{policy_arn}"));
-    let out = cli.ok(&["output", "--json"]);
-    assert!(out.stdout.contains("123456789012"), "{out}");
-    assert!(out.stdout.contains(&format!("role/app/{role_name}")), "{out}");
-    cli.expect(0, &["plan", "--detailed-exitcode"]);
+    cli.write("main.toml", &text.replace("__POLICY__", policy_arn));
+}
 
-    // A changed inline policy, same meaning written differently for the trust policy: one in-place update.
-    cli.edit("main.toml", r#"["s3:GetObject"]"#, r#"["s3:GetObject","s3:ListBucket"]"#);
-    cli.edit("main.toml", r#"Action = "sts:AssumeRole""#, r#"Action = ["sts:AssumeRole"]"#);
-    let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
-    assert_eq!(common_cli::pairs(&common_cli::actions(&plan)), [("iam_role_policy.read", "update")], "{plan:#}");
-    cli.apply();
-    cli.expect(0, &["plan", "--detailed-exitcode"]);
+/// Roles carrying the stack's tag, with their inline policy names and attached policy ARNs (seen from
+/// outside, through the account read of moto).
+fn stack_roles(iam: &aws_sdk_iam::Client, stack: &str) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+    let out = common_cli::block_on(
+        iam.get_account_authorization_details().filter(aws_sdk_iam::types::EntityType::Role).send(),
+    )
+    .unwrap();
+    out.role_detail_list()
+        .iter()
+        .filter(|r| r.tags().iter().any(|t| t.key() == TAG_STACK && t.value() == stack))
+        .map(|r| {
+            let inline = r.role_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect();
+            let attached = r.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_owned).collect();
+            (r.role_name().unwrap().to_owned(), (inline, attached))
+        })
+        .collect()
+}
 
-    cli.destroy();
-    let gone = common_cli::block_on(async { iam.get_role().role_name(&role_name).send().await });
-    assert!(gone.is_err(), "role still exists after destroy");
+/// An apply of the IAM stack killed at each of its operation boundaries in turn (`PROVISIONER_CRASH_AT`,
+/// `--parallelism 1`): the re-apply adopts the role the killed run created and did not save (by its tags,
+/// although its name was generated), the attachment by its natural key, rewrites the inline policy in place,
+/// and creates nothing twice; the re-plan is empty and destroy leaves nothing.
+#[test]
+fn killed_at_every_operation_boundary_the_reapply_converges() {
+    let cli = common_cli::Cli::new("iamcrash");
+    let iam = iam_client(cli.moto);
+    let policy_arn = common_cli::block_on(customer_policy(&iam, &format!("{}-list", cli.stack)));
+    write_iam_stack(&cli, &policy_arn);
+    let mut n = 1;
+    loop {
+        let crashing = cli.in_workspace(&cli.workspace()).env("PROVISIONER_CRASH_AT", &n.to_string());
+        let out = crashing.run(&["apply", "--auto-approve", "--parallelism", "1"]);
+        if out.code == 0 && !out.stderr.contains("crash point") {
+            cli.destroy();
+            break;
+        }
+        assert!(out.stderr.contains(&format!("crash point {n} reached")), "boundary {n}:\n{out}");
+        let context = format!("killed at boundary {n} ({})", out.stderr.lines().find(|l| l.contains("crash point")).unwrap_or(""));
+        let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cli.lock_path()).unwrap()).unwrap();
+        cli.ok(&["force-unlock", lock["id"].as_str().unwrap()]);
+        let again = cli.run(&["apply", "--auto-approve"]);
+        assert_eq!(again.code, 0, "{context}: re-apply failed\n{again}");
+        let roles = stack_roles(&iam, &cli.stack);
+        let role = cli.id("iam_role.app");
+        assert_eq!(
+            roles,
+            BTreeMap::from([(role, (vec!["read".to_owned()], vec![policy_arn.clone()]))]),
+            "{context}: the stack's roles"
+        );
+        let plan = cli.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "{context}: re-plan not empty\n{plan}");
+        cli.destroy();
+        assert!(stack_roles(&iam, &cli.stack).is_empty(), "{context}: destroy left roles behind");
+        n += 1;
+    }
+    // Three resources, each with at least the checkpoint's and the final save's boundaries, before and after.
+    assert!(n > 12, "only {} boundaries reached", n - 1);
     common_cli::block_on(async { iam.delete_policy().policy_arn(&policy_arn).send().await }).unwrap();
 }
