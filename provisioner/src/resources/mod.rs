@@ -7,6 +7,9 @@ mod util;
 
 pub mod builtin;
 pub mod ec2;
+pub mod iam;
+pub mod meta;
+pub mod sts;
 
 pub fn register(r: &mut Registry) {
     // EC2
@@ -20,6 +23,14 @@ pub fn register(r: &mut Registry) {
     r.add_resource(ec2::eip::Eip);
     r.add_resource(ec2::nat_gateway::NatGateway);
     r.add_data_source(ec2::availability_zones::AvailabilityZones);
+    // IAM
+    r.add_resource(iam::role::Role);
+    r.add_resource(iam::role_policy::RolePolicy);
+    r.add_resource(iam::role_policy_attachment::RolePolicyAttachment);
+    r.add_data_source(iam::role_data_source::RoleDataSource);
+    // STS, meta
+    r.add_data_source(sts::caller_identity::CallerIdentity);
+    r.add_data_source(meta::region::Region);
     // Built in
     r.add_data_source(builtin::stack::StackOutputs);
 }
@@ -34,6 +45,9 @@ mod tests {
             types,
             [
                 "eip",
+                "iam_role",
+                "iam_role_policy",
+                "iam_role_policy_attachment",
                 "internet_gateway",
                 "nat_gateway",
                 "route_table",
@@ -44,6 +58,9 @@ mod tests {
                 "vpc",
             ]
         );
-        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["availability_zones", "stack"]);
+        assert_eq!(
+            r.data_source_types().collect::<Vec<_>>(),
+            ["availability_zones", "caller_identity", "iam_role", "region", "stack"]
+        );
     }
 }
