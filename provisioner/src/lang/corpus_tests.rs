@@ -122,13 +122,15 @@ ingress = [
     assert_eq!(e[0].0, "main.toml:5:22");
     assert_eq!(
         e[0].1,
-        "invalid value for `enable_dns_support`: expected bool, found string"
+        "invalid value for `enable_dns_support`: expected bool, found string \"yes\""
     );
+    assert!(e[0].2.as_deref().unwrap().contains("`true` or `false`"), "{e:?}");
     assert_eq!(e[1].0, "main.toml:12:17");
     assert_eq!(
         e[1].1,
-        "invalid value for `ingress[1].from_port`: expected number, found string"
+        "invalid value for `ingress[1].from_port`: expected number, found string \"http\""
     );
+    assert!(e[1].2.as_deref().unwrap().contains("holds one, e.g. `\"80\"`"), "{e:?}");
 }
 
 #[test]
@@ -481,7 +483,7 @@ fn unknown_cli_var_bad_number_and_not_allowed() {
             ),
             (
                 "main.toml:7:11",
-                "invalid value for variable `count` from --var count=abc: expected number, found string",
+                "invalid value for variable `count` from --var count=abc: expected number, found string \"abc\"",
                 Some("`count` is declared as number")
             ),
             (
@@ -528,7 +530,7 @@ fn bad_variable_declarations() {
         got[1],
         (
             "main.toml:7:11",
-            "the default of `b` does not match its type number: expected number, found string"
+            "the default of `b` does not match its type number: expected number, found string \"x\""
         )
     );
     assert_eq!(
