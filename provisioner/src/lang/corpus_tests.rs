@@ -1143,3 +1143,51 @@ tags = { Name = "${local.name}", Id = "id-${vpc.main.id}" }
         ]
     );
 }
+
+#[test]
+fn data_sources_take_for_each() {
+    let body = r#"
+[data.availability_zones.x]
+for_each = ["available", "impaired"]
+state = "${each.key}"
+
+[resource.subnet.a]
+vpc_id = "vpc-1"
+cidr_block = "10.0.1.0/24"
+availability_zone = '${data.availability_zones.x["available"].names[0]}'
+tags = { All = '${join(",", flatten(data.availability_zones.x[*].names))}' }
+
+[output.first]
+value = '${data.availability_zones.x[*].names[0]}'
+"#;
+    let (_s, out) = eval_instances(body, "data.availability_zones.x", serde_json::json!({}), serde_json::json!({}));
+    assert_eq!(out.keys().collect::<Vec<_>>(), ["available", "impaired"]);
+    assert_eq!(out["impaired"].as_ref().unwrap()["state"], Value::str("impaired"));
+    assert_eq!(
+        instance_address(Mode::Data, "availability_zones", "x", Some("available")),
+        "data.availability_zones.x[\"available\"]"
+    );
+    assert_eq!(
+        parse_address("data.availability_zones.x[\"available\"]").unwrap(),
+        (Mode::Data, "availability_zones".into(), "x".into(), Some("available".into()))
+    );
+    // References evaluate against the instances (a map of key → attributes, as the engine provides).
+    let zones = serde_json::json!({"data.availability_zones.x": {
+        "available": {"names": ["eu-1a", "eu-1b"]}, "impaired": {"names": ["eu-1c"]}
+    }});
+    let a = one_instance(body, "subnet.a", serde_json::json!({}), zones.clone()).unwrap();
+    assert_eq!(a["availability_zone"], Value::str("eu-1a"));
+    assert_eq!(a["tags"].get("All"), Some(&Value::str("eu-1a,eu-1b,eu-1c")));
+    let (_s, c) = ok(&[("main.toml", &format!("{STACK}{body}"))]);
+    let resources = Value::from_json(&zones).as_map().cloned().unwrap();
+    let empty = BTreeMap::new();
+    let scope = Scope { vars: &empty, locals: &empty, resources: &resources, each: None, workspace: "default" };
+    assert_eq!(eval(&c.outputs["first"].value, &scope).unwrap(), Value::string_list(["eu-1a", "eu-1c"]));
+    // Without an instance key, a located error with the ways to write it.
+    let e = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"n\"\n[data.availability_zones.x]\nfor_each = [\"a\"]\n[output.o]\nvalue = \"${data.availability_zones.x.names}\"\n",
+    )]);
+    assert_eq!(e.0, "main.toml:6:38");
+    assert!(e.2.unwrap().contains("data.availability_zones.x[\"KEY\"].names"));
+}
