@@ -3,7 +3,8 @@
 //! One [`Schema`] per resource or data-source type says, for each attribute, its [`Type`], whether it is
 //! required, optional, computed or optional+computed, whether changing it forces replacement, whether it is
 //! sensitive, and its default. Everything generic is driven from here: config validation (unknown keys with
-//! "did you mean", types, required attributes), normalisation before diffing (defaults filled, sets sorted),
+//! "did you mean", types with Terraform's conversions and a hint when a value does not convert, one table
+//! for a nested block, required attributes), normalisation before diffing (defaults filled, sets sorted),
 //! the diff itself (forcing attributes → replace), redaction of sensitive values and the JSON Schema for
 //! editors. No resource writes its own validation or diff.
 
@@ -499,6 +500,14 @@ fn type_json_schema(t: &Type) -> serde_json::Value {
         Type::String => json!({"type": "string"}),
         Type::Number => json!({"type": "number"}),
         Type::Bool => json!({"type": "boolean"}),
+        // A nested block also takes one table.
+        Type::List(t) if matches!(**t, Type::Object(_)) => {
+            json!({"anyOf": [{"type": "array", "items": type_json_schema(t)}, type_json_schema(t)]})
+        }
+        Type::Set(t) if matches!(**t, Type::Object(_)) => json!({"anyOf": [
+            {"type": "array", "items": type_json_schema(t), "uniqueItems": true},
+            type_json_schema(t)
+        ]}),
         Type::List(t) => json!({"type": "array", "items": type_json_schema(t)}),
         Type::Set(t) => json!({"type": "array", "items": type_json_schema(t), "uniqueItems": true}),
         Type::Map(t) => json!({"type": "object", "additionalProperties": type_json_schema(t)}),
@@ -654,6 +663,16 @@ mod tests {
         assert_eq!(m.hint.as_deref(), Some("this table takes: from_port, protocol, cidr_blocks, description"));
         // Unknown values pass anywhere, also inside tables.
         assert!(rule_type().check(&Value::Map([("from_port".into(), Value::Unknown), ("protocol".into(), Value::str("tcp"))].into())).is_ok());
+    }
+
+    #[test]
+    fn json_schema_lets_a_block_be_one_table() {
+        let s = Schema::new("x", "X").attr(Attribute::new("rule", Type::list(rule_type())).describe("Rules."));
+        let js = s.json_schema();
+        let rule = &js["properties"]["rule"];
+        assert_eq!(rule["anyOf"][0]["type"], "array");
+        assert_eq!(rule["anyOf"][1]["type"], "object");
+        assert_eq!(rule["description"], "Rules.");
     }
 
     #[test]
