@@ -3,7 +3,8 @@
 //! One [`Schema`] per resource or data-source type says, for each attribute, its [`Type`], whether it is
 //! required, optional, computed or optional+computed, whether changing it forces replacement, whether it is
 //! sensitive, and its default. Everything generic is driven from here: config validation (unknown keys with
-//! "did you mean", types, required attributes), normalisation before diffing (defaults filled, sets sorted),
+//! "did you mean", types with Terraform's conversions and a hint when a value does not convert, one table
+//! for a nested block, required attributes), normalisation before diffing (defaults filled, sets sorted),
 //! the diff itself (forcing attributes → replace), redaction of sensitive values and the JSON Schema for
 //! editors. No resource writes its own validation or diff.
 
@@ -50,33 +51,49 @@ impl Type {
         }
     }
 
-    /// Checks (and where lossless, converts) `v` to this type. Unknown and null pass.
-    /// Errors carry a path suffix such as `[0].from_port` and a message.
+    /// Checks (and where lossless, converts) `v` to this type; see [`Type::check`]. Errors are a path
+    /// suffix such as `[0].from_port` and a message (with the hint appended when there is one).
     pub fn conform(&self, v: &Value) -> Result<Value, (String, String)> {
-        let mismatch = || (String::new(), format!("expected {}, found {}", self.describe(), v.type_name()));
+        self.check(v).map_err(|m| {
+            let msg = match &m.hint {
+                Some(h) if m.message.starts_with("unknown attribute") => format!("{}; {h}", m.message),
+                _ => m.message,
+            };
+            (m.path, msg)
+        })
+    }
+
+    /// Checks `v` against this type, converting as Terraform does: a string holding a number where a
+    /// number is expected (`"80"` → `80`), `"true"`/`"false"` where a bool is, a number or bool where a
+    /// string is (`80` → `"80"`), element by element inside lists, sets, maps and tables. A nested block
+    /// (a list or set of tables) also takes ONE table, read as a one-element list. Unknown and null pass.
+    pub fn check(&self, v: &Value) -> Result<Value, Mismatch> {
         match (self, v) {
             (_, Value::Unknown) | (_, Value::Null) | (Type::Any, _) => Ok(v.clone()),
             (Type::String, Value::String(_)) => Ok(v.clone()),
-            (Type::String, Value::Number(_)) | (Type::String, Value::Bool(_)) => {
-                Ok(Value::String(v.to_string()))
-            }
+            (Type::String, Value::Number(_)) | (Type::String, Value::Bool(_)) => Ok(Value::String(v.to_string())),
             (Type::Number, Value::Number(_)) => Ok(v.clone()),
-            (Type::Number, Value::String(s)) => {
-                s.parse::<f64>().map(Value::Number).map_err(|_| mismatch())
-            }
+            (Type::Number, Value::String(s)) => match parse_number(s) {
+                Some(n) => Ok(Value::Number(n)),
+                None => Err(self.mismatch(v)),
+            },
             (Type::Bool, Value::Bool(_)) => Ok(v.clone()),
             (Type::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+            // One table where a block list is expected: a one-element list (errors keep the table's paths).
+            (Type::List(t) | Type::Set(t), Value::Map(_)) if matches!(**t, Type::Object(_)) => {
+                Ok(Value::List(vec![t.check(v)?]))
+            }
             (Type::List(t) | Type::Set(t), Value::List(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    out.push(t.conform(item).map_err(|(p, m)| (format!("[{i}]{p}"), m))?);
+                    out.push(t.check(item).map_err(|m| m.under(&format!("[{i}]")))?);
                 }
                 Ok(Value::List(out))
             }
             (Type::Map(t), Value::Map(m)) => {
                 let mut out = BTreeMap::new();
                 for (k, item) in m {
-                    out.insert(k.clone(), t.conform(item).map_err(|(p, m)| (format!("[{k:?}]{p}"), m))?);
+                    out.insert(k.clone(), t.check(item).map_err(|e| e.under(&format!("[{k:?}]")))?);
                 }
                 Ok(Value::Map(out))
             }
@@ -84,27 +101,72 @@ impl Type {
                 for key in m.keys() {
                     if !attrs.iter().any(|a| a.name == key) {
                         let hint = suggest(key, attrs.iter().map(|a| a.name))
-                            .map(|s| format!("; did you mean `{s}`?"))
-                            .unwrap_or_default();
-                        return Err((format!(".{key}"), format!("unknown attribute `{key}`{hint}")));
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| {
+                                let names: Vec<&str> = attrs.iter().map(|a| a.name).collect();
+                                format!("this table takes: {}", names.join(", "))
+                            });
+                        return Err(Mismatch {
+                            path: format!(".{key}"),
+                            message: format!("unknown attribute `{key}`"),
+                            hint: Some(hint),
+                        });
                     }
                 }
                 let mut out = BTreeMap::new();
                 for a in attrs {
                     match m.get(a.name) {
                         Some(item) => {
-                            let c = a.conform(item).map_err(|(p, msg)| (format!(".{}{p}", a.name), msg))?;
+                            let c = a.check(item).map_err(|e| e.under(&format!(".{}", a.name)))?;
                             out.insert(a.name.to_owned(), c);
                         }
                         None if a.presence == Presence::Required => {
-                            return Err((String::new(), format!("missing required attribute `{}`", a.name)))
+                            return Err(Mismatch {
+                                path: String::new(),
+                                message: format!("missing required attribute `{}`", a.name),
+                                hint: Some(if a.description.is_empty() {
+                                    format!("add `{} = …` to the table", a.name)
+                                } else {
+                                    format!("add `{} = …` to the table ({})", a.name, a.description)
+                                }),
+                            })
                         }
                         None => {}
                     }
                 }
                 Ok(Value::Map(out))
             }
-            _ => Err(mismatch()),
+            _ => Err(self.mismatch(v)),
+        }
+    }
+
+    /// "expected number, found string \"eighty\"" with a hint on how to write this type.
+    fn mismatch(&self, v: &Value) -> Mismatch {
+        let hint = match (self, v) {
+            (Type::Number, Value::String(_)) => {
+                "write a number, e.g. `80`; a string converts only when it holds one, e.g. `\"80\"`".to_owned()
+            }
+            (Type::Number, _) => "write a number, e.g. `80`".to_owned(),
+            (Type::Bool, _) => "write `true` or `false` (the strings \"true\" and \"false\" convert too)".to_owned(),
+            (Type::String, Value::List(_)) => {
+                "a list does not convert to a string: pick one element, or use join(\",\", …)".to_owned()
+            }
+            (Type::String, _) => "write a string, e.g. `\"web\"`".to_owned(),
+            (Type::List(t) | Type::Set(t), _) if matches!(**t, Type::Object(_)) => {
+                "write one table `{ … }` or an array of tables `[{ … }, { … }]`".to_owned()
+            }
+            (Type::List(_) | Type::Set(_), Value::String(_) | Value::Number(_) | Value::Bool(_)) => {
+                format!("wrap it in brackets: `[{v}]`")
+            }
+            (Type::List(_) | Type::Set(_), _) => "write an array, e.g. `[\"a\", \"b\"]`".to_owned(),
+            (Type::Map(_), _) => "write a table, e.g. `{ Name = \"web\" }`".to_owned(),
+            (Type::Object(_), _) => "write a table, e.g. `{ key = value }`".to_owned(),
+            (Type::Any, _) => String::new(),
+        };
+        Mismatch {
+            path: String::new(),
+            message: format!("expected {}, found {}", self.describe(), found(v)),
+            hint: (!hint.is_empty()).then_some(hint),
         }
     }
 
@@ -135,6 +197,40 @@ impl Type {
             }
             _ => v.clone(),
         }
+    }
+}
+
+/// Why a value does not fit a type: where inside it (a path suffix such as `[0].from_port`, empty for the
+/// value itself), what is wrong, and how to write it instead.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    pub path: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Mismatch {
+    /// The same mismatch, one level deeper (`prefix` is `[0]`, `["k"]` or `.name`).
+    fn under(mut self, prefix: &str) -> Mismatch {
+        self.path = format!("{prefix}{}", self.path);
+        self
+    }
+}
+
+/// A number written as a string, as Terraform converts it: decimal, finite, no surrounding spaces.
+fn parse_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+/// "string \"eighty\"", "number 5", "list": what a value is, for mismatch messages.
+fn found(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.chars().count() > 40 => {
+            let head: String = s.chars().take(40).collect();
+            format!("string {}…", Value::String(head))
+        }
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => format!("{} {v}", v.type_name()),
+        other => other.type_name().to_owned(),
     }
 }
 
@@ -271,6 +367,19 @@ impl Attribute {
         Ok(c)
     }
 
+    /// [`Attribute::conform`] with hints: type-checks and converts (see [`Type::check`]), then
+    /// format-checks a value for this attribute.
+    pub fn check(&self, v: &Value) -> Result<Value, Mismatch> {
+        let c = self.ty.check(v)?;
+        self.format.check(&c).map_err(|message| Mismatch { path: String::new(), message, hint: None })?;
+        Ok(c)
+    }
+
+    /// True for a nested block: a list or set of tables (`ingress`, `default_action`, …).
+    pub fn is_block(&self) -> bool {
+        matches!(&self.ty, Type::List(t) | Type::Set(t) if matches!(**t, Type::Object(_)))
+    }
+
     pub fn settable(&self) -> bool {
         self.presence != Presence::Computed
     }
@@ -391,6 +500,14 @@ fn type_json_schema(t: &Type) -> serde_json::Value {
         Type::String => json!({"type": "string"}),
         Type::Number => json!({"type": "number"}),
         Type::Bool => json!({"type": "boolean"}),
+        // A nested block also takes one table.
+        Type::List(t) if matches!(**t, Type::Object(_)) => {
+            json!({"anyOf": [{"type": "array", "items": type_json_schema(t)}, type_json_schema(t)]})
+        }
+        Type::Set(t) if matches!(**t, Type::Object(_)) => json!({"anyOf": [
+            {"type": "array", "items": type_json_schema(t), "uniqueItems": true},
+            type_json_schema(t)
+        ]}),
         Type::List(t) => json!({"type": "array", "items": type_json_schema(t)}),
         Type::Set(t) => json!({"type": "array", "items": type_json_schema(t), "uniqueItems": true}),
         Type::Map(t) => json!({"type": "object", "additionalProperties": type_json_schema(t)}),
@@ -443,7 +560,119 @@ mod tests {
         assert_eq!(path, "[0].cidr_block");
         assert!(msg.contains("did you mean `cidr_blocks`"), "{msg}");
         let v = Value::from_json(&serde_json::json!([{"from_port": "x", "protocol": "tcp"}]));
-        assert_eq!(t.conform(&v).unwrap_err(), ("[0].from_port".into(), "expected number, found string".into()));
+        assert_eq!(t.conform(&v).unwrap_err(), ("[0].from_port".into(), "expected number, found string \"x\"".into()));
+    }
+
+    fn j(v: serde_json::Value) -> Value {
+        Value::from_json(&v)
+    }
+
+    #[test]
+    fn strings_convert_to_numbers_and_bools() {
+        for (s, n) in [("80", 80.0), ("8080", 8080.0), ("-3", -3.0), ("1.5", 1.5), ("1e3", 1000.0), ("+7", 7.0)] {
+            assert_eq!(Type::Number.check(&Value::str(s)), Ok(Value::Number(n)), "{s}");
+        }
+        assert_eq!(Type::Bool.check(&Value::str("true")), Ok(Value::Bool(true)));
+        assert_eq!(Type::Bool.check(&Value::str("false")), Ok(Value::Bool(false)));
+        // Already the right type, unknown and null: unchanged.
+        assert_eq!(Type::Number.check(&Value::int(80)), Ok(Value::int(80)));
+        assert_eq!(Type::Bool.check(&Value::Unknown), Ok(Value::Unknown));
+        assert_eq!(Type::Number.check(&Value::Null), Ok(Value::Null));
+    }
+
+    #[test]
+    fn numbers_and_bools_convert_to_strings() {
+        assert_eq!(Type::String.check(&Value::int(80)), Ok(Value::str("80")));
+        assert_eq!(Type::String.check(&Value::Number(1.5)), Ok(Value::str("1.5")));
+        assert_eq!(Type::String.check(&Value::Bool(true)), Ok(Value::str("true")));
+    }
+
+    #[test]
+    fn strings_that_are_not_numbers_are_refused_with_a_hint() {
+        for s in ["eighty", "", " 80", "80 ", "0x10", "inf", "NaN", "1_000", "80px"] {
+            let m = Type::Number.check(&Value::str(s)).unwrap_err();
+            assert_eq!(m.message, format!("expected number, found string {}", Value::str(s)), "{s}");
+            assert!(m.hint.as_deref().unwrap().contains("e.g. `\"80\"`"), "{m:?}");
+        }
+        for s in ["yes", "True", "1", ""] {
+            let m = Type::Bool.check(&Value::str(s)).unwrap_err();
+            assert_eq!(m.message, format!("expected bool, found string {}", Value::str(s)));
+            assert!(m.hint.unwrap().contains("`true` or `false`"));
+        }
+        // Numbers are not bools, lists and tables are not strings.
+        let m = Type::Bool.check(&Value::int(1)).unwrap_err();
+        assert_eq!(m.message, "expected bool, found number 1");
+        let m = Type::String.check(&j(serde_json::json!(["a"]))).unwrap_err();
+        assert_eq!(m.message, "expected string, found list");
+        assert!(m.hint.unwrap().contains("join"));
+        let m = Type::String.check(&j(serde_json::json!({"a": 1}))).unwrap_err();
+        assert_eq!(m.message, "expected string, found map");
+        // A long string is shortened in the message.
+        let m = Type::Number.check(&Value::str("x".repeat(100))).unwrap_err();
+        assert!(m.message.ends_with("xxx\"…"), "{}", m.message);
+    }
+
+    #[test]
+    fn conversions_apply_inside_lists_maps_and_tables() {
+        let t = Type::list(Type::Number);
+        assert_eq!(t.check(&j(serde_json::json!(["80", 443]))), Ok(j(serde_json::json!([80, 443]))));
+        let m = t.check(&j(serde_json::json!([80, "http"]))).unwrap_err();
+        assert_eq!((m.path.as_str(), m.message.as_str()), ("[1]", "expected number, found string \"http\""));
+        let t = Type::map(Type::String);
+        assert_eq!(
+            t.check(&j(serde_json::json!({"Port": 80, "Public": true}))),
+            Ok(j(serde_json::json!({"Port": "80", "Public": "true"})))
+        );
+        let t = Type::set(Type::String);
+        assert_eq!(t.check(&j(serde_json::json!([1, "a"]))), Ok(j(serde_json::json!(["1", "a"]))));
+        let t = Type::list(rule_type());
+        assert_eq!(
+            t.check(&j(serde_json::json!([{"from_port": "443", "protocol": "tcp", "description": 7}]))),
+            Ok(j(serde_json::json!([{"from_port": 443, "protocol": "tcp", "description": "7"}])))
+        );
+        let m = t.check(&j(serde_json::json!([{"from_port": "https", "protocol": "tcp"}]))).unwrap_err();
+        assert_eq!(m.path, "[0].from_port");
+        assert!(m.hint.is_some());
+    }
+
+    #[test]
+    fn one_table_is_a_one_element_block_list() {
+        for t in [Type::list(rule_type()), Type::set(rule_type())] {
+            let one = j(serde_json::json!({"from_port": "22", "protocol": "tcp"}));
+            assert_eq!(t.check(&one), Ok(j(serde_json::json!([{"from_port": 22, "protocol": "tcp"}]))));
+            // Errors inside the table keep the table's own paths (no `[0]`).
+            let m = t.check(&j(serde_json::json!({"from_port": 22, "protocol": "tcp", "cidr_block": []}))).unwrap_err();
+            assert_eq!((m.path.as_str(), m.message.as_str()), (".cidr_block", "unknown attribute `cidr_block`"));
+            assert_eq!(m.hint.as_deref(), Some("did you mean `cidr_blocks`?"));
+            let m = t.check(&j(serde_json::json!({"protocol": "tcp"}))).unwrap_err();
+            assert_eq!((m.path.as_str(), m.message.as_str()), ("", "missing required attribute `from_port`"));
+            assert!(m.hint.unwrap().contains("add `from_port = …`"));
+        }
+        // Only blocks: a list of strings does not take a table, a table of strings does not take a list.
+        let m = Type::list(Type::String).check(&j(serde_json::json!({"a": "b"}))).unwrap_err();
+        assert_eq!(m.message, "expected list of string, found map");
+        let m = Type::list(rule_type()).check(&Value::str("x")).unwrap_err();
+        assert!(m.hint.unwrap().contains("one table `{ … }` or an array of tables"));
+        let m = Type::set(Type::String).check(&Value::str("0.0.0.0/0")).unwrap_err();
+        assert_eq!(m.hint.as_deref(), Some("wrap it in brackets: `[\"0.0.0.0/0\"]`"));
+    }
+
+    #[test]
+    fn unknown_table_keys_list_what_the_table_takes() {
+        let m = rule_type().check(&j(serde_json::json!({"zzzzzzzz": 1}))).unwrap_err();
+        assert_eq!(m.hint.as_deref(), Some("this table takes: from_port, protocol, cidr_blocks, description"));
+        // Unknown values pass anywhere, also inside tables.
+        assert!(rule_type().check(&Value::Map([("from_port".into(), Value::Unknown), ("protocol".into(), Value::str("tcp"))].into())).is_ok());
+    }
+
+    #[test]
+    fn json_schema_lets_a_block_be_one_table() {
+        let s = Schema::new("x", "X").attr(Attribute::new("rule", Type::list(rule_type())).describe("Rules."));
+        let js = s.json_schema();
+        let rule = &js["properties"]["rule"];
+        assert_eq!(rule["anyOf"][0]["type"], "array");
+        assert_eq!(rule["anyOf"][1]["type"], "object");
+        assert_eq!(rule["description"], "Rules.");
     }
 
     #[test]

@@ -122,13 +122,15 @@ ingress = [
     assert_eq!(e[0].0, "main.toml:5:22");
     assert_eq!(
         e[0].1,
-        "invalid value for `enable_dns_support`: expected bool, found string"
+        "invalid value for `enable_dns_support`: expected bool, found string \"yes\""
     );
+    assert!(e[0].2.as_deref().unwrap().contains("`true` or `false`"), "{e:?}");
     assert_eq!(e[1].0, "main.toml:12:17");
     assert_eq!(
         e[1].1,
-        "invalid value for `ingress[1].from_port`: expected number, found string"
+        "invalid value for `ingress[1].from_port`: expected number, found string \"http\""
     );
+    assert!(e[1].2.as_deref().unwrap().contains("holds one, e.g. `\"80\"`"), "{e:?}");
 }
 
 #[test]
@@ -481,7 +483,7 @@ fn unknown_cli_var_bad_number_and_not_allowed() {
             ),
             (
                 "main.toml:7:11",
-                "invalid value for variable `count` from --var count=abc: expected number, found string",
+                "invalid value for variable `count` from --var count=abc: expected number, found string \"abc\"",
                 Some("`count` is declared as number")
             ),
             (
@@ -528,7 +530,7 @@ fn bad_variable_declarations() {
         got[1],
         (
             "main.toml:7:11",
-            "the default of `b` does not match its type number: expected number, found string"
+            "the default of `b` does not match its type number: expected number, found string \"x\""
         )
     );
     assert_eq!(
@@ -880,4 +882,312 @@ fn for_each_literal_must_be_map_or_list_of_strings() {
             ),
         ]
     );
+}
+
+/// Loads `STACK + body`, then evaluates the block `key` (each instance, keyed; `""` without `for_each`)
+/// the way the engine does, with `vars` as given and `resources` as the values of referenced blocks.
+fn eval_instances(
+    body: &str,
+    key: &str,
+    vars: serde_json::Value,
+    resources: serde_json::Value,
+) -> (TempStack, BTreeMap<String, Result<crate::value::Attrs, Diagnostics>>) {
+    let (s, c) = ok(&[("main.toml", &format!("{STACK}{body}"))]);
+    let vars = Value::from_json(&vars).as_map().cloned().unwrap_or_default();
+    let resources = Value::from_json(&resources).as_map().cloned().unwrap_or_default();
+    let locals = BTreeMap::new();
+    let block = c.block_by_key(key).unwrap_or_else(|| panic!("no block {key}"));
+    let reg = registry();
+    let schema = reg.schema(block.mode == Mode::Data, &block.type_name).unwrap();
+    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None, workspace: "default" };
+    let mut out = BTreeMap::new();
+    match expand_for_each(block, &scope).unwrap() {
+        None => {
+            out.insert(String::new(), eval_attrs(block, schema, &scope));
+        }
+        Some(items) => {
+            for (k, v) in items {
+                let kv = Value::str(k.clone());
+                let scope = Scope { each: Some((&kv, &v)), ..scope };
+                out.insert(k, eval_attrs(block, schema, &scope));
+            }
+        }
+    }
+    (s, out)
+}
+
+fn one_instance(body: &str, key: &str, vars: serde_json::Value, resources: serde_json::Value) -> Result<crate::value::Attrs, Vec<(String, String, Option<String>)>> {
+    let (s, mut out) = eval_instances(body, key, vars, resources);
+    out.remove("").unwrap().map_err(|d| rel(&s, &d))
+}
+
+const CONV_VARS: &str = r#"
+[variable.app_port]
+default = "8080"
+[variable.flag]
+default = "true"
+[variable.bad]
+default = "eighty"
+[variable.n]
+default = 80
+"#;
+
+fn vars() -> serde_json::Value {
+    serde_json::json!({"app_port": "8080", "flag": "true", "bad": "eighty", "n": 80})
+}
+
+#[test]
+fn interpolated_values_convert_to_the_attribute_type() {
+    let body = format!(
+        r#"{CONV_VARS}
+[resource.ecs_service.a]
+name = "${{var.n}}"
+desired_count = "${{var.app_port}}"
+enable_execute_command = "${{var.flag}}"
+ports = ["${{var.app_port}}", 443, "${{var.n + 1}}"]
+environment = {{ PORT = "${{var.n}}", ON = '${{var.flag == "true"}}' }}
+load_balancer = [{{ container_name = "${{var.n}}", container_port = "${{var.app_port}}" }}]
+"#
+    );
+    let a = one_instance(&body, "ecs_service.a", vars(), serde_json::json!({})).unwrap();
+    assert_eq!(a["name"], Value::str("80"));
+    assert_eq!(a["desired_count"], Value::int(8080));
+    assert_eq!(a["enable_execute_command"], Value::Bool(true));
+    assert_eq!(a["ports"], Value::from_json(&serde_json::json!([8080, 443, 81])));
+    assert_eq!(a["environment"], Value::from_json(&serde_json::json!({"PORT": "80", "ON": "true"})));
+    assert_eq!(
+        a["load_balancer"],
+        Value::from_json(&serde_json::json!([{"container_name": "80", "container_port": 8080}]))
+    );
+}
+
+#[test]
+fn interpolated_values_that_do_not_convert_are_located_errors() {
+    let body = format!(
+        r#"{CONV_VARS}
+[resource.ecs_service.a]
+name = "a"
+desired_count = "${{var.bad}}"
+enable_execute_command = "${{var.bad}}"
+ports = [80, "${{var.bad}}"]
+load_balancer = [{{ container_name = "x", container_port = "${{var.bad}}" }}]
+environment = {{ LIST = "${{[1]}}" }}
+"#
+    );
+    let e = one_instance(&body, "ecs_service.a", vars(), serde_json::json!({})).unwrap_err();
+    let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("main.toml:15:17", "invalid value for `desired_count`: expected number, found string \"eighty\""),
+            ("main.toml:16:26", "invalid value for `enable_execute_command`: expected bool, found string \"eighty\""),
+            ("main.toml:19:24", "invalid value for `environment[\"LIST\"]`: expected string, found list"),
+            ("main.toml:18:59", "invalid value for `load_balancer[0].container_port`: expected number, found string \"eighty\""),
+            ("main.toml:17:14", "invalid value for `ports[1]`: expected number, found string \"eighty\""),
+        ]
+    );
+    assert!(e.iter().all(|(_, _, h)| h.is_some()), "every refusal has a hint: {e:#?}");
+}
+
+#[test]
+fn one_table_for_a_nested_block_at_load_and_evaluation() {
+    let body = r#"
+[resource.vpc.main]
+cidr_block = "10.0.0.0/16"
+[resource.lb_listener.a]
+load_balancer_arn = "arn:lb"
+port = "443"
+default_action = { type = "forward", target_group_arn = "${vpc.main.id}", order = "1" }
+"#;
+    let a = one_instance(body, "lb_listener.a", serde_json::json!({}), serde_json::json!({"vpc.main": {"id": "vpc-1"}})).unwrap();
+    assert_eq!(a["port"], Value::int(443));
+    assert_eq!(
+        a["default_action"],
+        Value::from_json(&serde_json::json!([{"type": "forward", "target_group_arn": "vpc-1", "order": 1}]))
+    );
+    // Mistakes inside the one table: located at the key's value, no `[0]` in the path.
+    let e = load_errors(&[(
+        "main.toml",
+        &format!("{STACK}[resource.lb_listener.a]\nload_balancer_arn = \"x\"\nport = 1\ndefault_action = {{ type = \"forward\", order = \"first\" }}\n"),
+    )]);
+    let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+    assert_eq!(
+        got,
+        [("main.toml:6:46", "invalid value for `default_action.order`: expected number, found string \"first\"")]
+    );
+    let e = load_errors(&[(
+        "main.toml",
+        &format!("{STACK}[resource.lb_listener.a]\nload_balancer_arn = \"x\"\nport = 1\ndefault_action = {{ order = 1 }}\n"),
+    )]);
+    assert_eq!(e[0].0, "main.toml:6:18");
+    assert_eq!(e[0].1, "invalid value for `default_action`: missing required attribute `type`");
+}
+
+#[test]
+fn nested_block_from_one_expression_like_terraform_dynamic_blocks() {
+    let body = r#"
+[resource.ecs_service.svc]
+for_each = { pub = { public = true }, priv = { public = false } }
+name = "${each.key}"
+load_balancer = '${each.value.public ? [{ container_name = "api", container_port = 8080 }] : []}'
+"#;
+    let (_s, out) = eval_instances(body, "ecs_service.svc", serde_json::json!({}), serde_json::json!({}));
+    let public = out["pub"].as_ref().unwrap();
+    assert_eq!(
+        public["load_balancer"],
+        Value::from_json(&serde_json::json!([{"container_name": "api", "container_port": 8080}]))
+    );
+    // An empty list: no block at all, as Terraform's dynamic block generating nothing.
+    assert!(!out["priv"].as_ref().unwrap().contains_key("load_balancer"));
+
+    let eval_lb = |expr: &str, resources: serde_json::Value| {
+        let body = format!("[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n[resource.ecs_service.a]\nname = \"a\"\nload_balancer = '{expr}'\n");
+        one_instance(&body, "ecs_service.a", serde_json::json!({}), resources)
+    };
+    let none = serde_json::json!({});
+    // One table yielded: a one-element list; strings convert.
+    assert_eq!(
+        eval_lb(r#"${{ container_name = "api", container_port = "80" }}"#, none.clone()).unwrap()["load_balancer"],
+        Value::from_json(&serde_json::json!([{"container_name": "api", "container_port": 80}]))
+    );
+    // Unknown condition: the whole block is unknown; unknown values inside tables propagate.
+    assert_eq!(
+        eval_lb(r#"${vpc.main.id == "x" ? [{ container_name = "a", container_port = 1 }] : []}"#, none.clone()).unwrap()["load_balancer"],
+        Value::Unknown
+    );
+    let lb = eval_lb(r#"${[{ container_name = "a", container_port = 1, target_group_arn = vpc.main.id }]}"#, none.clone()).unwrap();
+    assert_eq!(lb["load_balancer"].as_list().unwrap()[0].get("target_group_arn"), Some(&Value::Unknown));
+    // A literal empty array stays an empty list (unlike an expression yielding one).
+    let body = "[resource.ecs_service.a]\nname = \"a\"\nload_balancer = []\n";
+    assert_eq!(one_instance(body, "ecs_service.a", none.clone(), none.clone()).unwrap()["load_balancer"], Value::List(vec![]));
+
+    // The yielded tables are checked against the block's schema, located at the `${…}`.
+    let e = eval_lb(r#"${[{ container_name = "api", container_prot = 8080 }]}"#, none.clone()).unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, "main.toml:7:17");
+    assert_eq!(e[0].1, "invalid value for `load_balancer[0].container_prot`: unknown attribute `container_prot`");
+    assert_eq!(e[0].2.as_deref(), Some("did you mean `container_port`?"));
+    let e = eval_lb(r#"${[{ container_name = "api", container_port = "eighty" }]}"#, none.clone()).unwrap_err();
+    assert_eq!(e[0].1, "invalid value for `load_balancer[0].container_port`: expected number, found string \"eighty\"");
+    let e = eval_lb(r#"${[{ container_port = 1 }]}"#, none.clone()).unwrap_err();
+    assert_eq!(e[0].1, "invalid value for `load_balancer[0]`: missing required attribute `container_name`");
+    let e = eval_lb(r#"${["api"]}"#, none.clone()).unwrap_err();
+    assert_eq!(e[0].1, "invalid value for `load_balancer[0]`: expected table, found string \"api\"");
+    let e = eval_lb(r#"${"api"}"#, none).unwrap_err();
+    assert!(e[0].2.as_deref().unwrap().contains("one table"), "{e:?}");
+}
+
+#[test]
+fn expressions_at_any_depth_are_validated_and_evaluated() {
+    let body = r#"
+[variable.w]
+default = "10"
+[locals]
+name = "web"
+deep = { a = [{ b = "${var.w}", c = ["${local.name}-x"] }] }
+
+[resource.vpc.main]
+cidr_block = "10.0.0.0/16"
+
+[resource.lb_listener.a]
+load_balancer_arn = "${vpc.main.id}"
+port = 80
+default_action = [{ type = "forward", forward = [{ target_group = [{ arn = "${vpc.main.id}", weight = "${var.w}" }, { arn = 'tg-${local.deep.a[0].c[0]}' }] }] }]
+tags = { Name = "${local.name}", Id = "id-${vpc.main.id}" }
+"#;
+    let (_s, c) = ok(&[("main.toml", &format!("{STACK}{body}"))]);
+    // References found at every depth (graph edges).
+    let refs: Vec<String> = c.block_by_key("lb_listener.a").unwrap().references().into_iter().map(|(r, _)| r.key()).collect();
+    assert_eq!(refs, ["vpc.main", "var.w", "local.deep", "local.name"]);
+    let vars: BTreeMap<String, Value> = [("w".to_owned(), Value::str("10"))].into();
+    let empty = BTreeMap::new();
+    let mut locals = BTreeMap::new();
+    for name in ["name", "deep"] {
+        let scope = Scope { vars: &vars, locals: &locals, resources: &empty, each: None, workspace: "default" };
+        let v = eval(&c.locals[name], &scope).unwrap();
+        locals.insert(name.to_owned(), v);
+    }
+    assert_eq!(locals["deep"], Value::from_json(&serde_json::json!({"a": [{"b": "10", "c": ["web-x"]}]})));
+    let resources: BTreeMap<String, Value> =
+        [("vpc.main".to_owned(), Value::Map([("id".to_owned(), Value::Unknown)].into()))].into();
+    let reg = registry();
+    let block = c.block_by_key("lb_listener.a").unwrap();
+    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None, workspace: "default" };
+    let a = eval_attrs(block, reg.schema(false, "lb_listener").unwrap(), &scope).unwrap();
+    let tgs = &a["default_action"].as_list().unwrap()[0].get("forward").unwrap().as_list().unwrap()[0];
+    let tgs = tgs.get("target_group").unwrap().as_list().unwrap();
+    assert_eq!(tgs[0].get("arn"), Some(&Value::Unknown));
+    assert_eq!(tgs[0].get("weight"), Some(&Value::int(10)));
+    assert_eq!(tgs[1].get("arn"), Some(&Value::str("tg-web-x")));
+    assert_eq!(a["tags"].get("Id"), Some(&Value::Unknown));
+    assert_eq!(a["tags"].get("Name"), Some(&Value::str("web")));
+    assert!(!a["default_action"].is_known() && !a["tags"].is_known());
+
+    // Mistakes deep inside are found at load, at their own position.
+    let e = load_errors(&[(
+        "main.toml",
+        &format!(
+            "{STACK}[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n[resource.lb_listener.a]\nload_balancer_arn = \"x\"\nport = 80\n\
+             default_action = [{{ type = \"forward\", forward = [{{ target_group = [{{ arn = \"${{vpc.mian.id}}\", weight = \"${{each.key}}\" }}] }}] }}]\n\
+             tags = {{ A = '${{[{{ x = \"${{var.nope}}\" }}][0].x}}', B = \"${{vpc.main.idd}}\" }}\n"
+        ),
+    )]);
+    let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("main.toml:8:79", "reference to undeclared resource `vpc.mian`"),
+            ("main.toml:8:106", "`each` can only be used in the attributes of a block with `for_each`"),
+            ("main.toml:9:27", "undeclared variable `var.nope`"),
+            ("main.toml:9:65", "`vpc.main` has no attribute `idd`"),
+        ]
+    );
+}
+
+#[test]
+fn data_sources_take_for_each() {
+    let body = r#"
+[data.availability_zones.x]
+for_each = ["available", "impaired"]
+state = "${each.key}"
+
+[resource.subnet.a]
+vpc_id = "vpc-1"
+cidr_block = "10.0.1.0/24"
+availability_zone = '${data.availability_zones.x["available"].names[0]}'
+tags = { All = '${join(",", flatten(data.availability_zones.x[*].names))}' }
+
+[output.first]
+value = '${data.availability_zones.x[*].names[0]}'
+"#;
+    let (_s, out) = eval_instances(body, "data.availability_zones.x", serde_json::json!({}), serde_json::json!({}));
+    assert_eq!(out.keys().collect::<Vec<_>>(), ["available", "impaired"]);
+    assert_eq!(out["impaired"].as_ref().unwrap()["state"], Value::str("impaired"));
+    assert_eq!(
+        instance_address(Mode::Data, "availability_zones", "x", Some("available")),
+        "data.availability_zones.x[\"available\"]"
+    );
+    assert_eq!(
+        parse_address("data.availability_zones.x[\"available\"]").unwrap(),
+        (Mode::Data, "availability_zones".into(), "x".into(), Some("available".into()))
+    );
+    // References evaluate against the instances (a map of key → attributes, as the engine provides).
+    let zones = serde_json::json!({"data.availability_zones.x": {
+        "available": {"names": ["eu-1a", "eu-1b"]}, "impaired": {"names": ["eu-1c"]}
+    }});
+    let a = one_instance(body, "subnet.a", serde_json::json!({}), zones.clone()).unwrap();
+    assert_eq!(a["availability_zone"], Value::str("eu-1a"));
+    assert_eq!(a["tags"].get("All"), Some(&Value::str("eu-1a,eu-1b,eu-1c")));
+    let (_s, c) = ok(&[("main.toml", &format!("{STACK}{body}"))]);
+    let resources = Value::from_json(&zones).as_map().cloned().unwrap();
+    let empty = BTreeMap::new();
+    let scope = Scope { vars: &empty, locals: &empty, resources: &resources, each: None, workspace: "default" };
+    assert_eq!(eval(&c.outputs["first"].value, &scope).unwrap(), Value::string_list(["eu-1a", "eu-1c"]));
+    // Without an instance key, a located error with the ways to write it.
+    let e = one_error(&[(
+        "main.toml",
+        "[stack]\nname = \"n\"\n[data.availability_zones.x]\nfor_each = [\"a\"]\n[output.o]\nvalue = \"${data.availability_zones.x.names}\"\n",
+    )]);
+    assert_eq!(e.0, "main.toml:6:38");
+    assert!(e.2.unwrap().contains("data.availability_zones.x[\"KEY\"].names"));
 }

@@ -50,8 +50,11 @@ pub fn eval_expr(expr: &Expr, file: &Arc<SourceFile>, scope: &Scope) -> Result<V
     Ev { file, scope }.expr(expr)
 }
 
-/// Evaluates a block's attributes and conforms each to its schema attribute (type and format).
-/// Attributes that evaluate to null are left out (as if unset).
+/// Evaluates a block's attributes and conforms each to its schema attribute (type and format), converting
+/// as Terraform does (`"80"` → 80 for a number, one table → a one-element block list; see
+/// [`crate::schema::Type::check`]). Attributes that evaluate to null are left out (as if unset), and so is
+/// a nested block given as one `${…}` that yields an empty list (Terraform's `dynamic` block with nothing
+/// to generate).
 pub fn eval_attrs(block: &Block, schema: &Schema, scope: &Scope) -> Result<Attrs, Diagnostics> {
     let mut out = Attrs::new();
     let mut diags = Vec::new();
@@ -73,13 +76,22 @@ pub fn eval_attrs(block: &Block, schema: &Schema, scope: &Scope) -> Result<Attrs
             ));
             continue;
         };
-        match attr.conform(&v) {
+        // A nested block given as one `${…}` (Terraform's `dynamic` block): an empty list means no block.
+        if attr.is_block() && is_single_template(node) && v.as_list().is_some_and(|l| l.is_empty()) {
+            continue;
+        }
+        match attr.check(&v) {
             Ok(c) => {
                 out.insert(name.clone(), c);
             }
-            Err((path, msg)) => {
-                let at = node.at_path(&path).loc();
-                diags.push(Diagnostic::at(format!("invalid value for `{name}{path}`: {msg}"), at));
+            Err(m) => {
+                let at = node.at_path(&m.path);
+                let mut d = Diagnostic::at(format!("invalid value for `{name}{}`: {}", m.path, m.message), at.loc())
+                    .with_help_opt(m.hint);
+                if matches!(at, Node::Template(..)) && !m.path.is_empty() {
+                    d = d.with_label(format!("`{name}{}` comes from this expression", m.path));
+                }
+                diags.push(d);
             }
         }
     }
@@ -88,6 +100,11 @@ pub fn eval_attrs(block: &Block, schema: &Schema, scope: &Scope) -> Result<Attrs
     } else {
         Err(Diagnostics(diags))
     }
+}
+
+/// True for a node that is exactly one `${…}` (its value keeps its type).
+fn is_single_template(node: &Node) -> bool {
+    matches!(node, Node::Template(t, _) if t.single().is_some())
 }
 
 /// Expands `for_each` into (key, each.value) pairs sorted by key; `Ok(None)` without `for_each`.

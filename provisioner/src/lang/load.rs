@@ -2,7 +2,8 @@
 //! against the registry's schemas, collecting every problem as a located [`Diagnostic`].
 //!
 //! Two passes: the first reads the tables (blocks, variables, locals, outputs, settings), parses every
-//! template once and checks keys, literal types and formats; the second resolves references in all
+//! template once and checks keys, literal types (with Terraform's conversions: `"80"` for a number, one
+//! table for a nested block) and formats; the second resolves references in all
 //! expressions (declared names, attributes of the referenced type, `each` placement, function names and
 //! arity, `depends_on`) and marks references to `for_each` blocks. Cycles are left to the graph.
 
@@ -710,12 +711,13 @@ impl<'r> Loader<'r> {
                         continue;
                     }
                     let node = self.node(v);
-                    if let Err((path, msg)) = attr.conform(&node.static_value()) {
-                        let at = node.at_path(&path).loc().clone();
-                        self.diags.push(Diagnostic::at(
-                            format!("invalid value for `{attr_name}{path}`: {msg}"),
-                            &at,
-                        ));
+                    // Literal parts only (templates count as unknown); they convert as at evaluation.
+                    if let Err(m) = attr.check(&node.static_value()) {
+                        let at = node.at_path(&m.path).loc().clone();
+                        self.diags.push(
+                            Diagnostic::at(format!("invalid value for `{attr_name}{}`: {}", m.path, m.message), &at)
+                                .with_help_opt(m.hint),
+                        );
                     }
                     block.attrs.insert(attr_name.to_owned(), node);
                 }

@@ -46,7 +46,8 @@ impl DataSource for FakeData {
     }
 }
 
-/// vpc, subnet, security_group and the data source availability_zones.
+/// vpc, subnet, security_group, lb_listener and ecs_service (nested blocks several levels deep) and the
+/// data source availability_zones.
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     r.add_resource(FakeResource(
@@ -84,6 +85,48 @@ pub fn registry() -> Registry {
             .attr(Attribute::string("vpc_id").required().forces_new())
             .attr(Attribute::new("ingress", Type::set(rule.clone())))
             .attr(Attribute::new("egress", Type::set(rule))),
+    ));
+    // Types with nested blocks several levels deep, shaped like the load balancer / ECS ones.
+    let target_group = Type::Object(vec![
+        Attribute::string("arn").required(),
+        Attribute::number("weight").default(1),
+    ]);
+    let action = Type::Object(vec![
+        Attribute::string("type").required().one_of(&["forward", "redirect", "fixed-response"]),
+        Attribute::string("target_group_arn"),
+        Attribute::number("order"),
+        Attribute::new(
+            "forward",
+            Type::list(Type::Object(vec![
+                Attribute::new("target_group", Type::set(target_group)).required(),
+                Attribute::bool("stickiness_enabled").default(false),
+            ])),
+        ),
+    ]);
+    r.add_resource(FakeResource(
+        Schema::new("lb_listener", "A load balancer listener.")
+            .taggable()
+            .attr(Attribute::string("load_balancer_arn").required().forces_new())
+            .attr(Attribute::number("port").required())
+            .attr(Attribute::string("protocol").default("HTTP").one_of(&["HTTP", "HTTPS"]))
+            .attr(Attribute::new("default_action", Type::list(action)).required()),
+    ));
+    r.add_resource(FakeResource(
+        Schema::new("ecs_service", "An ECS service.")
+            .attr(Attribute::string("name").required().forces_new())
+            .attr(Attribute::number("desired_count").default(1))
+            .attr(Attribute::bool("enable_execute_command").default(false))
+            .attr(Attribute::new("environment", Type::map(Type::String)))
+            .attr(Attribute::new("subnets", Type::set(Type::String)))
+            .attr(Attribute::new("ports", Type::list(Type::Number)))
+            .attr(Attribute::new(
+                "load_balancer",
+                Type::set(Type::Object(vec![
+                    Attribute::string("container_name").required(),
+                    Attribute::number("container_port").required(),
+                    Attribute::string("target_group_arn"),
+                ])),
+            )),
     ));
     r.add_data_source(FakeData(
         Schema::new("availability_zones", "Availability zones of the region.")
