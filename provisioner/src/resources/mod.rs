@@ -6,6 +6,8 @@ use crate::resource::Registry;
 mod util;
 
 pub mod ec2;
+pub mod ecr;
+pub mod logs;
 
 pub fn register(r: &mut Registry) {
     // EC2
@@ -19,6 +21,12 @@ pub fn register(r: &mut Registry) {
     r.add_resource(ec2::eip::Eip);
     r.add_resource(ec2::nat_gateway::NatGateway);
     r.add_data_source(ec2::availability_zones::AvailabilityZones);
+    // CloudWatch Logs
+    r.add_resource(logs::cloudwatch_log_group::CloudwatchLogGroup);
+    // ECR
+    r.add_resource(ecr::repository::EcrRepository);
+    r.add_resource(ecr::lifecycle_policy::EcrLifecyclePolicy);
+    r.add_data_source(ecr::repository_data::EcrRepositoryData);
 }
 
 #[cfg(test)]
@@ -30,6 +38,9 @@ mod tests {
         assert_eq!(
             types,
             [
+                "cloudwatch_log_group",
+                "ecr_lifecycle_policy",
+                "ecr_repository",
                 "eip",
                 "internet_gateway",
                 "nat_gateway",
@@ -41,6 +52,6 @@ mod tests {
                 "vpc",
             ]
         );
-        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["availability_zones"]);
+        assert_eq!(r.data_source_types().collect::<Vec<_>>(), ["availability_zones", "ecr_repository"]);
     }
 }
