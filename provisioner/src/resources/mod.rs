@@ -7,7 +7,9 @@ mod util;
 
 pub mod builtin;
 pub mod ec2;
+pub mod ecr;
 pub mod iam;
+pub mod logs;
 pub mod meta;
 pub mod sts;
 
@@ -33,6 +35,12 @@ pub fn register(r: &mut Registry) {
     r.add_data_source(meta::region::Region);
     // Built in
     r.add_data_source(builtin::stack::StackOutputs);
+    // CloudWatch Logs
+    r.add_resource(logs::cloudwatch_log_group::CloudwatchLogGroup);
+    // ECR
+    r.add_resource(ecr::repository::EcrRepository);
+    r.add_resource(ecr::lifecycle_policy::EcrLifecyclePolicy);
+    r.add_data_source(ecr::repository_data::EcrRepositoryData);
 }
 
 #[cfg(test)]
@@ -44,6 +52,9 @@ mod tests {
         assert_eq!(
             types,
             [
+                "cloudwatch_log_group",
+                "ecr_lifecycle_policy",
+                "ecr_repository",
                 "eip",
                 "iam_role",
                 "iam_role_policy",
@@ -60,7 +71,7 @@ mod tests {
         );
         assert_eq!(
             r.data_source_types().collect::<Vec<_>>(),
-            ["availability_zones", "caller_identity", "iam_role", "region", "stack"]
+            ["availability_zones", "caller_identity", "ecr_repository", "iam_role", "region", "stack"]
         );
     }
 }
