@@ -1,11 +1,12 @@
 //! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
-//! (`internal/service/<service>/`): `ec2/`, … One file per type; registering a new type is one line here.
+//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, … One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
 
 mod util;
 
 pub mod ec2;
+pub mod elbv2;
 
 pub fn register(r: &mut Registry) {
     // EC2
@@ -19,6 +20,8 @@ pub fn register(r: &mut Registry) {
     r.add_resource(ec2::eip::Eip);
     r.add_resource(ec2::nat_gateway::NatGateway);
     r.add_data_source(ec2::availability_zones::AvailabilityZones);
+    // ELBv2
+    r.add_resource(elbv2::lb::Lb);
 }
 
 #[cfg(test)]
@@ -32,6 +35,7 @@ mod tests {
             [
                 "eip",
                 "internet_gateway",
+                "lb",
                 "nat_gateway",
                 "route_table",
                 "route_table_association",
