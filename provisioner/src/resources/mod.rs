@@ -22,6 +22,7 @@ pub fn register(r: &mut Registry) {
     r.add_data_source(ec2::availability_zones::AvailabilityZones);
     // ELBv2
     r.add_resource(elbv2::lb::Lb);
+    r.add_resource(elbv2::target_group::LbTargetGroup);
 }
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ mod tests {
                 "eip",
                 "internet_gateway",
                 "lb",
+                "lb_target_group",
                 "nat_gateway",
                 "route_table",
                 "route_table_association",

@@ -6,3 +6,4 @@
 mod util;
 
 pub mod lb;
+pub mod target_group;
