@@ -23,6 +23,8 @@ pub fn register(r: &mut Registry) {
     // ELBv2
     r.add_resource(elbv2::lb::Lb);
     r.add_resource(elbv2::target_group::LbTargetGroup);
+    r.add_resource(elbv2::listener::LbListener);
+    r.add_resource(elbv2::listener_rule::LbListenerRule);
 }
 
 #[cfg(test)]
@@ -37,6 +39,8 @@ mod tests {
                 "eip",
                 "internet_gateway",
                 "lb",
+                "lb_listener",
+                "lb_listener_rule",
                 "lb_target_group",
                 "nat_gateway",
                 "route_table",

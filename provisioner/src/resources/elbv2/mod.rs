@@ -5,5 +5,8 @@
 
 mod util;
 
+pub(crate) mod action;
 pub mod lb;
+pub mod listener;
+pub mod listener_rule;
 pub mod target_group;
