@@ -176,7 +176,8 @@ async fn modify_attributes(cx: &Ctx, arn: &str, prior: Option<&Attrs>, desired: 
     .map(|_| ())
 }
 
-/// Validation before any AWS call (no static hook exists for it: see `docs-pending/elbv2.md`).
+/// Validation before any AWS call, at create and update: no static hook exists (`Resource` has none and
+/// the schema's formats are only CIDR and one-of).
 pub(crate) fn validate(desired: &Attrs) -> Result<(), ProviderError> {
     check_naming("load balancer", desired, true)?;
     if get_strs(desired, "subnets").is_empty() {
