@@ -65,6 +65,16 @@ fn assert_converged(res: &dyn Resource, want: &Attrs, got: &Attrs) {
     }
 }
 
+trait IntoValue {
+    fn into_value(self) -> Value;
+}
+
+impl IntoValue for serde_json::Value {
+    fn into_value(self) -> Value {
+        Value::from_json(&self)
+    }
+}
+
 fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
     a.get(k).and_then(Value::as_str).unwrap_or_else(|| panic!("no string `{k}` in {a:?}"))
 }
@@ -214,6 +224,13 @@ async fn lb_lifecycle() {
     assert!(s(&other, "name").starts_with("tmp-") && s(&other, "name").len() == 30, "{other:?}");
     assert_eq!(s(&other, "name_prefix"), "tmp-");
     let other_arn = s(&other, "id").to_owned();
+    // An update (here: the tool's tags changing, as `state rm` does) gets the state, with the generated
+    // `name` next to `name_prefix`.
+    let mut retag = canonical(&Lb, &other);
+    retag.insert("tags".into(), json!({(TAG_STACK): cx.stack, (TAG_ADDRESS): "lb.moved"}).into_value());
+    let other = Lb.update(&cx, &other, &retag).await.expect("update of a load balancer named from a prefix");
+    assert_eq!(other["tags"], retag["tags"]);
+    assert_eq!(other["tags"].get(TAG_ADDRESS), Some(&Value::str("lb.moved")));
     let both = read(&cx, &Lb, &[&arn, &other_arn]).await;
     assert_eq!(both.len(), 2);
     Lb.delete(&cx, &other).await.unwrap();

@@ -179,7 +179,6 @@ async fn modify_attributes(cx: &Ctx, arn: &str, prior: Option<&Attrs>, desired: 
 /// Validation before any AWS call, at create and update: no static hook exists (`Resource` has none and
 /// the schema's formats are only CIDR and one-of).
 pub(crate) fn validate(desired: &Attrs) -> Result<(), ProviderError> {
-    check_naming("load balancer", desired, true)?;
     if get_strs(desired, "subnets").is_empty() {
         return Err(invalid("load balancer: `subnets` must name at least one subnet"));
     }
@@ -189,6 +188,13 @@ pub(crate) fn validate(desired: &Attrs) -> Result<(), ProviderError> {
         }
     }
     Ok(())
+}
+
+/// [`validate`] plus the name checks, which only a create needs (`name` and `name_prefix` force
+/// replacement; an update gets the state's `name` next to the `name_prefix` it was generated from).
+pub(crate) fn validate_create(desired: &Attrs) -> Result<(), ProviderError> {
+    check_naming("load balancer", desired, true)?;
+    validate(desired)
 }
 
 impl Lb {
@@ -275,7 +281,7 @@ impl Resource for Lb {
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
-        validate(desired)?;
+        validate_create(desired)?;
         let name = name_to_create(desired, "tf-lb-");
         let scheme = if get_bool(desired, "internal", false) {
             LoadBalancerSchemeEnum::Internal
@@ -372,7 +378,11 @@ mod tests {
     #[test]
     fn validation() {
         assert!(validate(&attrs(serde_json::json!({"name": "web", "subnets": ["s"]}))).is_ok());
-        assert!(validate(&attrs(serde_json::json!({"name": "internal-web", "subnets": ["s"]}))).is_err());
+        assert!(validate_create(&attrs(serde_json::json!({"name": "internal-web", "subnets": ["s"]}))).is_err());
+        // An update sees the state: the generated name next to its prefix.
+        let state = attrs(serde_json::json!({"name": "web-0123456789abcdef0123456789", "name_prefix": "web-", "subnets": ["s"]}));
+        assert!(validate(&state).is_ok());
+        assert!(validate_create(&state).is_err());
         assert!(validate(&attrs(serde_json::json!({"name": "web", "subnets": []}))).is_err());
         assert!(validate(&attrs(serde_json::json!({"name": "web", "subnets": ["s"], "idle_timeout": 0}))).is_err());
     }

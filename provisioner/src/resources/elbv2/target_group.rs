@@ -221,7 +221,6 @@ async fn set_deregistration_delay(cx: &Ctx, arn: &str, delay: i64) -> Result<(),
 }
 
 pub(crate) fn validate(desired: &Attrs) -> Result<(), ProviderError> {
-    check_naming("target group", desired, false)?;
     if let Some(p) = get_i32(desired, "port") {
         if !(1..=65535).contains(&p) {
             return Err(invalid(format!("target group: port {p} is outside 1..65535")));
@@ -238,6 +237,13 @@ pub(crate) fn validate(desired: &Attrs) -> Result<(), ProviderError> {
         }
     }
     Ok(())
+}
+
+/// [`validate`] plus the name checks, which only a create needs (`name` and `name_prefix` force
+/// replacement; an update gets the state's `name` next to the `name_prefix` it was generated from).
+pub(crate) fn validate_create(desired: &Attrs) -> Result<(), ProviderError> {
+    check_naming("target group", desired, false)?;
+    validate(desired)
 }
 
 fn hc_i32(hc: &BTreeMap<String, Value>, k: &str) -> Option<i32> {
@@ -299,7 +305,7 @@ impl Resource for LbTargetGroup {
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
-        validate(desired)?;
+        validate_create(desired)?;
         let hc = health_check_of(desired).ok_or_else(incomplete)?;
         let name = name_to_create(desired, "tf-");
         let out = retry_on(cx, "CreateTargetGroup", ProviderError::is_not_found, || async {
