@@ -1,5 +1,6 @@
 //! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
-//! (`internal/service/<service>/`): `ec2/`, … One file per type; registering a new type is one line here.
+//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `sts/`, `meta/` (region) and
+//! `builtin/` (data `stack`). One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
 
@@ -8,6 +9,7 @@ mod util;
 pub mod builtin;
 pub mod ec2;
 pub mod ecr;
+pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod meta;
@@ -41,6 +43,11 @@ pub fn register(r: &mut Registry) {
     r.add_resource(ecr::repository::EcrRepository);
     r.add_resource(ecr::lifecycle_policy::EcrLifecyclePolicy);
     r.add_data_source(ecr::repository_data::EcrRepositoryData);
+    // ELBv2
+    r.add_resource(elbv2::lb::Lb);
+    r.add_resource(elbv2::target_group::LbTargetGroup);
+    r.add_resource(elbv2::listener::LbListener);
+    r.add_resource(elbv2::listener_rule::LbListenerRule);
 }
 
 #[cfg(test)]
@@ -60,6 +67,10 @@ mod tests {
                 "iam_role_policy",
                 "iam_role_policy_attachment",
                 "internet_gateway",
+                "lb",
+                "lb_listener",
+                "lb_listener_rule",
+                "lb_target_group",
                 "nat_gateway",
                 "route_table",
                 "route_table_association",
