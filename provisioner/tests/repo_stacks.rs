@@ -70,6 +70,22 @@ fn plans_hello_environments_side_by_side() {
     assert_eq!(base.count_tagged(), 0, "nothing tagged with the stack is left");
 }
 
+/// plans/shared: the image repositories every environment pulls from, with their lifecycle policies.
+#[test]
+fn plans_shared_applies_replans_and_destroys() {
+    let cli = copy_repo_stack("plans-shared", "plans/shared");
+    apply_and_replan(&cli, |cli| {
+        let outputs = cli.json(&[0], &["output"]);
+        let url = outputs["repository_urls"]["value"]["api"].as_str().unwrap_or_default().to_owned();
+        assert!(url.ends_with("/hello/api"), "{outputs:#}");
+        assert!(outputs["repository_arns"]["value"]["frontend"].as_str().is_some_and(|a| a.starts_with("arn:")), "{outputs:#}");
+        let policy = cli.state_resource("ecr_lifecycle_policy.app[\"api\"]")["attributes"]["policy"].to_string();
+        assert!(policy.contains("imageCountMoreThan") && policy.contains("30"), "{policy}");
+    });
+    cli.ok(&["destroy", "--auto-approve"]);
+    assert!(cli.state_addresses().is_empty(), "{:?}", cli.state_addresses());
+}
+
 #[test]
 fn examples_network_dev_and_prod() {
     let base = copy_repo_stack("ex-net", "examples/network");

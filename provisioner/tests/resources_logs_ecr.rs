@@ -519,7 +519,9 @@ value = "${data.ecr_repository.base.repository_url}"
 fn load(text: &str) -> Result<provisioner::lang::Config, String> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.toml"), text).unwrap();
-    provisioner::lang::load(dir.path(), &provisioner::resource::Registry::builtin()).map_err(|d| d.to_string())
+    // The message and its hint (`help`), as the CLI prints them.
+    provisioner::lang::load(dir.path(), &provisioner::resource::Registry::builtin())
+        .map_err(|d| d.0.iter().map(|x| format!("{x} {}", x.help.clone().unwrap_or_default())).collect::<Vec<_>>().join("\n"))
 }
 
 #[test]
