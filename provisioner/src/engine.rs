@@ -880,6 +880,13 @@ impl Engine {
     ) -> Result<Change, EngineError> {
         let imp = self.resource_impl(&block.type_name)?;
         let schema = imp.schema();
+        if inst.cfg.values().all(Value::is_known) {
+            if let Err(message) = imp.validate(&inst.cfg) {
+                let d = Diagnostic::at(format!("{}: {message}", inst.address), &block.loc)
+                    .with_help("fix the configuration; nothing was sent to AWS");
+                return Err(EngineError::Config(Diagnostics(vec![d])));
+            }
+        }
         let desired = desired_attrs(imp.as_ref(), &inst.cfg, &self.config.default_tags);
         let mut change = Change {
             address: inst.address.clone(),

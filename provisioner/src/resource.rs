@@ -66,6 +66,14 @@ pub trait Resource: Send + Sync + 'static {
     /// Deletes the object and waits until AWS no longer reports it as in use (bounded).
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError>;
 
+    /// Checks the configuration of an instance beyond what the schema expresses (name rules, ranges, "a
+    /// forward action needs a target group"), before any AWS call. The engine calls it at plan time on the
+    /// evaluated configuration when every value of it is known, and reports a failure located at the block;
+    /// implementations call it again at create/update, where everything is known. Default: nothing to check.
+    fn validate(&self, _cfg: &Attrs) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Attributes of *another* resource that this instance's configuration adds to, which that resource
     /// must then leave out of its own configuration (an exclusive inline list would undo this instance on
     /// every apply, and this instance would put it back). Checked statically by the engine at plan time.

@@ -348,3 +348,33 @@ fn corrupt_state_is_reported_and_never_overwritten() {
     }
     assert_eq!(cli.count_tagged(), 0, "nothing created over a corrupt state");
 }
+
+/// Rules the schema cannot express (load balancer names, listener rule priorities, a forward action's target
+/// group, log retention) fail at plan time, located at the block, before any AWS call — not halfway through
+/// an apply.
+#[test]
+fn resource_rules_fail_at_plan_before_any_aws_call() {
+    let cli = Cli::offline("err-validate");
+    let stack = |body: &str| {
+        cli.write("main.toml", &format!("[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n{body}"));
+    };
+    for (body, needle) in [
+        ("[resource.lb.web]\nname = \"internal-web\"\nsubnets = [\"subnet-1\", \"subnet-2\"]\n", "may not begin with `internal-`"),
+        ("[resource.lb.web]\nname = \"a-name-that-is-far-too-long-for-elbv2\"\nsubnets = [\"subnet-1\"]\n", "1 to 32 characters"),
+        (
+            "[resource.lb_listener_rule.r]\nlistener_arn = \"arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2\"\npriority = 50001\naction = { type = \"forward\", target_group_arn = \"arn:tg\" }\ncondition = { path_pattern = { values = [\"/api/*\"] } }\n",
+            "priority 50001 is outside 1..50000",
+        ),
+        (
+            "[resource.lb_listener.http]\nload_balancer_arn = \"arn:lb\"\nport = 80\ndefault_action = { type = \"forward\" }\n",
+            "needs `target_group_arn`",
+        ),
+        ("[resource.cloudwatch_log_group.app]\nname = \"/app\"\nretention_in_days = 2\n", "retention_in_days = 2"),
+    ] {
+        stack(body);
+        let out = cli.expect(1, &["plan"]);
+        assert!(out.stderr.contains(needle), "wanted `{needle}`:\n{out}");
+        assert!(out.stderr.contains(&format!("{}:", cli.path().join("main.toml").display())), "located: {out}");
+        assert!(!out.stderr.contains("dispatch failure") && !out.stderr.contains("Connection refused"), "no AWS call: {out}");
+    }
+}

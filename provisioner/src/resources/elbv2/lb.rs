@@ -276,6 +276,10 @@ impl Resource for Lb {
         &SCHEMA
     }
 
+    fn validate(&self, cfg: &Attrs) -> Result<(), String> {
+        validate_create(cfg).map_err(|e| e.message)
+    }
+
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_arns(cx, ids).await
     }

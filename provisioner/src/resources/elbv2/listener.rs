@@ -127,6 +127,10 @@ impl Resource for LbListener {
         &SCHEMA
     }
 
+    fn validate(&self, cfg: &Attrs) -> Result<(), String> {
+        validate(cfg).map_err(|e| e.message)
+    }
+
     fn normalize(&self, attrs: &mut Attrs) {
         if let Some(v) = attrs.get("default_action") {
             let n = normalize_actions(v);

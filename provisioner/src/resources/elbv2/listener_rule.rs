@@ -211,6 +211,10 @@ impl Resource for LbListenerRule {
         &SCHEMA
     }
 
+    fn validate(&self, cfg: &Attrs) -> Result<(), String> {
+        validate(cfg).map_err(|e| e.message)
+    }
+
     fn normalize(&self, attrs: &mut Attrs) {
         if let Some(v) = attrs.get("action") {
             let n = normalize_actions(v);

@@ -294,6 +294,10 @@ impl Resource for LbTargetGroup {
         &SCHEMA
     }
 
+    fn validate(&self, cfg: &Attrs) -> Result<(), String> {
+        validate_create(cfg).map_err(|e| e.message)
+    }
+
     fn normalize(&self, attrs: &mut Attrs) {
         if let Some(hc) = health_check_of(attrs) {
             attrs.insert("health_check".into(), Value::List(vec![Value::Map(hc)]));

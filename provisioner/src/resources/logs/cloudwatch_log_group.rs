@@ -218,6 +218,11 @@ impl Resource for CloudwatchLogGroup {
         &SCHEMA
     }
 
+    fn validate(&self, cfg: &Attrs) -> Result<(), String> {
+        check_retention(cfg).map_err(|e| e.message)?;
+        name_to_create(cfg).map(drop).map_err(|e| e.message)
+    }
+
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_names(cx, ids).await
     }
