@@ -981,6 +981,15 @@ impl<'s> Parser<'s> {
             }
             _ => {
                 let t = self.peek()?;
+                if t.tok == Tok::Colon {
+                    // `${aws:username}` in a policy document is IAM's interpolation, not ours.
+                    return Err(self.err(
+                        format!(
+                            "unknown name `{name}`: `${{{name}:…}}` looks like an IAM policy variable; write it `$${{{name}:…}}` so it stays literal"
+                        ),
+                        span,
+                    ));
+                }
                 if t.tok != Tok::Dot {
                     return Err(self.err(
                         format!(
@@ -1008,6 +1017,17 @@ impl<'s> Parser<'s> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn iam_policy_variables_get_a_hint_to_escape_them() {
+        let src = "${aws:username}";
+        let map: Vec<usize> = (0..=src.len()).collect();
+        let e = parse_template(src, &map).unwrap_err();
+        assert!(e.message.contains("$${aws:…}"), "{}", e.message);
+        let ok = "$${aws:username}";
+        let map: Vec<usize> = (0..=ok.len()).collect();
+        assert!(parse_template(ok, &map).is_ok());
+    }
     use super::*;
 
     fn p(s: &str) -> Expr {
