@@ -48,11 +48,8 @@ fn desired(res: &dyn Resource, stack: &str, address: &str, args: serde_json::Val
     res.schema().normalize(&a)
 }
 
-fn canon(res: &dyn Resource, attrs: &Attrs) -> Attrs {
-    let mut a = res.schema().normalize(attrs);
-    res.normalize(&mut a);
-    a
-}
+// Both sides of every diff, as the engine canonicalises them.
+use provisioner::engine::canonical as canon;
 
 /// What a re-plan would compare: every settable attribute the config sets (or defaults) is equal after
 /// normalisation on both sides.

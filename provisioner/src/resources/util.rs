@@ -113,6 +113,31 @@ where
     gone_ok(retry_on(cx, what, ProviderError::is_dependency_violation, op).await).map(|_| ())
 }
 
+/// Length of the suffix [`prefixed_unique_id`] appends (Terraform's `id.UniqueIDSuffixLength`): an 18-digit
+/// UTC timestamp and 8 hex digits.
+pub(crate) const UNIQUE_ID_SUFFIX_LEN: usize = 26;
+
+/// Terraform's `id.PrefixedUniqueId`: `prefix`, the UTC time as `YYYYMMDDhhmmss` followed by four digits of
+/// fractional seconds, and an 8-hex-digit counter (per process). Names generated from one prefix are unique
+/// within a run and sort in creation order, across runs as long as the clock does not go back.
+pub(crate) fn prefixed_unique_id(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let now = chrono::Utc::now();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).wrapping_add(1);
+    format!("{prefix}{}{:04}{n:08x}", now.format("%Y%m%d%H%M%S"), now.timestamp_subsec_micros() / 100)
+}
+
+/// Terraform's `create.NamePrefixFromName`: the prefix of a name [`prefixed_unique_id`] generated (18 digits
+/// then 8 lower-case hex digits at the end), `None` when the name does not end with such a suffix.
+pub(crate) fn name_prefix_from_name(name: &str) -> Option<&str> {
+    let cut = name.len().checked_sub(UNIQUE_ID_SUFFIX_LEN)?;
+    let (prefix, suffix) = (name.get(..cut)?, name.get(cut..)?);
+    let (ts, counter) = suffix.as_bytes().split_at(18);
+    let ok =
+        ts.iter().all(u8::is_ascii_digit) && counter.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+    ok.then_some(prefix)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,21 +99,10 @@ pub(crate) fn tags_value(tags: &BTreeMap<String, String>) -> Value {
     Value::Map(tags.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect())
 }
 
-/// Length of the suffix [`prefixed_unique_id`] appends (Terraform's `id.UniqueIDSuffixLength`).
-pub(crate) const UNIQUE_SUFFIX_LEN: usize = 26;
+pub(crate) use crate::resources::util::prefixed_unique_id;
 
 /// The prefix of names generated when neither a name nor a prefix is configured (Terraform's).
 pub(crate) const UNIQUE_ID_PREFIX: &str = "terraform-";
-
-/// `prefix` + UTC timestamp to 1/10000 s (18 digits) + an 8-hex-digit process-wide counter, as Terraform's
-/// `id.PrefixedUniqueId`: unique within a run, sorted by creation time.
-pub(crate) fn prefixed_unique_id(prefix: &str) -> String {
-    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let now = chrono::Utc::now();
-    let ts = format!("{}{:04}", now.format("%Y%m%d%H%M%S"), now.timestamp_subsec_micros() / 100);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).wrapping_add(1);
-    format!("{prefix}{ts}{n:08x}")
-}
 
 /// The name to create: `name`, else `name_prefix` + a unique suffix, else `terraform-` + a unique suffix.
 pub(crate) fn create_name(desired: &Attrs) -> String {
@@ -127,13 +116,7 @@ pub(crate) fn create_name(desired: &Attrs) -> String {
 /// The prefix a generated name was made from (Terraform's `create.NamePrefixFromName`, stricter: only when
 /// the name ends with 18 digits and 8 hex digits), for `name_prefix` on read.
 pub(crate) fn name_prefix_of(name: &str) -> Option<&str> {
-    let cut = name.len().checked_sub(UNIQUE_SUFFIX_LEN)?;
-    let (prefix, suffix) = (name.get(..cut)?, name.get(cut..)?);
-    let (ts, counter) = suffix.split_at(18);
-    (!prefix.is_empty()
-        && ts.bytes().all(|b| b.is_ascii_digit())
-        && counter.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-    .then_some(prefix)
+    crate::resources::util::name_prefix_from_name(name).filter(|p| !p.is_empty())
 }
 
 /// Sets `name_prefix` from a generated `name` (leaves it out otherwise).
@@ -301,7 +284,7 @@ mod tests {
         let a = prefixed_unique_id("app-");
         let b = prefixed_unique_id("app-");
         assert_ne!(a, b);
-        assert_eq!(a.len(), 4 + UNIQUE_SUFFIX_LEN);
+        assert_eq!(a.len(), 4 + crate::resources::util::UNIQUE_ID_SUFFIX_LEN);
         assert_eq!(name_prefix_of(&a), Some("app-"));
         assert_eq!(name_prefix_of("app-role"), None);
         assert_eq!(name_prefix_of("a-name-that-is-long-enough-but-not-generated"), None);

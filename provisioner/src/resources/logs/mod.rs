@@ -5,8 +5,6 @@
 
 pub mod cloudwatch_log_group;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use crate::aws::Ctx;
 
 /// The CloudWatch Logs client of `cx`, built once with the shared SDK configuration and the call counter.
@@ -18,29 +16,7 @@ pub(crate) fn client(cx: &Ctx) -> aws_sdk_cloudwatchlogs::Client {
     })
 }
 
-/// Length of the suffix [`prefixed_unique_id`] appends: an 18-digit UTC timestamp and 8 hex digits.
-pub(crate) const UNIQUE_ID_SUFFIX_LEN: usize = 26;
-
-/// Terraform's `id.PrefixedUniqueId`: `prefix`, the UTC time as `YYYYMMDDhhmmss` followed by four digits of
-/// fractional seconds, and an 8-hex-digit counter (per process). Names generated from one prefix sort in
-/// creation order, across runs as long as the clock does not go back.
-pub(crate) fn prefixed_unique_id(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let now = chrono::Utc::now();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-    format!("{prefix}{}{:04}{n:08x}", now.format("%Y%m%d%H%M%S"), now.timestamp_subsec_micros() / 100)
-}
-
-/// Terraform's `create.NamePrefixFromName`: the prefix of a name [`prefixed_unique_id`] generated, `None`
-/// when the name does not end with such a suffix.
-pub(crate) fn name_prefix_from_name(name: &str) -> Option<&str> {
-    let cut = name.len().checked_sub(UNIQUE_ID_SUFFIX_LEN)?;
-    let (prefix, suffix) = (name.get(..cut)?, name.get(cut..)?);
-    let (ts, counter) = suffix.as_bytes().split_at(18);
-    let ok =
-        ts.iter().all(u8::is_ascii_digit) && counter.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
-    ok.then_some(prefix)
-}
+pub(crate) use super::util::{name_prefix_from_name, prefixed_unique_id, UNIQUE_ID_SUFFIX_LEN};
 
 #[cfg(test)]
 mod tests {
