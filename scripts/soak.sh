@@ -141,6 +141,20 @@ log "soak: $TRIALS trials, seed $SEED, ${LATENCY_MS} ms per request, kill after 
 log "soak: environment selected with '$ENV_DESC', state in <stack>/$STATE_REL; work dir $WORK"
 log "soak: moto $MOTO_URL, faultproxy $PROXY_URL"
 
+# ---------------------------------------------------------------- the shared stack, once
+# plans/hello reads the ECR repositories' outputs of plans/shared (`data.stack.shared`): apply a copy of it
+# first, once for all trials, and point every trial at it. Each trial gets its own `project`, since load
+# balancer, role and log group names are account-wide.
+HAS_SHARED=0
+if grep -q 'shared_stack_dir' "$STACK_SRC"/*.toml 2>/dev/null; then
+    HAS_SHARED=1
+    cp -R "$REPO/plans/shared" "$WORK/shared"
+    rm -rf "$WORK/shared/.provisioner"
+    timeout -k 10 "$STEP_TIMEOUT" "$PROVISIONER" -C "$WORK/shared" apply --auto-approve </dev/null >"$WORK/shared.log" 2>&1 \
+        || die "applying plans/shared failed (see $WORK/shared.log)"
+    export PROVISIONER_VAR_shared_stack_dir="$WORK/shared"
+fi
+
 # ---------------------------------------------------------------- trials
 RANDOM="$SEED"  # seeds bash's generator: the same seed gives the same kill delays
 FAILED=0 KILLED=0
@@ -154,6 +168,7 @@ for ((t = 1; t <= TRIALS; t++)); do
     rm -rf "$sdir/.provisioner"
     sed -i "/^\[stack\]/,/^\[/ s/^name *=.*/name = \"$name\"/" "$sdir/stack.toml"
     grep -q "^name = \"$name\"" "$sdir/stack.toml" || die "could not rename the stack in $sdir/stack.toml"
+    [ "$HAS_SHARED" = 1 ] && export PROVISIONER_VAR_project="s$SEED-$t"
     state="$sdir/$STATE_REL"
     delay_ms=$(( KILL_MIN_MS + (RANDOM * 32768 + RANDOM) % (KILL_MAX_MS - KILL_MIN_MS + 1) ))
     reasons=()

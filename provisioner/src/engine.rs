@@ -18,7 +18,7 @@ use crate::aws::{Ctx, ProviderError, TAG_ADDRESS, TAG_LINEAGE, TAG_STACK, TAG_WO
 use crate::graph::ConfigGraph;
 use crate::lang::{self, Block, Config, Diagnostic, Diagnostics, Ref, Scope};
 use crate::plan::{Action, Change, Drift, DriftAttr, OutputChange, Plan, Release, Untracked, PLAN_FORMAT_VERSION};
-use crate::resource::{DataSource, Registry, Resource};
+use crate::resource::{DataSource, Registry, ReplacementOrder, Resource};
 use crate::schema::{Presence, Schema, TAGS, TAGS_ALL};
 use crate::value::{attrs_from_json, Attrs, Value};
 
@@ -956,7 +956,35 @@ impl Engine {
             } else {
                 None
             };
-            change.after = Some(planned_new(schema, &inst.cfg, desired));
+            let planned = planned_new(schema, &inst.cfg, desired);
+            match imp.replacement_order(&before, &planned) {
+                ReplacementOrder::AsConfigured => {}
+                ReplacementOrder::CreateFirst(why) => {
+                    change.create_before_destroy = true;
+                    change.reason.get_or_insert_with(|| format!("created before the old one is deleted: {why}"));
+                }
+                ReplacementOrder::Collides(message) => {
+                    // Creating first collides with the old object; deleting first fails while something
+                    // uses it. Refuse the plan in both cases rather than fail half-way through the apply.
+                    let user = self
+                        .graph
+                        .with_dependents([block.key().as_str()])
+                        .into_iter()
+                        .find(|k| self.block(k).is_some_and(|b| b.mode == lang::Mode::Managed));
+                    let why = match (&user, change.create_before_destroy) {
+                        (_, true) => Some("lifecycle.create_before_destroy is set, so the new one would be created next to it".to_owned()),
+                        (Some(user), false) => Some(format!("{user} uses it, and AWS refuses to delete it while it is in use")),
+                        (None, false) => None,
+                    };
+                    if let Some(why) = why {
+                        let what = if change.forces.is_empty() { String::new() } else { format!(" ({} changed)", change.forces.join(", ")) };
+                        let d = Diagnostic::at(format!("{} must be replaced{what}, but {message}", inst.address), &block.loc)
+                            .with_help(format!("{why}; nothing was sent to AWS"));
+                        return Err(EngineError::Config(Diagnostics(vec![d])));
+                    }
+                }
+            }
+            change.after = Some(planned);
         } else {
             change.action = if changed.is_empty() { Action::NoOp } else { Action::Update };
             change.after = Some(after);

@@ -29,6 +29,20 @@ pub trait Checkpoint: Send + Sync {
     async fn created(&self, attrs: &Attrs);
 }
 
+/// See [`Resource::replacement_order`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplacementOrder {
+    /// As the block's `lifecycle.create_before_destroy` says (default: delete the old object first).
+    AsConfigured,
+    /// Create the new object first, move dependents onto it, then delete the old one: AWS refuses to delete
+    /// the old one while others use it. The reason is shown in the plan.
+    CreateFirst(&'static str),
+    /// Creating first is needed (same reason) but impossible: the new object would collide with the old one
+    /// (its name is fixed and unchanged). The message says how to fix the configuration; the engine refuses
+    /// the plan when something in the configuration uses this object.
+    Collides(String),
+}
+
 /// See [`Resource::claims`]: the configuration attribute `via` names (by reference) a `type_name` resource,
 /// whose `attribute` this instance adds to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +86,12 @@ pub trait Resource: Send + Sync + 'static {
     /// implementations call it again at create/update, where everything is known. Default: nothing to check.
     fn validate(&self, _cfg: &Attrs) -> Result<(), String> {
         Ok(())
+    }
+
+    /// The order a replacement of `before` by `after` (planned attributes, unknowns included) must take,
+    /// whatever the configuration's `lifecycle` says. Default: as configured.
+    fn replacement_order(&self, _before: &Attrs, _after: &Attrs) -> ReplacementOrder {
+        ReplacementOrder::AsConfigured
     }
 
     /// Attributes of *another* resource that this instance's configuration adds to, which that resource

@@ -93,3 +93,19 @@ fn reads_every_output_type_of_another_stack() {
     let out = wrong.expect(1, &["plan"]);
     assert!(out.stderr.contains("no state in workspace `staging`"), "{out}");
 }
+
+/// An output the other stack does not have is an error at plan, located at the reference, listing the
+/// outputs it has and suggesting the nearest name.
+#[test]
+fn a_missing_output_is_an_error_naming_the_outputs() {
+    let shared = Cli::new("ds-missing");
+    shared.write("main.toml", SHARED);
+    shared.apply();
+    let cli = reader(&shared, None);
+    cli.edit("main.toml", "data.stack.shared.outputs.text}", "data.stack.shared.outputs.txt}");
+    let out = cli.expect(1, &["plan"]);
+    assert!(out.stderr.contains("main.toml:"), "located: {out}");
+    assert!(out.stderr.contains("the other stack has no output `txt`"), "{out}");
+    assert!(out.stderr.contains("\"flag\"") && out.stderr.contains("\"text\""), "lists the outputs: {out}");
+    assert!(out.stderr.contains("did you mean `text`?"), "{out}");
+}

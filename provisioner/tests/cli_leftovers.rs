@@ -73,8 +73,8 @@ fn killed_at_every_operation_boundary_the_reapply_converges() {
         let workers: Vec<_> = (0..WORKERS)
             .map(|w| {
                 s.spawn(move || {
-                    let base = copy_repo_stack(&format!("crash{w}"), "plans/hello");
-                    let cli = base.in_workspace("prod");
+                    let copy = copy_hello(&format!("crash{w}"));
+                    let cli = copy.hello.in_workspace("prod");
                     let mut n = w + 1;
                     let mut done = Vec::new();
                     while trial(&cli, n) {

@@ -8,6 +8,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common_cli::*;
+use serde_json::Value as Json;
+
+/// Types whose objects carry no tags of their own.
+const UNTAGGABLE: [&str; 5] = ["route_table_association", "security_group_rule", "iam_role_policy", "iam_role_policy_attachment", "ecr_lifecycle_policy"];
 
 /// Ids of the state's managed objects of taggable types (all but associations and standalone rules).
 fn taggable_state_ids(cli: &Cli) -> BTreeSet<String> {
@@ -15,7 +19,7 @@ fn taggable_state_ids(cli: &Cli) -> BTreeSet<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|r| r["mode"] != "data" && !["route_table_association", "security_group_rule"].contains(&r["type"].as_str().unwrap_or("")))
+        .filter(|r| r["mode"] != "data" && !UNTAGGABLE.contains(&r["type"].as_str().unwrap_or("")))
         .filter_map(|r| r["id"].as_str().map(str::to_owned))
         .collect()
 }
@@ -34,33 +38,220 @@ fn apply_and_replan(cli: &Cli, check: impl Fn(&Cli)) {
     cli.expect(0, &["plan", "--detailed-exitcode"]);
 }
 
-fn hello_checks(nats: usize) -> impl Fn(&Cli) {
+fn hello_checks<'a>(h: &'a Hello, ws: &'static str, nats: usize, retention: i32) -> impl Fn(&Cli) + 'a {
     move |cli| {
         assert_eq!(nat_gateways(cli), nats, "{:?}", cli.state_addresses());
         // `output` reads the state only: it needs no variable values.
         let outputs = cli.json(&[0], &["output"]);
         assert_eq!(outputs["private_subnet_ids"]["value"].as_array().map(Vec::len), Some(2), "{outputs:#}");
+        check_wiring(h, ws, cli, &outputs, retention);
     }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A policy document as IAM returns it (URL-encoded JSON, maybe not), parsed.
+fn policy_doc(raw: &str) -> Json {
+    let text = if raw.trim_start().starts_with('{') { raw.to_owned() } else { percent_decode(raw) };
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A policy's statements (IAM collapses a one-element `Statement` list to the statement).
+fn statements(doc: &Json) -> Vec<Json> {
+    match &doc["Statement"] {
+        Json::Array(a) => a.clone(),
+        Json::Null => vec![],
+        one => vec![one.clone()],
+    }
+}
+
+/// A string or a list of strings (IAM collapses one-element lists), as a sorted list.
+fn strings(v: &Json) -> Vec<String> {
+    let mut out: Vec<String> = match v {
+        Json::String(s) => vec![s.clone()],
+        Json::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => vec![],
+    };
+    out.sort();
+    out
+}
+
+/// A security group's rules as sorted lines: `in tcp 80 0.0.0.0/0`, `out tcp 8080 sg-…`.
+fn sg_rules(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<String> {
+    let out = block_on(ec2.describe_security_groups().group_ids(id).send()).unwrap();
+    let sg = &out.security_groups()[0];
+    let mut lines = Vec::new();
+    for (dir, perms) in [("in", sg.ip_permissions()), ("out", sg.ip_permissions_egress())] {
+        for p in perms {
+            let port = match (p.from_port(), p.to_port()) {
+                (Some(a), Some(b)) if a == b => a.to_string(),
+                (Some(a), Some(b)) => format!("{a}-{b}"),
+                _ => "all".into(),
+            };
+            let proto = p.ip_protocol().unwrap_or("?");
+            for r in p.ip_ranges() {
+                lines.push(format!("{dir} {proto} {port} {}", r.cidr_ip().unwrap_or("?")));
+            }
+            for g in p.user_id_group_pairs() {
+                lines.push(format!("{dir} {proto} {port} {}", g.group_id().unwrap_or("?")));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// The load balancer layer of plans/hello, read back with the SDK: listener rules → target groups, the
+/// security groups' rules, the task execution role's trust and permissions, log retention.
+fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32) {
+    let sdk = common::sdk_config(cli.moto);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let out = |path: &[&str]| -> String {
+        let mut v = outputs;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_str().unwrap_or_else(|| panic!("output {path:?} missing: {outputs:#}")).to_owned()
+    };
+    let (tg_api, tg_web) = (out(&["target_group_arns", "value", "api"]), out(&["target_group_arns", "value", "frontend"]));
+
+    // Listener: default → frontend; /api/*, /stats, /hello, /hello/* → api; /metrics → 404 from the ALB.
+    let rules = block_on(elb.describe_rules().listener_arn(cli.id("lb_listener.http")).send()).unwrap();
+    let mut seen = Vec::new();
+    for r in rules.rules() {
+        let paths: BTreeSet<String> = r
+            .conditions()
+            .iter()
+            .flat_map(|c| c.values().iter().chain(c.path_pattern_config().map(|p| p.values()).unwrap_or_default()).cloned())
+            .collect();
+        let a = &r.actions()[0];
+        let target = match a.r#type().map(|t| t.as_str()) {
+            Some("forward") if a.target_group_arn() == Some(tg_api.as_str()) => "api".to_owned(),
+            Some("forward") if a.target_group_arn() == Some(tg_web.as_str()) => "frontend".to_owned(),
+            Some("fixed-response") => format!("fixed {}", a.fixed_response_config().and_then(|f| f.status_code()).unwrap_or("?")),
+            other => format!("{other:?} {:?}", a.target_group_arn()),
+        };
+        seen.push(format!("{} {:?} -> {target}", r.priority().unwrap_or("?"), paths));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            r#"1 {"/metrics", "/metrics/*"} -> fixed 404"#,
+            r#"10 {"/api/*", "/hello", "/hello/*", "/stats"} -> api"#,
+            "default {} -> frontend",
+        ],
+        "listener rules"
+    );
+    let tgs = block_on(elb.describe_target_groups().target_group_arns(&tg_api).target_group_arns(&tg_web).send()).unwrap();
+    let mut tg_lines: Vec<String> = tgs
+        .target_groups()
+        .iter()
+        .map(|t| {
+            format!(
+                "{:?} {:?} {:?} {:?}",
+                t.target_type().map(|x| x.as_str().to_owned()),
+                t.port(),
+                t.health_check_path(),
+                t.vpc_id() == Some(cli.id("vpc.main").as_str())
+            )
+        })
+        .collect();
+    tg_lines.sort();
+    assert_eq!(
+        tg_lines,
+        [r#"Some("ip") Some(3000) Some("/health") true"#, r#"Some("ip") Some(8080) Some("/health") true"#],
+        "target groups"
+    );
+
+    // Security groups: least privilege.
+    let ec2 = cli.ec2();
+    let sg = |k: &str| out(&["security_group_ids", "value", k]);
+    let (alb, api, web, db) = (sg("alb"), sg("api"), sg("frontend"), sg("db"));
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sg_rules(&ec2, &alb), sorted(vec!["in tcp 80 0.0.0.0/0".into(), format!("out tcp 8080 {api}"), format!("out tcp 3000 {web}")]));
+    assert_eq!(sg_rules(&ec2, &api), sorted(vec![format!("in tcp 8080 {alb}"), "out tcp 443 0.0.0.0/0".into(), format!("out tcp 5432 {db}")]));
+    assert_eq!(sg_rules(&ec2, &web), sorted(vec![format!("in tcp 3000 {alb}"), "out tcp 443 0.0.0.0/0".into()]));
+    assert_eq!(sg_rules(&ec2, &db), vec![format!("in tcp 5432 {api}")]);
+
+    // The task execution role: assumable by ECS tasks of this account only; pulls the shared stack's two
+    // repositories and writes the two log groups, nothing else.
+    let role = block_on(iam.get_role().role_name(format!("{}-{ws}-task-execution", h.project)).send()).unwrap();
+    let role = role.role().unwrap();
+    assert_eq!(role.arn(), out(&["task_execution_role_arn", "value"]));
+    let trust = policy_doc(role.assume_role_policy_document().unwrap());
+    let st = &statements(&trust)[0];
+    assert_eq!(strings(&st["Principal"]["Service"]), ["ecs-tasks.amazonaws.com"], "{trust:#}");
+    assert_eq!(strings(&st["Action"]), ["sts:AssumeRole"], "{trust:#}");
+    let account = role.arn().split(':').nth(4).unwrap().to_owned();
+    assert_eq!(strings(&st["Condition"]["StringEquals"]["aws:SourceAccount"]), [account], "{trust:#}");
+    let inline = block_on(iam.get_role_policy().role_name(role.role_name()).policy_name("pull-images-write-logs").send()).unwrap();
+    let perms = policy_doc(inline.policy_document());
+    let repos = h.shared.json(&[0], &["output"]);
+    let by_sid = |sid: &str| statements(&perms).into_iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("{sid}: {perms:#}"));
+    assert_eq!(strings(&by_sid("Login")["Resource"]), ["*"]);
+    assert_eq!(strings(&by_sid("Login")["Action"]), ["ecr:GetAuthorizationToken"]);
+    let repo_arns = strings(&Json::Array(vec![repos["repository_arns"]["value"]["api"].clone(), repos["repository_arns"]["value"]["frontend"].clone()]));
+    assert_eq!(strings(&by_sid("Pull")["Resource"]), repo_arns, "{perms:#}");
+    assert_eq!(strings(&by_sid("Pull")["Action"]), ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]);
+    assert_eq!(strings(&by_sid("Logs")["Action"]), ["logs:CreateLogStream", "logs:PutLogEvents"]);
+    assert_eq!(statements(&perms).len(), 3, "{perms:#}");
+    assert!(block_on(iam.list_attached_role_policies().role_name(role.role_name()).send()).unwrap().attached_policies().is_empty());
+
+    // Log groups: one per service, retention per environment, the role's Logs statement on exactly them.
+    let prefix = format!("/ecs/{}-{ws}/", h.project);
+    let groups = block_on(logs.describe_log_groups().log_group_name_prefix(&prefix).send()).unwrap();
+    let mut names: Vec<(String, Option<i32>)> =
+        groups.log_groups().iter().map(|g| (g.log_group_name().unwrap_or("").to_owned(), g.retention_in_days())).collect();
+    names.sort();
+    assert_eq!(names, [(format!("{prefix}api"), Some(retention)), (format!("{prefix}frontend"), Some(retention))]);
+    let log_arns = strings(&Json::Array(
+        groups.log_groups().iter().map(|g| Json::String(format!("{}:log-stream:*", g.arn().unwrap_or("").trim_end_matches(":*")))).collect(),
+    ));
+    assert_eq!(strings(&by_sid("Logs")["Resource"]), log_arns, "{perms:#}");
 }
 
 /// The environments of plans/hello side by side in one account, one stack directory and one stack name:
 /// each has its own state and sees only its own objects; destroying one leaves the others untouched.
 #[test]
 fn plans_hello_environments_side_by_side() {
-    let base = copy_repo_stack("plans-hello", "plans/hello");
+    let h = copy_hello("plans-hello");
+    let base = &h.hello;
     let staging = base.in_workspace("staging");
     let prod = base.in_workspace("prod");
     let dev = base.in_workspace("dev");
-    apply_and_replan(&staging, hello_checks(1));
-    apply_and_replan(&prod, hello_checks(2));
-    apply_and_replan(&dev, hello_checks(1));
+    apply_and_replan(&staging, hello_checks(&h, "staging", 1, 14));
+    apply_and_replan(&prod, hello_checks(&h, "prod", 2, 90));
+    apply_and_replan(&dev, hello_checks(&h, "dev", 1, 3));
     // Each environment still plans empty with the others present, and names its objects after itself.
     staging.expect(0, &["plan", "--detailed-exitcode"]);
     let prod_objects = prod.tagged_in_workspace();
     let tagged: BTreeSet<String> = prod_objects.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(tagged, taggable_state_ids(&prod), "prod's tagged objects are exactly its state's");
     let vpc = prod.id("vpc.main");
-    assert_eq!(tags_of(&prod.ec2(), &vpc).get("Name").map(String::as_str), Some("hello-prod"));
+    assert_eq!(tags_of(&prod.ec2(), &vpc).get("Name").cloned(), Some(format!("{}-prod", h.project)));
     staging.ok(&["destroy", "--auto-approve"]);
     assert!(staging.tagged_in_workspace().is_empty(), "staging's objects are gone");
     assert_eq!(prod.tagged_in_workspace().len(), prod_objects.len(), "prod untouched");
@@ -68,6 +259,7 @@ fn plans_hello_environments_side_by_side() {
     prod.ok(&["destroy", "--auto-approve"]);
     dev.ok(&["destroy", "--auto-approve"]);
     assert_eq!(base.count_tagged(), 0, "nothing tagged with the stack is left");
+    h.shared.ok(&["destroy", "--auto-approve"]);
 }
 
 /// plans/shared: the image repositories every environment pulls from, with their lifecycle policies.

@@ -179,6 +179,19 @@ fn resource_rooted(e: &Expr) -> bool {
     }
 }
 
+/// True for `data.stack.NAME.outputs` (or an instance of it): a map of another stack's outputs, where a
+/// missing key is a mistake to report (Terraform: "Unsupported attribute" on `terraform_remote_state`), not
+/// an unset optional attribute read as null.
+fn stack_outputs(e: &Expr) -> bool {
+    let ExprKind::GetAttr(b, attr, _) = &e.kind else { return false };
+    let b = match &b.kind {
+        ExprKind::Index(inner, _) => inner,
+        _ => b,
+    };
+    attr == "outputs"
+        && matches!(&b.kind, ExprKind::Ref(Ref::Resource { mode: crate::lang::Mode::Data, type_name, .. }, _) if type_name == "stack")
+}
+
 fn multi_resource(e: &Expr) -> bool {
     matches!(e.kind, ExprKind::Ref(Ref::Resource { .. }, true))
 }
@@ -256,6 +269,17 @@ impl<'a, 'b> Ev<'a, 'b> {
             },
             ExprKind::GetAttr(base, name, nspan) => {
                 let v = self.expr(base)?;
+                if stack_outputs(base) {
+                    if let Value::Map(m) = &v {
+                        if !m.contains_key(name) {
+                            let hint = crate::schema::suggest(name, m.keys().map(String::as_str))
+                                .map(|s| format!("did you mean `{s}`?"))
+                                .unwrap_or_else(|| "add the output to that stack, and apply it".to_owned());
+                            let msg = format!("the other stack has no output `{name}`; its outputs: {}", some_keys(m));
+                            return Err(self.err(nspan, msg).with_help(hint));
+                        }
+                    }
+                }
                 self.get_attr(v, name, nspan, resource_rooted(base))
             }
             ExprKind::Index(base, idx) => {

@@ -1,9 +1,9 @@
 //! Small helpers shared by every resource implementation: attribute access, id chunks, partitions,
 //! and the "NotFound means gone" conventions of delete and read-after-create.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::aws::{retry_on, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, Ctx, ProviderError, DEFAULT_WORKSPACE, TAG_STACK, TAG_WORKSPACE};
 use crate::schema::ID;
 use crate::value::{Attrs, Value};
 
@@ -138,8 +138,84 @@ pub(crate) fn name_prefix_from_name(name: &str) -> Option<&str> {
     ok.then_some(prefix)
 }
 
+/// Tags by ARN, as the Resource Groups Tagging API lists them.
+pub(crate) type Listed = HashMap<String, BTreeMap<String, String>>;
+
+/// The stack's objects (tagged with this stack and, in a named workspace, this workspace) that the Resource
+/// Groups Tagging API lists, by ARN, with all their tags: one paged GetResources (100 a page) per refresh,
+/// shared by every type that uses it (load balancers, target groups, listeners and rules where AWS lists
+/// them, log groups). It finds untracked objects (leftovers of an interrupted run) of services that cannot
+/// filter by tag, and spares those types a tag call per object.
+///
+/// Filtered by service ([`LISTED_SERVICES`]), not by resource type: the emulator's type names differ from
+/// AWS's (`logs:loggroup` for `logs:log-group`), and the callers pick their ARNs by shape anyway
+/// ([`arn_resource_type`]). Pages hold up to 100 objects and 500 tags (the API's maxima).
+/// The services whose objects [`stack_listed`] lists: those that cannot filter a describe call by tag.
+pub(crate) const LISTED_SERVICES: &[&str] = &["elasticloadbalancing", "logs"];
+
+pub(crate) async fn stack_listed(cx: &Ctx) -> Result<std::sync::Arc<Listed>, ProviderError> {
+    cx.shared("tagging.GetResources(stack)", || async {
+        use aws_sdk_resourcegroupstagging::types::TagFilter;
+        let client = cx.client(|sdk, calls| {
+            aws_sdk_resourcegroupstagging::Client::from_conf(
+                aws_sdk_resourcegroupstagging::config::Builder::from(sdk).interceptor(calls).build(),
+            )
+        });
+        let mut filters = vec![TagFilter::builder().key(TAG_STACK).values(&cx.stack).build()];
+        if cx.workspace != DEFAULT_WORKSPACE {
+            filters.push(TagFilter::builder().key(TAG_WORKSPACE).values(&cx.workspace).build());
+        }
+        // Paged by hand: the last page carries an empty (not absent) token, which the SDK's paginator
+        // follows with one more call.
+        let mut out = Listed::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .get_resources()
+                .set_tag_filters(Some(filters.clone()))
+                .set_resource_type_filters(Some(LISTED_SERVICES.iter().map(|s| (*s).to_owned()).collect()))
+                .resources_per_page(100)
+                .tags_per_page(500)
+                .set_pagination_token(token.take())
+                .send()
+                .await
+                .map_err(aws_err)?;
+            for m in page.resource_tag_mapping_list() {
+                let Some(arn) = m.resource_arn() else { continue };
+                let tags = m.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+                out.insert(arn.to_owned(), tags);
+            }
+            match page.pagination_token().filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t.to_owned()),
+                None => break,
+            }
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// The resource type of an ARN, the part of its resource before the first `/` (`loadbalancer`,
+/// `targetgroup`, `listener`, `listener-rule`) or `:` (`log-group`).
+pub(crate) fn arn_resource_type(arn: &str) -> Option<&str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    resource.split(['/', ':']).next()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn arn_resource_types() {
+        let t = |a| super::arn_resource_type(a);
+        assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:loadbalancer/app/web/50dc"), Some("loadbalancer"));
+        assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:targetgroup/api-x/73e2"), Some("targetgroup"));
+        assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:listener/app/web/50dc/f2f7"), Some("listener"));
+        assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:listener-rule/app/web/50dc/f2f7/9683"), Some("listener-rule"));
+        assert_eq!(t("arn:aws:logs:eu-west-1:123:log-group:/ecs/hello/api"), Some("log-group"));
+        assert_eq!(t("arn:aws:logs:eu-west-1:123:log-group:/ecs/hello/api:*"), Some("log-group"));
+        assert_eq!(t("not an arn"), None);
+    }
+
     use super::*;
 
     #[test]
@@ -197,3 +273,4 @@ mod tests {
         assert_eq!(name_prefix_from_name("x-20240102030405060x0000000a"), None, "not digits");
     }
 }
+

@@ -226,6 +226,17 @@ pub async fn ctx(moto: &Moto, stack: &str) -> Ctx {
     cx
 }
 
+/// SDK configuration on `moto` with test credentials: `aws_sdk_X::Client::new(&sdk_config(moto))` gives any
+/// service's client for checking from the outside what the provisioner did.
+pub fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests")))
+        .build()
+}
+
 /// A plain EC2 client on `moto`, for checking from the outside what the provisioner did.
 pub fn ec2_client(moto: &Moto) -> aws_sdk_ec2::Client {
     let conf = aws_sdk_ec2::Config::builder()
@@ -299,6 +310,79 @@ pub async fn tagged_ids(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<String> {
 }
 
 /// How many live objects carry `provisioner:stack = stack` (see [`tagged_ids`]).
+/// Objects of the services beyond EC2 tagged `provisioner:stack = stack`, with their tags, by the id the
+/// state gives them: ELBv2 load balancers, target groups, listeners and rules (ARN), CloudWatch Logs groups,
+/// IAM roles and ECR repositories (name). Read the long way (list everything, then its tags), so the check
+/// does not depend on the Resource Groups Tagging API the provisioner itself uses.
+pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    use std::collections::BTreeMap;
+    let mut out: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    let ours = |tags: &BTreeMap<String, String>| tags.get(TAG_STACK).map(String::as_str) == Some(stack);
+
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
+    let mut arns: Vec<String> = Vec::new();
+    let lbs = elb.describe_load_balancers().send().await.expect("DescribeLoadBalancers");
+    for lb in lbs.load_balancers() {
+        let Some(lb_arn) = lb.load_balancer_arn() else { continue };
+        arns.push(lb_arn.to_owned());
+        // Objects of other tests come and go meanwhile: one gone between the calls is skipped.
+        let Ok(ls) = elb.describe_listeners().load_balancer_arn(lb_arn).send().await else { continue };
+        for l in ls.listeners() {
+            let Some(l_arn) = l.listener_arn() else { continue };
+            arns.push(l_arn.to_owned());
+            let Ok(rs) = elb.describe_rules().listener_arn(l_arn).send().await else { continue };
+            arns.extend(rs.rules().iter().filter(|r| r.is_default() != Some(true)).filter_map(|r| r.rule_arn().map(str::to_owned)));
+        }
+    }
+    let tgs = elb.describe_target_groups().send().await.expect("DescribeTargetGroups");
+    arns.extend(tgs.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_owned)));
+    // One at a time: a batch fails as a whole when one of its objects is gone.
+    for arn in arns {
+        let Ok(d) = elb.describe_tags().resource_arns(arn).send().await else { continue };
+        for td in d.tag_descriptions() {
+            let tags: BTreeMap<String, String> =
+                td.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned()))).collect();
+            if ours(&tags) {
+                out.push((td.resource_arn().unwrap_or("").to_owned(), tags));
+            }
+        }
+    }
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let groups = logs.describe_log_groups().send().await.expect("DescribeLogGroups");
+    for g in groups.log_groups() {
+        let (Some(name), Some(arn)) = (g.log_group_name(), g.arn()) else { continue };
+        let Ok(t) = logs.list_tags_for_resource().resource_arn(arn.trim_end_matches(":*")).send().await else { continue };
+        let tags: BTreeMap<String, String> = t.tags().cloned().unwrap_or_default().into_iter().collect();
+        if ours(&tags) {
+            out.push((name.to_owned(), tags));
+        }
+    }
+
+    let iam = aws_sdk_iam::Client::new(sdk);
+    let roles = iam.list_roles().max_items(1000).send().await.expect("ListRoles");
+    for r in roles.roles() {
+        let Ok(t) = iam.list_role_tags().role_name(r.role_name()).send().await else { continue };
+        let tags: BTreeMap<String, String> = t.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+        if ours(&tags) {
+            out.push((r.role_name().to_owned(), tags));
+        }
+    }
+
+    let ecr = aws_sdk_ecr::Client::new(sdk);
+    let repos = ecr.describe_repositories().send().await.expect("DescribeRepositories");
+    for r in repos.repositories() {
+        let (Some(name), Some(arn)) = (r.repository_name(), r.repository_arn()) else { continue };
+        let Ok(t) = ecr.list_tags_for_resource().resource_arn(arn).send().await else { continue };
+        let tags: BTreeMap<String, String> = t.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+        if ours(&tags) {
+            out.push((name.to_owned(), tags));
+        }
+    }
+    out.sort();
+    out
+}
+
 pub async fn count_tagged(ec2: &aws_sdk_ec2::Client, stack: &str) -> usize {
     tagged_ids(ec2, stack).await.len()
 }

@@ -312,26 +312,36 @@ impl Cli {
     }
 
     /// Live objects tagged with this stack.
+    /// Live objects tagged with this stack, of every service (see [`Cli::tagged_ids`]).
     pub fn count_tagged(&self) -> usize {
-        let ec2 = self.ec2();
-        block_on(common::count_tagged(&ec2, &self.stack))
+        self.tagged_ids().len()
     }
 
+    /// Ids (as the state holds them) of the live objects tagged with this stack: EC2 objects, then those of
+    /// the other services ([`common::tagged_other_services`]).
     pub fn tagged_ids(&self) -> Vec<String> {
-        let ec2 = self.ec2();
-        block_on(common::tagged_ids(&ec2, &self.stack))
+        self.tagged().into_iter().map(|(id, _)| id).collect()
     }
 
-    /// Live objects tagged with this stack and the selected workspace, with their tags.
-    pub fn tagged_in_workspace(&self) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    /// [`Cli::tagged_ids`] with each object's tags.
+    pub fn tagged(&self) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
         let ec2 = self.ec2();
-        let ws = self.workspace();
-        self.tagged_ids()
+        let mut out: Vec<_> = block_on(common::tagged_ids(&ec2, &self.stack))
             .into_iter()
             .map(|id| {
                 let tags = tags_of(&ec2, &id);
                 (id, tags)
             })
+            .collect();
+        out.extend(block_on(common::tagged_other_services(&common::sdk_config(self.moto), &self.stack)));
+        out
+    }
+
+    /// Live objects tagged with this stack and the selected workspace, with their tags.
+    pub fn tagged_in_workspace(&self) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+        let ws = self.workspace();
+        self.tagged()
+            .into_iter()
             .filter(|(_, t)| t.get("provisioner:workspace").map(String::as_str).unwrap_or("default") == ws)
             .collect()
     }
@@ -390,6 +400,28 @@ pub fn copy_repo_stack(prefix: &str, rel: &str) -> Cli {
     }
     assert!(cli.read("stack.toml").contains(&cli.stack), "stack renamed");
     cli
+}
+
+/// plans/hello and its own copy of plans/shared (applied, default workspace), which hello's `data.stack.shared`
+/// reads. Both get a `project` no other test uses, because the names of load balancers, roles, log groups and
+/// repositories are account-wide: `PROVISIONER_VAR_project` and `PROVISIONER_VAR_shared_stack_dir` are set on
+/// both `Cli`s (and so on their `in_workspace` copies).
+pub struct Hello {
+    pub hello: Cli,
+    pub shared: Cli,
+    pub project: String,
+}
+
+pub fn copy_hello(prefix: &str) -> Hello {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let project = format!("h{}-{}", std::process::id() % 100_000, N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let shared = copy_repo_stack(&format!("{prefix}-shared"), "plans/shared").env("PROVISIONER_VAR_project", &project);
+    let out = shared.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 0, "applying plans/shared for {prefix}:\n{out}");
+    let hello = copy_repo_stack(prefix, "plans/hello")
+        .env("PROVISIONER_VAR_project", &project)
+        .env("PROVISIONER_VAR_shared_stack_dir", &shared.path().to_string_lossy());
+    Hello { hello, shared, project }
 }
 
 /// Waits for a child, collecting its output; kills it after `timeout`.

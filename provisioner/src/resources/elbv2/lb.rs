@@ -199,13 +199,21 @@ pub(crate) fn validate_create(desired: &Attrs) -> Result<(), ProviderError> {
 
 impl Lb {
     async fn read_arns(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let mut out = self.read_untagged(cx, arns).await?;
+        if !out.is_empty() {
+            add_tags_to(cx, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// Describe and attributes, without tags.
+    async fn read_untagged(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out: HashMap<String, Attrs> = describe(cx, arns).await?.iter().filter_map(lb_attrs).collect();
         if out.is_empty() {
             return Ok(out);
         }
         let found: Vec<String> = out.keys().cloned().collect();
-        let (attrs, ()) =
-            futures::try_join!(each_bounded(found, |arn| attributes(cx, arn)), add_tags_to(cx, &mut out))?;
+        let attrs = each_bounded(found, |arn| attributes(cx, arn)).await?;
         for (arn, a) in attrs {
             match a {
                 Some(a) => out.get_mut(&arn).into_iter().for_each(|o| o.extend(a.clone())),
@@ -282,6 +290,10 @@ impl Resource for Lb {
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_arns(cx, ids).await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        stack_read(cx, ids, "loadbalancer", |arns| async move { self.read_untagged(cx, &arns).await }).await
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {

@@ -9,9 +9,14 @@
 //!
 //! Read of n listeners on m load balancers: m DescribeListeners (by load balancer, derived from each
 //! listener ARN, paginated; at most 8 at once; a gone load balancer means its listeners are gone) and ⌈n/20⌉
-//! DescribeTags. `read_stack`: the default (tracked ARNs).
+//! DescribeTags.
+//!
+//! `read_stack`: the listeners of the stack's load balancers ([`stack_listeners`]: the Tagging API's listing,
+//! then one DescribeListeners per load balancer, shared with `lb_listener_rule`), plus tracked listeners on
+//! load balancers the listing lacks. Tags come from the listing where AWS lists listeners, else from
+//! DescribeTags. So a listener created by an interrupted run is found through its load balancer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -89,6 +94,24 @@ async fn listeners_of(cx: &Ctx, lb: String) -> Result<Vec<AwsListener>, Provider
     Ok(out)
 }
 
+/// The listeners of the stack's load balancers: those the Tagging API lists, and those of the listeners it
+/// lists. One DescribeListeners per load balancer, once per refresh (shared with `lb_listener_rule`).
+pub(crate) async fn stack_listeners(cx: &Ctx) -> Result<std::sync::Arc<Vec<AwsListener>>, ProviderError> {
+    cx.shared("elbv2.DescribeListeners(stack load balancers)", || async {
+        let listed = stack_listed(cx).await?;
+        let lbs: BTreeSet<String> = listed
+            .keys()
+            .filter_map(|a| match arn_resource_type(a) {
+                Some("loadbalancer") => Some(a.clone()),
+                Some("listener") => lb_of_listener(a),
+                _ => None,
+            })
+            .collect();
+        Ok(each_bounded(lbs.into_iter().collect(), |lb| listeners_of(cx, lb)).await?.into_iter().flatten().collect())
+    })
+    .await
+}
+
 impl LbListener {
     async fn read_arns(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let wanted: HashSet<&str> = arns.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
@@ -140,6 +163,23 @@ impl Resource for LbListener {
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_arns(cx, ids).await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let tracked: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
+        let listeners = stack_listeners(cx).await?;
+        let mut out: HashMap<String, Attrs> = listeners.iter().filter_map(listener_attrs).collect();
+        let missed: Vec<String> = tracked.iter().filter(|a| !out.contains_key(*a)).cloned().collect();
+        if !missed.is_empty() {
+            let mut lbs: Vec<String> = missed.iter().filter_map(|a| lb_of_listener(a)).collect();
+            lbs.sort();
+            lbs.dedup();
+            let found = each_bounded(lbs, |lb| listeners_of(cx, lb)).await?;
+            out.extend(found.iter().flatten().filter_map(listener_attrs).filter(|(a, _)| missed.contains(a)));
+        }
+        attach_tags(cx, &mut out, &*stack_listed(cx).await?).await?;
+        keep_stack_objects(cx, &mut out, &tracked);
+        Ok(out)
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {

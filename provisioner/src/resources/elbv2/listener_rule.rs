@@ -8,10 +8,15 @@
 //! actions or conditions changed, RemoveTags+AddTags. Delete is DeleteRule (gone = done).
 //!
 //! Read of n rules on k listeners: k DescribeRules (by listener, derived from each rule ARN, paginated; at
-//! most 8 at once; a gone listener means its rules are gone) and ⌈n/20⌉ DescribeTags. `read_stack`: the
-//! default (tracked ARNs).
+//! most 8 at once; a gone listener means its rules are gone) and ⌈n/20⌉ DescribeTags.
+//!
+//! `read_stack`: the rules of the listeners of tracked rules (read at once, beside the Tagging API's
+//! listing), then those of the stack's other listeners (`listener::stack_listeners`), so a rule created by
+//! an interrupted run is found through its listener. Default rules are not `lb_listener_rule`s (they are
+//! the listener's `default_action`) and never appear. Tags come from the listing where AWS lists rules, else
+//! from DescribeTags.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -228,6 +233,37 @@ impl Resource for LbListenerRule {
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_arns(cx, ids).await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let tracked: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
+        let mut first: Vec<String> = tracked.iter().filter_map(|a| listener_of_rule(a)).collect();
+        first.sort();
+        first.dedup();
+        let tracked_rules = async {
+            let (listed, found) = futures::try_join!(stack_listed(cx), each_bounded(first.clone(), |l| rules_of(cx, l)))?;
+            let mut out: HashMap<String, Attrs> = found.into_iter().flatten().collect();
+            attach_tags(cx, &mut out, &listed).await?;
+            Ok::<_, ProviderError>(out)
+        };
+        let other_rules = async {
+            let listed = stack_listed(cx).await?;
+            let mut others: BTreeSet<String> = super::listener::stack_listeners(cx)
+                .await?
+                .iter()
+                .filter_map(|l| l.listener_arn().map(str::to_owned))
+                .chain(listed.keys().filter(|a| arn_resource_type(a) == Some("listener")).cloned())
+                .collect();
+            others.retain(|l| !first.contains(l));
+            let found = each_bounded(others.into_iter().collect(), |l| rules_of(cx, l)).await?;
+            let mut out: HashMap<String, Attrs> = found.into_iter().flatten().collect();
+            attach_tags(cx, &mut out, &listed).await?;
+            Ok::<_, ProviderError>(out)
+        };
+        let (mut out, others) = futures::try_join!(tracked_rules, other_rules)?;
+        out.extend(others);
+        keep_stack_objects(cx, &mut out, &tracked);
+        Ok(out)
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {

@@ -27,7 +27,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::util::*;
 use crate::aws::{aws_err, retry_on, Ctx, ProviderError};
-use crate::resource::{Checkpoint, Resource};
+use crate::resource::{Checkpoint, ReplacementOrder, Resource};
 use crate::schema::{Attribute, Schema, Type};
 use crate::value::{Attrs, Value};
 
@@ -256,13 +256,21 @@ fn hc_str<'a>(hc: &'a BTreeMap<String, Value>, k: &str) -> Option<&'a str> {
 
 impl LbTargetGroup {
     async fn read_arns(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let mut out = self.read_untagged(cx, arns).await?;
+        if !out.is_empty() {
+            add_tags_to(cx, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// Describe and attributes, without tags.
+    async fn read_untagged(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out: HashMap<String, Attrs> = describe(cx, arns).await?.iter().filter_map(tg_attrs).collect();
         if out.is_empty() {
             return Ok(out);
         }
         let found: Vec<String> = out.keys().cloned().collect();
-        let (attrs, ()) =
-            futures::try_join!(each_bounded(found, |arn| attributes(cx, arn)), add_tags_to(cx, &mut out))?;
+        let attrs = each_bounded(found, |arn| attributes(cx, arn)).await?;
         for (arn, delay) in attrs {
             match delay {
                 Some(d) => {
@@ -298,6 +306,19 @@ impl Resource for LbTargetGroup {
         validate_create(cfg).map_err(|e| e.message)
     }
 
+    /// AWS refuses to delete a target group a listener or rule forwards to (`ResourceInUse`), so a
+    /// replacement is created first, the listeners move to it, and the old one goes last. That needs a name
+    /// the old one does not hold: `name_prefix` (a fresh name each time) or a changed `name`.
+    fn replacement_order(&self, before: &Attrs, after: &Attrs) -> ReplacementOrder {
+        match (before.get("name"), after.get("name")) {
+            (Some(Value::String(old)), Some(Value::String(new))) if old == new => ReplacementOrder::Collides(format!(
+                "its name `{old}` does not change, and two target groups cannot share a name: \
+                 use `name_prefix` instead of `name`, or change `name` in the same apply"
+            )),
+            _ => ReplacementOrder::CreateFirst("listeners and rules may forward to it"),
+        }
+    }
+
     fn normalize(&self, attrs: &mut Attrs) {
         if let Some(hc) = health_check_of(attrs) {
             attrs.insert("health_check".into(), Value::List(vec![Value::Map(hc)]));
@@ -306,6 +327,10 @@ impl Resource for LbTargetGroup {
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_arns(cx, ids).await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        stack_read(cx, ids, "targetgroup", |arns| async move { self.read_untagged(cx, &arns).await }).await
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::aws::{aws_err, retry_on, tag_map, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, tag_map, Ctx, ProviderError, TAG_STACK};
 use crate::schema::TAGS;
 use crate::value::{Attrs, Value};
 
@@ -99,13 +99,55 @@ pub(crate) async fn describe_tags(
 
 /// Adds `tags` of every object in `out` (keyed by ARN) with one DescribeTags per 20 objects.
 pub(crate) async fn add_tags_to(cx: &Ctx, out: &mut HashMap<String, Attrs>) -> Result<(), ProviderError> {
-    let arns: Vec<String> = out.keys().cloned().collect();
-    let mut tags = describe_tags(cx, &arns).await?;
+    attach_tags(cx, out, &Listed::new()).await
+}
+
+/// Adds `tags` to every object in `out`: from `listed` (the Tagging API's listing) where it has the object,
+/// else with one DescribeTags per 20 objects.
+pub(crate) async fn attach_tags(cx: &Ctx, out: &mut HashMap<String, Attrs>, listed: &Listed) -> Result<(), ProviderError> {
+    let missing: Vec<String> = out.keys().filter(|a| !listed.contains_key(*a)).cloned().collect();
+    let mut fetched = if missing.is_empty() { HashMap::new() } else { describe_tags(cx, &missing).await? };
     for (arn, a) in out.iter_mut() {
-        let t = tags.remove(arn).unwrap_or_default();
+        let t = listed.get(arn).cloned().or_else(|| fetched.remove(arn)).unwrap_or_default();
         a.insert(TAGS.into(), Value::Map(t.into_iter().map(|(k, v)| (k, Value::str(v))).collect()));
     }
     Ok(())
+}
+
+/// Keeps the objects `read_stack` promises: the tracked ones and those tagged with this stack.
+pub(crate) fn keep_stack_objects(cx: &Ctx, out: &mut HashMap<String, Attrs>, tracked: &[String]) {
+    out.retain(|arn, a| {
+        tracked.contains(arn)
+            || matches!(a.get(TAGS), Some(Value::Map(t)) if t.get(TAG_STACK).and_then(Value::as_str) == Some(cx.stack.as_str()))
+    });
+}
+
+/// `read_stack` of a type the Tagging API lists (load balancers, target groups): the tracked `ids` are read
+/// at once, beside the listing; the objects of type `kind` the listing adds (leftovers of an interrupted run)
+/// are read after it. `read` reads ARNs without their tags, which come from the listing (DescribeTags only
+/// for objects it lacks). With nothing left over, that is two sequential round trips at most, and no tag call.
+pub(crate) async fn stack_read<F, Fut>(cx: &Ctx, ids: &[String], kind: &str, read: F) -> Result<HashMap<String, Attrs>, ProviderError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<HashMap<String, Attrs>, ProviderError>>,
+{
+    let tracked: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
+    let first = async {
+        if tracked.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            read(tracked.clone()).await
+        }
+    };
+    let (listed, mut out) = futures::try_join!(stack_listed(cx), first)?;
+    let extra: Vec<String> =
+        listed.keys().filter(|a| arn_resource_type(a) == Some(kind) && !tracked.contains(a)).cloned().collect();
+    if !extra.is_empty() {
+        out.extend(read(extra).await?);
+    }
+    attach_tags(cx, &mut out, &listed).await?;
+    keep_stack_objects(cx, &mut out, &tracked);
+    Ok(out)
 }
 
 /// `attrs["tags"]` (the full set the engine computed) as ELBv2 tags, for a create call.

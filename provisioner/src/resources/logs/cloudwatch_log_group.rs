@@ -15,9 +15,10 @@
 //! by `logGroupNamePrefix` would be one call per name.) The emulator ignores `logGroupIdentifiers` and
 //! lists every group; the result is filtered by name either way.
 //!
-//! `read_stack` keeps the default (read by tracked ids only): CloudWatch Logs cannot filter log groups by
-//! tag, and listing every group of the account with one tag call each is not cheap. So leftovers of this
-//! type (a group created by a run that crashed before its checkpoint) are not found yet.
+//! `read_stack`: CloudWatch Logs cannot filter log groups by tag, so the stack's groups come from the
+//! Resource Groups Tagging API's listing (`resources::util::stack_listed`, one call shared by every type),
+//! with their tags: the tracked groups are described beside that call, the groups it adds (leftovers of an
+//! interrupted run) after it, and no ListTagsForResource is needed for listed groups.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -142,6 +143,13 @@ async fn list_tags(cx: &Ctx, arn: String) -> Result<Option<Value>, ProviderError
 impl CloudwatchLogGroup {
     /// One DescribeLogGroups (paginated) per 50 names, then one ListTagsForResource per group found.
     async fn read_names(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let mut out = self.describe(cx, ids).await?;
+        attach_tags(cx, &mut out, &Listed::new()).await?;
+        Ok(out)
+    }
+
+    /// DescribeLogGroups only: attributes without `tags`.
+    async fn describe(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut names: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
         names.sort();
         names.dedup();
@@ -169,10 +177,24 @@ impl CloudwatchLogGroup {
                 out.insert(name.to_owned(), a);
             }
         }
-        let arns: Vec<(String, String)> = out
-            .iter()
-            .map(|(name, a)| Ok((name.clone(), req_str(a, "arn")?.to_owned())))
-            .collect::<Result<_, ProviderError>>()?;
+        Ok(out)
+    }
+}
+
+/// Adds `tags` to every group of `out`: from the Tagging API's listing where it has the group, else with
+/// one ListTagsForResource each (at most 8 at once); a group gone between the calls is dropped.
+async fn attach_tags(cx: &Ctx, out: &mut HashMap<String, Attrs>, listed: &Listed) -> Result<(), ProviderError> {
+    let mut arns: Vec<(String, String)> = Vec::new();
+    for (name, a) in out.iter_mut() {
+        let arn = req_str(a, "arn")?.to_owned();
+        match listed.get(&arn).or_else(|| listed.get(&format!("{arn}:*"))) {
+            Some(t) => {
+                a.insert(TAGS.into(), Value::Map(t.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect()));
+            }
+            None => arns.push((name.clone(), arn)),
+        }
+    }
+    {
         let tags: Vec<(String, Option<Value>)> = futures::stream::iter(
             arns.into_iter()
                 .map(|(name, arn)| async move { Ok::<_, ProviderError>((name, list_tags(cx, arn).await?)) }),
@@ -193,9 +215,11 @@ impl CloudwatchLogGroup {
                 }
             }
         }
-        Ok(out)
     }
+    Ok(())
+}
 
+impl CloudwatchLogGroup {
     async fn read_one(&self, cx: &Ctx, name: &str) -> Result<Attrs, ProviderError> {
         let ids = [name.to_owned()];
         read_back(cx, "log group", name, || self.read_names(cx, &ids)).await
@@ -225,6 +249,29 @@ impl Resource for CloudwatchLogGroup {
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         self.read_names(cx, ids).await
+    }
+
+    async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
+        let tracked: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
+        let first = async {
+            if tracked.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                self.describe(cx, &tracked).await
+            }
+        };
+        let (listed, mut out) = futures::try_join!(stack_listed(cx), first)?;
+        let extra: Vec<String> = listed
+            .keys()
+            .filter(|a| arn_resource_type(a) == Some("log-group"))
+            .filter_map(|a| a.splitn(7, ':').nth(6).map(|n| n.trim_end_matches(":*").to_owned()))
+            .filter(|n| !tracked.contains(n))
+            .collect();
+        if !extra.is_empty() {
+            out.extend(self.describe(cx, &extra).await?);
+        }
+        attach_tags(cx, &mut out, &listed).await?;
+        Ok(out)
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
