@@ -356,7 +356,14 @@ mod tests {
     /// `ec2_query_errors` / `rest_xml_wrapped_errors` do: (root, [children of the `Error`
     /// element as (name, text)], request id).
     fn parse_xml(body: &str) -> (String, Vec<(String, String)>, String) {
-        use aws_smithy_xml::decode::{try_data, Document};
+        use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder};
+        fn error_fields(err: &mut ScopedDecoder, fields: &mut Vec<(String, String)>) {
+            assert_eq!(err.start_el().local(), "Error");
+            while let Some(mut f) = err.next_tag() {
+                let name = f.start_el().local().to_string();
+                fields.push((name, try_data(&mut f).unwrap().into_owned()));
+            }
+        }
         let mut doc = Document::new(body);
         let mut root = doc.root_element().expect("root element");
         let root_name = root.start_el().local().to_string();
@@ -365,19 +372,10 @@ mod tests {
             match tag.start_el().local() {
                 "Errors" => {
                     while let Some(mut err) = tag.next_tag() {
-                        assert_eq!(err.start_el().local(), "Error");
-                        while let Some(mut f) = err.next_tag() {
-                            let name = f.start_el().local().to_string();
-                            fields.push((name, try_data(&mut f).unwrap().into_owned()));
-                        }
+                        error_fields(&mut err, &mut fields);
                     }
                 }
-                "Error" => {
-                    while let Some(mut f) = tag.next_tag() {
-                        let name = f.start_el().local().to_string();
-                        fields.push((name, try_data(&mut f).unwrap().into_owned()));
-                    }
-                }
+                "Error" => error_fields(&mut tag, &mut fields),
                 "RequestID" | "RequestId" => request_id = try_data(&mut tag).unwrap().into_owned(),
                 other => panic!("unexpected element {other} in {body}"),
             }
