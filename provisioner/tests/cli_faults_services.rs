@@ -25,6 +25,7 @@ mod common;
 mod common_cli;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_types::SdkConfig;
 use common_cli::*;
 use faultproxy::{Fault, Proxy, Rule};
@@ -191,19 +192,30 @@ impl Objects {
         let sdk = sdk(cli);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
         let lbs = block_on(elb.describe_load_balancers().load_balancer_arns(&self.lb).send());
-        assert!(lbs.map(|o| o.load_balancers().is_empty()).unwrap_or(true), "load balancer left");
+        absent(lbs, |o| o.load_balancers().is_empty(), &self.lb);
         let tgs = block_on(elb.describe_target_groups().target_group_arns(&self.target_group).send());
-        assert!(tgs.map(|o| o.target_groups().is_empty()).unwrap_or(true), "target group left");
+        absent(tgs, |o| o.target_groups().is_empty(), &self.target_group);
         let iam = aws_sdk_iam::Client::new(&sdk);
-        assert!(block_on(iam.get_role().role_name(&self.role).send()).is_err(), "role {} left", self.role);
+        absent(block_on(iam.get_role().role_name(&self.role).send()), |_| false, &self.role);
         let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-        let groups = block_on(logs.describe_log_groups().log_group_name_prefix(&self.log_group).send()).unwrap();
-        assert!(groups.log_groups().iter().all(|g| g.log_group_name() != Some(&self.log_group)), "log group left");
+        let groups = block_on(logs.describe_log_groups().log_group_name_prefix(&self.log_group).send());
+        absent(groups, |o| o.log_groups().iter().all(|g| g.log_group_name() != Some(&self.log_group)), &self.log_group);
         let ecr = aws_sdk_ecr::Client::new(&sdk);
         let repos = block_on(ecr.describe_repositories().repository_names(&self.repository).send());
-        assert!(repos.map(|o| o.repositories().is_empty()).unwrap_or(true), "repository left");
+        absent(repos, |o| o.repositories().is_empty(), &self.repository);
         assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
         assert!(cli.state_addresses().is_empty(), "{:?}", cli.state_addresses());
+    }
+}
+
+/// Asserts that a read of `what` found nothing: an answer `empty` accepts, or a not-found error.
+fn absent<T, E: ProvideErrorMetadata + std::fmt::Debug>(r: Result<T, E>, empty: impl FnOnce(&T) -> bool, what: &str) {
+    match r {
+        Ok(v) => assert!(empty(&v), "{what} is left after destroy"),
+        Err(e) => {
+            let gone = e.code().is_some_and(|c| c.contains("NotFound") || c == "NoSuchEntity");
+            assert!(gone, "reading {what}: {e:?}");
+        }
     }
 }
 
