@@ -1,13 +1,59 @@
-//! Identifying the AWS API action of a request.
+//! Identifying a request: its AWS API action ([`identify`]) and the wire protocol of
+//! the service it went to ([`protocol`]), which decides how an injected error is written.
 //!
-//! * Query-protocol services (EC2, IAM, STS, ...) send `Action=CreateVpc&...` in a
-//!   form-encoded body (or, rarely, in the query string).
-//! * JSON-protocol services send `X-Amz-Target: Service.Operation`; the action is
-//!   the part after the last `.` (`DynamoDB_20120810.PutItem` → `PutItem`).
+//! * Query-protocol services (EC2, IAM, STS, ELBv2, RDS, ...) send `Action=CreateVpc&...`
+//!   in a form-encoded body (or, rarely, in the query string).
+//! * JSON-protocol services (CloudWatch Logs, ECR, ECS, DynamoDB, ...) send
+//!   `X-Amz-Target: Service.Operation`; the action is the part after the last `.`
+//!   (`DynamoDB_20120810.PutItem` → `PutItem`).
 //! * Anything else (REST services such as S3) is identified as `METHOD path`,
 //!   without the query string (`GET /bucket/key`).
+//!
+//! The protocol: `X-Amz-Target` (or an `application/x-amz-json-*` body) → [`Protocol::Json`];
+//! otherwise the service of the SigV4 credential scope in `Authorization`
+//! (`Credential=AKID/20240101/us-east-1/<service>/aws4_request`): `ec2` → [`Protocol::Ec2`],
+//! any other → [`Protocol::Query`]. An unsigned request (no scope) is taken for EC2.
 
 use hyper::{HeaderMap, Method};
+
+/// The error format of the service a request went to (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// EC2's query protocol: `<Response><Errors><Error>…`.
+    Ec2,
+    /// The query protocol of every other query service (IAM, STS, ELBv2, RDS…):
+    /// `<ErrorResponse><Error><Type>…`.
+    Query,
+    /// The JSON protocols (`awsJson1_0`/`awsJson1_1`): `{"__type": …, "message": …}`.
+    Json,
+}
+
+/// The protocol of a request, from its headers (see the module docs).
+pub fn protocol(headers: &HeaderMap) -> Protocol {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let json_body = header("content-type").is_some_and(|ct| {
+        ct.to_ascii_lowercase()
+            .starts_with("application/x-amz-json")
+    });
+    if header("x-amz-target").is_some() || json_body {
+        return Protocol::Json;
+    }
+    match header("authorization").and_then(scope_service) {
+        Some(s) if !s.eq_ignore_ascii_case("ec2") => Protocol::Query,
+        _ => Protocol::Ec2,
+    }
+}
+
+/// The service of a SigV4 `Authorization` header's credential scope
+/// (`AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/iam/aws4_request, …` → `iam`).
+pub fn scope_service(authorization: &str) -> Option<&str> {
+    let cred = authorization.split("Credential=").nth(1)?;
+    let scope = cred.split([',', ' ']).next()?;
+    // AKID / date / region / service / aws4_request
+    let mut parts = scope.rsplit('/');
+    (parts.next()? == "aws4_request").then_some(())?;
+    parts.next().filter(|s| !s.is_empty())
+}
 
 /// Returns the action name used for counting and rule matching.
 pub fn identify(
@@ -160,5 +206,84 @@ mod tests {
         );
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("a%41"), "aA");
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    fn auth(service: &str) -> String {
+        format!("AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc")
+    }
+
+    #[test]
+    fn scope_service_of_sigv4_authorization() {
+        assert_eq!(scope_service(&auth("ec2")), Some("ec2"));
+        assert_eq!(
+            scope_service(&auth("elasticloadbalancing")),
+            Some("elasticloadbalancing")
+        );
+        assert_eq!(
+            scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/sts/aws4_request,SignedHeaders=host"),
+            Some("sts")
+        );
+        assert_eq!(
+            scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/iam/aws4_request"),
+            Some("iam")
+        );
+        assert_eq!(scope_service("Bearer x"), None);
+        assert_eq!(
+            scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/iam/other"),
+            None
+        );
+    }
+
+    #[test]
+    fn protocol_from_target_or_credential_scope() {
+        let form = (
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
+        for (service, want) in [
+            ("ec2", Protocol::Ec2),
+            ("iam", Protocol::Query),
+            ("sts", Protocol::Query),
+            ("elasticloadbalancing", Protocol::Query),
+            ("rds", Protocol::Query),
+        ] {
+            let a = auth(service);
+            assert_eq!(
+                protocol(&headers(&[form, ("authorization", &a)])),
+                want,
+                "{service}"
+            );
+        }
+        let logs = auth("logs");
+        assert_eq!(
+            protocol(&headers(&[
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-target", "Logs_20140328.CreateLogGroup"),
+                ("authorization", &logs),
+            ])),
+            Protocol::Json
+        );
+        assert_eq!(
+            protocol(&headers(&[(
+                "x-amz-target",
+                "AmazonEC2ContainerRegistry_V20150921.CreateRepository"
+            )])),
+            Protocol::Json
+        );
+        assert_eq!(
+            protocol(&headers(&[("content-type", "application/x-amz-json-1.0")])),
+            Protocol::Json
+        );
+        // Unsigned form requests (the proxy's own tests, old clients) keep the EC2 format.
+        assert_eq!(protocol(&headers(&[form])), Protocol::Ec2);
+        assert_eq!(protocol(&HeaderMap::new()), Protocol::Ec2);
     }
 }

@@ -4,6 +4,11 @@
 //!
 //! Every request is forwarded unchanged (method, path, query, headers including
 //! `Host`) and counted by API action (see [`action`]). [`Rule`]s inject faults.
+//! Errors the proxy answers itself (throttling, 5xx, any AWS error code) are written
+//! in the protocol of the service the request went to — EC2's query format, the
+//! `<ErrorResponse>` format of the other query services (IAM, STS, ELBv2…), or the
+//! JSON format (`__type`, CloudWatch Logs, ECR, ECS…) — so the SDK sees the injected
+//! code as it would AWS's (see [`rules`] and [`Protocol`]).
 //! The same state is reachable over HTTP under `/__faultproxy/`:
 //!
 //! | endpoint | effect |
@@ -35,7 +40,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use rules::{ec2_error_body, Fault, InjectedFault, Rule};
+pub use action::Protocol;
+pub use rules::{
+    ec2_error_body, error_document, json_error_body, query_error_body, ErrorDocument, Fault,
+    InjectedFault, Rule,
+};
 pub use server::ADMIN_PREFIX;
 
 /// A running proxy on a background thread with its own tokio runtime.

@@ -5,8 +5,24 @@
 //! pass through untouched, the next `times` matches (`None` = unlimited) get the
 //! fault. When several rules are in their active window for the same request, the
 //! first one in the list wins (all matching rules still count the request).
+//!
+//! Errors the proxy answers itself ([`Fault::Error`], [`Fault::Throttle`],
+//! [`Fault::ServerError`]) are written in the protocol of the service the request
+//! went to ([`Protocol`], see [`crate::action`]), so the SDK parses the injected code
+//! as it would AWS's ([`error_document`]):
+//!
+//! | protocol | body | content type |
+//! |---|---|---|
+//! | EC2 | `<Response><Errors><Error><Code>…</Code><Message>…</Message></Error></Errors><RequestID>…</RequestID></Response>` | `text/xml` |
+//! | other query (IAM, STS, ELBv2…) | `<ErrorResponse><Error><Type>Sender\|Receiver</Type><Code>…</Code><Message>…</Message></Error><RequestId>…</RequestId></ErrorResponse>` | `text/xml` |
+//! | JSON (Logs, ECR, ECS…) | `{"__type":"…","message":"…"}` plus header `x-amzn-ErrorType` | `application/x-amz-json-1.1` |
+//!
+//! REST services (S3…) get the EC2 or query body by their credential scope; their own
+//! error formats are not written.
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::action::Protocol;
 
 /// One fault-injection rule, e.g.
 /// `{"action": "CreateVpc", "fault": {"throttle": {}}, "skip": 0, "times": 1}`.
@@ -51,14 +67,20 @@ impl Rule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
-    /// `{"throttle": {}}`: HTTP 503 `RequestLimitExceeded` (EC2 query error format).
+    /// `{"throttle": {}}`: the service's throttling error, which the SDK retries by its code:
+    /// EC2 HTTP 503 `RequestLimitExceeded`; other query services HTTP 400 `Throttling`;
+    /// JSON services HTTP 400 `ThrottlingException` (as AWS answers; a 400 is retried
+    /// only if the SDK parsed the code).
     Throttle {},
-    /// `{"server_error": {"status": 500}}`: `InternalError` with that status (default 500).
+    /// `{"server_error": {"status": 500}}`: `InternalError` with that status (default 500),
+    /// in the service's error format (`Type` `Receiver` for the query protocol).
     ServerError {
         #[serde(default = "default_500")]
         status: u16,
     },
-    /// `{"error": {"status": 400, "code": "InvalidVpcID.NotFound", "message": "..."}}`.
+    /// `{"error": {"status": 400, "code": "InvalidVpcID.NotFound", "message": "..."}}`:
+    /// that error, in the error format of the service the request went to (see the module
+    /// docs), e.g. `NoSuchEntity` for IAM, `ResourceNotFoundException` for Logs.
     Error {
         #[serde(default = "default_400")]
         status: u16,
@@ -104,10 +126,15 @@ impl Fault {
         }
     }
 
-    /// For faults answered by the proxy itself: (status, code, message).
-    pub(crate) fn synthetic_error(&self) -> Option<(u16, &str, &str)> {
+    /// For faults answered by the proxy itself: (status, code, message) for a request to
+    /// a service speaking `protocol`.
+    pub(crate) fn synthetic_error(&self, protocol: Protocol) -> Option<(u16, &str, &str)> {
         match self {
-            Fault::Throttle {} => Some((503, "RequestLimitExceeded", "Request limit exceeded.")),
+            Fault::Throttle {} => Some(match protocol {
+                Protocol::Ec2 => (503, "RequestLimitExceeded", "Request limit exceeded."),
+                Protocol::Query => (400, "Throttling", "Rate exceeded"),
+                Protocol::Json => (400, "ThrottlingException", "Rate exceeded"),
+            }),
             Fault::ServerError { status } => {
                 Some((*status, "InternalError", "An internal error has occurred."))
             }
@@ -154,6 +181,43 @@ pub(crate) fn decide(rules: &mut [RuleState], action: &str) -> Option<Fault> {
     chosen
 }
 
+/// An error response as the proxy writes it: content type, extra headers and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDocument {
+    pub content_type: &'static str,
+    /// Headers besides content type, length and `x-amzn-RequestId`.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// The error `code`/`message` with HTTP `status` in the format of `protocol` (see the
+/// module docs).
+pub fn error_document(
+    protocol: Protocol,
+    status: u16,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> ErrorDocument {
+    match protocol {
+        Protocol::Ec2 => ErrorDocument {
+            content_type: "text/xml;charset=UTF-8",
+            headers: Vec::new(),
+            body: ec2_error_body(code, message, request_id),
+        },
+        Protocol::Query => ErrorDocument {
+            content_type: "text/xml",
+            headers: Vec::new(),
+            body: query_error_body(status, code, message, request_id),
+        },
+        Protocol::Json => ErrorDocument {
+            content_type: "application/x-amz-json-1.1",
+            headers: vec![("x-amzn-ErrorType", code.to_string())],
+            body: json_error_body(code, message),
+        },
+    }
+}
+
 /// EC2 query-protocol error document (what `aws-sdk-ec2` parses: `Response/Errors/Error/{Code,Message}`).
 pub fn ec2_error_body(code: &str, message: &str, request_id: &str) -> String {
     format!(
@@ -162,6 +226,24 @@ pub fn ec2_error_body(code: &str, message: &str, request_id: &str) -> String {
         xml_escape(message),
         xml_escape(request_id)
     )
+}
+
+/// Query-protocol error document of every query service but EC2 (IAM, STS, ELBv2, RDS…; what their
+/// SDKs parse: `ErrorResponse/Error/{Code,Message}`). `Type` is `Receiver` for a 5xx, else `Sender`.
+pub fn query_error_body(status: u16, code: &str, message: &str, request_id: &str) -> String {
+    let kind = if status >= 500 { "Receiver" } else { "Sender" };
+    format!(
+        "<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+        xml_escape(code),
+        xml_escape(message),
+        xml_escape(request_id)
+    )
+}
+
+/// JSON-protocol error document (`awsJson1_0`/`awsJson1_1`: what their SDKs parse, `__type` and
+/// `message`).
+pub fn json_error_body(code: &str, message: &str) -> String {
+    serde_json::json!({"__type": code, "message": message}).to_string()
 }
 
 fn xml_escape(s: &str) -> String {
@@ -268,5 +350,132 @@ mod tests {
         );
         let b = ec2_error_body("C", "a<b", "r");
         assert!(b.contains("<Code>C</Code><Message>a&lt;b</Message>"), "{b}");
+    }
+
+    /// What the SDK reads from an XML error body, walked as `aws-sdk-*`'s generated
+    /// `ec2_query_errors` / `rest_xml_wrapped_errors` do: (root, [children of the `Error`
+    /// element as (name, text)], request id).
+    fn parse_xml(body: &str) -> (String, Vec<(String, String)>, String) {
+        use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder};
+        fn error_fields(err: &mut ScopedDecoder, fields: &mut Vec<(String, String)>) {
+            assert_eq!(err.start_el().local(), "Error");
+            while let Some(mut f) = err.next_tag() {
+                let name = f.start_el().local().to_string();
+                fields.push((name, try_data(&mut f).unwrap().into_owned()));
+            }
+        }
+        let mut doc = Document::new(body);
+        let mut root = doc.root_element().expect("root element");
+        let root_name = root.start_el().local().to_string();
+        let (mut fields, mut request_id) = (Vec::new(), String::new());
+        while let Some(mut tag) = root.next_tag() {
+            match tag.start_el().local() {
+                "Errors" => {
+                    while let Some(mut err) = tag.next_tag() {
+                        error_fields(&mut err, &mut fields);
+                    }
+                }
+                "Error" => error_fields(&mut tag, &mut fields),
+                "RequestID" | "RequestId" => request_id = try_data(&mut tag).unwrap().into_owned(),
+                other => panic!("unexpected element {other} in {body}"),
+            }
+        }
+        (root_name, fields, request_id)
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn ec2_errors_in_the_ec2_query_format() {
+        let d = error_document(
+            Protocol::Ec2,
+            400,
+            "InvalidVpcID.NotFound",
+            "no 'vpc' & <x>",
+            "r-1",
+        );
+        assert!(d.content_type.starts_with("text/xml"));
+        assert!(d.headers.is_empty());
+        let (root, fields, rid) = parse_xml(&d.body);
+        assert_eq!(root, "Response");
+        assert_eq!(
+            fields,
+            pairs(&[
+                ("Code", "InvalidVpcID.NotFound"),
+                ("Message", "no 'vpc' & <x>")
+            ])
+        );
+        assert_eq!(rid, "r-1");
+        let throttle = Fault::Throttle {}.synthetic_error(Protocol::Ec2);
+        assert_eq!(
+            throttle,
+            Some((503, "RequestLimitExceeded", "Request limit exceeded."))
+        );
+    }
+
+    #[test]
+    fn other_query_services_get_error_response_with_sender_or_receiver() {
+        let d = error_document(
+            Protocol::Query,
+            400,
+            "ResourceInUse",
+            "Target group 'arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/tg/1' is currently in use by a listener or a rule",
+            "r-2",
+        );
+        assert_eq!(d.content_type, "text/xml");
+        let (root, fields, rid) = parse_xml(&d.body);
+        assert_eq!(root, "ErrorResponse");
+        assert_eq!(
+            fields,
+            pairs(&[
+                ("Type", "Sender"),
+                ("Code", "ResourceInUse"),
+                ("Message", "Target group 'arn:aws:elasticloadbalancing:us-east-1:123:targetgroup/tg/1' is currently in use by a listener or a rule"),
+            ])
+        );
+        assert_eq!(rid, "r-2");
+        let (status, code, message) = Fault::ServerError { status: 503 }
+            .synthetic_error(Protocol::Query)
+            .unwrap();
+        let (_, fields, _) =
+            parse_xml(&error_document(Protocol::Query, status, code, message, "r").body);
+        assert_eq!(
+            fields[..2],
+            pairs(&[("Type", "Receiver"), ("Code", "InternalError")])
+        );
+        let throttle = Fault::Throttle {}.synthetic_error(Protocol::Query);
+        assert_eq!(throttle, Some((400, "Throttling", "Rate exceeded")));
+    }
+
+    #[test]
+    fn json_services_get_type_and_message_and_the_error_type_header() {
+        let d = error_document(
+            Protocol::Json,
+            400,
+            "OperationAbortedException",
+            "A conflicting operation is currently in progress against this resource. \"quoted\"",
+            "r-3",
+        );
+        assert_eq!(d.content_type, "application/x-amz-json-1.1");
+        assert_eq!(
+            d.headers,
+            vec![("x-amzn-ErrorType", "OperationAbortedException".to_string())]
+        );
+        let v: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(v["__type"], "OperationAbortedException");
+        assert_eq!(
+            v["message"],
+            "A conflicting operation is currently in progress against this resource. \"quoted\""
+        );
+        let throttle = Fault::Throttle {}.synthetic_error(Protocol::Json);
+        assert_eq!(
+            throttle,
+            Some((400, "ThrottlingException", "Rate exceeded"))
+        );
+        assert_eq!(Fault::DelayMs(1).synthetic_error(Protocol::Json), None);
     }
 }

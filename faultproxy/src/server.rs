@@ -132,6 +132,7 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         &parts.headers,
         &body,
     );
+    let protocol = action::protocol(&parts.headers);
 
     let fault = {
         let mut st = ctx.shared.lock();
@@ -147,9 +148,9 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     };
 
     match &fault {
-        Some(f) if f.synthetic_error().is_some() => {
-            let (status, code, message) = f.synthetic_error().unwrap();
-            return aws_error(status, code, message, &ctx.shared.request_id());
+        Some(f) if f.synthetic_error(protocol).is_some() => {
+            let (status, code, message) = f.synthetic_error(protocol).unwrap();
+            return aws_error(protocol, status, code, message, &ctx.shared.request_id());
         }
         Some(Fault::Stall {}) => {
             // Held until hyper drops this future: when the client goes away or the proxy stops.
@@ -260,15 +261,24 @@ impl Drop for StallGuard<'_> {
     }
 }
 
-fn aws_error(status: u16, code: &str, message: &str, request_id: &str) -> Response<Body> {
-    let body = rules::ec2_error_body(code, message, request_id);
-    Response::builder()
+/// An error answered by the proxy, in the format of the request's `protocol`.
+fn aws_error(
+    protocol: action::Protocol,
+    status: u16,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response<Body> {
+    let doc = rules::error_document(protocol, status, code, message, request_id);
+    let mut b = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, "text/xml;charset=UTF-8")
+        .header(header::CONTENT_TYPE, doc.content_type)
         .header("x-amzn-requestid", request_id)
-        .header(header::CONTENT_LENGTH, body.len())
-        .body(Full::new(Bytes::from(body)))
-        .unwrap()
+        .header(header::CONTENT_LENGTH, doc.body.len());
+    for (k, v) in doc.headers {
+        b = b.header(k, v);
+    }
+    b.body(Full::new(Bytes::from(doc.body))).unwrap()
 }
 
 fn plain(status: StatusCode, msg: String) -> Response<Body> {

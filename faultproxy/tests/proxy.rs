@@ -258,6 +258,101 @@ async fn error_faults_are_answered_by_the_proxy_in_ec2_format() {
     );
 }
 
+/// Requests to other services get the error in their own protocol: the credential scope of a signed
+/// query request (IAM → `<ErrorResponse>`), `X-Amz-Target` for JSON (Logs → `__type`).
+#[tokio::test]
+async fn error_faults_use_the_protocol_of_the_service() {
+    let up = upstream().await;
+    let proxy = Proxy::start(&up.url);
+    let url = proxy.url();
+    proxy.set_rules(vec![
+        Rule::new(
+            "PutRolePolicy",
+            Fault::error(404, "NoSuchEntity", "The role with name r cannot be found."),
+        ),
+        Rule::new("GetCallerIdentity", Fault::Throttle {}),
+        Rule::new(
+            "PutRetentionPolicy",
+            Fault::error(
+                400,
+                "ResourceNotFoundException",
+                "The specified log group does not exist.",
+            ),
+        ),
+        Rule::new("CreateRepository", Fault::Throttle {}),
+    ]);
+    let signed = |service: &str| {
+        format!("AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0")
+    };
+    let (iam, sts) = (signed("iam"), signed("sts"));
+    let r = send(
+        &url,
+        "POST",
+        "/",
+        &[FORM, ("authorization", &iam)],
+        "Action=PutRolePolicy&Version=2010-05-08",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.headers["content-type"], "text/xml");
+    assert!(
+        r.body.starts_with("<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>The role with name r cannot be found.</Message></Error><RequestId>"),
+        "{}",
+        r.body
+    );
+    let r = send(
+        &url,
+        "POST",
+        "/",
+        &[FORM, ("authorization", &sts)],
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("<Code>Throttling</Code>"), "{}", r.body);
+
+    let logs = signed("logs");
+    let json = ("content-type", "application/x-amz-json-1.1");
+    let r = send(
+        &url,
+        "POST",
+        "/",
+        &[
+            json,
+            ("x-amz-target", "Logs_20140328.PutRetentionPolicy"),
+            ("authorization", &logs),
+        ],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.headers["content-type"], "application/x-amz-json-1.1");
+    assert_eq!(r.headers["x-amzn-errortype"], "ResourceNotFoundException");
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"__type": "ResourceNotFoundException", "message": "The specified log group does not exist."})
+    );
+    let r = send(
+        &url,
+        "POST",
+        "/",
+        &[
+            json,
+            (
+                "x-amz-target",
+                "AmazonEC2ContainerRegistry_V20150921.CreateRepository",
+            ),
+        ],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.headers["x-amzn-errortype"], "ThrottlingException");
+    assert!(up.seen.lock().unwrap().is_empty());
+    assert_eq!(proxy.faults().len(), 4);
+}
+
 #[tokio::test]
 async fn skip_and_times_window() {
     let up = upstream().await;

@@ -289,18 +289,34 @@ pub async fn retry_on<T, F, Fut>(
     cx: &Ctx,
     what: &str,
     retryable: impl Fn(&ProviderError) -> bool,
+    op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_within(cx, what, cx.waits.timeout, retryable, op).await
+}
+
+/// [`retry_on`], giving up after `bound` (also within `cx.waits.timeout`).
+pub async fn retry_within<T, F, Fut>(
+    cx: &Ctx,
+    what: &str,
+    bound: Duration,
+    retryable: impl Fn(&ProviderError) -> bool,
     mut op: F,
 ) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
+    let bound = bound.min(cx.waits.timeout);
     let start = tokio::time::Instant::now();
     let mut delay = cx.waits.poll.min(Duration::from_secs(2)).max(Duration::from_millis(10));
     let mut attempt = 1u32;
     loop {
         match op().await {
-            Err(e) if retryable(&e) && start.elapsed() + delay < cx.waits.timeout => {
+            Err(e) if retryable(&e) && start.elapsed() + delay < bound => {
                 tracing::info!(attempt, error = %e, ?delay, "{what}: retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(20));

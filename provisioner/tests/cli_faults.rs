@@ -14,16 +14,12 @@ use faultproxy::{Fault, Proxy, Rule};
 use serde_json::Value as Json;
 
 fn proxied(prefix: &str, fixture: &str) -> (Cli, Proxy) {
-    let mut cli = Cli::new(prefix);
+    let cli = Cli::new(prefix);
     cli.fixture(fixture);
-    let proxy = Proxy::start(&cli.moto.endpoint);
-    cli.endpoint = proxy.url();
-    (cli, proxy)
+    behind_proxy(cli)
 }
 
-fn calls(p: &Proxy, action: &str) -> u64 {
-    p.calls().get(action).copied().unwrap_or(0)
-}
+use common_cli::proxy_calls as calls;
 
 /// Live objects with the stack tag, by id prefix ("vpc-", "subnet-", …).
 fn tagged_with_prefix(cli: &Cli, prefix: &str) -> usize {

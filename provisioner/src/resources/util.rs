@@ -2,8 +2,10 @@
 //! and the "NotFound means gone" conventions of delete and read-after-create.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
 
-use crate::aws::{aws_err, retry_on, Ctx, ProviderError, DEFAULT_WORKSPACE, TAG_STACK, TAG_WORKSPACE};
+use crate::aws::{aws_err, retry_on, retry_within, Ctx, ProviderError, DEFAULT_WORKSPACE, TAG_STACK, TAG_WORKSPACE};
 use crate::schema::ID;
 use crate::value::{Attrs, Value};
 
@@ -102,6 +104,26 @@ where
         read().await?.remove(id).ok_or_else(|| not_visible(kind, id))
     })
     .await
+}
+
+/// How long AWS takes, at worst, to make a new object visible to its other APIs (terraform-provider-aws's
+/// `propagationTimeout`): the bound of the retries on eventual consistency, within `cx.waits.timeout`.
+pub(crate) const PROPAGATION: Duration = Duration::from_secs(120);
+
+/// Retries `op` while `retryable(err)` holds, for at most [`PROPAGATION`] (and `cx.waits.timeout`), with
+/// the backoff of [`retry_on`]: for an object created a moment before that the service does not know yet
+/// (a wrong name then fails after 2 minutes, not after the whole wait bound).
+pub(crate) async fn retry_propagation<T, F, Fut>(
+    cx: &Ctx,
+    what: &str,
+    retryable: impl Fn(&ProviderError) -> bool,
+    op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_within(cx, what, PROPAGATION, retryable, op).await
 }
 
 /// Runs `op` (a delete), retrying `DependencyViolation` and treating NotFound as success.

@@ -424,6 +424,18 @@ pub fn copy_hello(prefix: &str) -> Hello {
     Hello { hello, shared, project }
 }
 
+/// `cli` with its AWS calls going through a new fault proxy in front of the shared moto (`tests/cli_faults*.rs`).
+pub fn behind_proxy(mut cli: Cli) -> (Cli, faultproxy::Proxy) {
+    let proxy = faultproxy::Proxy::start(&cli.moto.endpoint);
+    cli.endpoint = proxy.url();
+    (cli, proxy)
+}
+
+/// Requests the proxy counted for `action` (retries included).
+pub fn proxy_calls(p: &faultproxy::Proxy, action: &str) -> u64 {
+    p.calls().get(action).copied().unwrap_or(0)
+}
+
 /// Waits for a child, collecting its output; kills it after `timeout`.
 pub fn wait_output(child: &mut Child, timeout: Duration) -> Output {
     use std::io::Read;

@@ -6,8 +6,10 @@
 //! compact JSON with keys sorted and rules sorted by `rulePriority`, as ECR itself reorders them — so a
 //! re-plan is empty whichever form was written, and whatever whitespace or key order AWS returns.
 //!
-//! Create and update are one PutLifecyclePolicy (it replaces any policy the repository has); delete is
-//! DeleteLifecyclePolicy, a missing repository or policy = done. Read: one GetLifecyclePolicy per
+//! Create and update are one PutLifecyclePolicy (it replaces any policy the repository has); the create's
+//! is retried on `RepositoryNotFoundException` for up to 2 minutes (a repository created a moment before,
+//! not visible yet; terraform-provider-aws's `propagationTimeout`). Delete is DeleteLifecyclePolicy, a
+//! missing repository or policy = done. Read: one GetLifecyclePolicy per
 //! repository (ECR has no batch read of lifecycle policies), at most 8 in flight. `find_existing` matches by
 //! repository (the natural key: a repository has at most one policy) with the same read, so a re-apply
 //! after an interrupted run adopts the policy.
@@ -18,7 +20,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 
-use super::{client, is_gone};
+use super::{client, is_gone, repository_not_found};
 use crate::aws::{aws_err, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource};
 use crate::resources::util::*;
@@ -85,6 +87,12 @@ async fn get_policy(cx: &Ctx, name: String) -> Result<Option<(String, Attrs)>, P
     }
 }
 
+/// What PutLifecyclePolicy retries: right after the create of a policy, the repository not visible yet
+/// (`RepositoryNotFoundException`; it was likely created a moment before). On update it is an error.
+fn put_retryable(just_created: bool, e: &ProviderError) -> bool {
+    just_created && repository_not_found(e)
+}
+
 impl EcrLifecyclePolicy {
     async fn read_names(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut names: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
@@ -97,16 +105,15 @@ impl EcrLifecyclePolicy {
             .await
     }
 
-    async fn put(&self, cx: &Ctx, desired: &Attrs) -> Result<Attrs, ProviderError> {
+    /// PutLifecyclePolicy; `just_created`: retried while the repository is not visible yet.
+    async fn put(&self, cx: &Ctx, desired: &Attrs, just_created: bool) -> Result<Attrs, ProviderError> {
         let repo = req_str(desired, "repository")?;
         let text = policy_text(desired)?;
-        let out = client(cx)
-            .put_lifecycle_policy()
-            .repository_name(repo)
-            .lifecycle_policy_text(&text)
-            .send()
-            .await
-            .map_err(aws_err)?;
+        let retryable = |e: &ProviderError| put_retryable(just_created, e);
+        let out = retry_propagation(cx, "PutLifecyclePolicy", retryable, || async {
+            client(cx).put_lifecycle_policy().repository_name(repo).lifecycle_policy_text(&text).send().await.map_err(aws_err)
+        })
+        .await?;
         let mut a = with_id(desired, repo);
         put_str(&mut a, "registry_id", out.registry_id());
         let policy = Value::str(out.lifecycle_policy_text().unwrap_or(&text));
@@ -132,13 +139,13 @@ impl Resource for EcrLifecyclePolicy {
     }
 
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
-        let made = self.put(cx, desired).await?;
+        let made = self.put(cx, desired, true).await?;
         checkpoint.created(&made).await;
         Ok(made)
     }
 
     async fn update(&self, cx: &Ctx, _prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
-        self.put(cx, desired).await
+        self.put(cx, desired, false).await
     }
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
@@ -161,6 +168,16 @@ impl Resource for EcrLifecyclePolicy {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn create_retries_a_repository_not_visible_yet() {
+        let e = |c: &str| ProviderError::with_code(c, "m");
+        assert!(put_retryable(true, &e("RepositoryNotFoundException")));
+        assert!(!put_retryable(false, &e("RepositoryNotFoundException")), "update: the repository is gone");
+        for other in ["InvalidParameterException", "LifecyclePolicyNotFoundException", "LimitExceededException"] {
+            assert!(!put_retryable(true, &e(other)), "{other}");
+        }
+    }
 
     fn table() -> Value {
         Value::from_json(&json!({

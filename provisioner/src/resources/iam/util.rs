@@ -13,9 +13,7 @@
 //! import) asks for each one directly ([`FEW`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_iam::types::{EntityType, Tag};
 use futures::{StreamExt, TryStreamExt};
@@ -28,10 +26,6 @@ pub(crate) use crate::resources::util::*;
 /// Up to this many objects, `read` asks for each one (concurrently: one round trip); beyond, it makes the
 /// account read (two concurrent calls per 1000 roles of the account).
 pub(crate) const FEW: usize = 8;
-
-/// How long IAM takes, at worst, to make a change visible everywhere (terraform-provider-aws's
-/// `propagationTimeout`): the bound of the retries on eventual consistency, within `cx.waits.timeout`.
-pub(crate) const PROPAGATION: Duration = Duration::from_secs(120);
 
 /// The IAM client, built on first use.
 pub(crate) fn iam(cx: &Ctx) -> aws_sdk_iam::Client {
@@ -49,35 +43,6 @@ pub(crate) fn absent_ok<T>(r: Result<T, ProviderError>) -> Result<Option<T>, Pro
         Ok(v) => Ok(Some(v)),
         Err(e) if no_such_entity(&e) => Ok(None),
         Err(e) => Err(e),
-    }
-}
-
-/// Retries `op` while `retryable(err)` holds, for at most [`PROPAGATION`] (and `cx.waits.timeout`), with
-/// the backoff of [`crate::aws::retry_on`].
-pub(crate) async fn retry_propagation<T, F, Fut>(
-    cx: &Ctx,
-    what: &str,
-    retryable: impl Fn(&ProviderError) -> bool,
-    mut op: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    let bound = cx.waits.timeout.min(PROPAGATION);
-    let start = tokio::time::Instant::now();
-    let mut delay = cx.waits.poll.min(Duration::from_secs(2)).max(Duration::from_millis(10));
-    let mut attempt = 1u32;
-    loop {
-        match op().await {
-            Err(e) if retryable(&e) && start.elapsed() + delay < bound => {
-                tracing::info!(attempt, error = %e, ?delay, "{what}: retrying (IAM eventual consistency)");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(20));
-                attempt += 1;
-            }
-            other => return other,
-        }
     }
 }
 

@@ -9,9 +9,16 @@
 //! DeleteRetentionPolicy (retention 0 = never expire), AssociateKmsKey / DisassociateKmsKey, TagResource /
 //! UntagResource. Delete: DeleteLogGroup, `ResourceNotFoundException` = already gone.
 //!
+//! Retried: the PutRetentionPolicy right after CreateLogGroup on `ResourceNotFoundException` (the new group
+//! not visible yet; up to 2 minutes, as terraform-provider-aws's `propagationTimeout`), and CreateLogGroup,
+//! Put/DeleteRetentionPolicy and DeleteLogGroup on `OperationAbortedException` ("A conflicting operation is
+//! currently in progress against this resource": another write to the group in flight, e.g. a service
+//! creating the group of its own logs; the write was not done), within the wait bound.
+//!
 //! Read is batched: one DescribeLogGroups per 50 names (`logGroupIdentifiers`, the API's limit; paginated),
 //! then one ListTagsForResource per group found (the API has no batch tag read; at most 8 in flight). So
-//! reading n groups costs ⌈n/50⌉ + n calls, in two sequential round trips when n ≤ 8. (DescribeLogGroups
+//! `read` of n groups costs ⌈n/50⌉ + n calls, in two sequential round trips when n ≤ 8 (`read_stack`, below,
+//! needs no tag call for the groups the listing has). (DescribeLogGroups
 //! by `logGroupNamePrefix` would be one call per name.) The emulator ignores `logGroupIdentifiers` and
 //! lists every group; the result is filtered by name either way.
 //!
@@ -27,7 +34,7 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{client, name_prefix_from_name, prefixed_unique_id, UNIQUE_ID_SUFFIX_LEN};
-use crate::aws::{aws_err, tag_map, Ctx, ProviderError};
+use crate::aws::{aws_err, retry_on, tag_map, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource};
 use crate::resources::util::*;
 use crate::schema::{Attribute, Schema, TAGS};
@@ -128,6 +135,16 @@ fn is_gone(e: &ProviderError) -> bool {
     e.code.as_deref() == Some("ResourceNotFoundException") || e.is_not_found()
 }
 
+/// `OperationAbortedException`: a conflicting operation on the same group was in progress; retryable.
+fn is_conflict(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("OperationAbortedException")
+}
+
+/// What the first write after CreateLogGroup retries: the group not visible yet, or a conflict.
+fn new_group_retryable(e: &ProviderError) -> bool {
+    is_gone(e) || is_conflict(e)
+}
+
 /// The tags of the group with ARN `arn` (`None` when it is gone).
 async fn list_tags(cx: &Ctx, arn: String) -> Result<Option<Value>, ProviderError> {
     let r = client(cx).list_tags_for_resource().resource_arn(&arn).send().await.map_err(aws_err);
@@ -226,13 +243,25 @@ impl CloudwatchLogGroup {
     }
 }
 
-async fn put_retention(cx: &Ctx, name: &str, days: i64) -> Result<(), ProviderError> {
+/// PutRetentionPolicy (DeleteRetentionPolicy for 0), retrying conflicts; `just_created`: also while the
+/// group created a moment before is not visible yet.
+async fn put_retention(cx: &Ctx, name: &str, days: i64, just_created: bool) -> Result<(), ProviderError> {
     if days == 0 {
-        let r = client(cx).delete_retention_policy().log_group_name(name).send().await.map_err(aws_err);
+        let r = retry_on(cx, "DeleteRetentionPolicy", is_conflict, || async {
+            client(cx).delete_retention_policy().log_group_name(name).send().await.map_err(aws_err)
+        })
+        .await;
         return gone_ok(r).map(|_| ());
     }
     let days = i32::try_from(days).map_err(|_| ProviderError::new("retention_in_days out of range"))?;
-    client(cx).put_retention_policy().log_group_name(name).retention_in_days(days).send().await.map_err(aws_err)?;
+    let put = || async {
+        client(cx).put_retention_policy().log_group_name(name).retention_in_days(days).send().await.map_err(aws_err)
+    };
+    if just_created {
+        retry_propagation(cx, "PutRetentionPolicy", new_group_retryable, put).await?;
+    } else {
+        retry_on(cx, "PutRetentionPolicy", is_conflict, put).await?;
+    }
     Ok(())
 }
 
@@ -277,20 +306,23 @@ impl Resource for CloudwatchLogGroup {
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
         let retention = check_retention(desired)?;
         let name = name_to_create(desired)?;
-        client(cx)
-            .create_log_group()
-            .log_group_name(&name)
-            .set_kms_key_id(get_str(desired, "kms_key_id").map(str::to_owned))
-            .set_tags(Some(tag_map(desired).into_iter().collect()))
-            .send()
-            .await
-            .map_err(aws_err)?;
+        retry_on(cx, "CreateLogGroup", is_conflict, || async {
+            client(cx)
+                .create_log_group()
+                .log_group_name(&name)
+                .set_kms_key_id(get_str(desired, "kms_key_id").map(str::to_owned))
+                .set_tags(Some(tag_map(desired).into_iter().collect()))
+                .send()
+                .await
+                .map_err(aws_err)
+        })
+        .await?;
         let mut made = with_id(desired, &name);
         made.insert("name".into(), Value::str(&name));
         checkpoint.created(&made).await;
 
         if retention != 0 {
-            put_retention(cx, &name, retention).await?;
+            put_retention(cx, &name, retention, true).await?;
         }
         self.read_one(cx, &name).await
     }
@@ -299,7 +331,7 @@ impl Resource for CloudwatchLogGroup {
         let name = get_id(prior)?;
         let retention = check_retention(desired)?;
         if check_retention(prior).ok() != Some(retention) {
-            put_retention(cx, name, retention).await?;
+            put_retention(cx, name, retention, false).await?;
         }
         let (old_key, new_key) = (get_str(prior, "kms_key_id"), get_str(desired, "kms_key_id"));
         if old_key != new_key {
@@ -336,7 +368,11 @@ impl Resource for CloudwatchLogGroup {
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
         let name = get_id(prior)?;
-        match client(cx).delete_log_group().log_group_name(name).send().await.map_err(aws_err) {
+        let r = retry_on(cx, "DeleteLogGroup", is_conflict, || async {
+            client(cx).delete_log_group().log_group_name(name).send().await.map_err(aws_err)
+        })
+        .await;
+        match r {
             Ok(_) => Ok(()),
             Err(e) if is_gone(&e) => Ok(()),
             Err(e) => Err(e),
@@ -380,6 +416,19 @@ mod tests {
         assert_eq!(group_arn(None, Some(&format!("{a}:*"))).as_deref(), Some(a));
         assert_eq!(group_arn(Some(a), Some("other")).as_deref(), Some(a));
         assert_eq!(group_arn(None, None), None);
+    }
+
+    #[test]
+    fn retried_errors() {
+        let e = |c: &str| ProviderError::with_code(c, "m");
+        let conflict = e("OperationAbortedException");
+        let not_found = e("ResourceNotFoundException");
+        assert!(is_conflict(&conflict) && !is_conflict(&not_found));
+        // Right after create both are retried; later a missing group is not waited for.
+        assert!(new_group_retryable(&conflict) && new_group_retryable(&not_found));
+        for other in ["InvalidParameterException", "ResourceAlreadyExistsException", "LimitExceededException"] {
+            assert!(!new_group_retryable(&e(other)) && !is_conflict(&e(other)), "{other}");
+        }
     }
 
     #[test]
