@@ -336,10 +336,22 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
     }
     let tgs = elb.describe_target_groups().send().await.expect("DescribeTargetGroups");
     arns.extend(tgs.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_owned)));
-    // One at a time: a batch fails as a whole when one of its objects is gone.
-    for arn in arns {
-        let Ok(d) = elb.describe_tags().resource_arns(arn).send().await else { continue };
-        for td in d.tag_descriptions() {
+    // By 20; a batch fails as a whole when one of its objects is gone (another test's): then one at a time.
+    let mut descriptions = Vec::new();
+    for chunk in arns.chunks(20) {
+        match elb.describe_tags().set_resource_arns(Some(chunk.to_vec())).send().await {
+            Ok(d) => descriptions.extend(d.tag_descriptions().to_vec()),
+            Err(_) => {
+                for arn in chunk {
+                    if let Ok(d) = elb.describe_tags().resource_arns(arn).send().await {
+                        descriptions.extend(d.tag_descriptions().to_vec());
+                    }
+                }
+            }
+        }
+    }
+    {
+        for td in &descriptions {
             let tags: BTreeMap<String, String> =
                 td.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned()))).collect();
             if ours(&tags) {
@@ -359,13 +371,19 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
         }
     }
 
+    // Every role with its tags in one call.
     let iam = aws_sdk_iam::Client::new(sdk);
-    let roles = iam.list_roles().max_items(1000).send().await.expect("ListRoles");
-    for r in roles.roles() {
-        let Ok(t) = iam.list_role_tags().role_name(r.role_name()).send().await else { continue };
-        let tags: BTreeMap<String, String> = t.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+    let details = iam
+        .get_account_authorization_details()
+        .filter(aws_sdk_iam::types::EntityType::Role)
+        .max_items(1000)
+        .send()
+        .await
+        .expect("GetAccountAuthorizationDetails");
+    for r in details.role_detail_list() {
+        let tags: BTreeMap<String, String> = r.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
         if ours(&tags) {
-            out.push((r.role_name().to_owned(), tags));
+            out.push((r.role_name().unwrap_or("").to_owned(), tags));
         }
     }
 

@@ -87,6 +87,14 @@ impl Cli {
         }
     }
 
+    /// The same stack dir talking to `moto` instead (a private server, [`Moto::start`], leaked to live as
+    /// long as the test process).
+    pub fn on(mut self, moto: &'static Moto) -> Cli {
+        self.moto = moto;
+        self.endpoint = moto.endpoint.clone();
+        self
+    }
+
     /// A stack dir that is never given a moto (for tests that make no AWS calls).
     pub fn offline(prefix: &str) -> Cli {
         let mut c = Cli::new(prefix);
@@ -413,12 +421,18 @@ pub struct Hello {
 }
 
 pub fn copy_hello(prefix: &str) -> Hello {
+    copy_hello_on(prefix, Moto::shared())
+}
+
+/// [`copy_hello`] on a given emulator.
+pub fn copy_hello_on(prefix: &str, moto: &'static Moto) -> Hello {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let project = format!("h{}-{}", std::process::id() % 100_000, N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let shared = copy_repo_stack(&format!("{prefix}-shared"), "plans/shared").env("PROVISIONER_VAR_project", &project);
+    let shared = copy_repo_stack(&format!("{prefix}-shared"), "plans/shared").on(moto).env("PROVISIONER_VAR_project", &project);
     let out = shared.run(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "applying plans/shared for {prefix}:\n{out}");
     let hello = copy_repo_stack(prefix, "plans/hello")
+        .on(moto)
         .env("PROVISIONER_VAR_project", &project)
         .env("PROVISIONER_VAR_shared_stack_dir", &shared.path().to_string_lossy());
     Hello { hello, shared, project }
