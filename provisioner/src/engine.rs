@@ -823,6 +823,38 @@ impl Engine {
         set
     }
 
+    /// [`Resource::validate`] on an instance whose configuration is fully known, as a located error.
+    fn validate_instance(&self, imp: &dyn Resource, block: &Block, inst: &Instance) -> Result<(), EngineError> {
+        if !inst.cfg.values().all(Value::is_known) {
+            return Ok(());
+        }
+        imp.validate(&inst.cfg).map_err(|message| {
+            let d = Diagnostic::at(format!("{}: {message}", inst.address), &block.loc)
+                .with_help("fix the configuration; nothing was sent to AWS");
+            EngineError::Config(Diagnostics(vec![d]))
+        })
+    }
+
+    /// The rules of [`Resource::validate`] for every instance whose configuration is known without any AWS
+    /// value (literals, variables, locals), before refresh: a mistake there fails before any AWS call. The
+    /// instances that depend on resources are checked by `plan`, once their values are known.
+    pub fn prevalidate(&self) -> Result<(), EngineError> {
+        let values = Values::default();
+        for block in self.config.blocks.iter().filter(|b| b.mode == lang::Mode::Managed) {
+            // Only blocks that need no resource or data source, directly or through locals.
+            let key = block.key();
+            if self.graph.with_dependencies([key.as_str()]).iter().any(|d| *d != key && self.block(d).is_some()) {
+                continue;
+            }
+            let Ok(instances) = self.eval_block(block, &values) else { continue };
+            let imp = self.resource_impl(&block.type_name)?;
+            for inst in &instances {
+                self.validate_instance(imp.as_ref(), block, inst)?;
+            }
+        }
+        Ok(())
+    }
+
     fn sensitive_attrs(&self, mode: Mode, type_name: &str) -> Vec<String> {
         self.registry
             .schema(mode == Mode::Data, type_name)
@@ -880,13 +912,7 @@ impl Engine {
     ) -> Result<Change, EngineError> {
         let imp = self.resource_impl(&block.type_name)?;
         let schema = imp.schema();
-        if inst.cfg.values().all(Value::is_known) {
-            if let Err(message) = imp.validate(&inst.cfg) {
-                let d = Diagnostic::at(format!("{}: {message}", inst.address), &block.loc)
-                    .with_help("fix the configuration; nothing was sent to AWS");
-                return Err(EngineError::Config(Diagnostics(vec![d])));
-            }
-        }
+        self.validate_instance(imp.as_ref(), block, inst)?;
         let desired = desired_attrs(imp.as_ref(), &inst.cfg, &self.config.default_tags);
         let mut change = Change {
             address: inst.address.clone(),

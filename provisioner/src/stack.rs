@@ -258,6 +258,9 @@ impl Stack {
     /// Refreshes (unless `opts.refresh` is false) and plans. Returns the plan and the state it was made
     /// against.
     pub async fn plan(&self, cx: &Ctx, opts: &PlanOptions) -> Result<(Plan, Option<Snapshot>), EngineError> {
+        if !opts.destroy {
+            self.engine.prevalidate()?;
+        }
         let prior = self.load_state().await?;
         let refreshed = if opts.refresh {
             self.engine.refresh(cx, prior.as_ref(), true).await?

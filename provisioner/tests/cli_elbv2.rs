@@ -156,7 +156,7 @@ fn destroy_waits_for_the_load_balancers_network_interfaces_before_its_security_g
     let out = cli.destroy();
     assert_eq!(proxy.calls().get("DescribeNetworkInterfaces").copied(), Some(4), "three polls saw the interface, the fourth none: {:?}", proxy.calls());
     assert_eq!(proxy.faults().iter().filter(|f| f.kind == "rewrite").count(), 3, "{:?}", proxy.faults());
-    let pos = |needle: &str| out.stdout.find(needle).unwrap_or_else(|| panic!("`{needle}` not in:\n{out}"));
+    let pos = |needle: &str| out.stderr.find(needle).unwrap_or_else(|| panic!("`{needle}` not in:\n{out}"));
     assert!(
         pos("lb.web: Destruction complete") < pos("security_group.lb: Destroying"),
         "the security group is deleted only after the load balancer (and its interfaces) are gone:\n{out}"
