@@ -8,7 +8,9 @@
 #   1. apply --auto-approve, SIGKILL after a random 0.3-5 s (counted "mid-apply" if it was still running);
 #   2. force-unlock the stale lock (id from the `.lock` file next to the state file), if there is one;
 #   3. apply --auto-approve again: must exit 0;
-#   4. scripts/soak_check.py: every stack-tagged EC2 object is in the state, no address has two objects;
+#   4. scripts/soak_check.py: every stack-tagged EC2 object is in the state, no address has two objects
+#      (load balancer, IAM and log objects are checked at every boundary by the deterministic crash test,
+#      provisioner/tests/cli_leftovers.rs);
 #   5. plan --detailed-exitcode: must exit 0 (nothing left to do);
 #   6. destroy --auto-approve: must exit 0, and leave no stack-tagged object behind.
 #
@@ -17,8 +19,9 @@
 #   SOAK_LATENCY_MS=50     delay on every request      SOAK_KEEP=1      keep every trial's dir (failed ones are always kept)
 #   SOAK_STEP_TIMEOUT=300  seconds one command may take before it counts as hung
 #   SOAK_KILL_MIN_MS=300 / SOAK_KILL_MAX_MS=1500   window of the kill, from the start of the first apply
-#                                                  (an apply of plans/hello takes ~1-1.3 s at 50 ms per call: a
-#                                                  later kill lands after it and tests nothing)
+#                                                  (an apply of plans/hello prod, load balancer layer included,
+#                                                  takes ~1.7 s at 50 ms per call: a later kill lands after
+#                                                  it and tests nothing)
 #   PROVISIONER_WAIT_TIMEOUT_SECS=30               the tool's bound on waits/retries (its default is 600)
 #   SOAK_SKIP_BUILD=1      use existing binaries (PROVISIONER_BIN / FAULTPROXY_BIN, else $CARGO_TARGET_DIR/release)
 #   MOTO_SERVER=path       moto_server to use (skips .ci/moto.sh)
