@@ -460,6 +460,22 @@ mod tests {
     }
 
     #[test]
+    fn a_replacement_is_created_first_unless_the_name_stays() {
+        let attrs = |name: Value| Attrs::from([("name".to_owned(), name)]);
+        let tg = LbTargetGroup;
+        assert!(matches!(
+            tg.replacement_order(&attrs(Value::str("web")), &attrs(Value::str("web"))),
+            ReplacementOrder::Collides(m) if m.contains("`web`") && m.contains("name_prefix")
+        ));
+        assert!(matches!(
+            tg.replacement_order(&attrs(Value::str("web")), &attrs(Value::str("web2"))),
+            ReplacementOrder::CreateFirst(_)
+        ));
+        // `name_prefix`: the new name is known only after apply.
+        assert!(matches!(tg.replacement_order(&attrs(Value::str("app-1")), &attrs(Value::Unknown)), ReplacementOrder::CreateFirst(_)));
+    }
+
+    #[test]
     fn replacement_as_terraform() {
         for n in ["name", "name_prefix", "port", "protocol", "target_type", "vpc_id"] {
             assert!(SCHEMA.attribute(n).unwrap().forces_replacement, "{n}");
