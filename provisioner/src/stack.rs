@@ -36,6 +36,7 @@ use state::{Backend, LocalWorkspaces, LockInfo, Snapshot, Workspaces, DEFAULT_WO
 use crate::apply::{ApplyOptions, ApplyReport, StateWriter};
 use crate::aws::{Ctx, ProviderError, TOOL_TAG_PREFIX};
 use crate::engine::{Engine, EngineError, PlanOptions, ToolTags};
+use crate::lang::S3BackendConfig;
 use crate::plan::Plan;
 use crate::resource::{Registry, Resource};
 use crate::schema::TAGS;
@@ -112,6 +113,47 @@ fn env_list(envs: &[String]) -> String {
     }
 }
 
+/// The S3 backend of `[backend] type = "s3"`. The client is built on first use from the default credential
+/// chain; the region is the backend's `region`, else the chain's, else `[aws] region`; the endpoint is the
+/// backend's `endpoint`, else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` (the SDK reads them), with path-style
+/// addressing whenever an endpoint is set (emulators and most S3-compatible stores need it).
+/// `PROVISIONER_LOCK_LEASE_SECS` overrides the lock lease (tests use a short one).
+fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Workspaces {
+    let mut settings = state::S3Settings::new(&cfg.bucket, &cfg.key);
+    settings.workspace_key_prefix = cfg.workspace_key_prefix.clone();
+    settings.kms_key_id = cfg.kms_key_id.clone();
+    if let Some(secs) = std::env::var("PROVISIONER_LOCK_LEASE_SECS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        settings.lease = std::time::Duration::from_secs(secs.max(1));
+    }
+    let region = cfg.region.clone();
+    let fallback = aws_region.unwrap_or("us-east-1").to_owned();
+    let endpoint = cfg.endpoint.clone();
+    let factory: state::s3::ClientFactory = Arc::new(move || {
+        let (region, fallback, endpoint) = (region.clone(), fallback.clone(), endpoint.clone());
+        Box::pin(async move {
+            use aws_config::meta::region::RegionProviderChain;
+            use aws_types::region::Region;
+            let chain = match region {
+                Some(r) => RegionProviderChain::first_try(Region::new(r)),
+                None => RegionProviderChain::default_provider().or_else(Region::new(fallback)),
+            };
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(chain).load().await;
+            let mut conf = aws_sdk_s3::config::Builder::from(&sdk);
+            let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                .iter()
+                .any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+            if let Some(url) = &endpoint {
+                conf = conf.endpoint_url(url);
+            }
+            if endpoint.is_some() || env_endpoint {
+                conf = conf.force_path_style(true);
+            }
+            Ok(aws_sdk_s3::Client::from_conf(conf.build()))
+        })
+    });
+    state::S3Workspaces::new(settings, factory)
+}
+
 /// A held state lock; release it explicitly (an async call for remote backends).
 pub struct LockHandle {
     backend: Arc<dyn Backend>,
@@ -172,6 +214,10 @@ impl Stack {
         };
         let workspaces: Arc<dyn Workspaces> = match engine.config.backend.kind.as_str() {
             "local" => Arc::new(LocalWorkspaces::new(engine.config.backend.path.clone())),
+            "s3" => match &engine.config.backend.s3 {
+                Some(s3) => Arc::new(s3_workspaces(s3, engine.config.region.as_deref())),
+                None => return Err(EngineError::other("`[backend] type = \"s3\"` without its settings")),
+            },
             other => {
                 return Err(EngineError::with_hint(
                     format!("backend type `{other}` is not supported yet"),
