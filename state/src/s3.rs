@@ -382,7 +382,7 @@ pub async fn bucket_warnings(client: &Client, bucket: &str) -> Vec<String> {
         )),
         Err(e) => warnings.push(format!(
             "could not check the versioning of S3 bucket {bucket}: {}",
-            DisplayErrorContext(&e)
+            short_error(&e)
         )),
     }
     match client.get_bucket_encryption().bucket(bucket).send().await {
@@ -395,10 +395,23 @@ pub async fn bucket_warnings(client: &Client, bucket: &str) -> Vec<String> {
         }
         Err(e) => warnings.push(format!(
             "could not check the default encryption of S3 bucket {bucket}: {}",
-            DisplayErrorContext(&e)
+            short_error(&e)
         )),
     }
     warnings
+}
+
+/// The error code and message, or the first 200 characters of the whole error chain (an
+/// unparsable reply has no code).
+fn short_error<E>(e: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (e.code(), e.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(e).to_string().chars().take(200).collect(),
+    }
 }
 
 /// A lock this process holds.

@@ -1,0 +1,384 @@
+//! The S3 state backend through the real binary against moto's S3 (which honours `If-None-Match` and
+//! `If-Match` on PutObject and DeleteObject): the key layout of workspaces, compare-and-swap writes, the lock
+//! object (concurrent applies, leases taken over or not, a lost reply of our own lock write), injected 412
+//! and 409 on state writes through faultproxy, and a crash mid-apply.
+//!
+//! Each test makes its own bucket (versioned, unless it checks the warning) and reads the objects with the
+//! SDK, from outside.
+
+mod common;
+mod common_cli;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use common_cli::*;
+use faultproxy::{Fault, Proxy, Rule};
+use serde_json::Value as Json;
+
+const STACK: &str = r#"[stack]
+name = "__STACK__"
+
+[backend]
+type = "s3"
+bucket = "__BUCKET__"
+key = "stacks/__STACK__/state.json"
+
+[resource.vpc.main]
+cidr_block = "10.7.0.0/16"
+
+[resource.subnet.a]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.7.1.0/24"
+"#;
+
+/// An outside-view S3 client on moto (path-style, as the emulator needs).
+fn s3(cli: &Cli) -> aws_sdk_s3::Client {
+    let sdk = common::sdk_config(cli.moto);
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
+}
+
+/// A stack dir with [`STACK`] whose state lives in a new bucket of its own (versioned when asked).
+struct S3Stack {
+    cli: Cli,
+    bucket: String,
+}
+
+impl S3Stack {
+    fn new(prefix: &str, versioned: bool) -> S3Stack {
+        let cli = Cli::new(prefix);
+        let mut bucket: String = format!("st-{}", cli.stack.to_lowercase())
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .collect();
+        bucket.truncate(63);
+        let bucket = bucket.trim_end_matches('-').to_owned();
+        let client = s3(&cli);
+        block_on(async {
+            client.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+            let status = if versioned { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+            client
+                .put_bucket_versioning()
+                .bucket(&bucket)
+                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                .send()
+                .await
+                .expect("set versioning");
+        });
+        cli.write("main.toml", &STACK.replace("__BUCKET__", &bucket));
+        S3Stack { cli, bucket }
+    }
+
+    fn key(&self, ws: &str) -> String {
+        let key = format!("stacks/{}/state.json", self.cli.stack);
+        if ws == "default" {
+            key
+        } else {
+            format!("env:/{ws}/{key}")
+        }
+    }
+
+    /// The object's text, None when absent.
+    fn get(&self, key: &str) -> Option<String> {
+        let client = s3(&self.cli);
+        block_on(async {
+            match client.get_object().bucket(&self.bucket).key(key).send().await {
+                Ok(o) => Some(String::from_utf8(o.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()),
+                Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => None,
+                Err(e) => panic!("GetObject {key}: {}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+            }
+        })
+    }
+
+    fn put(&self, key: &str, text: &str) {
+        let client = s3(&self.cli);
+        block_on(async {
+            client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(text.as_bytes().to_vec())).send().await.unwrap();
+        });
+    }
+
+    /// The state of workspace `ws`, parsed.
+    fn state(&self, ws: &str) -> Option<Json> {
+        self.get(&self.key(ws)).map(|t| serde_json::from_str(&t).unwrap())
+    }
+
+    fn addresses(&self, ws: &str) -> Vec<String> {
+        let st = self.state(ws).unwrap_or_else(|| panic!("no state in workspace {ws}"));
+        st["resources"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap().to_owned()).collect()
+    }
+
+    fn lock(&self, ws: &str) -> Option<Json> {
+        self.get(&format!("{}.lock", self.key(ws))).map(|t| serde_json::from_str(&t).unwrap())
+    }
+
+    /// Server-side encryption the state object was stored with.
+    fn encryption(&self, key: &str) -> Option<String> {
+        let client = s3(&self.cli);
+        block_on(async {
+            client.head_object().bucket(&self.bucket).key(key).send().await.unwrap().server_side_encryption().map(|e| e.as_str().to_owned())
+        })
+    }
+
+    /// A lock object written as another run on another host would, with the lease ending `lease_secs`
+    /// from now (negative: already expired).
+    fn plant_lock(&self, lease_secs: i64) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = chrono::Utc::now();
+        let body = serde_json::json!({
+            "id": id, "operation": "apply", "who": "alice@ci-runner-7", "created": now - chrono::TimeDelta::seconds(600),
+            "version": "0.1.0", "path": "elsewhere", "pid": 4242, "host": "ci-runner-7",
+            "lease_expires": now + chrono::TimeDelta::seconds(lease_secs), "owner_token": "someone-else",
+        });
+        self.put(&format!("{}.lock", self.key("default")), &body.to_string());
+        id
+    }
+}
+
+/// apply, an empty re-plan and destroy, in `default` and in a second workspace: each state at its key
+/// (`<key>`, `env:/W/<key>`), AES256 on every write, no lock left behind, `workspace list` from the bucket.
+#[test]
+fn apply_replan_destroy_in_two_workspaces() {
+    let st = S3Stack::new("s3ws", true);
+    let cli = &st.cli;
+    let out = cli.apply();
+    assert!(!out.stderr.contains("not versioned"), "{out}");
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    assert_eq!(st.lock("default"), None, "the lock is removed after the apply");
+    assert_eq!(st.encryption(&st.key("default")).as_deref(), Some("AES256"));
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    cli.ok(&["workspace", "new", "staging"]);
+    let staging = cli.in_workspace("staging");
+    staging.apply();
+    assert_eq!(st.addresses("staging"), ["subnet.a", "vpc.main"]);
+    assert_ne!(st.state("staging").unwrap()["lineage"], st.state("default").unwrap()["lineage"]);
+    staging.expect(0, &["plan", "--detailed-exitcode"]);
+    let list = cli.ok(&["workspace", "list"]).stdout;
+    assert!(list.contains("default") && list.contains("staging"), "{list}");
+
+    staging.destroy();
+    cli.destroy();
+    assert!(st.addresses("default").is_empty() && st.addresses("staging").is_empty());
+    cli.ok(&["workspace", "delete", "staging"]);
+    assert_eq!(st.state("staging"), None);
+    assert_eq!(cli.count_tagged(), 0);
+}
+
+/// A bucket without versioning or default encryption works, but is warned about at connect.
+#[test]
+fn unversioned_bucket_is_warned_about() {
+    let st = S3Stack::new("s3warn", false);
+    let out = st.cli.ok(&["plan"]);
+    // moto 5.2.5 answers GetBucketVersioning with a `GetBucketVersioningResponse` root the SDK refuses
+    // (S3 sends `VersioningConfiguration`), so against moto the check can only say it could not tell.
+    let b = &st.bucket;
+    assert!(
+        out.stderr.contains(&format!("S3 bucket {b} is not versioned"))
+            || out.stderr.contains(&format!("could not check the versioning of S3 bucket {b}")),
+        "{out}"
+    );
+    assert!(out.stderr.contains("has no default encryption"), "{out}");
+}
+
+/// Two applies at once: the one that takes the lock runs, the other fails at once naming the holder.
+#[test]
+fn concurrent_applies_exactly_one_runs() {
+    let st = S3Stack::new("s3race", true);
+    // The first apply is slowed down at its first create, while it holds the lock.
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    proxy.set_rules(vec![Rule::new("CreateVpc", Fault::DelayMs(4000)).times(1)]);
+    let mut slow = st.cli.in_workspace("default");
+    slow.endpoint = proxy.url();
+    let first = slow.spawn(&["apply", "--auto-approve"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let holder = loop {
+        if let Some(lock) = st.lock("default") {
+            break lock;
+        }
+        assert!(Instant::now() < deadline, "the first apply never took the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(holder["pid"].as_u64(), Some(u64::from(first.id())));
+    for field in ["owner_token", "lease_expires", "who", "host", "operation", "created", "id"] {
+        assert!(holder.get(field).is_some(), "{field} missing from the lock body {holder}");
+    }
+
+    let started = Instant::now();
+    let second = st.cli.run(&["apply", "--auto-approve"]);
+    let waited = started.elapsed();
+    assert_eq!(second.code, 1, "{second}");
+    assert!(second.stderr.contains("state is locked by") && second.stderr.contains(&format!("pid {}", first.id())), "{second}");
+    assert!(second.stderr.contains(holder["id"].as_str().unwrap()), "{second}");
+    assert!(waited < Duration::from_secs(10), "the second apply must fail fast, took {waited:?}");
+
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    assert_eq!(st.cli.count_tagged(), 2, "the second apply created nothing");
+    assert_eq!(st.lock("default"), None);
+    st.cli.destroy();
+}
+
+/// A lock whose lease is still running stops the run (naming the holder, nothing written); one whose
+/// lease expired is taken over, and the run says so.
+#[test]
+fn live_lease_holds_expired_lease_is_taken_over() {
+    let st = S3Stack::new("s3lease", true);
+    let id = st.plant_lock(600);
+    let out = st.cli.expect(1, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("state is locked by alice@ci-runner-7") && out.stderr.contains(&id), "{out}");
+    assert_eq!(st.state("default"), None, "nothing was written");
+    assert_eq!(st.lock("default").unwrap()["id"], id.as_str(), "the live lock is left alone");
+    assert_eq!(st.cli.count_tagged(), 0);
+
+    st.plant_lock(-5);
+    let out = st.cli.apply();
+    assert!(out.stderr.contains("took over the state lock") && out.stderr.contains("alice@ci-runner-7"), "{out}");
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    assert_eq!(st.lock("default"), None);
+
+    // force-unlock takes the id, as with local state.
+    let id = st.plant_lock(600);
+    st.cli.expect(1, &["force-unlock", "not-the-id"]);
+    st.cli.ok(&["force-unlock", &id]);
+    assert_eq!(st.lock("default"), None);
+    st.cli.destroy();
+}
+
+/// A lease renewed in the background is not taken over although it is older than one lease; once
+/// released, the lock can be taken. (Library level: two backends on one bucket, a 1 s lease.)
+#[test]
+fn renewed_lease_is_not_taken_over() {
+    let st = S3Stack::new("s3renew", true);
+    let client = s3(&st.cli);
+    let client_out = client.clone();
+    let mut settings = state::S3Settings::new(&st.bucket, format!("stacks/{}/state.json", st.cli.stack));
+    settings.lease = Duration::from_secs(1);
+    block_on(async {
+        use state::{Backend, LockInfo, StateError};
+        let a = state::S3Workspaces::with_client(settings.clone(), client.clone()).s3_backend("default").unwrap();
+        let b = state::S3Workspaces::with_client(settings, client).s3_backend("default").unwrap();
+        let la = LockInfo::new("apply", &a.describe());
+        a.try_lock(&la).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let lb = LockInfo::new("apply", &b.describe());
+        match b.try_lock(&lb).await {
+            Err(StateError::Locked(holder)) => assert_eq!(holder.id, la.id),
+            other => panic!("a renewed lease must not be taken over: {other:?}"),
+        }
+        let lock = client_out.get_object().bucket(&st.bucket).key(a.lock_key()).send().await.unwrap();
+        let body: Json = serde_json::from_slice(&lock.body.collect().await.unwrap().into_bytes()).unwrap();
+        let expires: chrono::DateTime<chrono::Utc> = serde_json::from_value(body["lease_expires"].clone()).unwrap();
+        assert!(expires > chrono::Utc::now(), "the lease was renewed: {body}");
+        a.unlock(&la.id).await.unwrap();
+        b.try_lock(&lb).await.unwrap();
+        b.unlock(&lb.id).await.unwrap();
+        assert!(client_out.head_object().bucket(&st.bucket).key(a.lock_key()).send().await.is_err(), "lock removed");
+    });
+}
+
+/// The reply to our lock write is lost after S3 stored the lock: the SDK's retry gets a 412 against our
+/// own lock, which carries our token, so the run goes on (and releases the lock at the end).
+#[test]
+fn lost_reply_of_our_own_lock_write() {
+    let st = S3Stack::new("s3lost", true);
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    let lock_put = format!("PUT /{}/{}.lock", st.bucket, st.key("default"));
+    proxy.set_rules(vec![Rule::new(lock_put.clone(), Fault::DropReply {}).times(1)]);
+    let mut cli = st.cli.in_workspace("default");
+    cli.endpoint = proxy.url();
+    let out = cli.apply();
+    assert!(proxy.faults().iter().any(|f| f.kind == "drop_reply"), "{:?}", proxy.faults());
+    assert!(proxy.calls()[&lock_put] >= 2, "the SDK retried the lock write: {:?}", proxy.calls());
+    assert!(!out.stderr.contains("took over"), "{out}");
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    assert_eq!(st.lock("default"), None, "our own lock is released");
+    st.cli.destroy();
+}
+
+/// A 412 on a state write (someone else wrote): the run stops, the state it could not save is dumped to
+/// provisioner.errored.state.json, the stored state is not overwritten; a plain re-apply then adopts what
+/// the refused run created.
+#[test]
+fn precondition_failed_on_state_write_dumps_errored_state() {
+    let st = S3Stack::new("s3412", true);
+    let vpc_only = STACK.split("[resource.subnet.a]").next().unwrap();
+    st.cli.write("main.toml", &vpc_only.replace("__BUCKET__", &st.bucket));
+    st.cli.apply();
+    let before = st.get(&st.key("default")).unwrap();
+    st.cli.write("main.toml", &STACK.replace("__BUCKET__", &st.bucket));
+
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    let state_put = format!("PUT /{}/{}", st.bucket, st.key("default"));
+    proxy.set_rules(vec![Rule::new(
+        state_put,
+        Fault::error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
+    )]);
+    let mut cli = st.cli.in_workspace("default");
+    cli.endpoint = proxy.url();
+    let out = cli.expect(1, &["apply", "--auto-approve"]);
+    assert!(out.stderr.contains("state conflict") && out.stderr.contains("provisioner.errored.state.json"), "{out}");
+    assert_eq!(st.get(&st.key("default")).unwrap(), before, "the stored state is untouched");
+    let errored: Json = serde_json::from_str(&st.cli.read("provisioner.errored.state.json")).unwrap();
+    let before: Json = serde_json::from_str(&before).unwrap();
+    assert_eq!(errored["lineage"], before["lineage"], "the errored state is this state's");
+    assert_eq!(st.lock("default"), None, "the refused run still released its lock");
+
+    st.cli.apply();
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    assert_eq!(st.cli.count_tagged(), 2, "whatever the refused run created was adopted, not duplicated");
+    st.cli.destroy();
+    assert_eq!(st.cli.count_tagged(), 0);
+}
+
+/// A 409 ConditionalRequestConflict on a state write is retried with the same expected ETag and succeeds.
+#[test]
+fn conditional_request_conflict_is_retried() {
+    let st = S3Stack::new("s3409", true);
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    let state_put = format!("PUT /{}/{}", st.bucket, st.key("default"));
+    proxy.set_rules(vec![Rule::new(
+        state_put.clone(),
+        Fault::error(409, "ConditionalRequestConflict", "A conflicting conditional operation is currently in progress"),
+    )
+    .skip(1)
+    .times(1)]);
+    let mut cli = st.cli.in_workspace("default");
+    cli.endpoint = proxy.url();
+    cli.apply();
+    assert_eq!(proxy.faults().len(), 1, "{:?}", proxy.faults());
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    st.cli.expect(0, &["plan", "--detailed-exitcode"]);
+    st.cli.destroy();
+}
+
+/// An apply killed between its operations with S3 state: its lock stays (on this host, a dead pid), the
+/// next run says so and is refused; after force-unlock a re-apply converges without duplicates. With a
+/// short lease the lock of the dead run is taken over instead.
+#[test]
+fn killed_apply_then_reapply() {
+    let st = S3Stack::new("s3crash", true);
+    let crashing = st.cli.in_workspace("default").env("PROVISIONER_CRASH_AT", "2");
+    let out = crashing.run(&["apply", "--auto-approve", "--parallelism", "1"]);
+    assert!(out.stderr.contains("crash point 2 reached"), "{out}");
+    let lock = st.lock("default").expect("a killed run leaves its lock");
+    let id = lock["id"].as_str().unwrap().to_owned();
+    let refused = st.cli.expect(1, &["plan"]);
+    assert!(refused.stderr.contains("no longer running") && refused.stderr.contains(&format!("force-unlock {id}")), "{refused}");
+    st.cli.ok(&["force-unlock", &id]);
+    st.cli.apply();
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    assert_eq!(st.cli.count_tagged(), 2, "nothing created twice");
+    st.cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // Killed again, during a destroy; a 1 s lease lets the next run take the dead run's lock over.
+    let crashing = crashing.env("PROVISIONER_LOCK_LEASE_SECS", "1");
+    let out = crashing.run(&["destroy", "--auto-approve", "--parallelism", "1"]);
+    assert!(out.stderr.contains("crash point 2 reached"), "{out}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = st.cli.destroy();
+    assert!(out.stderr.contains("took over the state lock"), "{out}");
+    assert!(st.addresses("default").is_empty());
+    assert_eq!(st.cli.count_tagged(), 0);
+}
