@@ -382,3 +382,35 @@ fn killed_apply_then_reapply() {
     assert!(st.addresses("default").is_empty());
     assert_eq!(st.cli.count_tagged(), 0);
 }
+
+/// `kms_key_id` makes every write ask for `aws:kms` with that key (the state and the lock alike).
+#[test]
+fn kms_key_id_is_sent_on_every_write() {
+    let st = S3Stack::new("s3kms", true);
+    st.cli.edit("main.toml", "key = \"stacks/", "kms_key_id = \"alias/state\"\nkey = \"stacks/");
+    st.cli.ok(&["workspace", "new", "vault"]);
+    let key = st.key("vault");
+    assert_eq!(st.encryption(&key).as_deref(), Some("aws:kms"));
+    let client = s3(&st.cli);
+    let kms = block_on(async { client.head_object().bucket(&st.bucket).key(&key).send().await.unwrap().ssekms_key_id().map(str::to_owned) });
+    assert!(kms.is_some_and(|k| k.contains("alias/state")), "the configured key is used");
+}
+
+/// `endpoint` in [backend] wins over the environment; AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL for S3
+/// only (the EC2 calls keep going to AWS_ENDPOINT_URL).
+#[test]
+fn endpoint_precedence() {
+    let st = S3Stack::new("s3endpoint", true);
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    let via_proxy = st.cli.in_workspace("default").env("AWS_ENDPOINT_URL_S3", &proxy.url());
+    via_proxy.ok(&["plan"]);
+    let calls = proxy.calls();
+    assert!(calls.keys().all(|a| a.contains(&st.bucket)), "only S3 went through AWS_ENDPOINT_URL_S3: {calls:?}");
+    assert!(!calls.is_empty(), "S3 went through AWS_ENDPOINT_URL_S3");
+
+    proxy.reset_calls();
+    let dead = st.cli.in_workspace("default").env("AWS_ENDPOINT_URL_S3", &closed_port_url());
+    st.cli.edit("main.toml", "key = \"stacks/", &format!("endpoint = \"{}\"\nkey = \"stacks/", proxy.url()));
+    dead.ok(&["plan"]);
+    assert!(!proxy.calls().is_empty(), "[backend] endpoint overrides AWS_ENDPOINT_URL_S3");
+}
