@@ -90,6 +90,9 @@ pub enum Command {
         /// Plan to destroy everything.
         #[arg(long)]
         destroy: bool,
+        /// Take the state lock (--lock=false plans without it, e.g. from a role that may only read the state).
+        #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        lock: bool,
     },
     /// Make the changes: from a saved plan FILE, or plan now and ask.
     Apply {
@@ -412,10 +415,12 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
             }
             Ok(0)
         }
-        Command::Plan { args, out, detailed_exitcode, json, destroy } => {
+        Command::Plan { args, out, detailed_exitcode, json, destroy, lock } => {
             let stack = Stack::open(&stack_options(cli, &args.vars)?)?;
             let cx = stack.connect().await?;
-            let (plan, _) = locked(&stack, "plan", stack.plan(&cx, &plan_options(args, *destroy))).await?;
+            let opts = plan_options(args, *destroy);
+            let work = stack.plan(&cx, &opts);
+            let (plan, _) = if *lock { locked(&stack, "plan", work).await? } else { work.await? };
             if let Some(path) = out {
                 std::fs::write(path, plan.to_json())
                     .map_err(|e| EngineError::other(format!("writing {}: {e}", path.display())))?;

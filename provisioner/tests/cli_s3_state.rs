@@ -414,3 +414,21 @@ fn endpoint_precedence() {
     dead.ok(&["plan"]);
     assert!(!proxy.calls().is_empty(), "[backend] endpoint overrides AWS_ENDPOINT_URL_S3");
 }
+
+/// `plan --lock=false` (Terraform's `-lock=false`) reads the state without locking while another run holds
+/// the lock, and leaves that lock alone; a plain plan is refused.
+#[test]
+fn plan_without_lock_while_another_run_holds_it() {
+    let st = S3Stack::new("s3nolock", true);
+    st.cli.apply();
+    let id = st.plant_lock(600);
+    let refused = st.cli.expect(1, &["plan"]);
+    assert!(refused.stderr.contains("state is locked by alice@ci-runner-7"), "{refused}");
+    for flag in ["--lock=false", "-lock=false"] {
+        let out = st.cli.expect(0, &["plan", flag, "--detailed-exitcode"]);
+        assert!(out.stdout.contains("No changes"), "{out}");
+        assert_eq!(st.lock("default").unwrap()["id"], id.as_str(), "the holder's lock is untouched");
+    }
+    st.cli.ok(&["force-unlock", &id]);
+    st.cli.destroy();
+}
