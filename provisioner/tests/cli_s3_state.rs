@@ -432,3 +432,14 @@ fn plan_without_lock_while_another_run_holds_it() {
     st.cli.ok(&["force-unlock", &id]);
     st.cli.destroy();
 }
+
+/// A bucket that does not exist is an error naming it, never an empty state (with or without the lock).
+#[test]
+fn missing_bucket_is_an_error_not_an_empty_state() {
+    let st = S3Stack::new("s3nobucket", true);
+    st.cli.write("main.toml", &STACK.replace("__BUCKET__", "no-such-bucket-for-provisioner"));
+    for args in [&["plan"][..], &["plan", "--lock=false"], &["state", "list"]] {
+        let out = st.cli.expect(1, args);
+        assert!(out.stderr.contains("bucket no-such-bucket-for-provisioner does not exist"), "{out}");
+    }
+}

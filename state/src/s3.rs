@@ -236,9 +236,15 @@ impl Conn {
     {
         let status = e.raw_response().map(|r| r.status().as_u16());
         match (status, e.code()) {
+            // A missing bucket is an error, never "no state yet".
+            (_, Some("NoSuchBucket")) => Failure::Other(self.remote(
+                operation,
+                key,
+                format!("bucket {} does not exist (NoSuchBucket)", self.settings.bucket),
+            )),
             (Some(412), _) | (_, Some("PreconditionFailed")) => Failure::Precondition,
             (Some(409), _) | (_, Some("ConditionalRequestConflict")) => Failure::Busy,
-            (Some(404), _) | (_, Some("NoSuchKey" | "NotFound")) => Failure::NotFound,
+            (_, Some("NoSuchKey" | "NotFound")) | (Some(404), None) => Failure::NotFound,
             _ => Failure::Other(self.remote(operation, key, DisplayErrorContext(&e).to_string())),
         }
     }
