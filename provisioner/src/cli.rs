@@ -3,7 +3,7 @@
 //!
 //! Exit codes: 0 ok; 1 error; with `--detailed-exitcode`, 2 = the plan has changes.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -178,6 +178,15 @@ pub enum StateCommand {
     Rm { addresses: Vec<String> },
     /// Rename a resource in the state.
     Mv { source: String, destination: String },
+    /// Print the stored state as JSON.
+    Pull,
+    /// Upload a state file (`-` = stdin) as the workspace's state.
+    Push {
+        file: PathBuf,
+        /// Replace the stored state even when the file's lineage differs or its serial is not newer.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Rewrites Terraform's single-dash long flags (`-out=FILE`, `-auto-approve`) to `--out=FILE`.
@@ -654,6 +663,33 @@ async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Res
 async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineError> {
     let stack = Stack::open(&state_only(cli))?;
     match sc {
+        StateCommand::Pull => {
+            match stack.backend.load().await? {
+                Some(snap) => print!("{}", snap.to_pretty_json()),
+                None => eprintln!("The workspace `{}` has no state.", stack.workspace()),
+            }
+            Ok(0)
+        }
+        StateCommand::Push { file, force } => {
+            let (origin, text) = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map_err(|e| EngineError::other(format!("reading stdin: {e}")))?;
+                ("stdin".to_owned(), text)
+            } else {
+                // Relative: the stack directory first, then the current one (as --var-file).
+                let file = var_file_path(&cli.dir, file);
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| EngineError::other(format!("reading {}: {e}", file.display())))?;
+                (file.display().to_string(), text)
+            };
+            let pushed = state::Snapshot::from_json(&text, &origin)?;
+            let replaced = locked(&stack, "state push", push_state(&stack, pushed, &origin, *force)).await?;
+            match replaced {
+                Some(why) => println!("Replaced the stored state ({why}) with {origin}."),
+                None => println!("Pushed {origin} as the state of workspace `{}`.", stack.workspace()),
+            }
+            Ok(0)
+        }
         StateCommand::List => {
             for r in stack.load_state().await?.map(|s| s.resources).unwrap_or_default() {
                 println!("{}", r.address);
@@ -745,6 +781,35 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
             Ok(0)
         }
     }
+}
+
+/// Writes `pushed` as the workspace's state: over nothing, or over a state of the same lineage with an older
+/// serial; anything else only with `force` (a serial not newer is then bumped past the stored one). Returns
+/// why the stored state was replaced by force, if it was.
+async fn push_state(stack: &Stack, mut pushed: state::Snapshot, origin: &str, force: bool) -> Result<Option<String>, EngineError> {
+    let Some(current) = stack.backend.load().await? else {
+        stack.backend.replace(&pushed, None).await?;
+        return Ok(None);
+    };
+    let mismatch = if pushed.lineage != current.lineage {
+        format!("its lineage {} differs from the stored state's {}", pushed.lineage, current.lineage)
+    } else if pushed.serial <= current.serial {
+        format!("its serial {} is not newer than the stored state's {}", pushed.serial, current.serial)
+    } else {
+        stack.backend.save(&pushed, Some(current.key())).await?;
+        return Ok(None);
+    };
+    if !force {
+        return Err(EngineError::with_hint(
+            format!("refusing to push {origin}: {mismatch}"),
+            "pull the state (`provisioner state pull`), make the change there and push that; or replace the stored state with --force",
+        ));
+    }
+    if pushed.lineage == current.lineage {
+        pushed.serial = current.serial + 1;
+    }
+    stack.backend.replace(&pushed, Some(current.key())).await?;
+    Ok(Some(mismatch))
 }
 
 async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs) -> Result<i32, EngineError> {

@@ -443,3 +443,38 @@ fn missing_bucket_is_an_error_not_an_empty_state() {
         assert!(out.stderr.contains("bucket no-such-bucket-for-provisioner does not exist"), "{out}");
     }
 }
+
+/// `state pull` prints the stored state; `state push` uploads a newer serial of the same lineage, refuses
+/// an older serial or another lineage, and replaces it anyway with --force.
+#[test]
+fn state_pull_and_push() {
+    let st = S3Stack::new("s3push", true);
+    st.cli.ok(&["workspace", "new", "side"]);
+    let side = st.cli.in_workspace("side");
+    let pulled = side.ok(&["state", "pull"]).stdout;
+    assert_eq!(pulled, st.get(&st.key("side")).unwrap(), "pull prints the stored object");
+    let mut state: Json = serde_json::from_str(&pulled).unwrap();
+    let serial = state["serial"].as_u64().unwrap();
+
+    state["serial"] = (serial + 1).into();
+    state["outputs"] = serde_json::json!({"pushed": {"value": "yes", "sensitive": false}});
+    st.cli.write("newer.json", &state.to_string());
+    side.ok(&["state", "push", "newer.json"]);
+    let stored: Json = serde_json::from_str(&st.get(&st.key("side")).unwrap()).unwrap();
+    assert_eq!((stored["serial"].as_u64(), &stored["outputs"]["pushed"]["value"]), (Some(serial + 1), &Json::from("yes")));
+
+    // The same file again: its serial is no longer newer.
+    let out = side.expect(1, &["state", "push", "newer.json"]);
+    assert!(out.stderr.contains("is not newer than the stored state's"), "{out}");
+    // Another lineage.
+    state["lineage"] = uuid::Uuid::new_v4().to_string().into();
+    state["serial"] = 99.into();
+    st.cli.write("other.json", &state.to_string());
+    let out = side.expect(1, &["state", "push", "other.json"]);
+    assert!(out.stderr.contains("lineage") && out.stderr.contains("--force"), "{out}");
+    assert_eq!(serde_json::from_str::<Json>(&st.get(&st.key("side")).unwrap()).unwrap()["lineage"], stored["lineage"], "nothing was written");
+    side.ok(&["state", "push", "--force", "other.json"]);
+    let stored: Json = serde_json::from_str(&st.get(&st.key("side")).unwrap()).unwrap();
+    assert_eq!(stored["lineage"], state["lineage"]);
+    assert_eq!(st.lock("side"), None);
+}

@@ -240,7 +240,10 @@ impl Conn {
             (_, Some("NoSuchBucket")) => Failure::Other(self.remote(
                 operation,
                 key,
-                format!("bucket {} does not exist (NoSuchBucket)", self.settings.bucket),
+                format!(
+                    "bucket {} does not exist (NoSuchBucket)",
+                    self.settings.bucket
+                ),
             )),
             (Some(412), _) | (_, Some("PreconditionFailed")) => Failure::Precondition,
             (Some(409), _) | (_, Some("ConditionalRequestConflict")) => Failure::Busy,
@@ -416,7 +419,11 @@ where
     match (e.code(), e.message()) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (Some(code), None) => code.to_string(),
-        _ => DisplayErrorContext(e).to_string().chars().take(200).collect(),
+        _ => DisplayErrorContext(e)
+            .to_string()
+            .chars()
+            .take(200)
+            .collect(),
     }
 }
 
@@ -498,6 +505,53 @@ impl S3Backend {
             },
             Err(e) => e,
         }
+    }
+
+    /// The conditional PutObject of a state (see the module docs); `save` and `replace` check the
+    /// snapshot first.
+    async fn write(
+        &self,
+        snapshot: &Snapshot,
+        expected: Option<StateKey>,
+    ) -> Result<(), StateError> {
+        let etag = match expected {
+            None => None,
+            Some(k) => Some(self.expected_etag(k).await?),
+        };
+        let cond = match &etag {
+            None => Cond::Absent,
+            Some(e) => Cond::Match(e),
+        };
+        let body = snapshot.to_pretty_json();
+        for attempt in 1..=ATTEMPTS {
+            match self.conn.put(&self.key, &body, cond).await {
+                Ok(new_etag) => {
+                    self.remember(Some((snapshot.key(), new_etag)));
+                    return Ok(());
+                }
+                Err(Failure::Precondition | Failure::NotFound) => {
+                    return Err(self.conflict(expected).await)
+                }
+                Err(Failure::Busy) => {
+                    // Retry only while the object is still the one we expect.
+                    let now = self.conn.head(&self.key).await?;
+                    if now != etag {
+                        return Err(self.conflict(expected).await);
+                    }
+                    tracing::debug!(
+                        attempt,
+                        "409 ConditionalRequestConflict on the state write; retrying"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(Failure::Other(e)) => return Err(e),
+            }
+        }
+        Err(self.conn.remote(
+            "PutObject",
+            &self.key,
+            format!("409 ConditionalRequestConflict {ATTEMPTS} times in a row"),
+        ))
     }
 
     /// Record a lock we now hold and start renewing its lease.
@@ -646,44 +700,15 @@ impl Backend for S3Backend {
         expected: Option<StateKey>,
     ) -> Result<(), StateError> {
         validate_successor(snapshot, expected)?;
-        let etag = match expected {
-            None => None,
-            Some(k) => Some(self.expected_etag(k).await?),
-        };
-        let cond = match &etag {
-            None => Cond::Absent,
-            Some(e) => Cond::Match(e),
-        };
-        let body = snapshot.to_pretty_json();
-        for attempt in 1..=ATTEMPTS {
-            match self.conn.put(&self.key, &body, cond).await {
-                Ok(new_etag) => {
-                    self.remember(Some((snapshot.key(), new_etag)));
-                    return Ok(());
-                }
-                Err(Failure::Precondition | Failure::NotFound) => {
-                    return Err(self.conflict(expected).await)
-                }
-                Err(Failure::Busy) => {
-                    // Retry only while the object is still the one we expect.
-                    let now = self.conn.head(&self.key).await?;
-                    if now != etag {
-                        return Err(self.conflict(expected).await);
-                    }
-                    tracing::debug!(
-                        attempt,
-                        "409 ConditionalRequestConflict on the state write; retrying"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-                }
-                Err(Failure::Other(e)) => return Err(e),
-            }
-        }
-        Err(self.conn.remote(
-            "PutObject",
-            &self.key,
-            format!("409 ConditionalRequestConflict {ATTEMPTS} times in a row"),
-        ))
+        self.write(snapshot, expected).await
+    }
+
+    async fn replace(
+        &self,
+        snapshot: &Snapshot,
+        expected: Option<StateKey>,
+    ) -> Result<(), StateError> {
+        self.write(snapshot, expected).await
     }
 
     async fn try_lock(&self, info: &LockInfo) -> Result<(), StateError> {
