@@ -14,6 +14,7 @@ use provisioner::lang::Diagnostics;
 use provisioner::plan::Plan;
 use provisioner::render::{self, Style};
 use provisioner::{Stack, StackOptions, Value};
+use provisioner::stack::Migrated;
 
 #[derive(Parser, Debug)]
 #[command(name = "provisioner", version, about = "Plan and apply AWS infrastructure described in TOML")]
@@ -178,6 +179,15 @@ pub enum StateCommand {
     Rm { addresses: Vec<String> },
     /// Rename a resource in the state.
     Mv { source: String, destination: String },
+    /// Copy state from another backend into the configured one (lineage and serial kept; the source stays).
+    Migrate {
+        /// Where the state is now: local:PATH or s3://BUCKET/KEY.
+        #[arg(long, value_name = "SOURCE")]
+        from: String,
+        /// Every workspace the source holds, not only the selected one.
+        #[arg(long)]
+        all_workspaces: bool,
+    },
     /// Print the stored state as JSON.
     Pull,
     /// Upload a state file (`-` = stdin) as the workspace's state.
@@ -663,6 +673,33 @@ async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Res
 async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineError> {
     let stack = Stack::open(&state_only(cli))?;
     match sc {
+        StateCommand::Migrate { from, all_workspaces } => {
+            let source = provisioner::stack::source_workspaces(from, &cli.dir)?;
+            let names = if *all_workspaces { source.list().await? } else { vec![stack.workspace().to_owned()] };
+            if names.is_empty() {
+                return Err(EngineError::other(format!("no state to migrate in {}", source.describe())));
+            }
+            for ws in &names {
+                let target = stack.workspaces.backend(ws)?.describe();
+                match stack.migrate_workspace(source.as_ref(), ws).await? {
+                    Migrated::Copied { lineage, serial } => {
+                        println!("Workspace `{ws}`: copied lineage {lineage} serial {serial} to {target}.")
+                    }
+                    Migrated::AlreadyThere { serial } => {
+                        println!("Workspace `{ws}`: {target} already holds this state (serial {serial}); nothing copied.")
+                    }
+                    Migrated::NoSource if *all_workspaces => println!("Workspace `{ws}`: no state at the source."),
+                    Migrated::NoSource => {
+                        return Err(EngineError::with_hint(
+                            format!("workspace `{ws}` has no state in {}", source.describe()),
+                            "select the workspace with -w NAME, or pass --all-workspaces",
+                        ))
+                    }
+                }
+            }
+            println!("The source was left in place ({}); remove it once you no longer need it.", source.describe());
+            Ok(0)
+        }
         StateCommand::Pull => {
             match stack.backend.load().await? {
                 Some(snap) => print!("{}", snap.to_pretty_json()),

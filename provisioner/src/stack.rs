@@ -154,6 +154,43 @@ fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Wo
     state::S3Workspaces::new(settings, factory)
 }
 
+/// The states named by a `state migrate --from` argument: `local:PATH` (relative to `dir`; the default
+/// workspace's file, others beside it as for `[backend] type = "local"`) or `s3://BUCKET/KEY` (the default
+/// workspace's key, others under `env:/`, with the credentials and endpoint of the environment).
+pub fn source_workspaces(spec: &str, dir: &Path) -> Result<Arc<dyn Workspaces>, EngineError> {
+    if let Some(path) = spec.strip_prefix("local:").filter(|p| !p.is_empty()) {
+        return Ok(Arc::new(LocalWorkspaces::new(dir.join(path))));
+    }
+    if let Some((bucket, key)) = spec.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
+        if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') {
+            let cfg = S3BackendConfig {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                region: None,
+                workspace_key_prefix: state::s3::DEFAULT_WORKSPACE_KEY_PREFIX.to_owned(),
+                kms_key_id: None,
+                endpoint: None,
+            };
+            return Ok(Arc::new(s3_workspaces(&cfg, None)));
+        }
+    }
+    Err(EngineError::with_hint(
+        format!("invalid state source `{spec}`"),
+        "use --from local:PATH (e.g. local:.provisioner/state.json) or --from s3://BUCKET/KEY",
+    ))
+}
+
+/// What `state migrate` did with one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Migrated {
+    /// Copied (lineage and serial kept).
+    Copied { lineage: uuid::Uuid, serial: u64 },
+    /// The target already holds this lineage at this serial or a newer one.
+    AlreadyThere { serial: u64 },
+    /// The source has no state for the workspace.
+    NoSource,
+}
+
 /// A held state lock; release it explicitly (an async call for remote backends).
 pub struct LockHandle {
     backend: Arc<dyn Backend>,
@@ -283,9 +320,63 @@ impl Stack {
     }
 
     pub async fn lock(&self, operation: &str) -> Result<LockHandle, EngineError> {
-        let info = LockInfo::new(operation, &self.backend.describe());
-        state::lock_with_timeout(self.backend.as_ref(), &info, self.lock_timeout).await?;
-        Ok(LockHandle { backend: self.backend.clone(), info, released: false })
+        self.lock_backend(self.backend.clone(), operation).await
+    }
+
+    async fn lock_backend(&self, backend: Arc<dyn Backend>, operation: &str) -> Result<LockHandle, EngineError> {
+        let info = LockInfo::new(operation, &backend.describe());
+        state::lock_with_timeout(backend.as_ref(), &info, self.lock_timeout).await?;
+        Ok(LockHandle { backend, info, released: false })
+    }
+
+    /// Copies workspace `ws`'s state from `source` into this stack's backend, keeping lineage and serial, under
+    /// both locks. Refuses to overwrite a target state of another lineage that still tracks objects; a target
+    /// of the same lineage is only moved forward. The source is left as it was.
+    pub async fn migrate_workspace(&self, source: &dyn Workspaces, ws: &str) -> Result<Migrated, EngineError> {
+        let from = source.backend(ws)?;
+        let to = self.workspaces.backend(ws)?;
+        if from.describe() == to.describe() {
+            return Err(EngineError::other(format!("the source and the target of workspace `{ws}` are the same: {}", to.describe())));
+        }
+        let from_lock = self.lock_backend(from.clone(), "state migrate (source)").await?;
+        let to_lock = match self.lock_backend(to.clone(), "state migrate").await {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = from_lock.release().await;
+                return Err(e);
+            }
+        };
+        let result = async {
+            let Some(snap) = from.load().await? else { return Ok(Migrated::NoSource) };
+            let copied = Migrated::Copied { lineage: snap.lineage, serial: snap.serial };
+            match to.load().await? {
+                None => to.replace(&snap, None).await?,
+                Some(t) if t.lineage == snap.lineage && t.serial >= snap.serial => {
+                    return Ok(Migrated::AlreadyThere { serial: t.serial })
+                }
+                Some(t) if t.lineage == snap.lineage => to.save(&snap, Some(t.key())).await?,
+                Some(t) if t.resources.is_empty() && t.released.is_empty() => to.replace(&snap, Some(t.key())).await?,
+                Some(t) => {
+                    return Err(EngineError::with_hint(
+                        format!(
+                            "refusing to migrate workspace `{ws}`: {} holds another state (lineage {}, {} resource(s))",
+                            to.describe(),
+                            t.lineage,
+                            t.resources.len()
+                        ),
+                        "destroy or move that state first, or migrate into another key or workspace",
+                    ))
+                }
+            }
+            Ok(copied)
+        }
+        .await;
+        let unlocked_to = to_lock.release().await;
+        let unlocked_from = from_lock.release().await;
+        let migrated = result?;
+        unlocked_to?;
+        unlocked_from?;
+        Ok(migrated)
     }
 
     /// The workspace's state (None when it has none yet). The first call also checks the workspace may

@@ -478,3 +478,55 @@ fn state_pull_and_push() {
     assert_eq!(stored["lineage"], state["lineage"]);
     assert_eq!(st.lock("side"), None);
 }
+
+/// `state migrate`: local → S3 → local for every workspace, lineage and serial kept, the source left in
+/// place; a second run copies nothing; a target holding another non-empty state is refused.
+#[test]
+fn migrate_local_to_s3_and_back_all_workspaces() {
+    let st = S3Stack::new("s3migrate", true);
+    let vpc_only = STACK.split("[resource.subnet.a]").next().unwrap();
+    let s3_config = vpc_only.replace("__BUCKET__", &st.bucket);
+    let local_config = |path: &str| {
+        let backend = format!("[backend]\ntype = \"local\"\npath = \"{path}\"\n\n");
+        let start = s3_config.find("[backend]").unwrap();
+        let end = s3_config.find("[resource.").unwrap();
+        format!("{}{backend}{}", &s3_config[..start], &s3_config[end..])
+    };
+    st.cli.write("main.toml", &local_config(".provisioner/state.json"));
+    st.cli.apply();
+    st.cli.ok(&["workspace", "new", "staging"]);
+    let staging = st.cli.in_workspace("staging");
+    staging.apply();
+    let local_default = st.cli.read(".provisioner/state.json");
+    let local_staging = st.cli.read(".provisioner/staging/state.json");
+
+    st.cli.write("main.toml", &s3_config);
+    let out = st.cli.ok(&["state", "migrate", "--from", "local:.provisioner/state.json", "--all-workspaces"]);
+    assert!(out.stdout.contains("Workspace `default`: copied") && out.stdout.contains("Workspace `staging`: copied"), "{out}");
+    assert!(out.stdout.contains("The source was left in place"), "{out}");
+    assert_eq!(st.get(&st.key("default")).unwrap(), local_default, "lineage, serial and content kept");
+    assert_eq!(st.get(&st.key("staging")).unwrap(), local_staging);
+    assert_eq!(st.cli.read(".provisioner/state.json"), local_default, "the source is left as it was");
+    st.cli.expect(0, &["plan", "--detailed-exitcode"]);
+    staging.expect(0, &["plan", "--detailed-exitcode"]);
+    let again = st.cli.ok(&["state", "migrate", "--from", "local:.provisioner/state.json", "--all-workspaces"]);
+    assert!(again.stdout.contains("already holds this state"), "{again}");
+
+    // Back to local files elsewhere, from S3.
+    st.cli.write("main.toml", &local_config("back/state.json"));
+    let from = format!("s3://{}/{}", st.bucket, st.key("default"));
+    st.cli.ok(&["state", "migrate", "--from", &from, "--all-workspaces"]);
+    assert_eq!(st.cli.read("back/state.json"), local_default);
+    assert_eq!(st.cli.read("back/staging/state.json"), local_staging);
+
+    // Into a target that holds another state with resources: refused, nothing written.
+    st.cli.write("main.toml", &local_config(".provisioner/staging/state.json"));
+    let out = st.cli.expect(1, &["state", "migrate", "--from", "local:back/state.json"]);
+    assert!(out.stderr.contains("refusing to migrate workspace `default`"), "{out}");
+    assert_eq!(st.cli.read(".provisioner/staging/state.json"), local_staging);
+
+    st.cli.write("main.toml", &local_config("back/state.json"));
+    staging.destroy();
+    st.cli.destroy();
+    assert_eq!(st.cli.count_tagged(), 0);
+}
