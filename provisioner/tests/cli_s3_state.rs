@@ -530,3 +530,22 @@ fn migrate_local_to_s3_and_back_all_workspaces() {
     st.cli.destroy();
     assert_eq!(st.cli.count_tagged(), 0);
 }
+
+/// The reply to a state write is lost after S3 stored it: the SDK's retry meets a 412 against our own write,
+/// which is recognised (the object holds exactly what we sent), so the run goes on.
+#[test]
+fn lost_reply_of_our_own_state_write() {
+    let st = S3Stack::new("s3lostst", true);
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    let state_put = format!("PUT /{}/{}", st.bucket, st.key("default"));
+    // The first write (If-None-Match) and a later one (If-Match).
+    proxy.set_rules(vec![Rule::new(state_put.clone(), Fault::DropReply {}).times(1), Rule::new(state_put.clone(), Fault::DropReply {}).skip(3).times(1)]);
+    let mut cli = st.cli.in_workspace("default");
+    cli.endpoint = proxy.url();
+    let out = cli.apply();
+    assert_eq!(proxy.faults().iter().filter(|f| f.kind == "drop_reply").count(), 2, "{:?}\n{out}", proxy.faults());
+    assert!(!st.cli.path().join("provisioner.errored.state.json").exists(), "{out}");
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    st.cli.expect(0, &["plan", "--detailed-exitcode"]);
+    st.cli.destroy();
+}

@@ -6,7 +6,9 @@
 //!
 //! **Writes are conditional** ([`S3Backend::save`]): the first write of a state is a PutObject with
 //! `If-None-Match: *`, every later one carries `If-Match: <the ETag last read or written>`. A 412
-//! (someone else wrote, or deleted) is a [`StateError::Conflict`] and nothing is overwritten; a 409
+//! (someone else wrote, or deleted) is a [`StateError::Conflict`] and nothing is overwritten —
+//! unless the object now holds exactly the text we sent: then the 412 answered an SDK retry of our
+//! own write whose reply was lost, and the write succeeded. A 409
 //! `ConditionalRequestConflict` (a concurrent conditional write) is retried with the *same* expected
 //! ETag, after checking with a HEAD that the ETag has not moved (if it has, it is a conflict). Every
 //! write asks for server-side encryption: `aws:kms` with the configured key, else `AES256`.
@@ -530,7 +532,15 @@ impl S3Backend {
                     return Ok(());
                 }
                 Err(Failure::Precondition | Failure::NotFound) => {
-                    return Err(self.conflict(expected).await)
+                    // An SDK retry of our own write whose reply was lost fails its condition
+                    // against what that write stored: the object then holds exactly our text.
+                    if let Ok(Some((text, stored_etag))) = self.conn.get(&self.key).await {
+                        if text == body {
+                            self.remember(Some((snapshot.key(), stored_etag)));
+                            return Ok(());
+                        }
+                    }
+                    return Err(self.conflict(expected).await);
                 }
                 Err(Failure::Busy) => {
                     // Retry only while the object is still the one we expect.
