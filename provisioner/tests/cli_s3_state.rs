@@ -1,10 +1,11 @@
 //! The S3 state backend through the real binary against moto's S3 (which honours `If-None-Match` and
-//! `If-Match` on PutObject and DeleteObject): the key layout of workspaces, compare-and-swap writes, the lock
-//! object (concurrent applies, leases taken over or not, a lost reply of our own lock write), injected 412
-//! and 409 on state writes through faultproxy, and a crash mid-apply.
+//! `If-Match` on PutObject and DeleteObject): the key layout of workspaces, compare-and-swap writes, the
+//! lock object (concurrent applies, leases taken over or not, lost replies of our own lock and state
+//! writes), injected 412 and 409 on state writes through faultproxy, crashes mid-apply (the crash hook and
+//! a real SIGKILL), `plan --lock=false`, `state pull|push|migrate`, `data.stack` over S3.
 //!
-//! Each test makes its own bucket (versioned, unless it checks the warning) and reads the objects with the
-//! SDK, from outside.
+//! Each test makes its own bucket (versioned, or with versioning suspended when it checks the warning) and
+//! reads the objects with the SDK, from outside.
 
 mod common;
 mod common_cli;
@@ -547,5 +548,61 @@ fn lost_reply_of_our_own_state_write() {
     assert!(!st.cli.path().join("provisioner.errored.state.json").exists(), "{out}");
     assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
     st.cli.expect(0, &["plan", "--detailed-exitcode"]);
+    st.cli.destroy();
+}
+
+/// `data.stack` reads another stack's outputs from that stack's S3 backend, in a named workspace.
+#[test]
+fn data_stack_reads_outputs_from_s3() {
+    let st = S3Stack::new("s3shared", true);
+    st.cli.write(
+        "main.toml",
+        &format!(
+            "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"s3\"\nbucket = \"{}\"\nkey = \"shared.json\"\n\n[output.repo]\nvalue = \"registry.example/${{workspace}}\"\n",
+            st.bucket
+        ),
+    );
+    st.cli.ok(&["workspace", "new", "prod"]);
+    st.cli.in_workspace("prod").apply();
+    assert!(st.get("env:/prod/shared.json").is_some());
+
+    let reader = Cli::new("s3reader");
+    reader.write(
+        "main.toml",
+        &format!(
+            "[stack]\nname = \"__STACK__\"\n\n[data.stack.shared]\ndir = \"{}\"\nworkspace = \"prod\"\n\n[output.image]\nvalue = \"${{data.stack.shared.outputs.repo}}:latest\"\n",
+            st.cli.path().display()
+        ),
+    );
+    reader.apply();
+    let out = reader.ok(&["output", "image", "--raw"]);
+    assert_eq!(out.stdout.trim(), "registry.example/prod:latest");
+}
+
+/// A real SIGKILL while an apply waits on AWS with S3 state: the state holds what was saved, the dead run's
+/// lock is reported as such, and after force-unlock a re-apply converges without duplicates.
+#[test]
+fn sigkill_mid_apply_then_reapply() {
+    let st = S3Stack::new("s3kill", true);
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    proxy.set_rules(vec![Rule::new("CreateSubnet", Fault::Stall {})]);
+    let mut slow = st.cli.in_workspace("default");
+    slow.endpoint = proxy.url();
+    let mut child = slow.spawn(&["apply", "--auto-approve"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.stalled() == 0 {
+        assert!(Instant::now() < deadline, "the apply never reached CreateSubnet");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(st.addresses("default"), ["vpc.main"], "the VPC was saved before the kill");
+    let id = st.lock("default").expect("the killed run's lock stays")["id"].as_str().unwrap().to_owned();
+    let refused = st.cli.expect(1, &["apply", "--auto-approve"]);
+    assert!(refused.stderr.contains("no longer running") && refused.stderr.contains(&id), "{refused}");
+    st.cli.ok(&["force-unlock", &id]);
+    st.cli.apply();
+    assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
+    assert_eq!(st.cli.count_tagged(), 2, "nothing created twice");
     st.cli.destroy();
 }
