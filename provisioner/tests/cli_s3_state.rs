@@ -606,3 +606,26 @@ fn sigkill_mid_apply_then_reapply() {
     assert_eq!(st.cli.count_tagged(), 2, "nothing created twice");
     st.cli.destroy();
 }
+
+/// Web-identity credentials (CI's OIDC: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, no keys) reach the S3
+/// backend through the default chain (Terraform's S3 backend could not: terraform#31244).
+#[test]
+fn web_identity_credentials_reach_the_s3_backend() {
+    let st = S3Stack::new("s3oidc", true);
+    st.cli.write("token.jwt", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmFjbWUvaW5mcmEifQ.c2ln");
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    let token = st.cli.path().join("token.jwt");
+    let mut cli = st
+        .cli
+        .in_workspace("default")
+        .env("AWS_ACCESS_KEY_ID", "")
+        .env("AWS_SECRET_ACCESS_KEY", "")
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token.to_string_lossy())
+        .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci-deploy")
+        .env("AWS_ROLE_SESSION_NAME", "ci");
+    cli.endpoint = proxy.url();
+    cli.ok(&["workspace", "new", "ci"]);
+    let calls = proxy.calls();
+    assert!(calls.get("AssumeRoleWithWebIdentity").is_some_and(|n| *n >= 1), "{calls:?}");
+    assert!(st.state("ci").is_some(), "the state was written with the assumed role's credentials");
+}
