@@ -116,7 +116,8 @@ fn env_list(envs: &[String]) -> String {
 /// The S3 backend of `[backend] type = "s3"`. The client is built on first use from the default credential
 /// chain; the region is the backend's `region`, else the chain's, else `[aws] region`; the endpoint is the
 /// backend's `endpoint`, else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` (the SDK reads them), with path-style
-/// addressing whenever an endpoint is set (emulators and most S3-compatible stores need it).
+/// addressing and checksums only when required whenever an endpoint is set (emulators and most S3-compatible
+/// stores need it).
 /// `PROVISIONER_LOCK_LEASE_SECS` overrides the lock lease (tests use a short one).
 fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Workspaces {
     let mut settings = state::S3Settings::new(&cfg.bucket, &cfg.key);
@@ -146,7 +147,12 @@ fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Wo
                 conf = conf.endpoint_url(url);
             }
             if endpoint.is_some() || env_endpoint {
-                conf = conf.force_path_style(true);
+                // Emulators and S3-compatible stores: path-style addressing, and checksums only where S3
+                // requires them (several stores reject the SDK's default CRC headers; terraform#36742).
+                conf = conf
+                    .force_path_style(true)
+                    .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+                    .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
             }
             Ok(aws_sdk_s3::Client::from_conf(conf.build()))
         })
