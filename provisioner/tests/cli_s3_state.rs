@@ -629,3 +629,46 @@ fn web_identity_credentials_reach_the_s3_backend() {
     assert!(calls.get("AssumeRoleWithWebIdentity").is_some_and(|n| *n >= 1), "{calls:?}");
     assert!(st.state("ci").is_some(), "the state was written with the assumed role's credentials");
 }
+
+/// A 409 is retried only while the object still has the expected ETag: when another writer replaced it
+/// meanwhile (seen by the HEAD after the 409), the write is a conflict and nothing is overwritten.
+/// (Library level, through the proxy: the 409 is injected, the other writer writes straight to moto while
+/// the HEAD is held back.)
+#[test]
+fn conflict_409_then_a_moved_etag_is_a_conflict() {
+    use state::{save_next, Snapshot, StateError};
+    let st = S3Stack::new("s3moved", true);
+    let proxy = Proxy::start(&st.cli.moto.endpoint);
+    let key = st.key("default");
+    proxy.set_rules(vec![
+        Rule::new(format!("PUT /{}/{key}", st.bucket), Fault::error(409, "ConditionalRequestConflict", "in progress")).skip(1).times(1),
+        Rule::new(format!("HEAD /{}/{key}", st.bucket), Fault::DelayMs(1500)).times(1),
+    ]);
+    let sdk = common::sdk_config(st.cli.moto);
+    let proxied = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk).endpoint_url(proxy.url()).force_path_style(true).build(),
+    );
+    let direct = s3(&st.cli);
+    let settings = state::S3Settings::new(&st.bucket, &key);
+    block_on(async {
+        let b = state::S3Workspaces::with_client(settings, proxied).s3_backend("default").unwrap();
+        let mut snap = Snapshot::new(None);
+        let mut persisted = None;
+        save_next(&b, &mut snap, &mut persisted).await.unwrap();
+        let other = Snapshot::new(Some("other".into())).to_pretty_json();
+        let writer = async {
+            while proxy.faults().is_empty() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let body = ByteStream::from(other.clone().into_bytes());
+            direct.put_object().bucket(&st.bucket).key(&key).body(body).send().await.unwrap();
+        };
+        let (res, ()) = tokio::join!(save_next(&b, &mut snap, &mut persisted), writer);
+        assert!(matches!(res, Err(StateError::Conflict { .. })), "{res:?}");
+        let stored = direct.get_object().bucket(&st.bucket).key(&key).send().await.unwrap();
+        let stored = String::from_utf8(stored.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
+        assert_eq!(stored, other, "the other writer's state is not overwritten");
+    });
+    let kinds: Vec<String> = proxy.faults().into_iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, ["error", "delay_ms"]);
+}
