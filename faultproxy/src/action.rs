@@ -12,7 +12,8 @@
 //! The protocol: `X-Amz-Target` (or an `application/x-amz-json-*` body) → [`Protocol::Json`];
 //! otherwise the service of the SigV4 credential scope in `Authorization`
 //! (`Credential=AKID/20240101/us-east-1/<service>/aws4_request`): `ec2` → [`Protocol::Ec2`],
-//! any other → [`Protocol::Query`]. An unsigned request (no scope) is taken for EC2.
+//! `s3` → [`Protocol::RestXml`], any other → [`Protocol::Query`]. An unsigned request (no scope)
+//! is taken for EC2.
 
 use hyper::{HeaderMap, Method};
 
@@ -26,6 +27,8 @@ pub enum Protocol {
     Query,
     /// The JSON protocols (`awsJson1_0`/`awsJson1_1`): `{"__type": …, "message": …}`.
     Json,
+    /// S3's REST-XML errors: `<Error><Code>…</Code><Message>…</Message>…</Error>`.
+    RestXml,
 }
 
 /// The protocol of a request, from its headers (see the module docs).
@@ -39,6 +42,7 @@ pub fn protocol(headers: &HeaderMap) -> Protocol {
         return Protocol::Json;
     }
     match header("authorization").and_then(scope_service) {
+        Some(s) if s.eq_ignore_ascii_case("s3") => Protocol::RestXml,
         Some(s) if !s.eq_ignore_ascii_case("ec2") => Protocol::Query,
         _ => Protocol::Ec2,
     }
@@ -254,6 +258,7 @@ mod tests {
             ("sts", Protocol::Query),
             ("elasticloadbalancing", Protocol::Query),
             ("rds", Protocol::Query),
+            ("s3", Protocol::RestXml),
         ] {
             let a = auth(service);
             assert_eq!(

@@ -16,8 +16,9 @@
 //! | EC2 | `<Response><Errors><Error><Code>…</Code><Message>…</Message></Error></Errors><RequestID>…</RequestID></Response>` | `text/xml` |
 //! | other query (IAM, STS, ELBv2…) | `<ErrorResponse><Error><Type>Sender\|Receiver</Type><Code>…</Code><Message>…</Message></Error><RequestId>…</RequestId></ErrorResponse>` | `text/xml` |
 //! | JSON (Logs, ECR, ECS…) | `{"__type":"…","message":"…"}` plus header `x-amzn-ErrorType` | `application/x-amz-json-1.1` |
+//! | REST-XML (S3) | `<Error><Code>…</Code><Message>…</Message><RequestId>…</RequestId></Error>` | `application/xml` |
 //!
-//! REST services (S3…) get the EC2 or query body by their credential scope; their own
+//! Other REST services get the EC2 or query body by their credential scope; their own
 //! error formats are not written.
 
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,9 @@ pub enum Fault {
     /// `{"rewrite": {"from": "...", "to": "..."}}`: forward, then replace every
     /// occurrence of `from` in the response body (Content-Length is fixed up).
     Rewrite { from: String, to: String },
+    /// `{"drop_reply": {}}`: forward (the upstream acts on the request), then close the
+    /// connection without answering — a reply lost on the way back; the SDK retries.
+    DropReply {},
 }
 
 fn default_500() -> u16 {
@@ -114,6 +118,7 @@ impl Fault {
             Fault::DelayMs(_) => "delay_ms",
             Fault::Stall {} => "stall",
             Fault::Rewrite { .. } => "rewrite",
+            Fault::DropReply {} => "drop_reply",
         }
     }
 
@@ -134,6 +139,7 @@ impl Fault {
                 Protocol::Ec2 => (503, "RequestLimitExceeded", "Request limit exceeded."),
                 Protocol::Query => (400, "Throttling", "Rate exceeded"),
                 Protocol::Json => (400, "ThrottlingException", "Rate exceeded"),
+                Protocol::RestXml => (503, "SlowDown", "Please reduce your request rate."),
             }),
             Fault::ServerError { status } => {
                 Some((*status, "InternalError", "An internal error has occurred."))
@@ -215,7 +221,22 @@ pub fn error_document(
             headers: vec![("x-amzn-ErrorType", code.to_string())],
             body: json_error_body(code, message),
         },
+        Protocol::RestXml => ErrorDocument {
+            content_type: "application/xml",
+            headers: Vec::new(),
+            body: rest_xml_error_body(code, message, request_id),
+        },
     }
+}
+
+/// S3's REST-XML error document (what `aws-sdk-s3` parses: `Error/{Code,Message}`).
+pub fn rest_xml_error_body(code: &str, message: &str, request_id: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        xml_escape(code),
+        xml_escape(message),
+        xml_escape(request_id)
+    )
 }
 
 /// EC2 query-protocol error document (what `aws-sdk-ec2` parses: `Response/Errors/Error/{Code,Message}`).
@@ -477,5 +498,39 @@ mod tests {
             Some((400, "ThrottlingException", "Rate exceeded"))
         );
         assert_eq!(Fault::DelayMs(1).synthetic_error(Protocol::Json), None);
+        assert_eq!(Fault::DropReply {}.synthetic_error(Protocol::RestXml), None);
+    }
+
+    #[test]
+    fn rest_xml_errors_for_s3() {
+        let doc = error_document(
+            Protocol::RestXml,
+            412,
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+            "r1",
+        );
+        assert_eq!(doc.content_type, "application/xml");
+        assert!(
+            doc.body.contains(
+                "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions"
+            ),
+            "{}",
+            doc.body
+        );
+        assert!(doc.body.ends_with("<RequestId>r1</RequestId></Error>"));
+        let throttle = Fault::Throttle {}.synthetic_error(Protocol::RestXml);
+        assert_eq!(
+            throttle,
+            Some((503, "SlowDown", "Please reduce your request rate."))
+        );
+        let rule: Rule = serde_json::from_str(
+            r#"{"action": "PUT /b/k.lock", "fault": {"drop_reply": {}}, "times": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rule,
+            Rule::new("PUT /b/k.lock", Fault::DropReply {}).times(1)
+        );
     }
 }

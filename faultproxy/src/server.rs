@@ -1,7 +1,6 @@
 //! The HTTP server: forwarding, counting, fault injection and the admin API.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -102,7 +101,8 @@ pub(crate) async fn serve(
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(handle(&ctx, req).await) }
+                // An Err makes hyper close the connection without an answer (`drop_reply`).
+                async move { handle(&ctx, req).await }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -111,18 +111,31 @@ pub(crate) async fn serve(
     }
 }
 
-async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
-    if req.uri().path().starts_with(ADMIN_PREFIX) {
-        return admin(ctx, req).await;
+/// The reply deliberately dropped by a `drop_reply` fault.
+#[derive(Debug)]
+struct ReplyDropped;
+
+impl std::fmt::Display for ReplyDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reply dropped by faultproxy")
     }
+}
+
+impl std::error::Error for ReplyDropped {}
+
+async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, ReplyDropped> {
+    if req.uri().path().starts_with(ADMIN_PREFIX) {
+        return Ok(admin(ctx, req).await);
+    }
+
     let (mut parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            return plain(
+            return Ok(plain(
                 StatusCode::BAD_REQUEST,
                 format!("faultproxy: reading request body: {e}"),
-            )
+            ))
         }
     };
     let action = action::identify(
@@ -150,7 +163,13 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     match &fault {
         Some(f) if f.synthetic_error(protocol).is_some() => {
             let (status, code, message) = f.synthetic_error(protocol).unwrap();
-            return aws_error(protocol, status, code, message, &ctx.shared.request_id());
+            return Ok(aws_error(
+                protocol,
+                status,
+                code,
+                message,
+                &ctx.shared.request_id(),
+            ));
         }
         Some(Fault::Stall {}) => {
             // Held until hyper drops this future: when the client goes away or the proxy stops.
@@ -169,17 +188,21 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let mut resp = match forward(ctx, parts, body).await {
         Ok(r) => r,
         Err(msg) => {
-            return plain(
+            return Ok(plain(
                 StatusCode::BAD_GATEWAY,
                 format!("faultproxy: upstream {}: {msg}", ctx.upstream),
-            )
+            ))
         }
     };
-    if let Some(Fault::Rewrite { from, to }) = &fault {
-        let new = rules::replace_bytes(resp.body_bytes(), from.as_bytes(), to.as_bytes());
-        resp.set_body(Bytes::from(new));
+    match &fault {
+        Some(Fault::Rewrite { from, to }) => {
+            let new = rules::replace_bytes(resp.body_bytes(), from.as_bytes(), to.as_bytes());
+            resp.set_body(Bytes::from(new));
+        }
+        Some(Fault::DropReply {}) => return Err(ReplyDropped),
+        _ => {}
     }
-    resp.into_response()
+    Ok(resp.into_response())
 }
 
 /// A buffered upstream response.

@@ -3,7 +3,7 @@
 //!
 //! Exit codes: 0 ok; 1 error; with `--detailed-exitcode`, 2 = the plan has changes.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use provisioner::lang::Diagnostics;
 use provisioner::plan::Plan;
 use provisioner::render::{self, Style};
 use provisioner::{Stack, StackOptions, Value};
+use provisioner::stack::Migrated;
 
 #[derive(Parser, Debug)]
 #[command(name = "provisioner", version, about = "Plan and apply AWS infrastructure described in TOML")]
@@ -90,6 +91,9 @@ pub enum Command {
         /// Plan to destroy everything.
         #[arg(long)]
         destroy: bool,
+        /// Take the state lock (--lock=false plans without it, e.g. from a role that may only read the state).
+        #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        lock: bool,
     },
     /// Make the changes: from a saved plan FILE, or plan now and ask.
     Apply {
@@ -175,6 +179,24 @@ pub enum StateCommand {
     Rm { addresses: Vec<String> },
     /// Rename a resource in the state.
     Mv { source: String, destination: String },
+    /// Copy state from another backend into the configured one (lineage and serial kept; the source stays).
+    Migrate {
+        /// Where the state is now: local:PATH or s3://BUCKET/KEY.
+        #[arg(long, value_name = "SOURCE")]
+        from: String,
+        /// Every workspace the source holds, not only the selected one.
+        #[arg(long)]
+        all_workspaces: bool,
+    },
+    /// Print the stored state as JSON.
+    Pull,
+    /// Upload a state file (`-` = stdin) as the workspace's state.
+    Push {
+        file: PathBuf,
+        /// Replace the stored state even when the file's lineage differs or its serial is not newer.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Rewrites Terraform's single-dash long flags (`-out=FILE`, `-auto-approve`) to `--out=FILE`.
@@ -412,10 +434,12 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
             }
             Ok(0)
         }
-        Command::Plan { args, out, detailed_exitcode, json, destroy } => {
+        Command::Plan { args, out, detailed_exitcode, json, destroy, lock } => {
             let stack = Stack::open(&stack_options(cli, &args.vars)?)?;
             let cx = stack.connect().await?;
-            let (plan, _) = locked(&stack, "plan", stack.plan(&cx, &plan_options(args, *destroy))).await?;
+            let opts = plan_options(args, *destroy);
+            let work = stack.plan(&cx, &opts);
+            let (plan, _) = if *lock { locked(&stack, "plan", work).await? } else { work.await? };
             if let Some(path) = out {
                 std::fs::write(path, plan.to_json())
                     .map_err(|e| EngineError::other(format!("writing {}: {e}", path.display())))?;
@@ -649,6 +673,60 @@ async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Res
 async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineError> {
     let stack = Stack::open(&state_only(cli))?;
     match sc {
+        StateCommand::Migrate { from, all_workspaces } => {
+            let source = provisioner::stack::source_workspaces(from, &cli.dir)?;
+            let names = if *all_workspaces { source.list().await? } else { vec![stack.workspace().to_owned()] };
+            if names.is_empty() {
+                return Err(EngineError::other(format!("no state to migrate in {}", source.describe())));
+            }
+            for ws in &names {
+                let target = stack.workspaces.backend(ws)?.describe();
+                match stack.migrate_workspace(source.as_ref(), ws).await? {
+                    Migrated::Copied { lineage, serial } => {
+                        println!("Workspace `{ws}`: copied lineage {lineage} serial {serial} to {target}.")
+                    }
+                    Migrated::AlreadyThere { serial } => {
+                        println!("Workspace `{ws}`: {target} already holds this state (serial {serial}); nothing copied.")
+                    }
+                    Migrated::NoSource if *all_workspaces => println!("Workspace `{ws}`: no state at the source."),
+                    Migrated::NoSource => {
+                        return Err(EngineError::with_hint(
+                            format!("workspace `{ws}` has no state in {}", source.describe()),
+                            "select the workspace with -w NAME, or pass --all-workspaces",
+                        ))
+                    }
+                }
+            }
+            println!("The source was left in place ({}); remove it once you no longer need it.", source.describe());
+            Ok(0)
+        }
+        StateCommand::Pull => {
+            match stack.backend.load().await? {
+                Some(snap) => print!("{}", snap.to_pretty_json()),
+                None => eprintln!("The workspace `{}` has no state.", stack.workspace()),
+            }
+            Ok(0)
+        }
+        StateCommand::Push { file, force } => {
+            let (origin, text) = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::stdin().read_to_string(&mut text).map_err(|e| EngineError::other(format!("reading stdin: {e}")))?;
+                ("stdin".to_owned(), text)
+            } else {
+                // Relative: the stack directory first, then the current one (as --var-file).
+                let file = var_file_path(&cli.dir, file);
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| EngineError::other(format!("reading {}: {e}", file.display())))?;
+                (file.display().to_string(), text)
+            };
+            let pushed = state::Snapshot::from_json(&text, &origin)?;
+            let replaced = locked(&stack, "state push", push_state(&stack, pushed, &origin, *force)).await?;
+            match replaced {
+                Some(why) => println!("Replaced the stored state ({why}) with {origin}."),
+                None => println!("Pushed {origin} as the state of workspace `{}`.", stack.workspace()),
+            }
+            Ok(0)
+        }
         StateCommand::List => {
             for r in stack.load_state().await?.map(|s| s.resources).unwrap_or_default() {
                 println!("{}", r.address);
@@ -740,6 +818,35 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
             Ok(0)
         }
     }
+}
+
+/// Writes `pushed` as the workspace's state: over nothing, or over a state of the same lineage with an older
+/// serial; anything else only with `force` (a serial not newer is then bumped past the stored one). Returns
+/// why the stored state was replaced by force, if it was.
+async fn push_state(stack: &Stack, mut pushed: state::Snapshot, origin: &str, force: bool) -> Result<Option<String>, EngineError> {
+    let Some(current) = stack.backend.load().await? else {
+        stack.backend.replace(&pushed, None).await?;
+        return Ok(None);
+    };
+    let mismatch = if pushed.lineage != current.lineage {
+        format!("its lineage {} differs from the stored state's {}", pushed.lineage, current.lineage)
+    } else if pushed.serial <= current.serial {
+        format!("its serial {} is not newer than the stored state's {}", pushed.serial, current.serial)
+    } else {
+        stack.backend.save(&pushed, Some(current.key())).await?;
+        return Ok(None);
+    };
+    if !force {
+        return Err(EngineError::with_hint(
+            format!("refusing to push {origin}: {mismatch}"),
+            "pull the state (`provisioner state pull`), make the change there and push that; or replace the stored state with --force",
+        ));
+    }
+    if pushed.lineage == current.lineage {
+        pushed.serial = current.serial + 1;
+    }
+    stack.backend.replace(&pushed, Some(current.key())).await?;
+    Ok(Some(mismatch))
 }
 
 async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs) -> Result<i32, EngineError> {

@@ -36,6 +36,7 @@ use state::{Backend, LocalWorkspaces, LockInfo, Snapshot, Workspaces, DEFAULT_WO
 use crate::apply::{ApplyOptions, ApplyReport, StateWriter};
 use crate::aws::{Ctx, ProviderError, TOOL_TAG_PREFIX};
 use crate::engine::{Engine, EngineError, PlanOptions, ToolTags};
+use crate::lang::S3BackendConfig;
 use crate::plan::Plan;
 use crate::resource::{Registry, Resource};
 use crate::schema::TAGS;
@@ -112,6 +113,90 @@ fn env_list(envs: &[String]) -> String {
     }
 }
 
+/// The S3 backend of `[backend] type = "s3"`. The client is built on first use from the default credential
+/// chain; the region is the backend's `region`, else the chain's, else `[aws] region`; the endpoint is the
+/// backend's `endpoint`, else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` (the SDK reads them), with path-style
+/// addressing and checksums only when required whenever an endpoint is set (emulators and most S3-compatible
+/// stores need it).
+/// `PROVISIONER_LOCK_LEASE_SECS` overrides the lock lease (tests use a short one).
+fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Workspaces {
+    let mut settings = state::S3Settings::new(&cfg.bucket, &cfg.key);
+    settings.workspace_key_prefix = cfg.workspace_key_prefix.clone();
+    settings.kms_key_id = cfg.kms_key_id.clone();
+    if let Some(secs) = std::env::var("PROVISIONER_LOCK_LEASE_SECS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        settings.lease = std::time::Duration::from_secs(secs.max(1));
+    }
+    let region = cfg.region.clone();
+    let fallback = aws_region.unwrap_or("us-east-1").to_owned();
+    let endpoint = cfg.endpoint.clone();
+    let factory: state::s3::ClientFactory = Arc::new(move || {
+        let (region, fallback, endpoint) = (region.clone(), fallback.clone(), endpoint.clone());
+        Box::pin(async move {
+            use aws_config::meta::region::RegionProviderChain;
+            use aws_types::region::Region;
+            let chain = match region {
+                Some(r) => RegionProviderChain::first_try(Region::new(r)),
+                None => RegionProviderChain::default_provider().or_else(Region::new(fallback)),
+            };
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(chain).load().await;
+            let mut conf = aws_sdk_s3::config::Builder::from(&sdk);
+            let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+                .iter()
+                .any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+            if let Some(url) = &endpoint {
+                conf = conf.endpoint_url(url);
+            }
+            if endpoint.is_some() || env_endpoint {
+                // Emulators and S3-compatible stores: path-style addressing, and checksums only where S3
+                // requires them (several stores reject the SDK's default CRC headers; terraform#36742).
+                conf = conf
+                    .force_path_style(true)
+                    .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+                    .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
+            }
+            Ok(aws_sdk_s3::Client::from_conf(conf.build()))
+        })
+    });
+    state::S3Workspaces::new(settings, factory)
+}
+
+/// The states named by a `state migrate --from` argument: `local:PATH` (relative to `dir`; the default
+/// workspace's file, others beside it as for `[backend] type = "local"`) or `s3://BUCKET/KEY` (the default
+/// workspace's key, others under `env:/`, with the credentials and endpoint of the environment).
+pub fn source_workspaces(spec: &str, dir: &Path) -> Result<Arc<dyn Workspaces>, EngineError> {
+    if let Some(path) = spec.strip_prefix("local:").filter(|p| !p.is_empty()) {
+        return Ok(Arc::new(LocalWorkspaces::new(dir.join(path))));
+    }
+    if let Some((bucket, key)) = spec.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
+        if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') {
+            let cfg = S3BackendConfig {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                region: None,
+                workspace_key_prefix: state::s3::DEFAULT_WORKSPACE_KEY_PREFIX.to_owned(),
+                kms_key_id: None,
+                endpoint: None,
+            };
+            return Ok(Arc::new(s3_workspaces(&cfg, None)));
+        }
+    }
+    Err(EngineError::with_hint(
+        format!("invalid state source `{spec}`"),
+        "use --from local:PATH (e.g. local:.provisioner/state.json) or --from s3://BUCKET/KEY",
+    ))
+}
+
+/// What `state migrate` did with one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Migrated {
+    /// Copied (lineage and serial kept).
+    Copied { lineage: uuid::Uuid, serial: u64 },
+    /// The target already holds this lineage at this serial or a newer one.
+    AlreadyThere { serial: u64 },
+    /// The source has no state for the workspace.
+    NoSource,
+}
+
 /// A held state lock; release it explicitly (an async call for remote backends).
 pub struct LockHandle {
     backend: Arc<dyn Backend>,
@@ -172,6 +257,10 @@ impl Stack {
         };
         let workspaces: Arc<dyn Workspaces> = match engine.config.backend.kind.as_str() {
             "local" => Arc::new(LocalWorkspaces::new(engine.config.backend.path.clone())),
+            "s3" => match &engine.config.backend.s3 {
+                Some(s3) => Arc::new(s3_workspaces(s3, engine.config.region.as_deref())),
+                None => return Err(EngineError::other("`[backend] type = \"s3\"` without its settings")),
+            },
             other => {
                 return Err(EngineError::with_hint(
                     format!("backend type `{other}` is not supported yet"),
@@ -237,9 +326,63 @@ impl Stack {
     }
 
     pub async fn lock(&self, operation: &str) -> Result<LockHandle, EngineError> {
-        let info = LockInfo::new(operation, &self.backend.describe());
-        state::lock_with_timeout(self.backend.as_ref(), &info, self.lock_timeout).await?;
-        Ok(LockHandle { backend: self.backend.clone(), info, released: false })
+        self.lock_backend(self.backend.clone(), operation).await
+    }
+
+    async fn lock_backend(&self, backend: Arc<dyn Backend>, operation: &str) -> Result<LockHandle, EngineError> {
+        let info = LockInfo::new(operation, &backend.describe());
+        state::lock_with_timeout(backend.as_ref(), &info, self.lock_timeout).await?;
+        Ok(LockHandle { backend, info, released: false })
+    }
+
+    /// Copies workspace `ws`'s state from `source` into this stack's backend, keeping lineage and serial, under
+    /// both locks. Refuses to overwrite a target state of another lineage that still tracks objects; a target
+    /// of the same lineage is only moved forward. The source is left as it was.
+    pub async fn migrate_workspace(&self, source: &dyn Workspaces, ws: &str) -> Result<Migrated, EngineError> {
+        let from = source.backend(ws)?;
+        let to = self.workspaces.backend(ws)?;
+        if from.describe() == to.describe() {
+            return Err(EngineError::other(format!("the source and the target of workspace `{ws}` are the same: {}", to.describe())));
+        }
+        let from_lock = self.lock_backend(from.clone(), "state migrate (source)").await?;
+        let to_lock = match self.lock_backend(to.clone(), "state migrate").await {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = from_lock.release().await;
+                return Err(e);
+            }
+        };
+        let result = async {
+            let Some(snap) = from.load().await? else { return Ok(Migrated::NoSource) };
+            let copied = Migrated::Copied { lineage: snap.lineage, serial: snap.serial };
+            match to.load().await? {
+                None => to.replace(&snap, None).await?,
+                Some(t) if t.lineage == snap.lineage && t.serial >= snap.serial => {
+                    return Ok(Migrated::AlreadyThere { serial: t.serial })
+                }
+                Some(t) if t.lineage == snap.lineage => to.save(&snap, Some(t.key())).await?,
+                Some(t) if t.resources.is_empty() && t.released.is_empty() => to.replace(&snap, Some(t.key())).await?,
+                Some(t) => {
+                    return Err(EngineError::with_hint(
+                        format!(
+                            "refusing to migrate workspace `{ws}`: {} holds another state (lineage {}, {} resource(s))",
+                            to.describe(),
+                            t.lineage,
+                            t.resources.len()
+                        ),
+                        "destroy or move that state first, or migrate into another key or workspace",
+                    ))
+                }
+            }
+            Ok(copied)
+        }
+        .await;
+        let unlocked_to = to_lock.release().await;
+        let unlocked_from = from_lock.release().await;
+        let migrated = result?;
+        unlocked_to?;
+        unlocked_from?;
+        Ok(migrated)
     }
 
     /// The workspace's state (None when it has none yet). The first call also checks the workspace may

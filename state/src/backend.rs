@@ -29,6 +29,15 @@ pub trait Backend: Send + Sync {
     async fn save(&self, snapshot: &Snapshot, expected: Option<StateKey>)
         -> Result<(), StateError>;
 
+    /// Compare-and-swap write like [`Backend::save`] (refused with [`StateError::Conflict`] unless the
+    /// stored state is `expected`), of a snapshot that need not succeed it: another lineage, any serial.
+    /// Only for replacing a state on purpose (`state push --force`).
+    async fn replace(
+        &self,
+        snapshot: &Snapshot,
+        expected: Option<StateKey>,
+    ) -> Result<(), StateError>;
+
     /// Take the lock or fail at once with [`StateError::Locked`] (info of the holder).
     async fn try_lock(&self, info: &LockInfo) -> Result<(), StateError>;
 

@@ -16,6 +16,15 @@ pub enum StateError {
         source: std::io::Error,
     },
 
+    /// A request to a remote store (S3) failed for a reason other than a condition
+    /// (`location` is e.g. `s3://bucket/key`; `message` carries the service's error code).
+    #[error("{operation} {location} failed: {message}")]
+    Remote {
+        operation: String,
+        location: String,
+        message: String,
+    },
+
     /// The stored state (or lock file) could not be parsed. Never treated as "no state".
     #[error("state at {path} is corrupt (line {line}, column {column}): {message}")]
     Corrupt {
@@ -188,6 +197,14 @@ impl StateError {
             StateError::Io { .. } => Some(
                 "check that the state path exists, is writable and the disk is not full".into(),
             ),
+            StateError::Remote { .. } => Some(
+                "check the credentials (AWS_PROFILE, AWS_* variables), the bucket name and region, network access \
+                 and the IAM permissions on the bucket (s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject)"
+                    .into(),
+            ),
+            StateError::Corrupt { path, .. } if path.starts_with("s3://") => Some(format!(
+                "fix {path} by hand or restore an earlier version of it (bucket versioning); it will not be overwritten while corrupt"
+            )),
             StateError::Corrupt { path, .. } => Some(format!(
                 "fix {path} by hand or restore it from {path}.backup; it will not be overwritten while corrupt"
             )),

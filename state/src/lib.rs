@@ -6,6 +6,7 @@ pub mod backend;
 pub mod error;
 pub mod local;
 pub mod model;
+pub mod s3;
 pub mod workspace;
 
 pub use backend::{
@@ -14,4 +15,5 @@ pub use backend::{
 pub use error::{StateError, StateKey};
 pub use local::LocalBackend;
 pub use model::{Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, FORMAT_VERSION};
+pub use s3::{S3Backend, S3Settings, S3Workspaces};
 pub use workspace::{validate_workspace_name, LocalWorkspaces, Workspaces, DEFAULT_WORKSPACE};

@@ -86,6 +86,17 @@ impl LocalBackend {
         }
     }
 
+    /// [`Self::save_sync`] on the blocking pool.
+    async fn write(
+        &self,
+        snapshot: Snapshot,
+        expected: Option<StateKey>,
+        successor: bool,
+    ) -> Result<(), StateError> {
+        self.blocking(move |b| b.save_sync(&snapshot, expected, successor))
+            .await
+    }
+
     // ---- synchronous implementation ----
 
     fn load_sync(&self) -> Result<Option<Snapshot>, StateError> {
@@ -96,7 +107,13 @@ impl LocalBackend {
         }
     }
 
-    fn save_sync(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError> {
+    /// CAS write; `successor` also requires the snapshot to follow `expected` ([`validate_successor`]).
+    fn save_sync(
+        &self,
+        snapshot: &Snapshot,
+        expected: Option<StateKey>,
+        successor: bool,
+    ) -> Result<(), StateError> {
         let dir = self.dir();
         fs::create_dir_all(&dir).map_err(|e| StateError::io(&dir, e))?;
 
@@ -106,7 +123,9 @@ impl LocalBackend {
         if found != expected {
             return Err(StateError::Conflict { expected, found });
         }
-        validate_successor(snapshot, expected)?;
+        if successor {
+            validate_successor(snapshot, expected)?;
+        }
 
         let text = snapshot.to_pretty_json();
         let tmp = self.temp_path("new");
@@ -264,9 +283,15 @@ impl Backend for LocalBackend {
         snapshot: &Snapshot,
         expected: Option<StateKey>,
     ) -> Result<(), StateError> {
-        let snapshot = snapshot.clone();
-        self.blocking(move |b| b.save_sync(&snapshot, expected))
-            .await
+        self.write(snapshot.clone(), expected, true).await
+    }
+
+    async fn replace(
+        &self,
+        snapshot: &Snapshot,
+        expected: Option<StateKey>,
+    ) -> Result<(), StateError> {
+        self.write(snapshot.clone(), expected, false).await
     }
 
     async fn try_lock(&self, info: &LockInfo) -> Result<(), StateError> {

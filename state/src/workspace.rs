@@ -131,6 +131,22 @@ impl LocalWorkspaces {
     }
 }
 
+/// [`StateError::WorkspaceNotEmpty`] unless the workspace's state tracks nothing (no resources,
+/// no released objects whose tags are still to strip): what `delete` requires.
+pub(crate) fn ensure_empty(
+    name: &str,
+    snapshot: &crate::model::Snapshot,
+) -> Result<(), StateError> {
+    if snapshot.resources.is_empty() && snapshot.released.is_empty() {
+        return Ok(());
+    }
+    Err(StateError::WorkspaceNotEmpty {
+        name: name.to_string(),
+        resources: snapshot.resources.len(),
+        released: snapshot.released.len(),
+    })
+}
+
 /// Whether `p` exists; errors other than "not found" are reported, not taken as "no".
 fn exists(p: &Path) -> Result<bool, StateError> {
     match std::fs::symlink_metadata(p) {
@@ -191,13 +207,7 @@ impl Workspaces for LocalWorkspaces {
                 .load()
                 .await?
                 .ok_or_else(|| StateError::NoSuchWorkspace(name.to_string()))?;
-            if !snapshot.resources.is_empty() || !snapshot.released.is_empty() {
-                return Err(StateError::WorkspaceNotEmpty {
-                    name: name.to_string(),
-                    resources: snapshot.resources.len(),
-                    released: snapshot.released.len(),
-                });
-            }
+            ensure_empty(name, &snapshot)?;
             remove_if_exists(backend.path())?;
             remove_if_exists(&backend.backup_path())
         }

@@ -407,3 +407,24 @@ async fn live_or_remote_holders_keep_the_usual_message_with_pid_and_host() {
         .unwrap()
         .contains(&format!("provisioner force-unlock {}", remote.id)));
 }
+
+#[tokio::test]
+async fn replace_writes_another_lineage_but_only_over_the_expected_state() {
+    let (_d, b) = backend();
+    let mut first = sample();
+    let mut key = None;
+    save_next(&b, &mut first, &mut key).await.unwrap();
+    let other = Snapshot::new(Some("other".into()));
+    // `save` refuses a snapshot that does not follow the stored one; `replace` does not.
+    assert!(matches!(
+        b.save(&other, key).await,
+        Err(StateError::InvalidSnapshot(_))
+    ));
+    let stale = Some((first.lineage, first.serial - 1));
+    assert!(matches!(
+        b.replace(&other, stale).await,
+        Err(StateError::Conflict { .. })
+    ));
+    b.replace(&other, key).await.unwrap();
+    assert_eq!(b.load().await.unwrap(), Some(other));
+}

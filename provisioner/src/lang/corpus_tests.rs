@@ -1191,3 +1191,57 @@ value = '${data.availability_zones.x[*].names[0]}'
     assert_eq!(e.0, "main.toml:6:38");
     assert!(e.2.unwrap().contains("data.availability_zones.x[\"KEY\"].names"));
 }
+
+#[test]
+fn s3_backend_loads_with_terraforms_defaults() {
+    let (_s, c) = ok(&[(
+        "stack.toml",
+        "[stack]\nname = \"net\"\n[backend]\ntype = \"s3\"\nbucket = \"team-state\"\nkey = \"net/state.json\"\n",
+    )]);
+    assert_eq!(c.backend.kind, "s3");
+    let s3 = c.backend.s3.expect("s3 settings");
+    assert_eq!((s3.bucket.as_str(), s3.key.as_str()), ("team-state", "net/state.json"));
+    assert_eq!(s3.workspace_key_prefix, "env:");
+    assert_eq!((s3.region, s3.kms_key_id, s3.endpoint), (None, None, None));
+    let (_s, c) = ok(&[(
+        "stack.toml",
+        "[stack]\nname = \"net\"\n[backend]\ntype = \"s3\"\nbucket = \"b\"\nkey = \"k\"\nregion = \"eu-west-1\"\n\
+         workspace_key_prefix = \"ws\"\nkms_key_id = \"alias/state\"\nendpoint = \"http://127.0.0.1:5000\"\n",
+    )]);
+    let s3 = c.backend.s3.expect("s3 settings");
+    assert_eq!(s3.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(s3.workspace_key_prefix, "ws");
+    assert_eq!(s3.kms_key_id.as_deref(), Some("alias/state"));
+    assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+}
+
+#[test]
+fn s3_backend_without_bucket_or_key_is_located() {
+    let errs = load_errors(&[("stack.toml", "[stack]\nname = \"net\"\n\n[backend]\ntype = \"s3\"\nregion = \"eu-west-1\"\n")]);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_eq!(errs[0].0, "stack.toml:4:2");
+    assert_eq!(errs[0].1, "`[backend]` of type `s3` needs `bucket`");
+    assert_eq!(errs[0].2.as_deref(), Some("add `bucket = \"my-team-state\"` to [backend]"));
+    assert_eq!(errs[1].1, "`[backend]` of type `s3` needs `key`");
+}
+
+#[test]
+fn backend_keys_of_the_other_type_are_refused() {
+    let (pos, msg, help) = one_error(&[(
+        "stack.toml",
+        "[stack]\nname = \"net\"\n[backend]\ntype = \"s3\"\nbucket = \"b\"\nkey = \"k\"\npath = \"x.json\"\n",
+    )]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("stack.toml:7:8", "`path` does not apply to a `s3` backend"));
+    assert!(help.unwrap().contains("remove `path`"));
+    let (pos, msg, help) = one_error(&[("stack.toml", "[stack]\nname = \"net\"\n[backend]\nbucket = \"b\"\n")]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("stack.toml:4:10", "`bucket` does not apply to a `local` backend"));
+    assert!(help.unwrap().contains("type = \"s3\""));
+    let (pos, msg, _) = one_error(&[(
+        "stack.toml",
+        "[stack]\nname = \"net\"\n[backend]\ntype = \"s3\"\nbucket = \"b\"\nkey = \"/k\"\n",
+    )]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("stack.toml:6:7", "invalid `key` \"/k\""));
+    let (pos, msg, help) = one_error(&[("stack.toml", "[stack]\nname = \"net\"\n[backend]\ntype = \"gcs\"\n")]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("stack.toml:4:8", "unsupported backend type `gcs`"));
+    assert!(help.unwrap().contains("`s3`"));
+}

@@ -24,7 +24,7 @@ use crate::value::Value;
 use super::diag::{Diagnostic, Diagnostics, Loc, SourceFile};
 use super::expr::{parse_template, Expr, ExprKind, Template, Traversal};
 use super::{
-    block_key, funcs, BackendConfig, Block, Config, Lifecycle, Mode, Node, OutputDecl, Ref, VarType, VariableDecl,
+    block_key, funcs, BackendConfig, S3BackendConfig, Block, Config, Lifecycle, Mode, Node, OutputDecl, Ref, VarType, VariableDecl,
 };
 
 const TOP_LEVEL: &[&str] = &[
@@ -179,6 +179,17 @@ struct BlockInfo {
     for_each: bool,
 }
 
+/// `[backend]` keys of an S3 backend as written (checked for presence after the table is read).
+#[derive(Default)]
+struct S3Fields {
+    bucket: Option<String>,
+    key: Option<String>,
+    region: Option<String>,
+    workspace_key_prefix: Option<String>,
+    kms_key_id: Option<String>,
+    endpoint: Option<String>,
+}
+
 struct Loader<'r> {
     registry: &'r Registry,
     diags: Vec<Diagnostic>,
@@ -191,6 +202,7 @@ struct Loader<'r> {
     default_tags: BTreeMap<String, String>,
     backend_kind: String,
     backend_path: Option<String>,
+    backend_s3: Option<S3Fields>,
     variables: BTreeMap<String, VariableDecl>,
     locals: BTreeMap<String, (Node, Loc)>,
     managed: Vec<Block>,
@@ -445,20 +457,78 @@ impl<'r> Loader<'r> {
         let Some(t) = self.table(key, value, "`[backend]`") else {
             return;
         };
+        const KEYS: &[&str] = &["type", "path", "bucket", "key", "region", "workspace_key_prefix", "kms_key_id", "endpoint"];
+        // Every key given, with its span, checked against the type once the table is read.
+        let mut given: Vec<(&str, String, Range<usize>)> = Vec::new();
         for (k, v) in entries(t) {
-            match k.get_ref().as_ref() {
-                "type" => {
-                    if let Some(s) = self.string("type", v) {
-                        if s != "local" {
-                            self.error(format!("unsupported backend type `{s}`"), v.span()).help =
-                                Some("the only backend type is `local`".into());
-                        }
-                        self.backend_kind = s;
+            let name = k.get_ref().as_ref();
+            match KEYS.iter().find(|known| **known == name) {
+                Some(known) => {
+                    if let Some(s) = self.string(known, v) {
+                        given.push((known, s, v.span()));
                     }
                 }
-                "path" => self.backend_path = self.string("path", v),
-                _ => self.unknown_key(k, &["type", "path"], "[backend]"),
+                None => self.unknown_key(k, KEYS, "[backend]"),
             }
+        }
+        let kind = given.iter().find(|(k, ..)| *k == "type").map(|(_, s, span)| (s.clone(), span.clone()));
+        let s3 = match &kind {
+            Some((s, _)) if s == "s3" => true,
+            Some((s, span)) if s != "local" => {
+                self.error(format!("unsupported backend type `{s}`"), span.clone()).help =
+                    Some("backend types are `local` (the default) and `s3`".into());
+                return;
+            }
+            _ => false,
+        };
+        if let Some((s, _)) = kind {
+            self.backend_kind = s;
+        }
+        let mut s3_fields = S3Fields::default();
+        for (k, value, span) in given {
+            let misplaced = match k {
+                "type" => false,
+                "path" => s3,
+                _ => !s3,
+            };
+            if misplaced {
+                let (this, other) = if s3 { ("s3", "local") } else { ("local", "s3") };
+                self.error(format!("`{k}` does not apply to a `{this}` backend"), span).help = Some(if s3 {
+                    "an S3 backend is located by `bucket` and `key`; remove `path`".to_string()
+                } else {
+                    format!("`{k}` is a setting of the `{other}` backend: set `type = \"s3\"` to keep state in S3")
+                });
+                continue;
+            }
+            let slashes = matches!(k, "key" | "workspace_key_prefix") && (value.is_empty() || value.starts_with('/') || value.ends_with('/'));
+            if slashes || (k == "bucket" && value.is_empty()) {
+                self.error(format!("invalid `{k}` {value:?}"), span).help =
+                    Some("it must not be empty, nor start or end with `/`".into());
+            }
+            let slot = match k {
+                "path" => &mut self.backend_path,
+                "bucket" => &mut s3_fields.bucket,
+                "key" => &mut s3_fields.key,
+                "region" => &mut s3_fields.region,
+                "workspace_key_prefix" => &mut s3_fields.workspace_key_prefix,
+                "kms_key_id" => &mut s3_fields.kms_key_id,
+                "endpoint" => &mut s3_fields.endpoint,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        if s3 {
+            for (missing, example) in [("bucket", "bucket = \"my-team-state\""), ("key", "key = \"network/state.json\"")] {
+                let absent = match missing {
+                    "bucket" => s3_fields.bucket.is_none(),
+                    _ => s3_fields.key.is_none(),
+                };
+                if absent {
+                    self.error(format!("`[backend]` of type `s3` needs `{missing}`"), key.span()).help =
+                        Some(format!("add `{example}` to [backend]"));
+                }
+            }
+            self.backend_s3 = Some(s3_fields);
         }
     }
 
@@ -1079,6 +1149,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         default_tags: BTreeMap::new(),
         backend_kind: "local".into(),
         backend_path: None,
+        backend_s3: None,
         variables: BTreeMap::new(),
         locals: BTreeMap::new(),
         managed: Vec::new(),
@@ -1099,6 +1170,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         default_tags,
         backend_kind,
         backend_path,
+        backend_s3,
         backend_table,
         variables,
         locals,
@@ -1189,6 +1261,14 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH)),
         ),
+        s3: backend_s3.map(|f| S3BackendConfig {
+            bucket: f.bucket.unwrap_or_default(),
+            key: f.key.unwrap_or_default(),
+            region: f.region,
+            workspace_key_prefix: f.workspace_key_prefix.unwrap_or_else(|| "env:".to_string()),
+            kms_key_id: f.kms_key_id,
+            endpoint: f.endpoint,
+        }),
         loc: backend_table,
     };
     Ok(Config {

@@ -256,9 +256,27 @@ pub struct OutputDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackendConfig {
     pub kind: String,
-    /// Resolved against the stack directory.
+    /// Resolved against the stack directory (`local` backend).
     pub path: PathBuf,
+    /// The `s3` backend's settings (`kind == "s3"`).
+    pub s3: Option<S3BackendConfig>,
     pub loc: Option<Loc>,
+}
+
+/// `[backend] type = "s3"`: where the states live (see `state::s3` for the key layout).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3BackendConfig {
+    pub bucket: String,
+    /// The `default` workspace's state key.
+    pub key: String,
+    /// The bucket's region; the default chain's (or `[aws] region`) when None.
+    pub region: Option<String>,
+    /// Workspace `W` lives at `<workspace_key_prefix>/W/<key>` (`env:` by default).
+    pub workspace_key_prefix: String,
+    /// KMS key for server-side encryption; AES256 when None.
+    pub kms_key_id: Option<String>,
+    /// S3 endpoint URL (path-style addressing); else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS.
+    pub endpoint: Option<String>,
 }
 
 /// A loaded, validated stack.
