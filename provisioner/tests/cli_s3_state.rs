@@ -1,8 +1,9 @@
 //! The S3 state backend through the real binary against moto's S3 (which honours `If-None-Match` and
 //! `If-Match` on PutObject and DeleteObject): the key layout of workspaces, compare-and-swap writes, the
 //! lock object (concurrent applies, leases taken over or not, lost replies of our own lock and state
-//! writes), injected 412 and 409 on state writes through faultproxy, crashes mid-apply (the crash hook and
-//! a real SIGKILL), `plan --lock=false`, `state pull|push|migrate`, `data.stack` over S3.
+//! writes), injected 412 and 409 on state writes through faultproxy, crashes mid-apply (the crash hook at
+//! every operation boundary of a small network, and a real SIGKILL), `plan --lock=false`,
+//! `state pull|push|migrate`, `data.stack` over S3.
 //!
 //! Each test makes its own bucket (versioned, or with versioning suspended when it checks the warning) and
 //! reads the objects with the SDK, from outside.
@@ -671,4 +672,90 @@ fn conflict_409_then_a_moved_etag_is_a_conflict() {
     });
     let kinds: Vec<String> = proxy.faults().into_iter().map(|f| f.kind).collect();
     assert_eq!(kinds, ["error", "delay_ms"]);
+}
+
+/// More of a network than [`STACK`]: every kind of operation boundary (tagged creates, follow-up calls,
+/// associations and rules adopted by natural key).
+const NETWORK: &str = r#"
+[resource.internet_gateway.main]
+vpc_id = "${vpc.main.id}"
+
+[resource.subnet.b]
+vpc_id = "${vpc.main.id}"
+cidr_block = "10.7.2.0/24"
+map_public_ip_on_launch = true
+
+[resource.route_table.public]
+vpc_id = "${vpc.main.id}"
+route = [{ cidr_block = "0.0.0.0/0", gateway_id = "${internet_gateway.main.id}" }]
+
+[resource.route_table_association.a]
+subnet_id = "${subnet.a.id}"
+route_table_id = "${route_table.public.id}"
+
+[resource.route_table_association.b]
+subnet_id = "${subnet.b.id}"
+route_table_id = "${route_table.public.id}"
+
+[resource.security_group.web]
+name = "__STACK__-web"
+description = "web"
+vpc_id = "${vpc.main.id}"
+
+[resource.security_group_rule.http]
+type = "ingress"
+security_group_id = "${security_group.web.id}"
+from_port = 80
+to_port = 80
+protocol = "tcp"
+cidr_blocks = ["0.0.0.0/0"]
+
+[resource.eip.nat]
+domain = "vpc"
+"#;
+
+/// The crash test of `cli_leftovers.rs` with S3 state: an apply killed at each of its operation boundaries
+/// in turn (`PROVISIONER_CRASH_AT=N`, as if by SIGKILL: no state write, no unlock). Each time the dead run's
+/// lock object stops the next run, naming it; `force-unlock` removes it; the re-apply converges — every
+/// object tagged with the stack is in the S3 state, once — and the re-plan is empty.
+#[test]
+fn killed_at_every_operation_boundary_with_s3_state() {
+    let st = S3Stack::new("s3sweep", true);
+    st.cli.write("main.toml", &format!("{}{}", st.cli.read("main.toml"), NETWORK.replace("__STACK__", &st.cli.stack)));
+    let mut n = 1;
+    loop {
+        let crashing = st.cli.in_workspace("default").env("PROVISIONER_CRASH_AT", &n.to_string());
+        let out = crashing.run(&["apply", "--auto-approve", "--parallelism", "1"]);
+        if out.code == 0 && !out.stderr.contains("crash point") {
+            break;
+        }
+        assert!(out.stderr.contains(&format!("crash point {n} reached")), "boundary {n}:\n{out}");
+        let lock = st.lock("default").unwrap_or_else(|| panic!("boundary {n}: the killed run left no lock object"));
+        let id = lock["id"].as_str().unwrap().to_owned();
+        let refused = st.cli.run(&["plan"]);
+        assert_eq!(refused.code, 1, "boundary {n}: the dead run's lock must stop the next run\n{refused}");
+        assert!(refused.stderr.contains(&format!("force-unlock {id}")), "boundary {n}:\n{refused}");
+        st.cli.ok(&["force-unlock", &id]);
+        let again = st.cli.run(&["apply", "--auto-approve"]);
+        assert_eq!(again.code, 0, "boundary {n}: re-apply failed\n{again}");
+        let held: std::collections::BTreeSet<String> =
+            st.state("default").unwrap()["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+        let mut by_address: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for (id, tags) in st.cli.tagged() {
+            assert!(held.contains(&id), "boundary {n}: {id} carries the stack's tags but is not in the S3 state");
+            by_address.entry(tags.get("provisioner:address").cloned().unwrap_or_default()).or_default().push(id);
+        }
+        for (address, ids) in &by_address {
+            assert_eq!(ids.len(), 1, "boundary {n}: {address} has several objects: {ids:?}");
+        }
+        st.cli.expect(0, &["plan", "--detailed-exitcode"]);
+        st.cli.destroy();
+        assert_eq!(st.cli.count_tagged(), 0, "boundary {n}: destroy left {:?}", st.cli.tagged_ids());
+        assert!(st.lock("default").is_none(), "boundary {n}: a lock object was left behind");
+        n += 1;
+    }
+    st.cli.destroy();
+    eprintln!("crashed and recovered at each of {} operation boundaries with S3 state", n - 1);
+    // 11 resources, at least two boundaries each.
+    assert!(n - 1 >= 22, "only {} boundaries reached", n - 1);
 }
