@@ -755,7 +755,8 @@ fn killed_at_every_operation_boundary_with_s3_state() {
         n += 1;
     }
     st.cli.destroy();
-    eprintln!("crashed and recovered at each of {} operation boundaries with S3 state", n - 1);
+    let boundaries = n - 1;
+    eprintln!("crashed and recovered at each of {boundaries} operation boundaries with S3 state");
     // 11 resources, at least two boundaries each.
-    assert!(n - 1 >= 22, "only {} boundaries reached", n - 1);
+    assert!(boundaries >= 22, "only {boundaries} boundaries reached");
 }

@@ -24,14 +24,7 @@ use provisioner::value::{attrs_from_json, Attrs, Value};
 use serde_json::json;
 
 fn elb_client(moto: &Moto) -> ElbClient {
-    use aws_sdk_ec2::config::{Credentials, Region};
-    let conf = aws_sdk_elasticloadbalancingv2::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
-        .build();
-    ElbClient::from_conf(conf)
+    ElbClient::new(&common::sdk_config(moto))
 }
 
 /// A name no other test uses, ≤ 32 characters.

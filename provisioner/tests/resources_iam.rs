@@ -60,14 +60,7 @@ fn s<'a>(a: &'a Attrs, k: &str) -> &'a str {
 }
 
 fn iam_client(moto: &Moto) -> aws_sdk_iam::Client {
-    use aws_sdk_iam::config::{Credentials, Region};
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
+    aws_sdk_iam::Client::new(&common::sdk_config(moto))
 }
 
 /// A checkpoint recording the attributes and the role's tags at that moment (GetRole from outside).

@@ -9,7 +9,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use aws_sdk_ec2::config::{Credentials, Region};
 use common::*;
 use provisioner::aws::{Ctx, TAG_ADDRESS, TAG_STACK};
 use provisioner::resource::{Checkpoint, DataSource, Resource};
@@ -22,23 +21,11 @@ use provisioner::value::{attrs_from_json, Attrs, Value};
 use serde_json::json;
 
 fn logs_client(moto: &Moto) -> aws_sdk_cloudwatchlogs::Client {
-    let conf = aws_sdk_cloudwatchlogs::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
-        .build();
-    aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+    aws_sdk_cloudwatchlogs::Client::new(&common::sdk_config(moto))
 }
 
 fn ecr_client(moto: &Moto) -> aws_sdk_ecr::Client {
-    let conf = aws_sdk_ecr::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new(REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
-        .build();
-    aws_sdk_ecr::Client::from_conf(conf)
+    aws_sdk_ecr::Client::new(&common::sdk_config(moto))
 }
 
 /// Desired attributes as the engine hands them over: schema-normalised, with the full tag set (user tags

@@ -217,6 +217,37 @@ pub(crate) async fn stack_listed(cx: &Ctx) -> Result<std::sync::Arc<Listed>, Pro
     .await
 }
 
+/// The read half of a `read_stack` over the Tagging API listing: the tracked `ids` are read (`read`, without
+/// tags) at once, beside the listing; the objects the listing adds — those `listed_id` maps to an id (the
+/// id of that type for a listed ARN, `None` for ARNs of other types) that is not tracked, i.e. leftovers of
+/// an interrupted run — are read after it. Returns the listing, for the caller to take the tags from, and
+/// what was read. With nothing left over, one sequential round trip.
+pub(crate) async fn read_tracked_and_listed<F, Fut>(
+    cx: &Ctx,
+    ids: &[String],
+    listed_id: impl Fn(&str) -> Option<String>,
+    read: F,
+) -> Result<(std::sync::Arc<Listed>, HashMap<String, Attrs>), ProviderError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<HashMap<String, Attrs>, ProviderError>>,
+{
+    let tracked: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
+    let first = async {
+        if tracked.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            read(tracked.clone()).await
+        }
+    };
+    let (listed, mut out) = futures::try_join!(stack_listed(cx), first)?;
+    let extra: Vec<String> = listed.keys().filter_map(|a| listed_id(a)).filter(|id| !tracked.contains(id)).collect();
+    if !extra.is_empty() {
+        out.extend(read(extra).await?);
+    }
+    Ok((listed, out))
+}
+
 /// The resource type of an ARN, the part of its resource before the first `/` (`loadbalancer`,
 /// `targetgroup`, `listener`, `listener-rule`) or `:` (`log-group`).
 pub(crate) fn arn_resource_type(arn: &str) -> Option<&str> {

@@ -200,28 +200,14 @@ pub(crate) fn validate_create(desired: &Attrs) -> Result<(), ProviderError> {
 impl Lb {
     async fn read_arns(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = self.read_untagged(cx, arns).await?;
-        if !out.is_empty() {
-            add_tags_to(cx, &mut out).await?;
-        }
+        add_tags_to(cx, &mut out).await?;
         Ok(out)
     }
 
     /// Describe and attributes, without tags.
     async fn read_untagged(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out: HashMap<String, Attrs> = describe(cx, arns).await?.iter().filter_map(lb_attrs).collect();
-        if out.is_empty() {
-            return Ok(out);
-        }
-        let found: Vec<String> = out.keys().cloned().collect();
-        let attrs = each_bounded(found, |arn| attributes(cx, arn)).await?;
-        for (arn, a) in attrs {
-            match a {
-                Some(a) => out.get_mut(&arn).into_iter().for_each(|o| o.extend(a.clone())),
-                None => {
-                    out.remove(&arn);
-                }
-            }
-        }
+        extend_each(&mut out, |arn| attributes(cx, arn)).await?;
         Ok(out)
     }
 

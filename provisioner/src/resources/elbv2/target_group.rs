@@ -193,7 +193,7 @@ async fn describe(cx: &Ctx, arns: &[String]) -> Result<Vec<AwsTg>, ProviderError
 }
 
 /// `deregistration_delay` from DescribeTargetGroupAttributes; `None` when the group is gone.
-async fn attributes(cx: &Ctx, arn: String) -> Result<(String, Option<i64>), ProviderError> {
+async fn attributes(cx: &Ctx, arn: String) -> Result<(String, Option<Attrs>), ProviderError> {
     let r = elb(cx).describe_target_group_attributes().target_group_arn(&arn).send().await.map_err(aws_err);
     let Some(out) = gone_ok(r)? else { return Ok((arn, None)) };
     let delay = out
@@ -203,7 +203,7 @@ async fn attributes(cx: &Ctx, arn: String) -> Result<(String, Option<i64>), Prov
         .and_then(|a| a.value())
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    Ok((arn, Some(delay)))
+    Ok((arn, Some(Attrs::from([("deregistration_delay".to_owned(), Value::int(delay))]))))
 }
 
 async fn set_deregistration_delay(cx: &Ctx, arn: &str, delay: i64) -> Result<(), ProviderError> {
@@ -257,32 +257,14 @@ fn hc_str<'a>(hc: &'a BTreeMap<String, Value>, k: &str) -> Option<&'a str> {
 impl LbTargetGroup {
     async fn read_arns(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out = self.read_untagged(cx, arns).await?;
-        if !out.is_empty() {
-            add_tags_to(cx, &mut out).await?;
-        }
+        add_tags_to(cx, &mut out).await?;
         Ok(out)
     }
 
     /// Describe and attributes, without tags.
     async fn read_untagged(&self, cx: &Ctx, arns: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let mut out: HashMap<String, Attrs> = describe(cx, arns).await?.iter().filter_map(tg_attrs).collect();
-        if out.is_empty() {
-            return Ok(out);
-        }
-        let found: Vec<String> = out.keys().cloned().collect();
-        let attrs = each_bounded(found, |arn| attributes(cx, arn)).await?;
-        for (arn, delay) in attrs {
-            match delay {
-                Some(d) => {
-                    if let Some(a) = out.get_mut(&arn) {
-                        a.insert("deregistration_delay".into(), Value::int(d));
-                    }
-                }
-                None => {
-                    out.remove(&arn);
-                }
-            }
-        }
+        extend_each(&mut out, |arn| attributes(cx, arn)).await?;
         Ok(out)
     }
 

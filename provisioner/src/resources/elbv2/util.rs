@@ -73,6 +73,26 @@ where
     futures::stream::iter(items.into_iter().map(op)).buffer_unordered(IN_FLIGHT).try_collect().await
 }
 
+/// Adds to each object of `out` the attributes `read` returns for it (the APIs that exist one object at a
+/// time: DescribeLoadBalancerAttributes, DescribeTargetGroupAttributes), at most [`IN_FLIGHT`] at once; an
+/// object `read` finds gone (`None`) is dropped.
+pub(crate) async fn extend_each<F, Fut>(out: &mut HashMap<String, Attrs>, read: F) -> Result<(), ProviderError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<(String, Option<Attrs>), ProviderError>>,
+{
+    let found: Vec<String> = out.keys().cloned().collect();
+    for (arn, extra) in each_bounded(found, read).await? {
+        match extra {
+            Some(extra) => out.get_mut(&arn).into_iter().for_each(|a| a.extend(extra.clone())),
+            None => {
+                out.remove(&arn);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The tags of `arns` (any ELBv2 ARNs): one DescribeTags per 20 ARNs.
 pub(crate) async fn describe_tags(
     cx: &Ctx,
@@ -131,22 +151,10 @@ where
     F: Fn(Vec<String>) -> Fut,
     Fut: Future<Output = Result<HashMap<String, Attrs>, ProviderError>>,
 {
-    let tracked: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
-    let first = async {
-        if tracked.is_empty() {
-            Ok(HashMap::new())
-        } else {
-            read(tracked.clone()).await
-        }
-    };
-    let (listed, mut out) = futures::try_join!(stack_listed(cx), first)?;
-    let extra: Vec<String> =
-        listed.keys().filter(|a| arn_resource_type(a) == Some(kind) && !tracked.contains(a)).cloned().collect();
-    if !extra.is_empty() {
-        out.extend(read(extra).await?);
-    }
+    let listed_id = |arn: &str| (arn_resource_type(arn) == Some(kind)).then(|| arn.to_owned());
+    let (listed, mut out) = read_tracked_and_listed(cx, ids, listed_id, read).await?;
     attach_tags(cx, &mut out, &listed).await?;
-    keep_stack_objects(cx, &mut out, &tracked);
+    keep_stack_objects(cx, &mut out, ids);
     Ok(out)
 }
 

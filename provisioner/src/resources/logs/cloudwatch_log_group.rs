@@ -281,24 +281,13 @@ impl Resource for CloudwatchLogGroup {
     }
 
     async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
-        let tracked: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
-        let first = async {
-            if tracked.is_empty() {
-                Ok(HashMap::new())
-            } else {
-                self.describe(cx, &tracked).await
-            }
+        // A listed log group's ARN is `arn:…:log-group:NAME` (`:*` appended by some APIs); its id is NAME.
+        let listed_id = |arn: &str| {
+            (arn_resource_type(arn) == Some("log-group"))
+                .then(|| arn.splitn(7, ':').nth(6).map(|n| n.trim_end_matches(":*").to_owned()))
+                .flatten()
         };
-        let (listed, mut out) = futures::try_join!(stack_listed(cx), first)?;
-        let extra: Vec<String> = listed
-            .keys()
-            .filter(|a| arn_resource_type(a) == Some("log-group"))
-            .filter_map(|a| a.splitn(7, ':').nth(6).map(|n| n.trim_end_matches(":*").to_owned()))
-            .filter(|n| !tracked.contains(n))
-            .collect();
-        if !extra.is_empty() {
-            out.extend(self.describe(cx, &extra).await?);
-        }
+        let (listed, mut out) = read_tracked_and_listed(cx, ids, listed_id, |names| async move { self.describe(cx, &names).await }).await?;
         attach_tags(cx, &mut out, &listed).await?;
         Ok(out)
     }
