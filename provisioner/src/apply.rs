@@ -12,7 +12,13 @@
 //!   its create call (through [`Checkpoint`]) and marked tainted if a later step of its create fails;
 //! - each resource's expressions are evaluated again just before its own operation, against the real
 //!   attributes of its dependencies; a value still unknown then is an error, never a placeholder;
-//! - cancellation (Ctrl-C/SIGTERM) stops starting operations, lets in-flight ones finish and saves.
+//! - cancellation (Ctrl-C/SIGTERM) stops starting operations, lets in-flight ones finish and saves; it is
+//!   also passed to them ([`Ctx::interrupted`]), so a long wait (a deployment) stops watching and saves;
+//! - a change that took effect but did not settle ([`ProviderError::applied`]) is saved with the object
+//!   marked `incomplete` — never tainted: the next plan changes it again in place;
+//! - the deposed object of a create-first replacement is deleted after the objects that depend on its
+//!   address were applied, and not at all in this run when one of them still relies on it ([`Ctx::hold`]):
+//!   it stays in state as `ADDRESS (deposed)` and the next apply deletes it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -85,6 +91,9 @@ pub enum OpKind {
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum Outcome {
     Done,
+    /// Not done in this run, on purpose (a deposed object something still relies on): the next apply does
+    /// it. Counts as success.
+    Deferred { reason: String },
     Failed { error: String },
     Skipped { because: String },
     NotStarted,
@@ -111,7 +120,7 @@ impl ApplyReport {
         self.results.iter().filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
     }
     pub fn ok(&self) -> bool {
-        !self.interrupted && self.results.iter().all(|r| matches!(r.outcome, Outcome::Done))
+        !self.interrupted && self.results.iter().all(|r| matches!(r.outcome, Outcome::Done | Outcome::Deferred { .. }))
     }
     pub fn count(&self, kind: OpKind) -> usize {
         self.results.iter().filter(|r| r.op == kind && matches!(r.outcome, Outcome::Done)).count()
@@ -122,6 +131,8 @@ impl ApplyReport {
 pub trait Progress: Send + Sync {
     fn started(&self, _address: &str, _op: OpKind) {}
     fn finished(&self, _result: &OpResult) {}
+    /// A progress line from inside an operation (a deployment being watched: `Still deploying… […]`).
+    fn note(&self, _address: &str, _text: &str) {}
 }
 
 pub struct NoProgress;
@@ -197,6 +208,15 @@ fn build_ops(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
                 }
             }
             OpKind::Delete => {
+                // A deposed object left by an earlier run (still relied on then): whatever depends on its
+                // address is applied first, as in the run that replaced it.
+                if let Some(base) = c.address.strip_suffix(" (deposed)") {
+                    for dependent in dependents.get(base).into_iter().flatten() {
+                        if let Some(&a) = apply_of.get(dependent) {
+                            deps[idx].insert(a);
+                        }
+                    }
+                }
                 // Whatever depends on this object is deleted (or moved off it) first.
                 for dependent in dependents.get(c.address.as_str()).into_iter().flatten() {
                     if let Some(&d) = delete_of.get(dependent) {
@@ -239,9 +259,27 @@ impl Checkpoint for NodeCheckpoint<'_> {
         rec.id = attrs.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         rec.attributes = attrs_to_json(&kept).unwrap_or_default();
         crash_point(&format!("{} created, not yet saved", self.record.address));
-        let res = self.writer.mutate(|s| s.upsert(rec)).await.map_err(|e| e.to_string());
+        let address = self.record.address.clone();
+        let res = self
+            .writer
+            .mutate(|s| {
+                s.upsert(rec);
+                s.end_create(&address);
+            })
+            .await
+            .map_err(|e| e.to_string());
         crash_point(&format!("{} created and saved", self.record.address));
         *self.called.lock().expect("checkpoint lock") = Some(res);
+    }
+
+    async fn attempt(&self) -> u64 {
+        let mut generation = 1;
+        if let Err(e) = self.writer.mutate(|s| generation = s.begin_create(&self.record.address)).await {
+            // Not saved: a retry after a crash may get a new token; the leftover search still finds the
+            // object by its tags.
+            tracing::warn!("{}: could not save the create attempt: {e}", self.record.address);
+        }
+        generation
     }
 }
 
@@ -319,6 +357,10 @@ pub async fn apply(
                     (Some(before), Action::NoOp | Action::Update | Action::Replace | Action::Delete) if exists => {
                         if let (Some(rec), Some(json)) = (s.resource_mut(&c.address), attrs_to_json(before)) {
                             rec.attributes = json;
+                            if c.action == Action::NoOp {
+                                // Settled since the run that left it incomplete (see plan).
+                                rec.incomplete = None;
+                            }
                         }
                     }
                     _ => {}
@@ -366,7 +408,12 @@ pub async fn apply(
     let mut in_flight = FuturesUnordered::new();
     let mut cancel = opts.cancel.clone();
     let mut interrupted = *cancel.borrow();
+    if interrupted {
+        cx.interrupt();
+    }
     let parallelism = opts.parallelism.max(1);
+    let (report_tx, mut reports) = tokio::sync::mpsc::unbounded_channel();
+    cx.set_reports(Some(report_tx));
 
     loop {
         while !interrupted && in_flight.len() < parallelism {
@@ -389,14 +436,17 @@ pub async fn apply(
                 let op = &ops[i];
                 let address = plan.changes[op.change].address.clone();
                 let outcome = match res {
-                    Ok(()) => {
+                    Ok(done) => {
                         for &d in &dependents[i] {
                             remaining[d] -= 1;
                             if remaining[d] == 0 && results[d].is_none() {
                                 ready.insert(d);
                             }
                         }
-                        Outcome::Done
+                        match done {
+                            Done::Done => Outcome::Done,
+                            Done::Deferred(reason) => Outcome::Deferred { reason },
+                        }
                     }
                     Err(e) => {
                         // Everything downstream is skipped.
@@ -420,15 +470,21 @@ pub async fn apply(
                 opts.progress.finished(&r);
                 results[i] = Some(r);
             }
+            Some((address, text)) = reports.recv() => opts.progress.note(&address, &text),
             changed = cancel.changed(), if !interrupted => {
                 if changed.is_err() || *cancel.borrow() {
                     interrupted = true;
+                    cx.interrupt();
                     tracing::warn!("interrupt received: no new operations will start; waiting for those in flight");
                 }
             }
         }
     }
 
+    cx.set_reports(None);
+    while let Ok((address, text)) = reports.try_recv() {
+        opts.progress.note(&address, &text);
+    }
     let results: Vec<OpResult> = results
         .into_iter()
         .enumerate()
@@ -469,6 +525,13 @@ fn eval_outputs(engine: &Engine, values: &Values) -> BTreeMap<String, OutputReco
     out
 }
 
+/// How an operation that did not fail ended.
+enum Done {
+    Done,
+    /// Not done on purpose; the next apply does it (see [`Outcome::Deferred`]).
+    Deferred(String),
+}
+
 async fn run_op(
     engine: &Engine,
     cx: &Ctx,
@@ -477,7 +540,7 @@ async fn run_op(
     op: &Op,
     values: &Mutex<Values>,
     tool: &ToolTags,
-) -> Result<(), EngineError> {
+) -> Result<Done, EngineError> {
     let c = &plan.changes[op.change];
     let provider_err = |error: ProviderError| EngineError::Provider { address: c.address.clone(), error };
     match op.kind {
@@ -494,6 +557,11 @@ async fn run_op(
                 false => c.before.clone(),
             }
             .unwrap_or_default();
+            let deposed = op.deposed || c.address.ends_with(" (deposed)");
+            let id = before.get("id").and_then(Value::as_str).unwrap_or_default();
+            if let Some(reason) = cx.held(id).filter(|_| deposed) {
+                return Ok(Done::Deferred(format!("kept until a later apply: {reason}")));
+            }
             let prior_full = with_full_tags(&before, &tool.for_address(&block_of_leftover(&c.address)));
             imp.delete(cx, &prior_full).await.map_err(provider_err)?;
             crash_point(&format!("{state_address} deleted, not yet saved"));
@@ -503,7 +571,7 @@ async fn run_op(
                 })
                 .await?;
             crash_point(&format!("{state_address} deleted and saved"));
-            Ok(())
+            Ok(Done::Done)
         }
         OpKind::Read => {
             let block = find_block(engine, &c.block)?;
@@ -517,7 +585,7 @@ async fn run_op(
             rec.dependencies = c.dependencies.clone();
             writer.mutate(|s| s.upsert(rec)).await?;
             values.lock().expect("values").set(&c.block, c.key.clone(), &c.address, attrs);
-            Ok(())
+            Ok(Done::Done)
         }
         OpKind::Create | OpKind::Update => {
             let block = find_block(engine, &c.block)?;
@@ -533,6 +601,30 @@ async fn run_op(
             let cfg_tag_keys: BTreeSet<String> =
                 cfg.get(TAGS).and_then(Value::as_map).map(|m| m.keys().cloned().collect()).unwrap_or_default();
             let full = with_full_tags(&desired, &tool.for_address(&c.address));
+            let record_of = |attrs: Attrs| {
+                let kept = absorb(imp.as_ref(), attrs, &desired, &cfg_tag_keys, &engine.config.default_tags);
+                let mut rec = ResourceRecord::new(&c.address, &c.type_name, "");
+                rec.id = kept.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                rec.attributes = attrs_to_json(&kept)
+                    .ok_or_else(|| EngineError::other(format!("{}: provider returned unknown values", c.address)))?;
+                rec.dependencies = c.dependencies.clone();
+                Ok::<_, EngineError>((rec, kept))
+            };
+            // A change that took effect but did not settle: saved as it is now, marked incomplete.
+            let save_unsettled = |e: ProviderError| async {
+                let Some(applied) = e.applied.clone() else { return Err(provider_err(e)) };
+                let (mut rec, _) = record_of(*applied)?;
+                rec.incomplete = Some(e.message.clone());
+                writer.mutate(|s| s.upsert(rec)).await?;
+                Err(EngineError::Provider {
+                    address: c.address.clone(),
+                    error: ProviderError {
+                        code: e.code,
+                        message: format!("{} (saved as incomplete: the next plan changes it again in place)", e.message),
+                        applied: None,
+                    },
+                })
+            };
             let final_attrs = if op.kind == OpKind::Create {
                 if c.action == Action::Replace && c.create_before_destroy {
                     let deposed = deposed_address(&c.address);
@@ -560,6 +652,7 @@ async fn run_op(
                 let checkpointed = cp.called.lock().expect("checkpoint lock").take();
                 match (res, checkpointed) {
                     (Ok(raw), _) => raw,
+                    (Err(e), Some(Ok(()))) if e.applied.is_some() => return save_unsettled(e).await,
                     (Err(e), Some(Ok(()))) => {
                         writer
                             .mutate(|s| {
@@ -573,6 +666,7 @@ async fn run_op(
                             error: ProviderError {
                                 code: e.code,
                                 message: format!("{} (the object was created and is saved as tainted: the next apply replaces it)", e.message),
+                                applied: None,
                             },
                         });
                     }
@@ -585,18 +679,17 @@ async fn run_op(
                 let before = c.before.clone().unwrap_or_default();
                 let tags_now = c.retag.clone().unwrap_or_else(|| tool.for_address(&c.address));
                 let prior_full = with_full_tags(&before, &tags_now);
-                imp.update(cx, &prior_full, &full).await.map_err(provider_err)?
+                match imp.update(cx, &prior_full, &full).await {
+                    Ok(a) => a,
+                    Err(e) => return save_unsettled(e).await,
+                }
             };
-            let kept = absorb(imp.as_ref(), final_attrs, &desired, &cfg_tag_keys, &engine.config.default_tags);
-            let mut rec = ResourceRecord::new(&c.address, &c.type_name, "");
-            rec.id = kept.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-            rec.attributes = attrs_to_json(&kept).ok_or_else(|| EngineError::other(format!("{}: provider returned unknown values", c.address)))?;
-            rec.dependencies = c.dependencies.clone();
+            let (rec, kept) = record_of(final_attrs)?;
             crash_point(&format!("{} {}, not yet saved", c.address, if op.kind == OpKind::Create { "created" } else { "updated" }));
             writer.mutate(|s| s.upsert(rec)).await?;
             crash_point(&format!("{} saved", c.address));
             values.lock().expect("values").set(&c.block, c.key.clone(), &c.address, kept);
-            Ok(())
+            Ok(Done::Done)
         }
     }
 }

@@ -43,15 +43,26 @@ pub const DEFAULT_WORKSPACE: &str = "default";
 pub struct ProviderError {
     pub code: Option<String>,
     pub message: String,
+    /// Set when the call took effect but the object did not settle (a deployment that failed, timed out
+    /// or was interrupted while being watched): the object's attributes now. The engine saves them and
+    /// marks the object incomplete — never tainted —, so the next plan changes it again in place.
+    pub applied: Option<Box<Attrs>>,
 }
 
 impl ProviderError {
     pub fn new(message: impl Into<String>) -> Self {
-        ProviderError { code: None, message: message.into() }
+        ProviderError { code: None, message: message.into(), applied: None }
     }
 
     pub fn with_code(code: impl Into<String>, message: impl Into<String>) -> Self {
-        ProviderError { code: Some(code.into()), message: message.into() }
+        ProviderError { code: Some(code.into()), message: message.into(), applied: None }
+    }
+
+    /// See [`ProviderError::applied`]: the change was made (the object is now `attrs`, in the form
+    /// `create`/`update` return), but did not settle, for the reason `self` gives.
+    pub fn unsettled(mut self, attrs: Attrs) -> Self {
+        self.applied = Some(Box::new(attrs));
+        self
     }
 
     /// `InvalidVpcID.NotFound`, `InvalidSubnetID.NotFound`, … (eventual consistency after create).
@@ -83,7 +94,7 @@ impl ProviderError {
                 s
             }
         };
-        ProviderError { code, message }
+        ProviderError { code, message, applied: None }
     }
 }
 
@@ -182,6 +193,12 @@ pub struct Ctx {
     shared: Mutex<BTreeMap<String, SharedCell>>,
     /// Other services' clients, built on first use (see [`Ctx::client`]).
     clients: Mutex<BTreeMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
+    /// Becomes true when the user asks to stop (see [`Ctx::interrupted`]).
+    interrupt: tokio::sync::watch::Sender<bool>,
+    /// Where [`Ctx::report`] sends progress lines while an apply runs.
+    reports: Mutex<Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>>,
+    /// Objects still relied on by a change this run did not see settle (see [`Ctx::hold`]).
+    held: Mutex<BTreeMap<String, String>>,
 }
 
 type SharedCell = Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>;
@@ -217,7 +234,63 @@ impl Ctx {
             ec2: OnceLock::new(),
             shared: Mutex::new(BTreeMap::new()),
             clients: Mutex::new(BTreeMap::new()),
+            interrupt: tokio::sync::watch::channel(false).0,
+            reports: Mutex::new(None),
+            held: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Tells resource calls that the user asked to stop: long waits return early (see
+    /// [`Ctx::interrupted`]). Called by apply on Ctrl-C/SIGTERM.
+    pub fn interrupt(&self) {
+        self.interrupt.send_replace(true);
+    }
+
+    /// Whether the user asked to stop.
+    pub fn is_interrupted(&self) -> bool {
+        *self.interrupt.borrow()
+    }
+
+    /// Completes when the user asks to stop (at once if they already have). A resource watching a long
+    /// operation (a deployment) selects on it, stops watching and returns an
+    /// [`unsettled`](ProviderError::unsettled) error saying the operation goes on in AWS and how to follow it.
+    pub async fn interrupted(&self) {
+        let mut rx = self.interrupt.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+
+    /// Sends a progress line about `address` to the user (the CLI prints it under the apply's own lines:
+    /// `ADDRESS: TEXT`); logged when no apply is listening.
+    pub fn report(&self, address: &str, text: impl Into<String>) {
+        let text = text.into();
+        let sent = match self.reports.lock() {
+            Ok(g) => g.as_ref().is_some_and(|tx| tx.send((address.to_owned(), text.clone())).is_ok()),
+            Err(_) => false,
+        };
+        if !sent {
+            tracing::info!("{address}: {text}");
+        }
+    }
+
+    /// Installs the receiver side of [`Ctx::report`] (apply does, for its duration); `None` removes it.
+    pub fn set_reports(&self, tx: Option<tokio::sync::mpsc::UnboundedSender<(String, String)>>) {
+        if let Ok(mut g) = self.reports.lock() {
+            *g = tx;
+        }
+    }
+
+    /// Records that the object `id` is still relied on by a change this run made but did not see settle
+    /// (the task-definition revision a service deployment may roll back to, when the service did not wait):
+    /// deleting it is deferred to a later apply, with `reason` shown.
+    pub fn hold(&self, id: &str, reason: impl Into<String>) {
+        if let Ok(mut m) = self.held.lock() {
+            m.insert(id.to_owned(), reason.into());
+        }
+    }
+
+    /// Why the object `id` must not be deleted in this run, if it is held (see [`Ctx::hold`]).
+    pub fn held(&self, id: &str) -> Option<String> {
+        self.held.lock().ok().and_then(|m| m.get(id).cloned())
     }
 
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {

@@ -333,7 +333,13 @@ impl Progress for LineProgress {
                 eprintln!("{}: {verb} after {:.1}s", self.style.bold(&r.address), r.seconds);
             }
             Outcome::Failed { error } => eprintln!("{}: {} {error}", self.style.bold(&r.address), self.style.red("failed:")),
+            Outcome::Deferred { reason } => eprintln!("{}: {reason}", self.style.bold(&r.address)),
             _ => {}
+        }
+    }
+    fn note(&self, address: &str, text: &str) {
+        if self.enabled {
+            eprintln!("{}: {text}", self.style.bold(address));
         }
     }
 }
@@ -359,7 +365,9 @@ async fn locked<T>(
 
 /// Flips to true on Ctrl-C or SIGTERM.
 fn cancel_on_signals() -> tokio::sync::watch::Receiver<bool> {
-    signalled("\nInterrupt received: stopping after the operations in flight; state will be saved.")
+    signalled(
+        "\nInterrupt received: stopping after the operations in flight (deployments being watched stop being watched and go on in AWS); state will be saved.",
+    )
 }
 
 /// Flips to true on Ctrl-C or SIGTERM, printing `message` then.

@@ -571,6 +571,7 @@ impl Engine {
                                 Some(l) => self.plan_adopt(block, &inst, l, deps.clone(), opts)?,
                                 None => self.plan_managed(block, &inst, prior_entry, deps.clone(), opts)?,
                             };
+                            self.validate_related(block, &inst, &deps, &values)?;
                             if let Some(now) = refreshed.retag.get(&inst.address) {
                                 if matches!(c.action, Action::NoOp | Action::Update) {
                                     c.action = Action::Update;
@@ -835,6 +836,18 @@ impl Engine {
         })
     }
 
+    /// [`Resource::validate_related`] against the planned attributes of the instances `inst` depends on.
+    fn validate_related(&self, block: &Block, inst: &Instance, deps: &[String], values: &Values) -> Result<(), EngineError> {
+        let imp = self.resource_impl(&block.type_name)?;
+        let related: Vec<(&str, &Attrs)> =
+            deps.iter().filter_map(|d| values.attrs.get(d).map(|a| (d.as_str(), a))).collect();
+        imp.validate_related(&inst.cfg, &related).map_err(|message| {
+            let d = Diagnostic::at(format!("{}: {message}", inst.address), &block.loc)
+                .with_help("fix the configuration; nothing was sent to AWS");
+            EngineError::Config(Diagnostics(vec![d]))
+        })
+    }
+
     /// The rules of [`Resource::validate`] for every instance whose configuration is known without any AWS
     /// value (literals, variables, locals), before refresh: a mistake there fails before any AWS call. The
     /// instances that depend on resources are checked by `plan`, once their values are known.
@@ -1013,6 +1026,12 @@ impl Engine {
             change.after = Some(planned);
         } else {
             change.action = if changed.is_empty() { Action::NoOp } else { Action::Update };
+            // The last apply changed it but did not see it settle: change it again (in place) unless it
+            // has settled since.
+            if let Some(why) = rec.incomplete.as_ref().filter(|_| !imp.settled(&before)) {
+                change.action = Action::Update;
+                change.reason = Some(format!("the last apply did not finish: {why}"));
+            }
             change.after = Some(after);
         }
         Ok(change)

@@ -323,6 +323,11 @@ pub fn render_report(report: &ApplyReport, st: &Style, destroy: bool) -> String 
             st.yellow("Interrupted:")
         );
     }
+    for r in &report.results {
+        if let Outcome::Deferred { reason } = &r.outcome {
+            let _ = writeln!(out, "{} {}: {reason}", st.yellow("Deferred:"), r.address);
+        }
+    }
     for f in &failed {
         if let Outcome::Failed { error } = &f.outcome {
             let _ = writeln!(out, "{} {} ({:?}): {error}", st.red("Error:"), f.address, f.op);

@@ -27,6 +27,15 @@ use crate::value::Attrs;
 pub trait Checkpoint: Send + Sync {
     /// Persists `attrs` (which must contain `id`) to state before returning.
     async fn created(&self, attrs: &Attrs);
+
+    /// Begins the create call at this address and returns its generation number, persisted before this
+    /// returns: the same number again when a previous run began a create here and died before recording
+    /// it, a new one otherwise. With the stack, workspace, lineage and address it makes an idempotency
+    /// token (ECS `clientToken`) that a retry after a crash reuses, so AWS never makes a second object.
+    /// Default (checkpoints that persist nothing): 1.
+    async fn attempt(&self) -> u64 {
+        1
+    }
 }
 
 /// See [`Resource::replacement_order`].
@@ -85,6 +94,21 @@ pub trait Resource: Send + Sync + 'static {
     /// evaluated configuration when every value of it is known, and reports a failure located at the block;
     /// implementations call it again at create/update, where everything is known. Default: nothing to check.
     fn validate(&self, _cfg: &Attrs) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Whether an object whose last change did not settle (see [`ProviderError::applied`]) has settled
+    /// since, judging from what `read` returned. When it has, the next plan no longer changes it for that
+    /// reason. Default: yes (types that never report unsettled changes).
+    fn settled(&self, _attrs: &Attrs) -> bool {
+        true
+    }
+
+    /// Checks this instance's configuration against the planned attributes of the instances it depends on
+    /// (`related`: address → attributes, unknowns included), at plan time, before any AWS call: a service's
+    /// load-balancer container must exist in its task definition. Called even when `cfg` holds unknowns;
+    /// an implementation checks only what is known on both sides. Default: nothing to check.
+    fn validate_related(&self, _cfg: &Attrs, _related: &[(&str, &Attrs)]) -> Result<(), String> {
         Ok(())
     }
 

@@ -14,6 +14,8 @@ pub use backend::{
 };
 pub use error::{StateError, StateKey};
 pub use local::LocalBackend;
-pub use model::{Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, FORMAT_VERSION};
+pub use model::{
+    CreateAttempt, Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, FORMAT_VERSION,
+};
 pub use s3::{S3Backend, S3Settings, S3Workspaces};
 pub use workspace::{validate_workspace_name, LocalWorkspaces, Workspaces, DEFAULT_WORKSPACE};

@@ -33,6 +33,19 @@ pub struct Snapshot {
     /// omitted from the JSON when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<ReleasedRecord>,
+    /// Create attempts by address, for idempotency tokens (see [`Snapshot::begin_create`]). Omitted from
+    /// the JSON when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub create_attempts: BTreeMap<String, CreateAttempt>,
+}
+
+/// The latest create attempt at one address: its generation number (1, 2, … over the address's life) and
+/// whether it is still open (begun, not yet recorded as created).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateAttempt {
+    pub generation: u64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub open: bool,
 }
 
 /// An object that state has stopped tracking (`state rm`) but that still carries the
@@ -75,6 +88,11 @@ pub struct ResourceRecord {
     pub dependencies: Vec<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub tainted: bool,
+    /// Set when the last apply changed the object but did not see it settle (a deployment that failed,
+    /// timed out or was interrupted while being watched): why. The next plan changes it again even when
+    /// its attributes match. Unlike `tainted`, it never means replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -111,6 +129,7 @@ impl ResourceRecord {
             attributes: BTreeMap::new(),
             dependencies: Vec::new(),
             tainted: false,
+            incomplete: None,
         }
     }
 }
@@ -126,6 +145,7 @@ impl Snapshot {
             resources: Vec::new(),
             outputs: BTreeMap::new(),
             released: Vec::new(),
+            create_attempts: BTreeMap::new(),
         }
     }
 
@@ -186,6 +206,26 @@ impl Snapshot {
         self.released
             .iter()
             .any(|r| r.type_name == type_name && r.id == id)
+    }
+
+    /// Begins a create at `address` and returns its generation: the open attempt's again if one is open (a
+    /// create begun by a run that died before recording it), else the next number. The caller saves the
+    /// snapshot before making the call the generation is for, so a retry after a crash reuses it.
+    pub fn begin_create(&mut self, address: &str) -> u64 {
+        let a = self.create_attempts.entry(address.to_owned()).or_default();
+        if !a.open {
+            a.generation += 1;
+            a.open = true;
+        }
+        a.generation
+    }
+
+    /// Closes the open create attempt at `address` (the object is recorded): the next create there gets a
+    /// new generation.
+    pub fn end_create(&mut self, address: &str) {
+        if let Some(a) = self.create_attempts.get_mut(address) {
+            a.open = false;
+        }
     }
 
     /// Canonical form: resources sorted by `(mode, address)`, dependencies sorted and

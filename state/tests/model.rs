@@ -192,3 +192,18 @@ fn released_records_are_deduplicated_sorted_and_optional() {
     s.normalize();
     assert_eq!(s.released.len(), 3);
 }
+
+#[test]
+fn create_attempts_reuse_an_open_generation_and_advance_after_it_closes() {
+    let mut s = Snapshot::new(None);
+    assert_eq!(s.begin_create("ecs_service.app"), 1);
+    // A run that died before recording the object: the retry reuses the generation (and the token).
+    assert_eq!(s.begin_create("ecs_service.app"), 1);
+    s.end_create("ecs_service.app");
+    assert_eq!(s.begin_create("ecs_service.app"), 2, "a new object at the address gets a new generation");
+    assert_eq!(s.begin_create("ecs_service.other"), 1, "generations are per address");
+    let text = s.to_pretty_json();
+    let back = Snapshot::from_json(&text, "test").unwrap();
+    assert_eq!(back.create_attempts, s.create_attempts, "attempts survive a save");
+    assert!(!Snapshot::new(None).to_pretty_json().contains("create_attempts"), "omitted when empty");
+}
