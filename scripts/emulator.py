@@ -256,8 +256,7 @@ def stopped_along_the_way(backend, service, deployment):
     task = start_task(backend, service, deployment)
     stop_task(task, reasons[deployment["_stopped"] % len(reasons)])
     deployment["_stopped"] += 1
-    if deployment["_mode"] == "fail":
-        deployment["failedTasks"] += 1
+    deployment["failedTasks"] += 1
 
 
 def scale_to(backend, service, deployment, count, reason):
