@@ -186,7 +186,7 @@ async fn a_service_deploys_completes_and_redeploys_as_on_aws() {
     assert_eq!((cb.enable(), cb.rollback()), (false, false));
     assert_eq!(created.platform_version(), Some("LATEST"));
     assert_eq!(created.health_check_grace_period_seconds(), Some(0));
-    assert_eq!(created.enable_execute_command(), false);
+    assert!(!created.enable_execute_command());
 
     // Poll 1: still in progress; poll 2: completed with running == desired.
     let s = f.describe("web").await;
