@@ -1,5 +1,5 @@
 //! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
-//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `sts/`, `meta/` (region) and
+//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `ecs/`, `sts/`, `meta/` (region) and
 //! `builtin/` (data `stack`). One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
@@ -9,6 +9,7 @@ mod util;
 pub mod builtin;
 pub mod ec2;
 pub mod ecr;
+pub mod ecs;
 pub mod elbv2;
 pub mod iam;
 pub mod logs;
@@ -43,6 +44,10 @@ pub fn register(r: &mut Registry) {
     r.add_resource(ecr::repository::EcrRepository);
     r.add_resource(ecr::lifecycle_policy::EcrLifecyclePolicy);
     r.add_data_source(ecr::repository_data::EcrRepositoryData);
+    // ECS
+    r.add_resource(ecs::cluster::EcsCluster);
+    r.add_resource(ecs::task_definition::EcsTaskDefinition);
+    r.add_data_source(ecs::cluster_data::EcsClusterData);
     // ELBv2
     r.add_resource(elbv2::lb::Lb);
     r.add_resource(elbv2::target_group::LbTargetGroup);
@@ -62,6 +67,8 @@ mod tests {
                 "cloudwatch_log_group",
                 "ecr_lifecycle_policy",
                 "ecr_repository",
+                "ecs_cluster",
+                "ecs_task_definition",
                 "eip",
                 "iam_role",
                 "iam_role_policy",
@@ -82,7 +89,7 @@ mod tests {
         );
         assert_eq!(
             r.data_source_types().collect::<Vec<_>>(),
-            ["availability_zones", "caller_identity", "ecr_repository", "iam_role", "region", "stack"]
+            ["availability_zones", "caller_identity", "ecr_repository", "ecs_cluster", "iam_role", "region", "stack"]
         );
     }
 }
