@@ -14,7 +14,9 @@
 //! `read_stack`: the listeners of the stack's load balancers ([`stack_listeners`]: the Tagging API's listing,
 //! then one DescribeListeners per load balancer, shared with `lb_listener_rule`), plus tracked listeners on
 //! load balancers the listing lacks. Tags come from the listing where AWS lists listeners, else from
-//! DescribeTags. So a listener created by an interrupted run is found through its load balancer.
+//! DescribeTags — the one `lb_listener_rule`'s `read_stack` makes for its rules and their listeners when it
+//! gets there first (`attach_tags_shared`). So a listener created by an interrupted run is found through its
+//! load balancer.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
@@ -177,7 +179,7 @@ impl Resource for LbListener {
             let found = each_bounded(lbs, |lb| listeners_of(cx, lb)).await?;
             out.extend(found.iter().flatten().filter_map(listener_attrs).filter(|(a, _)| missed.contains(a)));
         }
-        attach_tags(cx, &mut out, &*stack_listed(cx).await?).await?;
+        attach_tags_shared(cx, &mut out, &*stack_listed(cx).await?, &[]).await?;
         keep_stack_objects(cx, &mut out, &tracked);
         Ok(out)
     }

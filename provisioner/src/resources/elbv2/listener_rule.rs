@@ -14,7 +14,8 @@
 //! listing), then those of the stack's other listeners (`listener::stack_listeners`), so a rule created by
 //! an interrupted run is found through its listener. Default rules are not `lb_listener_rule`s (they are
 //! the listener's `default_action`) and never appear. Tags come from the listing where AWS lists rules, else
-//! from DescribeTags.
+//! from DescribeTags, which also asks the tags of the rules' listeners for `lb_listener`'s `read_stack` (one
+//! call per refresh for both, `attach_tags_shared`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
@@ -243,7 +244,8 @@ impl Resource for LbListenerRule {
         let tracked_rules = async {
             let (listed, found) = futures::try_join!(stack_listed(cx), each_bounded(first.clone(), |l| rules_of(cx, l)))?;
             let mut out: HashMap<String, Attrs> = found.into_iter().flatten().collect();
-            attach_tags(cx, &mut out, &listed).await?;
+            // The listeners' tags come in the same DescribeTags (the listener reader takes them from it).
+            attach_tags_shared(cx, &mut out, &listed, &first).await?;
             Ok::<_, ProviderError>(out)
         };
         let other_rules = async {
@@ -257,7 +259,7 @@ impl Resource for LbListenerRule {
             others.retain(|l| !first.contains(l));
             let found = each_bounded(others.into_iter().collect(), |l| rules_of(cx, l)).await?;
             let mut out: HashMap<String, Attrs> = found.into_iter().flatten().collect();
-            attach_tags(cx, &mut out, &listed).await?;
+            attach_tags_shared(cx, &mut out, &listed, &[]).await?;
             Ok::<_, ProviderError>(out)
         };
         let (mut out, others) = futures::try_join!(tracked_rules, other_rules)?;

@@ -134,6 +134,31 @@ pub(crate) async fn attach_tags(cx: &Ctx, out: &mut HashMap<String, Attrs>, list
     Ok(())
 }
 
+/// [`attach_tags`] within a refresh's `read_stack`, with the DescribeTags for what `listed` lacks shared
+/// between the ELBv2 types that need it (listeners and rules: the emulator's Tagging API does not list them):
+/// the first caller fetches the tags of its objects and of `also` (ARNs another type will ask for: a rule
+/// reader passes its rules' listeners) in one DescribeTags per 20 ARNs; later callers take what that fetch
+/// has and fetch only the rest. Tags read once per refresh, as the listing itself.
+pub(crate) async fn attach_tags_shared(
+    cx: &Ctx,
+    out: &mut HashMap<String, Attrs>,
+    listed: &Listed,
+    also: &[String],
+) -> Result<(), ProviderError> {
+    let mut want: Vec<String> = out.keys().chain(also).filter(|a| !listed.contains_key(*a)).cloned().collect();
+    if want.is_empty() {
+        return attach_tags(cx, out, listed).await;
+    }
+    want.sort();
+    want.dedup();
+    let fetched = cx
+        .shared("elbv2.DescribeTags(objects the listing lacks)", || async move { describe_tags(cx, &want).await })
+        .await?;
+    let mut known = listed.clone();
+    known.extend(fetched.iter().filter(|(a, _)| out.contains_key(*a)).map(|(a, t)| (a.clone(), t.clone())));
+    attach_tags(cx, out, &known).await
+}
+
 /// Keeps the objects `read_stack` promises: the tracked ones and those tagged with this stack.
 pub(crate) fn keep_stack_objects(cx: &Ctx, out: &mut HashMap<String, Attrs>, tracked: &[String]) {
     out.retain(|arn, a| {
