@@ -1,5 +1,5 @@
 //! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
-//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `sts/`, `meta/` (region) and
+//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `ecs/`, `sts/`, `meta/` (region) and
 //! `builtin/` (data `stack`). One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
@@ -9,6 +9,7 @@ mod util;
 pub mod builtin;
 pub mod ec2;
 pub mod ecr;
+pub mod ecs;
 pub mod elbv2;
 pub mod iam;
 pub mod logs;
@@ -42,6 +43,8 @@ pub fn register(r: &mut Registry) {
     // ECR
     r.add_resource(ecr::repository::EcrRepository);
     r.add_resource(ecr::lifecycle_policy::EcrLifecyclePolicy);
+    // ECS
+    r.add_resource(ecs::service::EcsService);
     r.add_data_source(ecr::repository_data::EcrRepositoryData);
     // ELBv2
     r.add_resource(elbv2::lb::Lb);
@@ -62,6 +65,7 @@ mod tests {
                 "cloudwatch_log_group",
                 "ecr_lifecycle_policy",
                 "ecr_repository",
+                "ecs_service",
                 "eip",
                 "iam_role",
                 "iam_role_policy",
