@@ -8,11 +8,12 @@ export CARGO_TERM_COLOR ?= never
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make demo   - run the provisioner end to end against a local AWS emulator (moto)"
+	@echo "make demo   - run the provisioner end to end against the local AWS emulator (scripts/emulator)"
 	@echo "make test   - run every test"
 	@echo "make bench  - provisioner benchmarks (validate/plan/apply of 100 and 1,000 resources)"
 	@echo "make run    - start the service (api + frontend) locally on SQLite"
 
+# Installs the local AWS emulator's pinned moto (scripts/emulator does it on first use too).
 moto:
 	bash .ci/moto.sh
 

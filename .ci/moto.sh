@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the AWS emulator (moto server) used by the provisioner's integration tests into $REPO/.venv.
-# Idempotent: re-running only checks the pinned version is present. Tests find the server at
-# $MOTO_SERVER or $REPO/.venv/bin/moto_server.
+# Installs the pinned moto, on which the repository's local AWS emulator (scripts/emulator) is built, into
+# $REPO/.venv. Idempotent: re-running only checks the pinned version is present. scripts/emulator runs this
+# itself on every start; the tests, `make demo` and `make bench` all use scripts/emulator (or $MOTO_SERVER).
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
@@ -18,4 +18,4 @@ if [ "$installed" != "$MOTO_VERSION" ] || [ ! -x "$VENV/bin/moto_server" ]; then
 fi
 
 "$VENV/bin/moto_server" --help >/dev/null
-echo "moto $MOTO_VERSION ready: $VENV/bin/moto_server"
+echo "moto $MOTO_VERSION ready for scripts/emulator ($VENV)"

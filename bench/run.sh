@@ -6,7 +6,7 @@
 #   BENCH_SIZES="100 1000"  stack sizes        BENCH_RUNS=10  validate runs (plus 1 warm-up)
 #   BENCH_PLAN_RUNS=3       no-op plan runs    BENCH_KEEP=1   keep the work dir
 #   BENCH_SKIP_BUILD=1      use existing binaries (PROVISIONER_BIN / FAULTPROXY_BIN)
-#   MOTO_SERVER=path        moto_server to use (skips .ci/moto.sh)
+#   MOTO_SERVER=path        emulator to use, a moto_server drop-in (default scripts/emulator)
 #   BENCH_NO_INSTALL=1      never try to apt-get install hyperfine
 #   BENCH_STRICT=1          exit 3 when a target is missed
 #   BENCH_HELLO=0           skip the plans/hello (prod) section: no-op plan calls/resource and round trips
@@ -120,16 +120,17 @@ time_validate() { # DIR -> JSON summary on stdout
 }
 
 # ---------------------------------------------------------------- moto + proxy
+# The repository's local AWS emulator (scripts/emulator: moto with AWS-like ECS; a stand-in for AWS).
 if [ -z "${MOTO_SERVER:-}" ]; then
     step "bash .ci/moto.sh"
-    bash "$REPO/.ci/moto.sh" || die ".ci/moto.sh failed (moto server not available)"
-    MOTO_SERVER="$REPO/.venv/bin/moto_server"
+    bash "$REPO/.ci/moto.sh" || die ".ci/moto.sh failed (the emulator's moto is not available)"
+    MOTO_SERVER="$REPO/scripts/emulator"
 fi
-[ -x "$MOTO_SERVER" ] || die "moto_server not found at $MOTO_SERVER (run .ci/moto.sh)"
+[ -x "$MOTO_SERVER" ] || die "emulator not found at $MOTO_SERVER (unset MOTO_SERVER to use scripts/emulator)"
 
 MOTO_PORT="$(free_port)"
 MOTO_URL="http://127.0.0.1:$MOTO_PORT"
-step "starting moto on $MOTO_URL"
+step "starting the emulator ($MOTO_SERVER) on $MOTO_URL"
 "$MOTO_SERVER" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 PIDS+=($!)
 wait_http "$MOTO_URL/moto-api/" 30 || { tail -n 20 "$WORK/moto.log" >&2; die "moto did not come up on $MOTO_URL"; }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: the whole life of a stack against a local AWS emulator (moto), no AWS account needed:
+# `make demo`: the whole life of a stack against the local AWS emulator (scripts/emulator, a stand-in for
+# AWS built on moto), no AWS account needed:
 # validate, plan, apply, a second plan that shows no changes, outputs, destroy — in the stack's `dev`
 # workspace (environment): its own state, and env/dev.toml as its variables.
 set -euo pipefail

@@ -24,7 +24,7 @@
 #                                                  it and tests nothing)
 #   PROVISIONER_WAIT_TIMEOUT_SECS=30               the tool's bound on waits/retries (its default is 600)
 #   SOAK_SKIP_BUILD=1      use existing binaries (PROVISIONER_BIN / FAULTPROXY_BIN, else $CARGO_TARGET_DIR/release)
-#   MOTO_SERVER=path       moto_server to use (skips .ci/moto.sh)
+#   MOTO_SERVER=path       emulator to use, a moto_server drop-in (default scripts/emulator)
 #   SOAK_STACK=dir         stack to copy (default plans/hello; e.g. an older revision's copy for an older binary)
 # The environment is selected with `-w prod` when the binary has --workspace, else `--var-file env/prod.toml`.
 set -euo pipefail
@@ -82,11 +82,12 @@ if [ "${SOAK_SKIP_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$PROVISIONER" ] || die "provisioner binary not found at $PROVISIONER"
 [ -x "$FAULTPROXY" ] || die "faultproxy binary not found at $FAULTPROXY"
+# The repository's local AWS emulator (scripts/emulator: moto with AWS-like ECS; a stand-in for AWS).
 if [ -z "${MOTO_SERVER:-}" ]; then
     bash "$REPO/.ci/moto.sh" >&2 || die ".ci/moto.sh failed"
-    MOTO_SERVER="$REPO/.venv/bin/moto_server"
+    MOTO_SERVER="$REPO/scripts/emulator"
 fi
-[ -x "$MOTO_SERVER" ] || die "moto_server not found at $MOTO_SERVER (run .ci/moto.sh)"
+[ -x "$MOTO_SERVER" ] || die "emulator not found at $MOTO_SERVER (unset MOTO_SERVER to use scripts/emulator)"
 "$PYTHON" -c 'import boto3' 2>/dev/null || die "$PYTHON has no boto3 (run .ci/moto.sh)"
 
 MOTO_URL="http://127.0.0.1:$(free_port)"

@@ -43,9 +43,12 @@ pub fn register(r: &mut Registry) {
     // ECR
     r.add_resource(ecr::repository::EcrRepository);
     r.add_resource(ecr::lifecycle_policy::EcrLifecyclePolicy);
-    // ECS
-    r.add_resource(ecs::service::EcsService);
     r.add_data_source(ecr::repository_data::EcrRepositoryData);
+    // ECS
+    r.add_resource(ecs::cluster::EcsCluster);
+    r.add_resource(ecs::task_definition::EcsTaskDefinition);
+    r.add_resource(ecs::service::EcsService);
+    r.add_data_source(ecs::cluster_data::EcsClusterData);
     // ELBv2
     r.add_resource(elbv2::lb::Lb);
     r.add_resource(elbv2::target_group::LbTargetGroup);
@@ -65,7 +68,9 @@ mod tests {
                 "cloudwatch_log_group",
                 "ecr_lifecycle_policy",
                 "ecr_repository",
+                "ecs_cluster",
                 "ecs_service",
+                "ecs_task_definition",
                 "eip",
                 "iam_role",
                 "iam_role_policy",
@@ -86,7 +91,7 @@ mod tests {
         );
         assert_eq!(
             r.data_source_types().collect::<Vec<_>>(),
-            ["availability_zones", "caller_identity", "ecr_repository", "iam_role", "region", "stack"]
+            ["availability_zones", "caller_identity", "ecr_repository", "ecs_cluster", "iam_role", "region", "stack"]
         );
     }
 }

@@ -9,15 +9,6 @@ use crate::aws::{aws_err, retry_on, retry_within, Ctx, ProviderError, DEFAULT_WO
 use crate::schema::ID;
 use crate::value::{Attrs, Value};
 
-/// What a tag update must do to go from `prior["tags"]` to `desired["tags"]`: the keys to remove and the
-/// tags to add or change.
-pub(crate) fn tag_changes(prior: &Attrs, desired: &Attrs) -> (Vec<String>, BTreeMap<String, String>) {
-    let (old, new) = (crate::aws::tag_map(prior), crate::aws::tag_map(desired));
-    let removed = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
-    let changed = new.into_iter().filter(|(k, v)| old.get(k) != Some(v)).collect();
-    (removed, changed)
-}
-
 /// Feeds the tool's tags that tell the owner of an object apart (stack, workspace, lineage, address) from
 /// the full tag set `tags` into `h`, key and presence included (an absent tag differs from an empty one):
 /// the part of an idempotency token that no other stack, workspace, state or address shares.

@@ -1,17 +1,22 @@
-//! Shared harness for the provisioner's integration tests: an AWS emulator (moto server) on loopback, the
-//! environment a child `provisioner` process needs to talk to it, library contexts, an outside-view SDK
-//! client, and small helpers (unique stack names, a recording checkpoint, counting a stack's objects).
+//! Shared harness for the provisioner's integration tests: the repository's local AWS emulator
+//! (`scripts/emulator`: moto's server with emulation rules that make it behave like AWS, a test fixture, not
+//! product behaviour) on loopback, the environment a child `provisioner` process needs to talk to it, library
+//! contexts, an outside-view SDK client, and small helpers (unique stack names, a recording checkpoint,
+//! counting a stack's objects).
 //!
-//! Install the emulator once with `.ci/moto.sh` (a pinned moto in `$REPO/.venv`); `$MOTO_SERVER` overrides
-//! the path of the `moto_server` executable.
+//! The emulator is run as `$REPO/.venv/bin/python scripts/emulator.py` (install the pinned moto once with
+//! `scripts/emulator --help` or `.ci/moto.sh`). `$MOTO_SERVER` overrides the whole command with any drop-in
+//! for `moto_server` taking `-H HOST -p PORT` (e.g. `scripts/emulator`, or a plain `moto_server`, which lacks
+//! the ECS emulation the ECS tests rely on).
 //!
 //! Server lifetime: [`Moto::shared`] starts one server per test binary, on first use, and every test in the
 //! binary uses it (startup costs ~1–2 s). Moto's state is therefore shared: tests stay isolated by using
 //! distinct stack names ([`unique_stack`]) and creating their own VPCs, and must never assert on global
 //! counts — only on objects of their own stack ([`count_tagged`]) or ids they created. A test that needs
 //! a pristine emulator starts its own with [`Moto::start`]; it is killed when dropped. The server process
-//! also exits by itself when the test process dies (a watchdog thread polls its parent pid), so even the
-//! shared server, which is never dropped, does not outlive `cargo test`.
+//! also exits by itself when the test process dies (`EMULATOR_EXIT_WITH_PARENT=1`, see [`emulator_command`]),
+//! so even the shared server, which is never dropped, does not outlive `cargo test`. ECS behaviour rules set
+//! with [`Moto::ecs_behaviour`] are server-wide: on the shared server, a test names its own services.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -36,37 +41,33 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
-/// `$MOTO_SERVER`, or `$REPO/.venv/bin/moto_server`; panics with instructions when missing.
-pub fn moto_server_path() -> PathBuf {
-    let path = match std::env::var_os("MOTO_SERVER") {
-        Some(p) => PathBuf::from(p),
-        None => repo_root().join(".venv/bin/moto_server"),
-    };
-    if !path.is_file() {
+/// The emulator command, without its `-H HOST -p PORT`: `$MOTO_SERVER`, or the launcher
+/// `$REPO/.venv/bin/python $REPO/scripts/emulator.py`; panics with instructions when missing. The emulator
+/// is asked to exit when the test process dies (`EMULATOR_EXIT_WITH_PARENT=1`: a watchdog thread polls its
+/// parent pid), so even the shared server, which is never dropped, does not outlive `cargo test`.
+pub fn emulator_command() -> Command {
+    if let Some(server) = std::env::var_os("MOTO_SERVER") {
+        let server = PathBuf::from(server);
+        if !server.is_file() {
+            panic!("MOTO_SERVER={} is not a file: unset it to use scripts/emulator", server.display());
+        }
+        return Command::new(server);
+    }
+    let python = repo_root().join(".venv/bin/python");
+    if !python.is_file() {
         panic!(
-            "moto_server not found at {}: run `.ci/moto.sh` from the repository root to install the AWS emulator \
-             (or set MOTO_SERVER to its path)",
-            path.display()
+            "{} not found: run `scripts/emulator --help` (or `.ci/moto.sh`) from the repository root to install \
+             the local AWS emulator (or set MOTO_SERVER to a moto_server drop-in)",
+            python.display()
         );
     }
-    path
+    let mut cmd = Command::new(python);
+    cmd.arg(repo_root().join("scripts/emulator.py"));
+    cmd
 }
 
-/// Python run next to `moto_server` runs it under a watchdog that exits when the test process dies.
-const WATCHDOG: &str = r#"
-import os, sys, threading, time
-parent = os.getppid()
-def watch():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-threading.Thread(target=watch, daemon=True).start()
-from moto.server import main
-sys.argv[0] = "moto_server"
-sys.exit(main(sys.argv[1:]))
-"#;
-
-/// A running moto server on 127.0.0.1, killed on drop.
+/// A running emulator (moto server with the emulation rules of `scripts/emulator.py`) on 127.0.0.1, killed
+/// on drop.
 pub struct Moto {
     child: Mutex<Child>,
     pub port: u16,
@@ -85,27 +86,19 @@ impl Moto {
 
     /// Starts a private server on a free loopback port and waits (bounded) until it accepts connections.
     pub fn start() -> Moto {
-        let server = moto_server_path();
         let mut last_err = String::new();
         for _ in 0..3 {
             let port = free_port();
             let log = std::env::temp_dir().join(format!("provisioner-moto-{}-{port}.log", std::process::id()));
             let log_file = std::fs::File::create(&log).expect("create moto log file");
-            let python = server.parent().map(|d| d.join("python")).filter(|p| p.is_file());
-            let mut cmd = match &python {
-                Some(py) => {
-                    let mut c = Command::new(py);
-                    c.arg("-c").arg(WATCHDOG);
-                    c
-                }
-                None => Command::new(&server),
-            };
+            let mut cmd = emulator_command();
             cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().expect("clone log handle"))
                 .stderr(log_file)
+                .env("EMULATOR_EXIT_WITH_PARENT", "1")
                 .env_remove("AWS_ENDPOINT_URL");
-            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
+            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
             match wait_ready(&mut child, port, Duration::from_secs(30)) {
                 Ok(()) => {
                     return Moto { child: Mutex::new(child), port, endpoint: format!("http://127.0.0.1:{port}"), log }
@@ -118,17 +111,43 @@ impl Moto {
                 }
             }
         }
-        panic!("moto server did not start: {last_err}");
+        panic!("the emulator did not start: {last_err}");
     }
 
-    /// Resets all of moto's state (only for a private server: the shared one serves concurrent tests).
+    /// Resets all of moto's state and the emulator's ECS rules (only for a private server: the shared one
+    /// serves concurrent tests).
     pub fn reset(&self) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to moto");
-        write!(s, "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .expect("reset moto");
+        self.request("POST", "/moto-api/reset", "");
+    }
+
+    /// Sets how the NEXT ECS deployments of matching services behave (the emulator's control endpoint,
+    /// `POST /_emulator/ecs`; see scripts/emulator.py), e.g.
+    /// `{"service": "web", "mode": "fail", "polls": 2, "stopped_reasons": ["Essential container in task exited"]}`.
+    /// Rules are kept until changed, for the whole server: on the shared server, name your own service,
+    /// never `"*"`. Returns the endpoint's JSON answer.
+    pub fn ecs_behaviour(&self, json: &str) -> String {
+        self.request("POST", "/_emulator/ecs", json)
+    }
+
+    /// Clears every ECS behaviour rule (`DELETE /_emulator/ecs`): deployments complete after the default polls.
+    pub fn clear_ecs_behaviour(&self) {
+        self.request("DELETE", "/_emulator/ecs", "");
+    }
+
+    /// One HTTP/1.1 request to the emulator over a raw socket; panics unless it answers 200. Returns the body.
+    fn request(&self, method: &str, path: &str, body: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the emulator");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let mut buf = String::new();
         let _ = std::io::Read::read_to_string(&mut s, &mut buf);
-        assert!(buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200"), "moto reset: {buf}");
+        assert!(buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200"), "{method} {path}: {buf}");
+        buf.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
     }
 }
 
@@ -150,7 +169,7 @@ fn wait_ready(child: &mut Child, port: u16, timeout: Duration) -> Result<(), Str
     let start = Instant::now();
     while start.elapsed() < timeout {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return Err(format!("moto_server exited with {status}"));
+            return Err(format!("the emulator exited with {status}"));
         }
         if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             // Connected: check it is moto answering HTTP.
@@ -167,7 +186,7 @@ fn wait_ready(child: &mut Child, port: u16, timeout: Duration) -> Result<(), Str
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!("moto_server did not answer on port {port} within {timeout:?}"))
+    Err(format!("the emulator did not answer on port {port} within {timeout:?}"))
 }
 
 /// The environment a child `provisioner` process needs to use `moto` (fast polls, short waits).

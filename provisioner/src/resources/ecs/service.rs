@@ -53,10 +53,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType,
-    LoadBalancer, NetworkConfiguration, PropagateTags, Service, ServiceField, Tag,
+    LoadBalancer, NetworkConfiguration, PropagateTags, Service, ServiceField,
 };
 
-use super::client;
+use super::container_definitions::container_ports;
+use super::{client, ecs_tags, sync_tags};
 use super::deploy::{self, task_definition_key, Deployment, Unsettled};
 use crate::aws::{aws_err, retry_within, tag_map, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
 use crate::resource::{Checkpoint, Resource};
@@ -297,24 +298,6 @@ fn deployment_configuration(attrs: &Attrs) -> DeploymentConfiguration {
         .build()
 }
 
-fn ecs_tags(attrs: &Attrs) -> Vec<Tag> {
-    tag_map(attrs).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
-/// Makes the tags of the service `arn` go from `prior["tags"]` to `desired["tags"]` (UntagResource,
-/// TagResource, each only when needed).
-async fn sync_tags(cx: &Ctx, arn: &str, prior: &Attrs, desired: &Attrs) -> Result<(), ProviderError> {
-    let (removed, changed) = tag_changes(prior, desired);
-    let changed: Vec<Tag> = changed.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    if !removed.is_empty() {
-        client(cx).untag_resource().resource_arn(arn).set_tag_keys(Some(removed)).send().await.map_err(aws_err)?;
-    }
-    if !changed.is_empty() {
-        client(cx).tag_resource().resource_arn(arn).set_tags(Some(changed)).send().await.map_err(aws_err)?;
-    }
-    Ok(())
-}
-
 /// How long `kind` (create, update, delete) may wait: `timeouts.<kind>`, else 20 minutes.
 fn timeout(attrs: &Attrs, kind: &str) -> Duration {
     block(attrs, "timeouts")
@@ -463,32 +446,6 @@ fn check(cfg: &Attrs) -> Result<(), String> {
     Ok(())
 }
 
-/// A container's name and its `containerPort`s.
-pub(crate) type ContainerPorts = (String, Vec<i64>);
-
-/// The containers of a task definition's `container_definitions` (a list of tables, or its JSON string)
-/// with their `containerPort`s; `None` when not known (or not readable) yet.
-pub(crate) fn container_ports(v: &Value) -> Option<Vec<ContainerPorts>> {
-    let parsed;
-    let list = match v {
-        Value::String(s) => {
-            parsed = Value::from_json(&serde_json::from_str::<serde_json::Value>(s).ok()?);
-            parsed.as_list()?
-        }
-        other => other.as_list()?,
-    };
-    list.iter()
-        .map(|c| {
-            let name = c.get("name")?.as_str()?.to_owned();
-            let ports = match c.get("portMappings") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(pm) => pm.as_list()?.iter().filter_map(|p| p.get("containerPort")?.as_i64()).collect(),
-            };
-            Some((name, ports))
-        })
-        .collect()
-}
-
 /// Whether the related task definition `td` (planned attributes) is the one `wanted` names, when both are
 /// known: by `family:revision` (from `arn`), or by family.
 fn names_task_definition(td: &Attrs, wanted: &str) -> Option<bool> {
@@ -527,7 +484,7 @@ fn check_load_balancer_containers(cfg: &Attrs, related: &[(&str, &Attrs)]) -> Re
         }
         None => tds,
     };
-    let known: Vec<(&str, Vec<ContainerPorts>)> = candidates
+    let known: Vec<_> = candidates
         .iter()
         .filter_map(|(a, td)| Some((*a, container_ports(td.get("container_definitions")?)?)))
         .collect();
@@ -692,7 +649,7 @@ impl EcsService {
                 .set_health_check_grace_period_seconds(grace)
                 .enable_execute_command(get_bool(desired, "enable_execute_command", false))
                 .propagate_tags(PropagateTags::from(get_str(desired, "propagate_tags").unwrap_or("NONE")))
-                .set_tags(Some(ecs_tags(desired)))
+                .set_tags(Some(ecs_tags(&tag_map(desired))))
                 .client_token(token)
                 .send()
                 .await

@@ -1,0 +1,660 @@
+"""The repository's local AWS emulator: moto's server with emulation rules that make it behave like AWS.
+
+This is a TEST FIXTURE, a local stand-in for AWS used by the integration tests, `make demo` and `make bench`.
+Nothing here is product behaviour: the provisioner has no special case for it, and everything it does is
+meant to reproduce what real AWS does (see shared/design/aws-behaviour.md, sections 1a-1b), so code that
+works against it has a chance of working against AWS.
+
+Run through `scripts/emulator` (which installs the pinned moto first); it is a drop-in for `moto_server`:
+same arguments (`-H HOST -p PORT`, ...), same environment, runs in the foreground until killed.
+
+What it changes in moto (ECS only; every other service is moto as it is):
+  * Services go through deployments as on AWS. CreateService starts one PRIMARY deployment (IN_PROGRESS,
+    running 0, pending = desired). Each DescribeServices that returns the service is one *poll*; the N-th
+    poll after a deployment starts (N = EMULATOR_ECS_POLLS, default 2) finds it COMPLETED with
+    running = desired, its tasks RUNNING (ListTasks/DescribeTasks), older deployments gone and AWS's events.
+    UpdateService with a new task definition, forceNewDeployment or a new network configuration, load
+    balancers or platform version starts a NEW PRIMARY deployment (the previous one becomes ACTIVE); a
+    desiredCount-only change scales the primary deployment (running catches up after N polls).
+  * UpdateService applies every updatable field; DescribeServices returns the fields AWS returns, with AWS's
+    defaults (deploymentConfiguration 200/100 and a disabled circuit breaker, platformVersion LATEST on
+    FARGATE, healthCheckGracePeriodSeconds 0, ...).
+  * DeleteService: DRAINING for EMULATOR_ECS_DRAIN_POLLS describes (default 1), then INACTIVE (still
+    described, no longer listed); re-creating the name while DRAINING, or while ACTIVE without the same
+    clientToken, is "InvalidParameterException: Creation of service was not idempotent.".
+  * RegisterTaskDefinition adds the container-definition defaults AWS adds.
+  * ListServiceDeployments answers (moto has no handler: it was a 500).
+  * ListTasks defaults to desiredStatus RUNNING and filters by serviceName, as AWS does.
+
+Control endpoint, for tests (handled before moto's dispatcher):
+  POST   /_emulator/ecs  {"service": NAME or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
+                          "stopped_reasons": [...]}   behaviour of the NEXT deployments of matching services
+  GET    /_emulator/ecs  the rules;   DELETE /_emulator/ecs  clears them (so does POST /moto-api/reset).
+
+Environment: EMULATOR_ECS_POLLS, EMULATOR_ECS_DRAIN_POLLS, EMULATOR_EXIT_WITH_PARENT=1 (exit when the
+process that started the emulator dies: used by the Rust test harness). moto's own variables pass through.
+"""
+
+import copy
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+
+import moto.server
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.ecs import models as ecs_models
+from moto.ecs import responses as ecs_responses
+from moto.ecs.exceptions import ECSException, InvalidParameterException
+
+Backend = ecs_models.EC2ContainerServiceBackend
+Response = ecs_responses.EC2ContainerServiceResponse
+
+# moto's server is threaded: every emulated ECS operation runs under this lock.
+LOCK = threading.RLock()
+
+MODES = ("complete", "fail", "stuck")
+DEFAULT_FAIL_REASON = "Essential container in task exited"
+# How many stopped tasks one deployment keeps at most (a stuck deployment would otherwise grow for ever).
+MAX_STOPPED_PER_DEPLOYMENT = 20
+
+
+def env_int(name, default):
+    try:
+        return max(int(os.environ.get(name, default)), 0)
+    except ValueError:
+        return default
+
+
+# ---------------------------------------------------------------------------------------------- rules
+class Rules:
+    """Behaviour of the next deployments, by service name ("*" = any); the exact name wins over "*"."""
+
+    def __init__(self):
+        self.rules = {}
+
+    def set(self, body):
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        unknown = set(body) - {"service", "mode", "polls", "stopped_reasons"}
+        if unknown:
+            raise ValueError(f"unknown fields: {sorted(unknown)}")
+        service = body.get("service", "*")
+        mode = body.get("mode", "complete")
+        if not isinstance(service, str) or not service:
+            raise ValueError('"service" must be a service name or "*"')
+        if mode not in MODES:
+            raise ValueError(f'"mode" must be one of {list(MODES)}')
+        polls = body.get("polls")
+        if polls is not None and (not isinstance(polls, int) or isinstance(polls, bool) or polls < 0):
+            raise ValueError('"polls" must be a whole number >= 0')
+        reasons = body.get("stopped_reasons")
+        if reasons is not None and (not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons)):
+            raise ValueError('"stopped_reasons" must be a list of strings')
+        rule = {"service": service, "mode": mode}
+        if polls is not None:
+            rule["polls"] = polls
+        if reasons is not None:
+            rule["stopped_reasons"] = reasons
+        self.rules[service] = rule
+        return rule
+
+    def for_service(self, name):
+        rule = self.rules.get(name) or self.rules.get("*") or {"mode": "complete"}
+        mode = rule["mode"]
+        reasons = rule.get("stopped_reasons") or []
+        if not reasons and mode == "fail":
+            reasons = [DEFAULT_FAIL_REASON]
+        polls = rule.get("polls", env_int("EMULATOR_ECS_POLLS", 2))
+        return {"mode": mode, "polls": polls, "reasons": list(reasons)}
+
+    def list(self):
+        return [self.rules[k] for k in sorted(self.rules)]
+
+    def clear(self):
+        self.rules.clear()
+
+
+RULES = Rules()
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+class ServiceTask(ecs_models.Task):
+    """A task the service scheduler started: it stays as the emulator sets it (moto's own tasks advance
+    their lifecycle on every DescribeTasks)."""
+
+    __module__ = "moto.ecs.models"  # moto's model registry derives the service name from the module
+
+    def advance(self):
+        pass
+
+
+class _TaskDefView:
+    """What moto's Task constructor reads of a task definition, without awsvpc (no ENI is created)."""
+
+    def __init__(self, td):
+        self.arn = td.arn
+        self.network_mode = None
+        self.container_definitions = td.container_definitions
+
+
+def stop_code(reason):
+    if reason.startswith("Essential container"):
+        return "EssentialContainerExited"
+    if reason.startswith("Scaling activity") or reason.startswith("Service "):
+        return "ServiceSchedulerInitiated"
+    return "TaskFailedToStart"
+
+
+def start_task(backend, service, deployment):
+    cluster = backend.clusters[service.cluster_name]
+    td = backend.describe_task_definition(deployment["taskDefinition"])
+    task = ServiceTask(
+        cluster,
+        _TaskDefView(td),
+        None,
+        None,
+        backend,
+        group=f"service:{service.name}",
+        launch_type=service.launch_type or "",
+        started_by=deployment["id"],
+        platform_version=deployment.get("platformVersion"),
+    )
+    now = utcnow()
+    task.created_at = now
+    task.started_at = now
+    task.health_status = "UNKNOWN"
+    task.containers[0].last_status = "RUNNING"
+    task.last_status = "RUNNING"
+    backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+    return task
+
+
+def stop_task(task, reason):
+    now = utcnow()
+    task.desired_status = "STOPPED"
+    task.last_status = "STOPPED"
+    task.stopped_reason = reason
+    task.stop_code = stop_code(reason)
+    task.stopping_at = now
+    task.stopped_at = now
+    task.containers[0].last_status = "STOPPED"
+    if reason.startswith("Essential container"):
+        task.containers[0].exitCode = 1
+
+
+def service_tasks(backend, service, deployment_id=None, status="RUNNING"):
+    return [
+        t
+        for t in backend.tasks.get(service.cluster_name, {}).values()
+        if isinstance(t, ServiceTask)
+        and t.group == f"service:{service.name}"
+        and t.desired_status == status
+        and (deployment_id is None or t.started_by == deployment_id)
+    ]
+
+
+def task_id(task):
+    return task.task_arn.split("/")[-1]
+
+
+# ---------------------------------------------------------------------------------------------- services
+def event(service, message):
+    service.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": f"(service {service.name}) {message}"})
+    del service.events[100:]
+
+
+def new_deployment(service, task_definition, behaviour=None):
+    """A PRIMARY deployment at the head of service.deployments (the previous PRIMARY becomes ACTIVE)."""
+    for d in service.deployments:
+        d["status"] = "ACTIVE"
+    dep_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
+    now = utcnow()
+    behaviour = behaviour or RULES.for_service(service.name)
+    deployment = {
+        "id": dep_id,
+        "status": "PRIMARY",
+        "taskDefinition": task_definition,
+        "desiredCount": service.desired_count,
+        "pendingCount": service.desired_count,
+        "runningCount": 0,
+        "failedTasks": 0,
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": service.launch_type,
+        "platformVersion": service.platform_version,
+        "platformFamily": "Linux" if service.launch_type == "FARGATE" else None,
+        "networkConfiguration": copy.deepcopy(service.network_configuration) or None,
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": f"ECS deployment {dep_id} in progress.",
+        # The emulator's own bookkeeping (not in the Deployment shape, so never serialised):
+        "_mode": behaviour["mode"],
+        "_polls_needed": behaviour["polls"],
+        "_reasons": behaviour["reasons"],
+        "_polls": 0,
+        "_stopped": 0,
+    }
+    service.deployments.insert(0, deployment)
+    service._emu_history.insert(0, deployment)
+    refresh_counts(service)
+    return deployment
+
+
+def refresh_counts(service):
+    service.running_count = sum(d["runningCount"] for d in service.deployments)
+    service.pending_count = sum(d["pendingCount"] for d in service.deployments)
+
+
+def stopped_along_the_way(backend, service, deployment):
+    """One stopped task per poll carrying the next of the deployment's stopped reasons, if it has any."""
+    reasons = deployment["_reasons"]
+    if not reasons or deployment["_stopped"] >= MAX_STOPPED_PER_DEPLOYMENT:
+        return
+    task = start_task(backend, service, deployment)
+    stop_task(task, reasons[deployment["_stopped"] % len(reasons)])
+    deployment["_stopped"] += 1
+    deployment["failedTasks"] += 1
+
+
+def scale_to(backend, service, deployment, count, reason):
+    """Starts or stops the deployment's tasks until it runs `count`; returns the tasks started."""
+    running = service_tasks(backend, service, deployment["id"])
+    started = [start_task(backend, service, deployment) for _ in range(count - len(running))]
+    for task in running[count:] if count < len(running) else []:
+        stop_task(task, reason)
+    deployment["runningCount"] = count
+    deployment["pendingCount"] = 0
+    deployment["updatedAt"] = utcnow()
+    return started
+
+
+def started_event(service, tasks):
+    if tasks:
+        n = len(tasks)
+        listed = " ".join(f"(task {task_id(t)})" for t in tasks)
+        event(service, f"has started {n} task{'s' if n != 1 else ''}: {listed}.")
+
+
+def complete(backend, service, deployment):
+    started = scale_to(backend, service, deployment, service.desired_count, "")
+    deployment["rolloutState"] = "COMPLETED"
+    deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} completed."
+    started_event(service, started)
+    # The older deployments' tasks are replaced, then those deployments are gone.
+    for old in service.deployments[1:]:
+        for task in service_tasks(backend, service, old["id"]):
+            stop_task(task, f"Scaling activity initiated by (deployment {deployment['id']})")
+        old["runningCount"] = 0
+    del service.deployments[1:]
+    event(service, f"(deployment {deployment['id']}) deployment completed.")
+    event(service, "has reached a steady state.")
+
+
+def fail(backend, service, deployment):
+    # The circuit breaker trips after at least 3 failed tasks (AWS: half the desired count, 3 to 200).
+    while deployment["_stopped"] < 3:
+        stopped_along_the_way(backend, service, deployment)
+    deployment["failedTasks"] = max(deployment["failedTasks"], 3)
+    deployment["rolloutState"] = "FAILED"
+    deployment["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+    deployment["runningCount"] = 0
+    deployment["pendingCount"] = 0
+    deployment["updatedAt"] = utcnow()
+    for task in service_tasks(backend, service, deployment["id"]):
+        stop_task(task, deployment["_reasons"][0] if deployment["_reasons"] else DEFAULT_FAIL_REASON)
+    event(service, f"(deployment {deployment['id']}) deployment failed: tasks failed to start.")
+    breaker = (service.deployment_configuration or {}).get("deploymentCircuitBreaker") or {}
+    previous = next((d for d in service.deployments[1:] if d["taskDefinition"]), None)
+    if breaker.get("rollback") and previous is not None:
+        event(service, f"rolling back to deployment {previous['id']}.")
+        service.task_definition = previous["taskDefinition"]
+        # The rollback is a deployment of the previous revision; it completes with the default behaviour.
+        rollback = new_deployment(service, previous["taskDefinition"], behaviour={
+            "mode": "complete", "polls": env_int("EMULATOR_ECS_POLLS", 2), "reasons": []})
+        deployment["_rolled_back"] = True
+        rollback["_rollback_of"] = deployment["id"]
+
+
+def advance(backend, service):
+    """One poll of `service` (a DescribeServices that returns it)."""
+    if service.status == "DRAINING":
+        if service._emu_drained >= env_int("EMULATOR_ECS_DRAIN_POLLS", 1):
+            for task in service_tasks(backend, service):
+                stop_task(task, f"Service {service.name} deleted")
+            for d in service.deployments:
+                d["runningCount"] = d["pendingCount"] = d["desiredCount"] = 0
+            service.status = "INACTIVE"
+            refresh_counts(service)
+        service._emu_drained += 1
+        return
+    if service.status != "ACTIVE" or not service.deployments:
+        return
+    primary = service.deployments[0]
+    if primary["rolloutState"] == "FAILED":
+        return
+    if primary["rolloutState"] == "COMPLETED" and primary["runningCount"] == service.desired_count:
+        return
+    primary["_polls"] += 1
+    mode = primary["_mode"] if primary["rolloutState"] == "IN_PROGRESS" else "complete"
+    if primary["_polls"] < primary["_polls_needed"] or mode == "stuck":
+        if primary["rolloutState"] == "IN_PROGRESS":
+            stopped_along_the_way(backend, service, primary)
+        refresh_counts(service)
+        return
+    if mode == "fail":
+        fail(backend, service, primary)
+    elif primary["rolloutState"] == "IN_PROGRESS":
+        complete(backend, service, primary)
+    else:
+        # A desiredCount change of a completed deployment: running catches up.
+        before = primary["runningCount"]
+        started = scale_to(backend, service, primary, service.desired_count, "Scaling activity initiated by (deployment "
+                           f"{primary['id']})")
+        started_event(service, started)
+        if service.desired_count < before:
+            n = before - service.desired_count
+            event(service, f"has stopped {n} running task{'s' if n != 1 else ''}.")
+        event(service, "has reached a steady state.")
+    refresh_counts(service)
+
+
+DEPLOYMENT_CONFIGURATION_DEFAULT = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+
+def merged_deployment_configuration(current, given):
+    merged = copy.deepcopy(current or DEPLOYMENT_CONFIGURATION_DEFAULT)
+    for key, value in (given or {}).items():
+        merged[key] = copy.deepcopy(value)
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------- patches
+def not_idempotent():
+    return InvalidParameterException("Creation of service was not idempotent.")
+
+
+class ServiceNotActiveException(ECSException):
+    def __init__(self):
+        super().__init__("ServiceNotActiveException", "Service was not ACTIVE.")
+
+
+orig_create_service = Response.create_service
+orig_describe_services = Backend.describe_services
+orig_list_services = Backend.list_services
+orig_list_tasks = Backend.list_tasks
+orig_register_task_definition = Backend.register_task_definition
+
+
+def create_service(self):
+    with LOCK:
+        backend = self.ecs_backend
+        cluster = backend._get_cluster(self._get_param("cluster", "default"))
+        name = self._get_param("serviceName")
+        token = self._get_param("clientToken")
+        existing = backend.services.get(f"{cluster.name}:{name}")
+        if existing is not None and existing.status == "ACTIVE":
+            if token and existing._emu_token == token:
+                return ActionResult({"service": existing})
+            raise not_idempotent()
+        if existing is not None and existing.status == "DRAINING":
+            raise not_idempotent()
+        result = orig_create_service(self)
+        service = backend.services[f"{cluster.name}:{name}"]
+        service._emu_token = token
+        service._emu_drained = 0
+        service._emu_history = []
+        service.created_at = utcnow()
+        service.events = []
+        service.deployment_configuration = merged_deployment_configuration(None, self._get_param("deploymentConfiguration"))
+        grace = self._get_param("healthCheckGracePeriodSeconds")
+        service.health_check_grace_period_seconds = grace if grace is not None else 0
+        service.enable_execute_command = bool(self._get_param("enableExecuteCommand", False))
+        service.enable_ecs_managed_tags = bool(self._get_param("enableECSManagedTags", False))
+        service.placement_constraints = self._get_param("placementConstraints") or []
+        service.placement_strategy = self._get_param("placementStrategy") or []
+        service.capacity_provider_strategy = self._get_param("capacityProviderStrategy")
+        if service.launch_type == "FARGATE" and not service.platform_version:
+            service.platform_version = "LATEST"
+        service.platform_family = "Linux" if service.launch_type == "FARGATE" else None
+        service.deployments = []
+        if service.deployment_controller.get("type", "ECS") == "ECS" and service.task_definition:
+            new_deployment(service, service.task_definition)
+        else:
+            refresh_counts(service)
+        return result
+
+
+def update_service(self):
+    with LOCK:
+        backend = self.ecs_backend
+        service = backend._get_service(self._get_param("cluster", "default"), self._get_param("service"))
+        if service.status != "ACTIVE":
+            raise ServiceNotActiveException()
+        p = self._get_param
+        deploy = bool(p("forceNewDeployment", False))
+        td = p("taskDefinition")
+        if td is not None:
+            arn = backend.describe_task_definition(td).arn
+            deploy |= arn != service.task_definition
+            service.task_definition = arn
+        nc = p("networkConfiguration")
+        if nc is not None:
+            service._validate_network(nc)
+            deploy |= nc != service.network_configuration
+            service.network_configuration = nc
+        lbs = p("loadBalancers")
+        if lbs is not None:
+            deploy |= lbs != service.load_balancers
+            service.load_balancers = lbs
+        pv = p("platformVersion")
+        if pv is not None:
+            deploy |= pv != service.platform_version
+            service.platform_version = pv
+        if p("deploymentConfiguration") is not None:
+            service.deployment_configuration = merged_deployment_configuration(
+                service.deployment_configuration, p("deploymentConfiguration"))
+        for param, attr in [
+            ("healthCheckGracePeriodSeconds", "health_check_grace_period_seconds"),
+            ("enableExecuteCommand", "enable_execute_command"),
+            ("enableECSManagedTags", "enable_ecs_managed_tags"),
+            ("propagateTags", "propagate_tags"),
+            ("placementConstraints", "placement_constraints"),
+            ("placementStrategy", "placement_strategy"),
+            ("capacityProviderStrategy", "capacity_provider_strategy"),
+            ("serviceRegistries", "service_registries"),
+        ]:
+            if p(param) is not None:
+                setattr(service, attr, p(param))
+        desired = self._get_int_param("desiredCount")
+        if desired is not None:
+            service.desired_count = desired
+        if deploy and service.deployment_controller.get("type", "ECS") == "ECS":
+            new_deployment(service, service.task_definition)
+        elif desired is not None and service.deployments:
+            primary = service.deployments[0]
+            primary["desiredCount"] = desired
+            primary["pendingCount"] = max(desired - primary["runningCount"], 0)
+            primary["_polls"] = 0
+            primary["updatedAt"] = utcnow()
+            refresh_counts(service)
+        return ActionResult({"service": service})
+
+
+def delete_service(self):
+    with LOCK:
+        backend = self.ecs_backend
+        service = backend._get_service(self._get_param("cluster", "default"), self._get_param("service"))
+        if service.status != "ACTIVE":
+            raise ServiceNotActiveException()
+        if service.desired_count > 0 and not self._get_param("force", False):
+            raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
+        service.status = "DRAINING"
+        service.desired_count = 0
+        service._emu_drained = 0
+        for d in service.deployments:
+            d["desiredCount"] = 0
+        return ActionResult({"service": service})
+
+
+def list_service_deployments(self):
+    status_of = {"COMPLETED": "SUCCESSFUL", "IN_PROGRESS": "IN_PROGRESS", "FAILED": "STOPPED"}
+    with LOCK:
+        backend = self.ecs_backend
+        service = backend._get_service(self._get_param("cluster", "default"), self._get_param("service"))
+        wanted = self._get_param("status") or []
+        answer = []
+        for d in service._emu_history:
+            status = status_of[d["rolloutState"]]
+            if d.get("_rolled_back"):
+                status = "ROLLBACK_SUCCESSFUL"
+            elif d["rolloutState"] == "IN_PROGRESS" and d not in service.deployments:
+                status = "STOPPED"
+            if wanted and status not in wanted:
+                continue
+            answer.append({
+                "serviceDeploymentArn": service.arn.replace(":service/", ":service-deployment/") + "/" + d["id"].split("/")[-1],
+                "serviceArn": service.arn,
+                "clusterArn": service.cluster_arn,
+                "createdAt": d["createdAt"],
+                "startedAt": d["createdAt"],
+                "finishedAt": d["updatedAt"] if status != "IN_PROGRESS" else None,
+                "status": status,
+            })
+        return ActionResult({"serviceDeployments": answer})
+
+
+def describe_services(self, cluster_str, service_names_or_arns):
+    with LOCK:
+        services, failures = orig_describe_services(self, cluster_str, service_names_or_arns)
+        for service in services:
+            if hasattr(service, "_emu_history"):
+                advance(self, service)
+        return services, failures
+
+
+def list_services(self, cluster_str, scheduling_strategy=None, launch_type=None):
+    with LOCK:
+        arns = orig_list_services(self, cluster_str, scheduling_strategy, launch_type=launch_type)
+        inactive = {s.arn for s in self.services.values() if s.status == "INACTIVE"}
+        return [a for a in arns if a not in inactive]
+
+
+def list_tasks(self, cluster_str=None, container_instance=None, family=None, started_by=None, service_name=None,
+               desiredStatus=None):
+    with LOCK:
+        tasks = orig_list_tasks(self, cluster_str, container_instance, family, started_by, None, desiredStatus or "RUNNING")
+        if service_name:
+            tasks = [t for t in tasks if t.group == f"service:{service_name.split('/')[-1]}"]
+        return tasks
+
+
+def with_container_defaults(definition, network_mode):
+    """The defaults AWS adds to a container definition (moto adds cpu, essential, environment, mountPoints,
+    portMappings and volumesFrom itself)."""
+    d = copy.deepcopy(definition)
+    d.setdefault("systemControls", [])
+    for pm in d.get("portMappings") or []:
+        pm.setdefault("protocol", "tcp")
+        if network_mode == "awsvpc" and "containerPort" in pm:
+            pm.setdefault("hostPort", pm["containerPort"])
+    hc = d.get("healthCheck")
+    if hc:
+        hc.setdefault("interval", 30)
+        hc.setdefault("timeout", 5)
+        hc.setdefault("retries", 3)
+    return d
+
+
+def register_task_definition(self, family, container_definitions, *args, **kwargs):
+    with LOCK:
+        mode = kwargs.get("network_mode")
+        if mode is None and "FARGATE" in (kwargs.get("requires_compatibilities") or []):
+            mode = "awsvpc"
+        defs = [with_container_defaults(d, mode) for d in container_definitions or []]
+        return orig_register_task_definition(self, family, defs, *args, **kwargs)
+
+
+def install_patches():
+    Response.create_service = create_service
+    Response.update_service = update_service
+    Response.delete_service = delete_service
+    Response.list_service_deployments = list_service_deployments
+    Backend.describe_services = describe_services
+    Backend.list_services = list_services
+    Backend.list_tasks = list_tasks
+    Backend.register_task_definition = register_task_definition
+
+
+# ---------------------------------------------------------------------------------------------- WSGI
+CONTROL_PATH = "/_emulator/ecs"
+
+
+class EmulatorApp:
+    """Answers the control endpoint; passes everything else to moto (and notices moto's reset)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == CONTROL_PATH:
+            return self.control(method, environ, start_response)
+        if path.rstrip("/") == "/moto-api/reset" and method == "POST":
+            with LOCK:
+                RULES.clear()
+        return self.app(environ, start_response)
+
+    def control(self, method, environ, start_response):
+        status, body = "200 OK", None
+        with LOCK:
+            if method == "GET":
+                body = {"rules": RULES.list()}
+            elif method == "DELETE":
+                RULES.clear()
+                body = {"rules": []}
+            elif method == "POST":
+                try:
+                    length = int(environ.get("CONTENT_LENGTH") or 0)
+                    raw = environ["wsgi.input"].read(length) if length else b""
+                    rule = RULES.set(json.loads(raw or b"{}"))
+                    body = {"rule": rule, "rules": RULES.list()}
+                except (ValueError, json.JSONDecodeError) as e:
+                    status, body = "400 Bad Request", {"error": str(e)}
+            else:
+                status, body = "405 Method Not Allowed", {"error": "use GET, POST or DELETE"}
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+def exit_with_parent():
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(argv):
+    if os.environ.get("EMULATOR_EXIT_WITH_PARENT") == "1":
+        exit_with_parent()
+    install_patches()
+    run_simple = moto.server.run_simple
+    moto.server.run_simple = lambda host, port, app, **kw: run_simple(host, port, EmulatorApp(app), **kw)
+    sys.argv[0] = "emulator"
+    moto.server.main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
