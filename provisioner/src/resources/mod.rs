@@ -47,6 +47,7 @@ pub fn register(r: &mut Registry) {
     // ECS
     r.add_resource(ecs::cluster::EcsCluster);
     r.add_resource(ecs::task_definition::EcsTaskDefinition);
+    r.add_resource(ecs::service::EcsService);
     r.add_data_source(ecs::cluster_data::EcsClusterData);
     // ELBv2
     r.add_resource(elbv2::lb::Lb);
@@ -68,6 +69,7 @@ mod tests {
                 "ecr_lifecycle_policy",
                 "ecr_repository",
                 "ecs_cluster",
+                "ecs_service",
                 "ecs_task_definition",
                 "eip",
                 "iam_role",

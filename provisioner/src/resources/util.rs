@@ -9,6 +9,25 @@ use crate::aws::{aws_err, retry_on, retry_within, Ctx, ProviderError, DEFAULT_WO
 use crate::schema::ID;
 use crate::value::{Attrs, Value};
 
+/// Feeds the tool's tags that tell the owner of an object apart (stack, workspace, lineage, address) from
+/// the full tag set `tags` into `h`, key and presence included (an absent tag differs from an empty one):
+/// the part of an idempotency token that no other stack, workspace, state or address shares.
+pub(crate) fn hash_tool_tags(h: &mut sha2::Sha256, tags: &BTreeMap<String, String>) {
+    use sha2::Digest;
+    use crate::aws::{TAG_ADDRESS, TAG_LINEAGE};
+    for key in [TAG_STACK, TAG_WORKSPACE, TAG_LINEAGE, TAG_ADDRESS] {
+        h.update(key.as_bytes());
+        match tags.get(key) {
+            Some(v) => {
+                h.update([1u8]);
+                h.update(v.as_bytes());
+            }
+            None => h.update([2u8]),
+        }
+        h.update([0u8]);
+    }
+}
+
 /// The non-empty `ids` absent from `found`.
 pub(crate) fn missing_ids(ids: &[String], found: &HashMap<String, Attrs>) -> Vec<String> {
     ids.iter().filter(|id| !id.is_empty() && !found.contains_key(id.as_str())).cloned().collect()

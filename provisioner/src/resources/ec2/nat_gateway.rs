@@ -22,8 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::util::*;
 use crate::aws::{
-    aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError, TAG_ADDRESS, TAG_LINEAGE, TAG_STACK,
-    TAG_WORKSPACE,
+    aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError,
 };
 use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
@@ -53,27 +52,12 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         .attr(Attribute::string("state").computed().describe("pending, available, deleting, …"))
 });
 
-/// The tool's tags that tell the owner of a gateway apart, hashed into the client token.
-const TOKEN_TAGS: [&str; 4] = [TAG_STACK, TAG_WORKSPACE, TAG_LINEAGE, TAG_ADDRESS];
-
 /// The idempotency token of a create: same tool tags (stack, workspace, lineage, address — see
-/// [`TOKEN_TAGS`]) and arguments → same token (64 hex chars, the API's maximum). `attempt` > 0 salts it (see
+/// [`hash_tool_tags`]) and arguments → same token (64 hex chars, the API's maximum). `attempt` > 0 salts it (see
 /// `create`).
 fn client_token(desired: &Attrs, attempt: u32) -> String {
     let mut h = Sha256::new();
-    let tags = tag_map(desired);
-    for key in TOKEN_TAGS {
-        // Key and presence are hashed too, so an absent tag differs from an empty one.
-        h.update(key.as_bytes());
-        match tags.get(key) {
-            Some(v) => {
-                h.update([1u8]);
-                h.update(v.as_bytes());
-            }
-            None => h.update([2u8]),
-        }
-        h.update([0u8]);
-    }
+    hash_tool_tags(&mut h, &tag_map(desired));
     for part in [
         get_str(desired, "subnet_id").unwrap_or_default(),
         get_str(desired, "allocation_id").unwrap_or_default(),
@@ -247,6 +231,7 @@ impl Resource for NatGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::{TAG_ADDRESS, TAG_LINEAGE, TAG_STACK, TAG_WORKSPACE};
 
     #[test]
     fn tags_with_the_natgateway_resource_type() {

@@ -183,7 +183,6 @@ pub(crate) fn check(v: &Value) -> Result<(), String> {
 
 /// Each container's name and its `containerPort`s, for the load-balancer check of a service; `None` when
 /// the definitions (or a name or port) are not known yet or do not parse.
-#[allow(dead_code)] // for `ecs_service`'s check of its `load_balancer` containers and ports
 pub(crate) fn container_ports(v: &Value) -> Option<Vec<(String, Vec<i64>)>> {
     let parsed = parse(v).ok()?;
     containers(&parsed)?

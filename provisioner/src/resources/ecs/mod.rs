@@ -5,11 +5,14 @@
 //! Shared here: ECS tags both ways ([`ecs_tags`], [`tags_value`]), the tag update every ECS type makes
 //! ([`sync_tags`]) and the batched DescribeClusters the cluster resource and data source both use
 //! ([`describe_clusters`]). `container_definitions.rs` is the task definition's container list (parsing,
-//! normalisation, SDK conversion).
+//! normalisation, SDK conversion). `service.rs` is `ecs_service`; `deploy.rs` its deployment watch (what
+//! counts as a finished deployment, the diagnostics of a failed one, the idempotency token of CreateService).
 
 pub mod cluster;
 pub mod cluster_data;
 pub(crate) mod container_definitions;
+pub(crate) mod deploy;
+pub mod service;
 pub mod task_definition;
 
 use std::collections::{BTreeMap, HashMap};
