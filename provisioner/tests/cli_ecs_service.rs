@@ -95,8 +95,15 @@ impl Svc {
 
     /// The service as ECS describes it (outside view).
     fn describe(&self) -> aws_sdk_ecs::types::Service {
-        let out = block_on(self.ecs.describe_services().cluster(&self.cli.stack).services(&self.cli.stack).send())
-            .expect("DescribeServices");
+        let out = block_on(
+            self.ecs
+                .describe_services()
+                .cluster(&self.cli.stack)
+                .services(&self.cli.stack)
+                .include(aws_sdk_ecs::types::ServiceField::Tags)
+                .send(),
+        )
+        .expect("DescribeServices");
         out.services().first().cloned().expect("service described")
     }
 

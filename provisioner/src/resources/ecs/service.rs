@@ -739,7 +739,12 @@ impl EcsService {
                 for l in &lines {
                     cx.report(&addr, l.clone());
                 }
-                let first = lines.iter().find(|l| l.starts_with("stopped task: ")).map(|l| format!("; {l}")).unwrap_or_default();
+                // The first stopped reason, without its task ids (the lines above have them).
+                let first = lines
+                    .iter()
+                    .find(|l| l.starts_with("stopped task: "))
+                    .map(|l| format!("; {}", l.rsplit_once(" (").map_or(l.as_str(), |(reason, _)| reason)))
+                    .unwrap_or_default();
                 (if summary.starts_with("deployment failed") { "DeploymentFailed" } else { "DeploymentTimedOut" }, format!("{summary}{first}"))
             }
         };
