@@ -45,6 +45,79 @@ fn hello_checks<'a>(h: &'a Hello, ws: &'static str, nats: usize, retention: i32)
         let outputs = cli.json(&[0], &["output"]);
         assert_eq!(outputs["private_subnet_ids"]["value"].as_array().map(Vec::len), Some(2), "{outputs:#}");
         check_wiring(h, ws, cli, &outputs, retention);
+        check_services(h, ws, cli, &outputs);
+    }
+}
+
+/// The string at `path` in the `output --json` document.
+fn output_str(outputs: &Json, path: &[&str]) -> String {
+    let mut v = outputs;
+    for p in path {
+        v = &v[*p];
+    }
+    v.as_str().unwrap_or_else(|| panic!("output {path:?} missing: {outputs:#}")).to_owned()
+}
+
+/// The ECS side: one cluster per environment; a Fargate service per service, running the latest revision of
+/// its task definition (the shared stack's image with the tag `image_tag`, its own port, awslogs to its log
+/// group, the binary's own health check), registered in its target group under its container and port, in the
+/// environment's subnets (dev: public with public IPs; else private) and its own security group, rolling at
+/// 100%/200% with the circuit breaker and rollback.
+fn check_services(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
+    let sdk = common::sdk_config(cli.moto);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let out = |path: &[&str]| output_str(outputs, path);
+    let cluster = out(&["cluster_name", "value"]);
+    assert_eq!(cluster, format!("{}-{ws}", h.project));
+    let tag = out(&["image_tag", "value"]);
+    let repos = h.shared.json(&[0], &["output"]);
+    let services = block_on(ecs.describe_services().cluster(&cluster).services("api").services("frontend").send()).unwrap();
+    assert_eq!(services.services().len(), 2, "{services:?}");
+    let subnets_of = |tier: &str| -> BTreeSet<String> {
+        outputs[format!("{tier}_subnet_ids")]["value"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
+    for svc in services.services() {
+        let name = svc.service_name().unwrap();
+        let port = if name == "api" { 8080 } else { 3000 };
+        assert_eq!(svc.status(), Some("ACTIVE"));
+        assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+        let want_count = if ws == "dev" { 1 } else { 2 };
+        assert_eq!((svc.desired_count(), svc.running_count()), (want_count, want_count), "{name}: tasks");
+        let primary = svc.deployments().iter().find(|d| d.status() == Some("PRIMARY")).expect("a primary deployment");
+        assert_eq!(primary.rollout_state().map(|r| r.as_str()), Some("COMPLETED"), "{name}: {primary:?}");
+        assert_eq!(primary.task_definition(), svc.task_definition());
+        assert_eq!(svc.task_definition().unwrap(), out(&["task_definition_arns", "value", name]));
+        let lb = &svc.load_balancers()[0];
+        assert_eq!(lb.target_group_arn().unwrap(), out(&["target_group_arns", "value", name]), "{name}: target group");
+        assert_eq!((lb.container_name(), lb.container_port()), (Some(name), Some(port)));
+        let net = svc.network_configuration().and_then(|n| n.awsvpc_configuration()).expect("awsvpc");
+        let subnets: BTreeSet<String> = net.subnets().iter().cloned().collect();
+        let public = ws == "dev";
+        assert_eq!(subnets, subnets_of(if public { "public" } else { "private" }), "{name}: subnets");
+        assert_eq!(net.security_groups(), [out(&["security_group_ids", "value", name])], "{name}: security groups");
+        assert_eq!(net.assign_public_ip().map(|a| a.as_str()), Some(if public { "ENABLED" } else { "DISABLED" }));
+        let dc = svc.deployment_configuration().expect("deployment configuration");
+        assert_eq!((dc.minimum_healthy_percent(), dc.maximum_percent()), (Some(100), Some(200)), "{name}");
+        let cb = dc.deployment_circuit_breaker().expect("circuit breaker");
+        assert!(cb.enable() && cb.rollback(), "{name}: {cb:?}");
+
+        let td = block_on(ecs.describe_task_definition().task_definition(svc.task_definition().unwrap()).send()).unwrap();
+        let td = td.task_definition().unwrap();
+        assert_eq!(td.requires_compatibilities().iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["FARGATE"]);
+        assert_eq!(td.network_mode().map(|m| m.as_str()), Some("awsvpc"));
+        assert_eq!(td.execution_role_arn().unwrap(), out(&["task_execution_role_arn", "value"]));
+        let c = &td.container_definitions()[0];
+        assert_eq!(c.name(), Some(name));
+        let repo = repos["repository_urls"]["value"][name].as_str().unwrap();
+        assert_eq!(c.image().unwrap(), format!("{repo}:{tag}"), "{name}: image");
+        assert_eq!(c.port_mappings()[0].container_port(), Some(port));
+        let hc = c.health_check().expect("health check");
+        assert_eq!(hc.command(), ["CMD", &format!("/usr/local/bin/{name}"), "healthcheck"]);
+        let logs = c.log_configuration().expect("awslogs");
+        assert_eq!(logs.log_driver().as_str(), "awslogs");
+        assert_eq!(logs.options().and_then(|o| o.get("awslogs-group")).map(String::as_str), Some(format!("/ecs/{}-{ws}/{name}", h.project).as_str()));
+        let env: BTreeSet<&str> = c.environment().iter().filter_map(|e| e.name()).collect();
+        assert!(!env.contains("API_URL"), "{name}: the load balancer routes the API, no API_URL: {env:?}");
     }
 }
 
@@ -125,13 +198,7 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32) 
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
     let iam = aws_sdk_iam::Client::new(&sdk);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    let out = |path: &[&str]| -> String {
-        let mut v = outputs;
-        for p in path {
-            v = &v[*p];
-        }
-        v.as_str().unwrap_or_else(|| panic!("output {path:?} missing: {outputs:#}")).to_owned()
-    };
+    let out = |path: &[&str]| output_str(outputs, path);
     let (tg_api, tg_web) = (out(&["target_group_arns", "value", "api"]), out(&["target_group_arns", "value", "frontend"]));
 
     // Listener: default → frontend; /api/*, /stats, /hello, /hello/* → api; /metrics → 404 from the ALB.
@@ -244,7 +311,8 @@ fn plans_hello_environments_side_by_side() {
     let dev = base.in_workspace("dev");
     apply_and_replan(&staging, hello_checks(&h, "staging", 1, 14));
     apply_and_replan(&prod, hello_checks(&h, "prod", 2, 90));
-    apply_and_replan(&dev, hello_checks(&h, "dev", 1, 3));
+    apply_and_replan(&dev, hello_checks(&h, "dev", 0, 3));
+    image_change_plans_two_revisions_and_two_service_updates(&dev);
     // Each environment still plans empty with the others present, and names its objects after itself.
     staging.expect(0, &["plan", "--detailed-exitcode"]);
     let prod_objects = prod.tagged_in_workspace();
@@ -260,6 +328,40 @@ fn plans_hello_environments_side_by_side() {
     dev.ok(&["destroy", "--auto-approve"]);
     assert_eq!(base.count_tagged(), 0, "nothing tagged with the stack is left");
     h.shared.ok(&["destroy", "--auto-approve"]);
+}
+
+/// A new `image_tag` plans exactly what `make demo` shows — the two task definitions replaced by new revisions
+/// (created first) and the two services updated — and applying it deploys them and deregisters the old
+/// revisions, after which the plan is empty again.
+fn image_change_plans_two_revisions_and_two_service_updates(cli: &Cli) {
+    let old: Vec<String> = ["api", "frontend"].iter().map(|s| cli.id(&format!("ecs_task_definition.service[\"{s}\"]"))).collect();
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode", "--var", "image_tag=v2"]);
+    let mut changes: Vec<(String, String)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !matches!(c["action"].as_str(), Some("no_op" | "read")))
+        .map(|c| (c["action"].as_str().unwrap().to_owned(), c["address"].as_str().unwrap().to_owned()))
+        .collect();
+    changes.sort();
+    assert_eq!(
+        changes,
+        [
+            ("replace".to_owned(), r#"ecs_task_definition.service["api"]"#.to_owned()),
+            ("replace".to_owned(), r#"ecs_task_definition.service["frontend"]"#.to_owned()),
+            ("update".to_owned(), r#"ecs_service.app["api"]"#.to_owned()),
+            ("update".to_owned(), r#"ecs_service.app["frontend"]"#.to_owned()),
+        ]
+    );
+    cli.ok(&["apply", "--auto-approve", "--var", "image_tag=v2"]);
+    cli.expect(0, &["plan", "--detailed-exitcode", "--var", "image_tag=v2"]);
+    let ecs = aws_sdk_ecs::Client::new(&common::sdk_config(cli.moto));
+    for arn in old {
+        let td = block_on(ecs.describe_task_definition().task_definition(&arn).send()).unwrap();
+        assert_eq!(td.task_definition().and_then(|t| t.status()).map(|s| s.as_str()), Some("INACTIVE"), "{arn} deregistered");
+    }
+    // Back to the tag the environment's checks expect.
+    cli.ok(&["apply", "--auto-approve"]);
 }
 
 /// plans/shared: the image repositories every environment pulls from, with their lifecycle policies.

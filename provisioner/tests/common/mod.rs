@@ -331,7 +331,7 @@ pub async fn tagged_ids(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<String> {
 /// How many live objects carry `provisioner:stack = stack` (see [`tagged_ids`]).
 /// Objects of the services beyond EC2 tagged `provisioner:stack = stack`, with their tags, by the id the
 /// state gives them: ELBv2 load balancers, target groups, listeners and rules (ARN), CloudWatch Logs groups,
-/// IAM roles and ECR repositories (name). Read the long way (list everything, then its tags), so the check
+/// IAM roles and ECR repositories (name), ECS clusters, services and active task-definition revisions (ARN). Read the long way (list everything, then its tags), so the check
 /// does not depend on the Resource Groups Tagging API the provisioner itself uses.
 pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
     use std::collections::BTreeMap;
@@ -416,6 +416,82 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
             out.push((name.to_owned(), tags));
         }
     }
+    // ECS: active clusters, their services that are not yet INACTIVE, and ACTIVE task-definition revisions
+    // (a deregistered revision is INACTIVE: what Terraform's destroy leaves too), all by ARN.
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    let ecs_tags = |tags: &[aws_sdk_ecs::types::Tag]| -> BTreeMap<String, String> {
+        tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned()))).collect()
+    };
+    let clusters = ecs.list_clusters().send().await.expect("ListClusters");
+    for chunk in clusters.cluster_arns().chunks(100) {
+        let Ok(d) = ecs
+            .describe_clusters()
+            .set_clusters(Some(chunk.to_vec()))
+            .include(aws_sdk_ecs::types::ClusterField::Tags)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        for c in d.clusters().iter().filter(|c| c.status() == Some("ACTIVE")) {
+            let Some(arn) = c.cluster_arn() else { continue };
+            let tags = ecs_tags(c.tags());
+            if ours(&tags) {
+                out.push((arn.to_owned(), tags));
+            }
+            let Ok(list) = ecs.list_services().cluster(arn).send().await else { continue };
+            for names in list.service_arns().chunks(10) {
+                let Ok(svcs) = ecs
+                    .describe_services()
+                    .cluster(arn)
+                    .set_services(Some(names.to_vec()))
+                    .include(aws_sdk_ecs::types::ServiceField::Tags)
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                for svc in svcs.services().iter().filter(|s| s.status() != Some("INACTIVE")) {
+                    let tags = ecs_tags(svc.tags());
+                    if ours(&tags) {
+                        out.push((svc.service_arn().unwrap_or("").to_owned(), tags));
+                    }
+                }
+            }
+        }
+    }
+    let mut td_arns: Vec<String> = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ecs
+            .list_task_definitions()
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("ListTaskDefinitions");
+        td_arns.extend(page.task_definition_arns().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    for arn in &td_arns {
+        let Ok(d) = ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let tags = ecs_tags(d.tags());
+        if ours(&tags) {
+            out.push((arn.to_owned(), tags));
+        }
+    }
+
     out.sort();
     out
 }
