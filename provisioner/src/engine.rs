@@ -581,7 +581,10 @@ impl Engine {
                                     c.retag = Some(now.clone());
                                 }
                             }
-                            if c.action == Action::Create && !self.resource_impl(&block.type_name)?.schema().taggable {
+                            // Natural-key lookups: types that cannot be tagged, and tagged types whose tag search
+                            // cannot see every leftover (their `find_existing`; the default finds nothing and
+                            // makes no call).
+                            if c.action == Action::Create {
                                 by_natural_key.push((changes.len(), block, inst.cfg.clone(), inst.key.clone()));
                             }
                             c

@@ -137,7 +137,8 @@ pub trait Resource: Send + Sync + 'static {
         self.read(cx, ids).await
     }
 
-    /// For types that cannot be tagged: the existing object that creating each of `desired` would duplicate,
+    /// For types that cannot be tagged (and tagged types whose tag search cannot see every leftover): the
+    /// existing object that creating each of `desired` would duplicate,
     /// matched by its natural key (a route table association by subnet and route table, a security group
     /// rule by group, direction, protocol, ports and sources), so a re-apply after an interrupted run adopts
     /// it instead of failing. Batched; the result has `desired`'s length. Default: none found.

@@ -372,6 +372,23 @@ impl Resource for EcsTaskDefinition {
         Ok(out)
     }
 
+    /// A revision registered by a run killed before it saved it, in a family none of whose revisions the
+    /// state tracks (so `read_stack` does not list it): the newest ACTIVE revision of the configured family,
+    /// if it carries this stack's and workspace's tags. The engine adopts it instead of registering another
+    /// (and skips one the state holds). One ListTaskDefinitions per planned create, a describe when found.
+    async fn find_existing(&self, cx: &Ctx, desired: &[Attrs]) -> Result<Vec<Option<Attrs>>, ProviderError> {
+        futures::future::try_join_all(desired.iter().map(|d| async move {
+            let Some(family) = d.get("family").and_then(Value::as_str) else { return Ok(None) };
+            let newest = list_active(cx, family.to_owned())
+                .await?
+                .into_iter()
+                .max_by_key(|arn| family_revision(arn).map(|(_, r)| r).unwrap_or(0));
+            let Some(arn) = newest else { return Ok(None) };
+            Ok(describe(cx, arn).await?.filter(|(_, _, tags)| cx.in_workspace(tags)).map(|(_, a, _)| a))
+        }))
+        .await
+    }
+
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
         check(desired).map_err(|m| ProviderError::with_code("InvalidParameterException", m))?;
         let containers = cdefs::to_sdk(desired.get("container_definitions").unwrap_or(&Value::Null))
