@@ -112,6 +112,13 @@ pub trait Resource: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Why AWS would refuse to delete this object as it stands (`prior`: its attributes in state), e.g.
+    /// an RDS instance with `deletion_protection = true`: `Some((message, hint))`, which the engine turns
+    /// into a plan-time error naming the instance, before any change is made. Default: nothing stops it.
+    fn deletion_refused(&self, _prior: &Attrs) -> Option<(String, String)> {
+        None
+    }
+
     /// The order a replacement of `before` by `after` (planned attributes, unknowns included) must take,
     /// whatever the configuration's `lifecycle` says. Default: as configured.
     fn replacement_order(&self, _before: &Attrs, _after: &Attrs) -> ReplacementOrder {

@@ -251,6 +251,10 @@ pub struct Attribute {
     pub presence: Presence,
     pub forces_replacement: bool,
     pub sensitive: bool,
+    /// Sent to AWS on create, and on update when the configuration asks for it, but never stored in state
+    /// or shown in a plan (Terraform 1.11's write-only arguments, e.g. `password_wo`); a change of it alone
+    /// is no diff — a companion version attribute (`password_wo_version`) triggers a resend.
+    pub write_only: bool,
     pub default: Option<Value>,
     pub description: &'static str,
     /// Extra syntax check of string values (applied to each element of lists/sets of strings).
@@ -299,6 +303,7 @@ impl Attribute {
             presence: Presence::Optional,
             forces_replacement: false,
             sensitive: false,
+            write_only: false,
             default: None,
             description: "",
             format: Format::None,
@@ -334,6 +339,12 @@ impl Attribute {
         self
     }
     pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+    /// See [`Attribute::write_only`]; implies sensitive.
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
         self.sensitive = true;
         self
     }
