@@ -112,6 +112,14 @@ pub trait Resource: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Lets a type keep a configured value where what AWS reports is equivalent to it but spelled
+    /// differently, before the engine diffs: `actual` holds the attributes read (or returned by
+    /// create/update), `cfg` the evaluated configuration. An RDS instance configured with
+    /// `engine_version = "16"` that runs 16.4 keeps "16" (AWS's minor upgrades are no drift) and reports
+    /// the running version in a computed attribute. The engine calls it at plan on refreshed attributes and
+    /// at apply on what create/update return. Default: nothing is equivalent.
+    fn reconcile(&self, _cfg: &Attrs, _actual: &mut Attrs) {}
+
     /// Why AWS would refuse to delete this object as it stands (`prior`: its attributes in state), e.g.
     /// an RDS instance with `deletion_protection = true`: `Some((message, hint))`, which the engine turns
     /// into a plan-time error naming the instance, before any change is made. Default: nothing stops it.
