@@ -254,7 +254,8 @@ struct NodeCheckpoint<'a> {
 #[async_trait]
 impl Checkpoint for NodeCheckpoint<'_> {
     async fn created(&self, attrs: &Attrs) {
-        let kept = absorb(self.imp, attrs.clone(), self.desired, &self.cfg_tag_keys, self.default_tags);
+        let mut kept = absorb(self.imp, attrs.clone(), self.desired, &self.cfg_tag_keys, self.default_tags);
+        self.imp.reconcile(self.desired, &mut kept);
         let mut rec = self.record.clone();
         rec.id = attrs.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         rec.attributes = attrs_to_json(&kept).unwrap_or_default();
@@ -346,6 +347,7 @@ pub async fn apply(
                         let mut rec = ResourceRecord::new(&c.address, &c.type_name, id);
                         rec.attributes = attrs_to_json(before).unwrap_or_default();
                         rec.dependencies = c.dependencies.clone();
+                        rec.prevent_destroy = c.prevent_destroy.unwrap_or(false);
                         s.upsert(rec);
                     }
                     continue;
@@ -360,6 +362,12 @@ pub async fn apply(
                             if c.action == Action::NoOp {
                                 // Settled since the run that left it incomplete (see plan).
                                 rec.incomplete = None;
+                            }
+                            if let Some(p) = c.prevent_destroy {
+                                rec.prevent_destroy = p;
+                            }
+                            if c.action != Action::Delete {
+                                rec.sensitive_attributes = c.sensitive.clone();
                             }
                         }
                     }
@@ -519,7 +527,7 @@ fn eval_outputs(engine: &Engine, values: &Values) -> BTreeMap<String, OutputReco
     let mut out = BTreeMap::new();
     for (name, decl) in &engine.config.outputs {
         if let Some(json) = engine.eval_output(decl, values).ok().and_then(|v| v.to_json()) {
-            out.insert(name.clone(), OutputRecord { value: json, sensitive: decl.sensitive });
+            out.insert(name.clone(), OutputRecord { value: json, sensitive: engine.output_sensitive(decl) });
         }
     }
     out
@@ -602,7 +610,8 @@ async fn run_op(
                 cfg.get(TAGS).and_then(Value::as_map).map(|m| m.keys().cloned().collect()).unwrap_or_default();
             let full = with_full_tags(&desired, &tool.for_address(&c.address));
             let record_of = |attrs: Attrs| {
-                let kept = absorb(imp.as_ref(), attrs, &desired, &cfg_tag_keys, &engine.config.default_tags);
+                let mut kept = absorb(imp.as_ref(), attrs, &desired, &cfg_tag_keys, &engine.config.default_tags);
+                imp.reconcile(&desired, &mut kept);
                 let mut rec = ResourceRecord::new(&c.address, &c.type_name, "");
                 rec.id = kept.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
                 rec.attributes = attrs_to_json(&kept)
@@ -615,7 +624,7 @@ async fn run_op(
                 let Some(applied) = e.applied.clone() else { return Err(provider_err(e)) };
                 let (mut rec, _) = record_of(*applied)?;
                 rec.incomplete = Some(e.message.clone());
-                writer.mutate(|s| s.upsert(rec)).await?;
+                writer.mutate(|s| upsert_protected(s, rec, c)).await?;
                 Err(EngineError::Provider {
                     address: c.address.clone(),
                     error: ProviderError {
@@ -639,6 +648,8 @@ async fn run_op(
                 }
                 let mut record = ResourceRecord::new(&c.address, &c.type_name, "");
                 record.dependencies = c.dependencies.clone();
+                record.prevent_destroy = c.prevent_destroy.unwrap_or(false);
+                record.sensitive_attributes = c.sensitive.clone();
                 let cp = NodeCheckpoint {
                     writer,
                     record: record.clone(),
@@ -686,12 +697,20 @@ async fn run_op(
             };
             let (rec, kept) = record_of(final_attrs)?;
             crash_point(&format!("{} {}, not yet saved", c.address, if op.kind == OpKind::Create { "created" } else { "updated" }));
-            writer.mutate(|s| s.upsert(rec)).await?;
+            writer.mutate(|s| upsert_protected(s, rec, c)).await?;
             crash_point(&format!("{} saved", c.address));
             values.lock().expect("values").set(&c.block, c.key.clone(), &c.address, kept);
             Ok(Done::Done)
         }
     }
+}
+
+/// Saves the record of a create or update, keeping the `prevent_destroy` flag state remembers for its
+/// address unless the plan sets it, and which attributes are sensitive.
+fn upsert_protected(s: &mut Snapshot, mut rec: ResourceRecord, c: &crate::plan::Change) {
+    rec.prevent_destroy = c.prevent_destroy.unwrap_or_else(|| s.resource(&c.address).is_some_and(|r| r.prevent_destroy));
+    rec.sensitive_attributes = c.sensitive.clone();
+    s.upsert(rec);
 }
 
 /// `vpc.main (leftover vpc-1)` → `vpc.main`: the address a leftover's tags name.

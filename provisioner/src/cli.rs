@@ -16,6 +16,25 @@ use provisioner::render::{self, Style};
 use provisioner::{Stack, StackOptions, Value};
 use provisioner::stack::Migrated;
 
+// Everything the CLI prints goes through the redactor, so the value of a sensitive variable never reaches
+// the terminal, a log or a JSON document (see `provisioner::redact`). These shadow the std macros in this
+// module; the few places that must print exactly (`state pull`, an output asked for by name) call the std
+// macros by path.
+macro_rules! println {
+    () => { ::std::println!() };
+    ($($t:tt)*) => { ::std::println!("{}", provisioner::redact::redact(&format!($($t)*))) };
+}
+macro_rules! print {
+    ($($t:tt)*) => { ::std::print!("{}", provisioner::redact::redact(&format!($($t)*))) };
+}
+macro_rules! eprintln {
+    () => { ::std::eprintln!() };
+    ($($t:tt)*) => { ::std::eprintln!("{}", provisioner::redact::redact(&format!($($t)*))) };
+}
+macro_rules! eprint {
+    ($($t:tt)*) => { ::std::eprint!("{}", provisioner::redact::redact(&format!($($t)*))) };
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "provisioner", version, about = "Plan and apply AWS infrastructure described in TOML")]
 pub struct Cli {
@@ -58,6 +77,10 @@ pub struct PlanArgs {
     /// Plan to replace this resource even if unchanged (repeatable).
     #[arg(long = "replace", value_name = "ADDRESS")]
     pub replace: Vec<String>,
+    /// Destroy this resource although `lifecycle.prevent_destroy` protects it, in the configuration or
+    /// as remembered in state from an earlier apply (repeatable; a block address covers its instances).
+    #[arg(long = "allow-protected", value_name = "ADDRESS")]
+    pub allow_protected: Vec<String>,
     /// Read real state from AWS first (--refresh=false to skip).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub refresh: bool,
@@ -505,7 +528,13 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
 }
 
 fn plan_options(args: &PlanArgs, destroy: bool) -> PlanOptions {
-    PlanOptions { destroy, refresh: args.refresh, targets: args.targets.clone(), replace: args.replace.clone() }
+    PlanOptions {
+        destroy,
+        refresh: args.refresh,
+        targets: args.targets.clone(),
+        replace: args.replace.clone(),
+        allow_protected: args.allow_protected.clone(),
+    }
 }
 
 async fn apply_cmd(
@@ -635,21 +664,42 @@ async fn show_cmd(cli: &Cli, ui: &Ui, file: Option<&Path>, json: bool) -> Result
         return Ok(0);
     };
     if json {
-        print!("{}", snap.to_pretty_json());
+        // As stored, with the sensitive attributes' values replaced (`state pull` gives them).
+        let mut shown = snap.clone();
+        for r in &mut shown.resources {
+            for k in r.sensitive_attributes.clone() {
+                if let Some(v) = r.attributes.get_mut(&k).filter(|v| !v.is_null()) {
+                    *v = serde_json::json!(provisioner::redact::REDACTED);
+                }
+            }
+        }
+        for o in shown.outputs.values_mut().filter(|o| o.sensitive) {
+            o.value = serde_json::json!(provisioner::redact::REDACTED);
+        }
+        print!("{}", shown.to_pretty_json());
         return Ok(0);
     }
     for r in &snap.resources {
         println!("# {}:", ui.style.bold(&r.address));
         let kind = if r.mode == state::Mode::Data { "data" } else { "resource" };
         println!("{kind} \"{}\" {{", r.type_name);
-        let width = r.attributes.keys().map(String::len).max().unwrap_or(0);
-        for (k, v) in &r.attributes {
-            println!("    {k:<width$} = {}", render::fmt_value(&Value::from_json(v), 4));
-        }
+        print_attributes(r);
         println!("}}\n");
     }
     print!("{}", render::render_outputs(&snap.outputs));
     Ok(0)
+}
+
+/// A state record's attributes, one per line, the sensitive ones as `(sensitive value)`.
+fn print_attributes(r: &state::ResourceRecord) {
+    let width = r.attributes.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in &r.attributes {
+        let shown = match r.sensitive_attributes.contains(k) && !v.is_null() {
+            true => provisioner::redact::REDACTED.to_owned(),
+            false => render::fmt_value(&Value::from_json(v), 4),
+        };
+        println!("    {k:<width$} = {shown}");
+    }
 }
 
 async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Result<i32, EngineError> {
@@ -661,15 +711,19 @@ async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Res
                 EngineError::with_hint(format!("output `{n}` not found in the state"), "run `provisioner output` to list them, or apply first")
             })?;
             match (&o.value, raw, json) {
-                (serde_json::Value::String(s), true, _) => println!("{s}"),
-                (v, _, true) => println!("{}", serde_json::to_string(v).expect("json")),
-                (v, _, false) => println!("{}", Value::from_json(v)),
+                // Asked for by name: printed as it is, sensitive or not (as `terraform output NAME`).
+                (serde_json::Value::String(s), true, _) => std::println!("{s}"),
+                (v, _, true) => std::println!("{}", serde_json::to_string(v).expect("json")),
+                (v, _, false) => std::println!("{}", Value::from_json(v)),
             }
         }
         None if json => {
             let m: serde_json::Map<String, serde_json::Value> = outputs
                 .iter()
-                .map(|(k, o)| (k.clone(), serde_json::json!({"value": o.value, "sensitive": o.sensitive})))
+                .map(|(k, o)| {
+                    let value = if o.sensitive { serde_json::json!(provisioner::redact::REDACTED) } else { o.value.clone() };
+                    (k.clone(), serde_json::json!({"value": value, "sensitive": o.sensitive}))
+                })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&m).expect("json"));
         }
@@ -710,7 +764,8 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
         }
         StateCommand::Pull => {
             match stack.backend.load().await? {
-                Some(snap) => print!("{}", snap.to_pretty_json()),
+                // The state exactly as stored (it is what `state push` takes back).
+                Some(snap) => std::print!("{}", snap.to_pretty_json()),
                 None => eprintln!("The workspace `{}` has no state.", stack.workspace()),
             }
             Ok(0)
@@ -748,10 +803,7 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
             })?;
             println!("# {}:", ui.style.bold(&r.address));
             println!("resource \"{}\" {{", r.type_name);
-            let width = r.attributes.keys().map(String::len).max().unwrap_or(0);
-            for (k, v) in &r.attributes {
-                println!("    {k:<width$} = {}", render::fmt_value(&Value::from_json(v), 4));
-            }
+            print_attributes(r);
             println!("}}");
             Ok(0)
         }

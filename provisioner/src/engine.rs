@@ -80,6 +80,8 @@ pub struct Engine {
     pub workspace: String,
     /// Block key ("vpc.main") → index in `config.blocks`.
     block_index: HashMap<String, usize>,
+    /// What the configuration computes from sensitive variables (redacted wherever it is shown).
+    pub taint: crate::redact::Taint,
 }
 
 /// Options of `plan` (and of the plan `apply` makes without a saved file).
@@ -90,6 +92,9 @@ pub struct PlanOptions {
     /// Addresses (`vpc.main`, `subnet.public["a"]`, or a block address covering all its instances).
     pub targets: Vec<String>,
     pub replace: Vec<String>,
+    /// Addresses (or block addresses) that may be destroyed although `lifecycle.prevent_destroy`
+    /// protects them (`destroy --allow-protected ADDR`).
+    pub allow_protected: Vec<String>,
 }
 
 /// State after refresh: per address, the record and its attributes as AWS reports them now (None = gone).
@@ -163,7 +168,15 @@ impl Engine {
         let env = |name: &str| std::env::var(name).ok();
         let vars = lang::resolve_variables(&config, var_files, cli_vars, &env, require_all_vars)?;
         let block_index = config.blocks.iter().enumerate().map(|(i, b)| (b.key(), i)).collect();
-        let engine = Engine { config, registry, graph, vars, workspace: workspace.to_owned(), block_index };
+        for (name, decl) in &config.variables {
+            if decl.sensitive {
+                if let Some(v) = vars.get(name) {
+                    crate::redact::register(v);
+                }
+            }
+        }
+        let taint = crate::redact::Taint::of(&config);
+        let engine = Engine { config, registry, graph, vars, workspace: workspace.to_owned(), block_index, taint };
         let conflicts: Vec<Diagnostic> = engine
             .config
             .blocks
@@ -631,9 +644,10 @@ impl Engine {
                     create_before_destroy: false,
                     reason: Some(reason),
                     dependencies: vec![],
-                    sensitive: self.sensitive_attrs(Mode::Managed, &l.type_name),
+                    sensitive: self.sensitive_attrs(Mode::Managed, &l.type_name, &block_of(&tagged)),
                     retag: None,
                     leftover: Some(l.id.clone()),
+                    prevent_destroy: None,
                 });
             }
         }
@@ -658,11 +672,7 @@ impl Engine {
                 }
             }
             if rec.mode == Mode::Managed {
-                if let Some(b) = self.block(&block_key) {
-                    if b.lifecycle.prevent_destroy && opts.destroy {
-                        return Err(prevent_destroy_error(b, addr));
-                    }
-                }
+                self.check_destroy_allowed(addr, self.block(&block_key), Some(rec), attrs.as_ref(), &rec.type_name, opts)?;
             }
             let reason = if opts.destroy { "destroy requested" } else { "no longer in configuration" };
             let gone = attrs.is_none();
@@ -670,7 +680,7 @@ impl Engine {
                 address: addr.clone(),
                 mode: rec.mode,
                 type_name: rec.type_name.clone(),
-                block: block_key,
+                block: block_key.clone(),
                 key: instance_key(addr),
                 action: Action::Delete,
                 before: attrs.clone(),
@@ -679,9 +689,10 @@ impl Engine {
                 create_before_destroy: false,
                 reason: Some(if gone { "already deleted outside provisioner".into() } else { reason.into() }),
                 dependencies: rec.dependencies.clone(),
-                sensitive: self.sensitive_attrs(rec.mode, &rec.type_name),
+                sensitive: self.sensitive_attrs(rec.mode, &rec.type_name, &block_key),
                 retag: None,
                 leftover: None,
+                prevent_destroy: None,
             });
         }
         changes.sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
@@ -694,7 +705,7 @@ impl Engine {
                 let after = self.eval_output(out, &values)?;
                 outputs.insert(
                     name.clone(),
-                    OutputChange { before: prior_outputs.get(name).map(|o| o.value.clone()), after, sensitive: out.sensitive },
+                    OutputChange { before: prior_outputs.get(name).map(|o| o.value.clone()), after, sensitive: self.output_sensitive(out) },
                 );
             }
         }
@@ -738,7 +749,7 @@ impl Engine {
             destroy: opts.destroy,
             state: prior.map(Snapshot::key),
             config_hash: self.config.hash.clone(),
-            variables: self.vars.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect(),
+            variables: self.plan_variables(),
             targets: opts.targets.clone(),
             changes,
             outputs,
@@ -871,11 +882,45 @@ impl Engine {
         Ok(())
     }
 
-    fn sensitive_attrs(&self, mode: Mode, type_name: &str) -> Vec<String> {
-        self.registry
+    /// Attributes of an instance of `block_key` shown as `(sensitive value)`: sensitive in the schema, or
+    /// computed from a sensitive variable.
+    fn sensitive_attrs(&self, mode: Mode, type_name: &str, block_key: &str) -> Vec<String> {
+        let mut out: BTreeSet<String> = self
+            .registry
             .schema(mode == Mode::Data, type_name)
             .map(|s| s.attributes.iter().filter(|a| a.sensitive).map(|a| a.name.to_owned()).collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        out.extend(self.taint.attrs.get(block_key).into_iter().flatten().cloned());
+        if out.contains(TAGS) {
+            // `tags_all` is `tags` merged with the default tags.
+            out.insert(TAGS_ALL.to_owned());
+        }
+        out.into_iter().collect()
+    }
+
+    /// Whether an output is shown as `(sensitive value)`: declared so, or computed from a sensitive value.
+    pub fn output_sensitive(&self, decl: &lang::OutputDecl) -> bool {
+        decl.sensitive || self.taint.outputs.contains(&decl.name)
+    }
+
+    /// The variables a plan records, to refuse a saved plan made with other values: a sensitive variable
+    /// only as a digest of its value, so plan files do not carry it.
+    pub fn plan_variables(&self) -> BTreeMap<String, serde_json::Value> {
+        self.vars
+            .iter()
+            .map(|(k, v)| {
+                let json = v.to_json_lossy();
+                let sensitive = self.config.variables.get(k).is_some_and(|d| d.sensitive);
+                let recorded = if sensitive {
+                    use sha2::Digest;
+                    let digest = sha2::Sha256::digest(format!("provisioner sensitive variable {k}={json}").as_bytes());
+                    serde_json::json!({ "sensitive_sha256": hex::encode(digest) })
+                } else {
+                    json
+                };
+                (k.clone(), recorded)
+            })
+            .collect()
     }
 
     async fn plan_data(
@@ -912,9 +957,10 @@ impl Engine {
             create_before_destroy: false,
             reason: (!known).then(|| "its arguments are known only after apply".to_owned()),
             dependencies: deps,
-            sensitive: self.sensitive_attrs(Mode::Data, &block.type_name),
+            sensitive: self.sensitive_attrs(Mode::Data, &block.type_name, &block.key()),
             retag: None,
             leftover: None,
+            prevent_destroy: None,
         })
     }
 
@@ -930,6 +976,7 @@ impl Engine {
         let schema = imp.schema();
         self.validate_instance(imp.as_ref(), block, inst)?;
         let desired = desired_attrs(imp.as_ref(), &inst.cfg, &self.config.default_tags);
+        let configured_protection = self.prevent_destroy(block)?;
         let mut change = Change {
             address: inst.address.clone(),
             mode: Mode::Managed,
@@ -943,9 +990,10 @@ impl Engine {
             create_before_destroy: block.lifecycle.create_before_destroy,
             reason: None,
             dependencies: deps,
-            sensitive: self.sensitive_attrs(Mode::Managed, &block.type_name),
+            sensitive: self.sensitive_attrs(Mode::Managed, &block.type_name, &block.key()),
             retag: None,
             leftover: None,
+            prevent_destroy: None,
         };
         let (rec, Some(before)) = (match prior {
             Some((rec, attrs)) => (Some(rec), attrs.clone()),
@@ -954,10 +1002,14 @@ impl Engine {
             if prior.is_some() {
                 change.reason = Some("deleted outside provisioner".into());
             }
-            change.after = Some(planned_new(schema, &inst.cfg, desired));
+            change.after = Some(without_write_only(schema, planned_new(schema, &inst.cfg, desired)));
+            change.prevent_destroy = configured_protection.filter(|p| *p);
             return Ok(change);
         };
         let rec = rec.expect("record present with attrs");
+        change.prevent_destroy = configured_protection.filter(|p| *p != rec.prevent_destroy);
+        let mut before = before;
+        imp.reconcile(&desired, &mut before);
         let mut after = before.clone();
         let mut changed = Vec::new();
         for a in &schema.attributes {
@@ -969,7 +1021,7 @@ impl Engine {
                 Presence::OptionalComputed => set_by_config,
                 Presence::Optional | Presence::Required => true,
             };
-            if !managed || ignored {
+            if !managed || ignored || a.write_only {
                 continue;
             }
             let d = desired.get(name).cloned().unwrap_or(Value::Null);
@@ -987,9 +1039,7 @@ impl Engine {
         let replace_requested = opts.replace.iter().any(|r| r == &inst.address);
         change.before = Some(before.clone());
         if rec.tainted || replace_requested || !change.forces.is_empty() {
-            if block.lifecycle.prevent_destroy {
-                return Err(prevent_destroy_error(block, &inst.address));
-            }
+            self.check_destroy_allowed(&inst.address, Some(block), Some(rec), Some(&before), &block.type_name, opts)?;
             change.action = Action::Replace;
             change.reason = if rec.tainted {
                 Some("tainted: a follow-up call failed after it was created".into())
@@ -998,7 +1048,7 @@ impl Engine {
             } else {
                 None
             };
-            let planned = planned_new(schema, &inst.cfg, desired);
+            let planned = without_write_only(schema, planned_new(schema, &inst.cfg, desired));
             match imp.replacement_order(&before, &planned) {
                 ReplacementOrder::AsConfigured => {}
                 ReplacementOrder::CreateFirst(why) => {
@@ -1045,6 +1095,80 @@ impl Engine {
 type NaturalKeyCreate<'a> = (usize, &'a Block, Attrs, Option<String>);
 
 impl Engine {
+    /// `lifecycle.prevent_destroy` of a block as configured, evaluated against the variables; `None` when
+    /// the block does not set it.
+    pub fn prevent_destroy(&self, block: &Block) -> Result<Option<bool>, EngineError> {
+        let Some(node) = &block.lifecycle.prevent_destroy else { return Ok(None) };
+        let none = BTreeMap::new();
+        let scope = Scope { vars: &self.vars, locals: &none, resources: &none, each: None, workspace: &self.workspace };
+        match lang::eval(node, &scope)? {
+            Value::Bool(b) => Ok(Some(b)),
+            Value::String(s) if s == "true" || s == "false" => Ok(Some(s == "true")),
+            other => {
+                let d = Diagnostic::at(
+                    format!("`prevent_destroy` of {} must be true or false, not {}", block.key(), other),
+                    node.loc(),
+                )
+                .with_help("give the variable it refers to a value of true or false");
+                Err(EngineError::Config(Diagnostics(vec![d])))
+            }
+        }
+    }
+
+    /// Refuses, before any change, a plan that would destroy `address`: when `lifecycle.prevent_destroy`
+    /// protects it — as configured, or, when the block no longer sets it (or is gone), as an earlier apply
+    /// recorded it in state — unless `--allow-protected` names it; and when AWS itself would refuse
+    /// ([`Resource::deletion_refused`], e.g. deletion protection).
+    fn check_destroy_allowed(
+        &self,
+        address: &str,
+        block: Option<&Block>,
+        rec: Option<&ResourceRecord>,
+        before: Option<&Attrs>,
+        type_name: &str,
+        opts: &PlanOptions,
+    ) -> Result<(), EngineError> {
+        let configured = match block {
+            Some(b) => self.prevent_destroy(b)?,
+            None => None,
+        };
+        let remembered = rec.is_some_and(|r| r.prevent_destroy);
+        let allowed = opts.allow_protected.iter().any(|a| a == address || *a == block_of(address));
+        if configured.unwrap_or(remembered) && !allowed {
+            let message = match configured {
+                Some(_) => format!("{address} has lifecycle.prevent_destroy set, but the plan would destroy it"),
+                None => format!(
+                    "{address} is protected: an earlier apply recorded lifecycle.prevent_destroy = true, and the plan would destroy it"
+                ),
+            };
+            let help = match configured {
+                Some(_) => format!(
+                    "set `prevent_destroy = false` (or the variable that drives it) if you really mean to destroy it, \
+                     or name it with `destroy --allow-protected {address}`; nothing was sent to AWS"
+                ),
+                None => format!(
+                    "removing the setting does not lift the protection: apply once with `lifecycle = {{ prevent_destroy = false }}`, \
+                     or name it with `destroy --allow-protected {address}`; nothing was sent to AWS"
+                ),
+            };
+            return Err(match block {
+                Some(b) => EngineError::Config(Diagnostics(vec![Diagnostic::at(message, &b.loc).with_help(help)])),
+                None => EngineError::with_hint(message, help),
+            });
+        }
+        if let (Some(before), Some(imp)) = (before, self.registry.resource(type_name)) {
+            if let Some((why, help)) = imp.deletion_refused(before) {
+                let message = format!("{address} cannot be destroyed: {why}");
+                let help = format!("{help}; nothing was sent to AWS");
+                return Err(match block {
+                    Some(b) => EngineError::Config(Diagnostics(vec![Diagnostic::at(message, &b.loc).with_help(help)])),
+                    None => EngineError::with_hint(message, help),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Plans a leftover found by its tags at the address of an instance the plan would otherwise create:
     /// its attributes are the `before` of an update (or of a replacement, if a forcing argument differs).
     fn plan_adopt(&self, block: &Block, inst: &Instance, l: &Leftover, deps: Vec<String>, opts: &PlanOptions) -> Result<Change, EngineError> {
@@ -1126,6 +1250,13 @@ fn retag_reason(now: &BTreeMap<String, String>, want: &BTreeMap<String, String>)
     format!("re-tag: {}", parts.join("; "))
 }
 
+/// Planned attributes without the write-only arguments: they are sent at apply (re-evaluated there) but
+/// never shown, saved in a plan file or stored.
+fn without_write_only(schema: &crate::schema::Schema, mut attrs: Attrs) -> Attrs {
+    attrs.retain(|k, _| !schema.attribute(k).is_some_and(|a| a.write_only));
+    attrs
+}
+
 /// One evaluated instance of a block.
 pub struct Instance {
     pub key: Option<String>,
@@ -1133,14 +1264,6 @@ pub struct Instance {
     pub cfg: Attrs,
 }
 
-fn prevent_destroy_error(block: &Block, address: &str) -> EngineError {
-    let d = Diagnostic::at(
-        format!("{address} has lifecycle.prevent_destroy set, but the plan would destroy it"),
-        &block.loc,
-    )
-    .with_help("remove prevent_destroy from its lifecycle first if you really mean to destroy it");
-    EngineError::Config(Diagnostics(vec![d]))
-}
 
 /// `subnet.public["a"]` → `subnet.public`; `data.x.y` stays.
 pub fn block_of(address: &str) -> String {
@@ -1257,7 +1380,7 @@ pub fn absorb(
     let schema = imp.schema();
     let mut out = Attrs::new();
     for a in &schema.attributes {
-        if a.name == TAGS_ALL {
+        if a.name == TAGS_ALL || a.write_only {
             continue;
         }
         match raw.get(a.name) {

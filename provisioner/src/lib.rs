@@ -10,6 +10,7 @@ pub mod engine;
 pub mod graph;
 pub mod lang;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod resource;
 pub mod resources;

@@ -75,6 +75,10 @@ pub struct Change {
     /// a duplicate (or its address is gone from the configuration) and apply deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leftover: Option<String>,
+    /// The `lifecycle.prevent_destroy` flag apply records in state for this instance, when it differs
+    /// from what state remembers (a protected create, or the configuration turning it on or off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prevent_destroy: Option<bool>,
 }
 
 impl Change {
@@ -215,13 +219,31 @@ impl Plan {
 
     /// True when applying would change resources or outputs.
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action.is_change())
+        self.changes.iter().any(|c| c.action.is_change() || c.prevent_destroy.is_some())
             || !self.release.is_empty()
             || self.outputs.values().any(OutputChange::is_change)
     }
 
+    /// The plan as JSON (`plan -out FILE`, `show --json FILE`). The planned values of sensitive
+    /// attributes of changed instances are written as unknown: apply re-evaluates every changed instance
+    /// before its call, so a plan file needs no secret.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("plans serialise") + "\n"
+        let mut plan = self.clone();
+        for c in plan.changes.iter_mut().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace)) {
+            if let Some(after) = c.after.as_mut() {
+                for name in &c.sensitive {
+                    if let Some(v) = after.get_mut(name).filter(|v| !matches!(v, Value::Null)) {
+                        *v = Value::Unknown;
+                    }
+                }
+            }
+        }
+        for o in plan.outputs.values_mut().filter(|o| o.sensitive) {
+            if !matches!(o.after, Value::Null) {
+                o.after = Value::Unknown;
+            }
+        }
+        serde_json::to_string_pretty(&plan).expect("plans serialise") + "\n"
     }
 
     pub fn from_json(text: &str) -> Result<Plan, String> {
@@ -329,6 +351,7 @@ mod tests {
                 sensitive: vec![],
                 retag: None,
                 leftover: None,
+                prevent_destroy: None,
             }],
             outputs: BTreeMap::new(),
             drift: vec![],

@@ -266,7 +266,21 @@ pub fn render_plan(plan: &Plan, st: &Style) -> String {
         .iter()
         .filter(|(_, o)| o.is_change())
         .collect();
-    if changes.is_empty() && output_changes.is_empty() && plan.release.is_empty() {
+    // Protection flags state will remember (or forget) for objects that otherwise stay as they are.
+    let protection: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.prevent_destroy.is_some() && !c.action.is_change())
+        .collect();
+    if !protection.is_empty() {
+        let _ = writeln!(out, "State will record lifecycle.prevent_destroy:");
+        for c in &protection {
+            let now = if c.prevent_destroy == Some(true) { "protected from destroy" } else { "no longer protected from destroy" };
+            let _ = writeln!(out, "  {}: {now}", c.address);
+        }
+        out.push('\n');
+    }
+    if changes.is_empty() && output_changes.is_empty() && plan.release.is_empty() && protection.is_empty() {
         out.push_str(&format!(
             "{} Your infrastructure matches the configuration.\n",
             st.green(&st.bold("No changes."))

@@ -443,8 +443,7 @@ impl Stack {
                 "run `provisioner plan -out FILE` again",
             ));
         }
-        let vars: std::collections::BTreeMap<String, serde_json::Value> =
-            self.engine.vars.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect();
+        let vars = self.engine.plan_variables();
         if plan.variables != vars {
             let changed: Vec<&String> = vars
                 .iter()

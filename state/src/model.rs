@@ -93,6 +93,15 @@ pub struct ResourceRecord {
     /// its attributes match. Unlike `tainted`, it never means replacement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// `lifecycle.prevent_destroy` as the last apply that configured it set it. Kept when the setting is
+    /// later removed from the configuration, so deleting the line (or the whole block) does not make the
+    /// object destroyable: only an apply with the setting false, or an explicit override, lifts it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub prevent_destroy: bool,
+    /// Attributes shown as `(sensitive value)` by `show` and `state show`: sensitive by their type, or
+    /// computed from a sensitive variable when last applied (as Terraform's `sensitive_attributes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_attributes: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -130,6 +139,8 @@ impl ResourceRecord {
             dependencies: Vec::new(),
             tainted: false,
             incomplete: None,
+            prevent_destroy: false,
+            sensitive_attributes: Vec::new(),
         }
     }
 }

@@ -618,7 +618,7 @@ fn valid_stack_loads_and_evaluates() {
     );
     assert_eq!(c.hash.len(), 64);
     let vpc = c.block(Mode::Managed, "vpc", "main").unwrap();
-    assert!(vpc.lifecycle.prevent_destroy);
+    assert!(matches!(vpc.lifecycle.prevent_destroy, Some(Node::Literal(Value::Bool(true), _))));
     assert_eq!(vpc.lifecycle.ignore_changes, ["tags"]);
     let subnet = c.block_by_key("subnet.public").unwrap();
     let refs: Vec<String> = subnet.references().into_iter().map(|(r, _)| r.key()).collect();

@@ -887,7 +887,13 @@ impl<'r> Loader<'r> {
         };
         for (k, val) in entries(t) {
             match k.get_ref().as_ref() {
-                "prevent_destroy" => block.lifecycle.prevent_destroy = self.boolean("prevent_destroy", val),
+                "prevent_destroy" => match val.get_ref() {
+                    DeValue::Boolean(_) | DeValue::String(_) => block.lifecycle.prevent_destroy = Some(self.node(val)),
+                    _ => {
+                        self.error("`prevent_destroy` must be true, false, or an expression over variables", val.span())
+                            .help = Some("e.g. `prevent_destroy = true` or `prevent_destroy = \"${var.protect}\"`".into());
+                    }
+                },
                 "create_before_destroy" => {
                     block.lifecycle.create_before_destroy = self.boolean("create_before_destroy", val)
                 }
@@ -1213,6 +1219,17 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         }
         for node in b.attrs.values_mut() {
             check(node, has_for_each, &mut diags);
+        }
+        if let Some(node) = &mut b.lifecycle.prevent_destroy {
+            check(node, false, &mut diags);
+            for (r, loc) in node.references() {
+                if !matches!(r, Ref::Var(_)) {
+                    diags.push(
+                        Diagnostic::at(format!("`prevent_destroy` can only refer to variables, not `{}`", r.key()), &loc)
+                            .with_help("it is decided before anything is read from AWS: use a variable, e.g. `\"${var.protect}\"`"),
+                    );
+                }
+            }
         }
         for (r, loc) in &b.depends_on {
             let key = r.key();

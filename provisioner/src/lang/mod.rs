@@ -108,6 +108,16 @@ impl Node {
     }
 
     /// Visits every expression of every template in the tree (mutable, for validation annotations).
+    /// Calls `f` on every template in the tree.
+    pub fn templates(&self, f: &mut dyn FnMut(&Template)) {
+        match self {
+            Node::Literal(..) => {}
+            Node::Template(t, _) => f(t),
+            Node::List(items, _) => items.iter().for_each(|n| n.templates(f)),
+            Node::Map(items, _) => items.values().for_each(|n| n.templates(f)),
+        }
+    }
+
     pub(crate) fn templates_mut(&mut self, f: &mut dyn FnMut(&mut Template, &Loc)) {
         match self {
             Node::Literal(..) => {}
@@ -191,7 +201,10 @@ pub(crate) fn block_key(mode: Mode, type_name: &str, name: &str) -> String {
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Lifecycle {
-    pub prevent_destroy: bool,
+    /// `prevent_destroy` as written: `true`/`false`, or a template over variables only
+    /// (`"${var.protect}"`); `None` when the block does not set it — then the flag an earlier apply
+    /// recorded in state still holds (see `engine`).
+    pub prevent_destroy: Option<Node>,
     pub ignore_changes: Vec<String>,
     pub create_before_destroy: bool,
 }
