@@ -48,7 +48,8 @@ Control endpoint, for tests (handled before moto's dispatcher):
   GET    /_emulator/ecs  the rules;   DELETE /_emulator/ecs  clears them (so does POST /moto-api/reset).
   POST   /_emulator/rds  {"identifier": ID or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
                           "status": STATUS}   behaviour of the NEXT create/modify/delete of matching
-                          instances: "stuck" keeps `creating`/`modifying`/`deleting` for ever; "fail" ends in
+                          instances: "stuck" keeps `creating`/`modifying`/`deleting` while the rule says
+                          so (changing it lets the operation go on, as the new rule says); "fail" ends in
                           STATUS at poll N (default `failed` for create and delete, `incompatible-parameters`
                           for a modify)
   GET    /_emulator/rds  the rules;   DELETE /_emulator/rds  clears them (so does POST /moto-api/reset).
@@ -722,6 +723,11 @@ def rds_advance(backend, db):
     if op is None:
         return
     op["polls"] += 1
+    if op["mode"] == "stuck":
+        # Stuck while the rule says so: once it is changed, the operation goes on as the new rule says.
+        now = RDS_RULES.for_instance(db.db_instance_identifier, op["op"])
+        if now["mode"] != "stuck":
+            op.update(mode=now["mode"], fail_status=now["fail_status"], needed=op["polls"] - 1 + now["needed"])
     done = op["polls"] >= op["needed"]
     if op["mode"] == "stuck" or not done:
         if op["op"] == "create":
@@ -730,6 +736,8 @@ def rds_advance(backend, db):
     db._emu_op = None
     if op["mode"] == "fail":
         db.status = op["fail_status"]
+        # A failed delete leaves the instance there, to be deleted again.
+        db._emu_deleting = False
         return
     if op["op"] == "delete":
         if backend.databases.get(db.db_instance_identifier) is db:

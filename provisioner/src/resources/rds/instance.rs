@@ -622,7 +622,10 @@ impl Resource for DbInstance {
         type M = aws_sdk_rds::operation::modify_db_instance::builders::ModifyDBInstanceFluentBuilder;
         when!("instance_class", |r: M| r.set_db_instance_class(get_str(desired, "instance_class").map(str::to_owned)));
         when!("allocated_storage", |r: M| r.set_allocated_storage(int(desired, "allocated_storage")));
-        when!("max_allocated_storage", |r: M| r.set_max_allocated_storage(int(desired, "max_allocated_storage")));
+        // Autoscaling is turned off by setting the bound to the allocated storage (Terraform does the same).
+        when!("max_allocated_storage", |r: M| r.set_max_allocated_storage(
+            int(desired, "max_allocated_storage").filter(|n| *n > 0).or(int(desired, "allocated_storage")).or(int(prior, "allocated_storage"))
+        ));
         when!("storage_type", |r: M| r.set_storage_type(get_str(desired, "storage_type").map(str::to_owned)));
         // Never a "downgrade" to a configured prefix of the running version.
         let running = get_str(prior, "engine_version_actual").unwrap_or_default().to_owned();
@@ -665,7 +668,7 @@ impl Resource for DbInstance {
             call = true;
         }
         if call {
-            retry_within(cx, "ModifyDBInstance", PROPAGATION, |e| e.code.as_deref() == Some("InvalidDBInstanceState"), || {
+            retry_within(cx, "ModifyDBInstance", PROPAGATION, |e| matches!(e.code.as_deref(), Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")), || {
                 let req = req.clone();
                 async move { req.send().await.map_err(aws_err) }
             })
@@ -708,7 +711,7 @@ impl Resource for DbInstance {
             Ok(_) => {}
             Err(e) if is_gone(&e) => return Ok(()),
             // Already being deleted (an interrupted destroy): wait for it below.
-            Err(e) if e.code.as_deref() == Some("InvalidDBInstanceState") && e.message.contains("already being deleted") => {}
+            Err(e) if e.message.contains("already being deleted") => {}
             Err(e) if e.message.contains("deletion protection") => {
                 return Err(ProviderError::with_code(
                     e.code.clone().unwrap_or_default(),
