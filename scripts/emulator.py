@@ -731,7 +731,7 @@ def rds_advance(backend, db):
     done = op["polls"] >= op["needed"]
     if op["mode"] == "stuck" or not done:
         if op["op"] == "create":
-            db.status = "backing-up" if op["polls"] >= op["needed"] - 1 and op["mode"] != "stuck" else "creating"
+            db.status = "backing-up" if op["polls"] >= op["needed"] - 1 and op["mode"] == "complete" else "creating"
         return
     db._emu_op = None
     if op["mode"] == "fail":
