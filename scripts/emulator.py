@@ -41,6 +41,8 @@ What it changes in moto (ECS and RDS; every other service is moto as it is):
   * ManageMasterUserPassword: moto's Secrets Manager secret holds {"username": <the master user>,
     "password": <random>} (moto writes "admin"/a fixed password), and its KMS key is AWS's default key ARN.
   * ResetDBParameterGroup answers (moto has no handler): resets the named parameters, or all of them.
+  * DeleteDBParameterGroup / DeleteDBSubnetGroup are refused while an instance (one being deleted too) uses
+    the group (InvalidDBParameterGroupState / InvalidDBSubnetGroupStateFault), as on AWS.
 
 Control endpoint, for tests (handled before moto's dispatcher):
   POST   /_emulator/ecs  {"service": NAME or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
@@ -700,6 +702,8 @@ orig_rds_create_db_instance = RdsResponse.create_db_instance
 orig_rds_modify_db_instance = RdsResponse.modify_db_instance
 orig_rds_delete_db_instance = RdsResponse.delete_db_instance
 orig_rds_describe_db_instances = RdsResponse.describe_db_instances
+orig_rds_delete_db_parameter_group = RdsResponse.delete_db_parameter_group
+orig_rds_delete_db_subnet_group = RdsResponse.delete_db_subnet_group
 
 
 def rds_set_pending(db, pending):
@@ -825,6 +829,42 @@ def rds_describe_db_instances(self):
         return orig_rds_describe_db_instances(self)
 
 
+def rds_instances_using(backend, attr, name):
+    name = (name or "").lower()
+    return sorted(
+        db.db_instance_identifier
+        for db in backend.databases.values()
+        if (getattr(db, attr, None) or "").lower() == name
+    )
+
+
+def rds_delete_db_parameter_group(self):
+    """As AWS: refused while an instance (also one being deleted) uses the group (moto deletes it, and then
+    fails describing the instance)."""
+    with LOCK:
+        users = rds_instances_using(self.backend, "db_parameter_group_name", self._get_param("DBParameterGroupName"))
+        if users:
+            raise RDSClientError(
+                "InvalidDBParameterGroupState",
+                f"One or more database instances are still members of this parameter group {self._get_param('DBParameterGroupName')}, "
+                f"so the group cannot be deleted: {', '.join(users)}",
+            )
+        return orig_rds_delete_db_parameter_group(self)
+
+
+def rds_delete_db_subnet_group(self):
+    """As AWS: refused while an instance (also one being deleted) uses the group."""
+    with LOCK:
+        users = rds_instances_using(self.backend, "_db_subnet_group_name", self._get_param("DBSubnetGroupName"))
+        if users:
+            raise RDSClientError(
+                "InvalidDBSubnetGroupStateFault",
+                f"Cannot delete the subnet group '{self._get_param('DBSubnetGroupName')}' because at least one database "
+                f"instance: {users[0]} is still using it.",
+            )
+        return orig_rds_delete_db_subnet_group(self)
+
+
 def rds_reset_db_parameter_group(self):
     with LOCK:
         name = self._get_param("DBParameterGroupName")
@@ -857,6 +897,8 @@ def install_rds_patches():
     RdsResponse.delete_db_instance = rds_delete_db_instance
     RdsResponse.describe_db_instances = rds_describe_db_instances
     RdsResponse.reset_db_parameter_group = rds_reset_db_parameter_group
+    RdsResponse.delete_db_parameter_group = rds_delete_db_parameter_group
+    RdsResponse.delete_db_subnet_group = rds_delete_db_subnet_group
     rds_models.MasterUserSecret._generate_secret_string = rds_secret_string
     rds_models.MasterUserSecret.kms_key_id = property(rds_secret_kms_key_id)
 

@@ -225,3 +225,29 @@ async fn control_endpoint_rules() {
     assert_eq!(answer["rules"], serde_json::json!([{"identifier": "b", "mode": "complete"}]), "reset cleared the rules");
     moto.clear_rds_behaviour();
 }
+
+#[tokio::test]
+async fn a_group_in_use_cannot_be_deleted_until_its_instances_are_gone() {
+    let moto = Moto::shared();
+    let rds = rds(moto);
+    let (pg, id) = (ident("emu-inuse-pg"), ident("emu-inuse"));
+    rds.create_db_parameter_group().db_parameter_group_name(&pg).db_parameter_group_family("postgres16").description("x").send().await.unwrap();
+    rds.create_db_instance()
+        .db_instance_identifier(&id)
+        .engine("postgres")
+        .db_instance_class("db.t4g.micro")
+        .allocated_storage(20)
+        .master_username("app")
+        .master_user_password("not-a-real-password")
+        .db_parameter_group_name(&pg)
+        .send()
+        .await
+        .unwrap();
+    let e = rds.delete_db_parameter_group().db_parameter_group_name(&pg).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidDBParameterGroupState"), "{e:?}");
+    rds.delete_db_instance().db_instance_identifier(&id).skip_final_snapshot(true).send().await.unwrap();
+    let e = rds.delete_db_parameter_group().db_parameter_group_name(&pg).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidDBParameterGroupState"), "still used while deleting: {e:?}");
+    while status(&rds, &id).await.is_some() {}
+    rds.delete_db_parameter_group().db_parameter_group_name(&pg).send().await.unwrap();
+}

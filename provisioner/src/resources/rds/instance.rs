@@ -601,8 +601,10 @@ impl Resource for DbInstance {
         Ok(result_attrs(desired, last.as_ref().or(out.db_instance()), &identifier))
     }
 
+    /// Only the arguments that differ are sent. `desired` is not checked again here: plan validated the
+    /// configuration, and the engine also calls this to re-tag an object with its attributes as read (which
+    /// lack the arguments AWS does not report, such as `skip_final_snapshot`).
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
-        check(desired).map_err(|m| ProviderError::with_code("InvalidParameterValue", m))?;
         let id = get_id(prior)?.to_owned();
         let differs = |k: &str| {
             desired.get(k).is_some_and(|v| !v.is_null())
