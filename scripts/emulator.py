@@ -8,7 +8,7 @@ works against it has a chance of working against AWS.
 Run through `scripts/emulator` (which installs the pinned moto first); it is a drop-in for `moto_server`:
 same arguments (`-H HOST -p PORT`, ...), same environment, runs in the foreground until killed.
 
-What it changes in moto (ECS only; every other service is moto as it is):
+What it changes in moto (ECS and RDS; every other service is moto as it is):
   * Services go through deployments as on AWS. CreateService starts one PRIMARY deployment (IN_PROGRESS,
     running 0, pending = desired). Each DescribeServices that returns the service is one *poll*; the N-th
     poll after a deployment starts (N = EMULATOR_ECS_POLLS, default 2) finds it COMPLETED with
@@ -26,13 +26,39 @@ What it changes in moto (ECS only; every other service is moto as it is):
   * ListServiceDeployments answers (moto has no handler: it was a 500).
   * ListTasks defaults to desiredStatus RUNNING and filters by serviceName, as AWS does.
 
+  * RDS DB instances take time, as on AWS (moto answers `available` at once and applies a modify at once).
+    Each DescribeDBInstances that returns an instance is one *poll*; N = EMULATOR_RDS_POLLS (default 2).
+    CreateDBInstance answers `creating`; the instance is `backing-up` at poll N-1 and `available` at poll
+    N. ModifyDBInstance keeps the values AWS defers (class, storage, port, backup retention, Multi-AZ,
+    engine version, storage type, subnet group, IOPS, password) in PendingModifiedValues: with
+    ApplyImmediately the instance is `modifying` and applies them at poll N (then `available`, nothing
+    pending); without, they stay pending (status `available`) until a later modify with ApplyImmediately,
+    as until AWS's maintenance window. DeleteDBInstance needs SkipFinalSnapshot or
+    FinalDBSnapshotIdentifier (InvalidParameterCombination otherwise, as AWS), answers `deleting`, and the
+    instance is DBInstanceNotFound from poll N on; deleting it again meanwhile is InvalidDBInstanceState.
+    A major-only EngineVersion ("16") becomes AWS's default minor of it ("16.4"). Instances get distinct
+    DbiResourceIds.
+  * ManageMasterUserPassword: moto's Secrets Manager secret holds {"username": <the master user>,
+    "password": <random>} (moto writes "admin"/a fixed password), and its KMS key is AWS's default key ARN.
+  * ResetDBParameterGroup answers (moto has no handler): resets the named parameters, or all of them.
+  * DeleteDBParameterGroup / DeleteDBSubnetGroup are refused while an instance (one being deleted too) uses
+    the group (InvalidDBParameterGroupState / InvalidDBSubnetGroupStateFault), as on AWS.
+
 Control endpoint, for tests (handled before moto's dispatcher):
   POST   /_emulator/ecs  {"service": NAME or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
                           "stopped_reasons": [...]}   behaviour of the NEXT deployments of matching services
   GET    /_emulator/ecs  the rules;   DELETE /_emulator/ecs  clears them (so does POST /moto-api/reset).
+  POST   /_emulator/rds  {"identifier": ID or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
+                          "status": STATUS}   behaviour of the NEXT create/modify/delete of matching
+                          instances: "stuck" keeps `creating`/`modifying`/`deleting` while the rule says
+                          so (changing it lets the operation go on, as the new rule says); "fail" ends in
+                          STATUS at poll N (default `failed` for create and delete, `incompatible-parameters`
+                          for a modify)
+  GET    /_emulator/rds  the rules;   DELETE /_emulator/rds  clears them (so does POST /moto-api/reset).
 
-Environment: EMULATOR_ECS_POLLS, EMULATOR_ECS_DRAIN_POLLS, EMULATOR_EXIT_WITH_PARENT=1 (exit when the
-process that started the emulator dies: used by the Rust test harness). moto's own variables pass through.
+Environment: EMULATOR_ECS_POLLS, EMULATOR_ECS_DRAIN_POLLS, EMULATOR_RDS_POLLS, EMULATOR_EXIT_WITH_PARENT=1
+(exit when the process that started the emulator dies: used by the Rust test harness). moto's own variables
+pass through.
 """
 
 import copy
@@ -49,6 +75,11 @@ from moto.core.utils import utcnow
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.ecs.exceptions import ECSException, InvalidParameterException
+from moto.rds import models as rds_models
+from moto.rds import responses as rds_responses
+from moto.rds.exceptions import DBInstanceNotFoundError, DBParameterGroupNotFoundError, RDSClientError
+from moto.core.parse import XFormedDict
+from moto.core.responses import PaginatedResult
 
 Backend = ecs_models.EC2ContainerServiceBackend
 Response = ecs_responses.EC2ContainerServiceResponse
@@ -592,8 +623,288 @@ def install_patches():
     Backend.register_task_definition = register_task_definition
 
 
+# ---------------------------------------------------------------------------------------------- RDS
+RdsBackend = rds_models.RDSBackend
+RdsResponse = rds_responses.RDSResponse
+
+RDS_MODES = ("complete", "fail", "stuck")
+# What a "fail" rule ends in, by operation.
+RDS_FAIL_STATUS = {"create": "failed", "modify": "incompatible-parameters", "delete": "failed"}
+# ModifyDBInstance parameters AWS defers to PendingModifiedValues: parameter -> PendingModifiedValues member.
+RDS_PENDING = {
+    "DBInstanceClass": "DBInstanceClass",
+    "AllocatedStorage": "AllocatedStorage",
+    "MasterUserPassword": "MasterUserPassword",
+    "DBPortNumber": "Port",
+    "BackupRetentionPeriod": "BackupRetentionPeriod",
+    "MultiAZ": "MultiAZ",
+    "EngineVersion": "EngineVersion",
+    "StorageType": "StorageType",
+    "DBSubnetGroupName": "DBSubnetGroupName",
+    "Iops": "Iops",
+}
+# AWS's default minor version of a major-only EngineVersion (imitation: AWS's default moves over time).
+RDS_DEFAULT_MINOR = {"postgres": ".4", "mysql": ".0"}
+
+
+class RdsRules:
+    """Behaviour of the next operations, by instance identifier ("*" = any); the exact one wins over "*"."""
+
+    def __init__(self):
+        self.rules = {}
+
+    def set(self, body):
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        unknown = set(body) - {"identifier", "mode", "polls", "status"}
+        if unknown:
+            raise ValueError(f"unknown fields: {sorted(unknown)}")
+        identifier = body.get("identifier", "*")
+        mode = body.get("mode", "complete")
+        if not isinstance(identifier, str) or not identifier:
+            raise ValueError('"identifier" must be a DB instance identifier or "*"')
+        if mode not in RDS_MODES:
+            raise ValueError(f'"mode" must be one of {list(RDS_MODES)}')
+        polls = body.get("polls")
+        if polls is not None and (not isinstance(polls, int) or isinstance(polls, bool) or polls < 0):
+            raise ValueError('"polls" must be a whole number >= 0')
+        status = body.get("status")
+        if status is not None and (not isinstance(status, str) or not status):
+            raise ValueError('"status" must be a DB instance status, e.g. "failed"')
+        rule = {"identifier": identifier.lower(), "mode": mode}
+        if polls is not None:
+            rule["polls"] = polls
+        if status is not None:
+            rule["status"] = status
+        self.rules[rule["identifier"]] = rule
+        return rule
+
+    def for_instance(self, identifier, op):
+        rule = self.rules.get(identifier) or self.rules.get("*") or {"mode": "complete"}
+        return {
+            "op": op,
+            "mode": rule["mode"],
+            "needed": rule.get("polls", env_int("EMULATOR_RDS_POLLS", 2)),
+            "fail_status": rule.get("status") or RDS_FAIL_STATUS[op],
+            "polls": 0,
+        }
+
+    def list(self):
+        return [self.rules[k] for k in sorted(self.rules)]
+
+    def clear(self):
+        self.rules.clear()
+
+
+RDS_RULES = RdsRules()
+
+orig_rds_create_db_instance = RdsResponse.create_db_instance
+orig_rds_modify_db_instance = RdsResponse.modify_db_instance
+orig_rds_delete_db_instance = RdsResponse.delete_db_instance
+orig_rds_describe_db_instances = RdsResponse.describe_db_instances
+orig_rds_delete_db_parameter_group = RdsResponse.delete_db_parameter_group
+orig_rds_delete_db_subnet_group = RdsResponse.delete_db_subnet_group
+
+
+def rds_set_pending(db, pending):
+    db._emu_pending = pending
+    db.pending_modified_values = {RDS_PENDING[k]: ("****" if k == "MasterUserPassword" else v) for k, v in pending.items()} or None
+
+
+def rds_apply_pending(backend, db):
+    pending = getattr(db, "_emu_pending", None) or {}
+    if pending:
+        kwargs = XFormedDict({"DBInstanceIdentifier": db.db_instance_identifier, **pending})
+        backend.modify_db_instance(db.db_instance_identifier, kwargs)
+        if "DBPortNumber" in pending:
+            db.port = int(pending["DBPortNumber"])
+    rds_set_pending(db, {})
+
+
+def rds_advance(backend, db):
+    """One poll of `db` (a DescribeDBInstances that returns it)."""
+    op = getattr(db, "_emu_op", None)
+    if op is None:
+        return
+    op["polls"] += 1
+    if op["mode"] == "stuck":
+        # Stuck while the rule says so: once it is changed, the operation goes on as the new rule says.
+        now = RDS_RULES.for_instance(db.db_instance_identifier, op["op"])
+        if now["mode"] != "stuck":
+            op.update(mode=now["mode"], fail_status=now["fail_status"], needed=op["polls"] - 1 + now["needed"])
+    done = op["polls"] >= op["needed"]
+    if op["mode"] == "stuck" or not done:
+        if op["op"] == "create":
+            db.status = "backing-up" if op["polls"] >= op["needed"] - 1 and op["mode"] == "complete" else "creating"
+        return
+    db._emu_op = None
+    if op["mode"] == "fail":
+        db.status = op["fail_status"]
+        # A failed delete leaves the instance there, to be deleted again.
+        db._emu_deleting = False
+        return
+    if op["op"] == "delete":
+        if backend.databases.get(db.db_instance_identifier) is db:
+            del backend.databases[db.db_instance_identifier]
+        return
+    if op["op"] == "modify":
+        rds_apply_pending(backend, db)
+    db.status = "available"
+
+
+def rds_create_db_instance(self):
+    with LOCK:
+        version = self._get_param("EngineVersion")
+        engine = (self._get_param("Engine") or "").lower()
+        if version and "." not in version and engine in RDS_DEFAULT_MINOR:
+            self.params["EngineVersion"] = version + RDS_DEFAULT_MINOR[engine]
+        result = orig_rds_create_db_instance(self)
+        db = self.backend.databases[self._get_param("DBInstanceIdentifier").lower()]
+        db.dbi_resource_id = "db-" + uuid.uuid4().hex[:26].upper()
+        rds_set_pending(db, {})
+        db._emu_op = RDS_RULES.for_instance(db.db_instance_identifier, "create")
+        db.status = "creating"
+        if db._emu_op["needed"] == 0 and db._emu_op["mode"] == "complete":
+            db._emu_op = None
+            db.status = "available"
+        return result
+
+
+def rds_modify_db_instance(self):
+    with LOCK:
+        identifier = (self._get_param("DBInstanceIdentifier") or "").lower()
+        db = self.backend.databases.get(identifier)
+        if db is None or getattr(db, "_emu_deleting", False):
+            raise DBInstanceNotFoundError(identifier)
+        immediately = bool(self._get_param("ApplyImmediately", False))
+        pending = dict(getattr(db, "_emu_pending", None) or {})
+        for param in RDS_PENDING:
+            value = self._get_param(param)
+            if value is not None:
+                pending[param] = value
+                del self.params[param]
+        result = orig_rds_modify_db_instance(self)
+        rds_set_pending(db, pending)
+        if immediately:
+            db._emu_op = RDS_RULES.for_instance(identifier, "modify")
+            db.status = "modifying"
+            if db._emu_op["needed"] == 0 and db._emu_op["mode"] == "complete":
+                rds_advance(self.backend, db)
+        return result
+
+
+def rds_delete_db_instance(self):
+    with LOCK:
+        identifier = (self._get_param("DBInstanceIdentifier") or "").lower()
+        db = self.backend.databases.get(identifier)
+        if db is not None and getattr(db, "_emu_deleting", False):
+            raise RDSClientError("InvalidDBInstanceState", f"Instance {identifier} is already being deleted.")
+        if db is not None and not self._get_param("SkipFinalSnapshot", False) and not self._get_param("FinalDBSnapshotIdentifier"):
+            raise RDSClientError(
+                "InvalidParameterCombination",
+                "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
+            )
+        result = orig_rds_delete_db_instance(self)
+        if db is not None:
+            # moto forgets it at once; AWS describes it as `deleting` for a while.
+            self.backend.databases[identifier] = db
+            db._emu_deleting = True
+            db.status = "deleting"
+            db._emu_op = RDS_RULES.for_instance(identifier, "delete")
+            if db._emu_op["needed"] == 0 and db._emu_op["mode"] == "complete":
+                rds_advance(self.backend, db)
+        return result
+
+
+def rds_describe_db_instances(self):
+    with LOCK:
+        identifier = self.params.get("DBInstanceIdentifier")
+        filters = {f["Name"]: f["Values"] for f in self.params.get("Filters", [])}
+        try:
+            found = self.backend.describe_db_instances(identifier, filters=filters)
+        except DBInstanceNotFoundError:
+            found = []
+        for db in list(found):
+            rds_advance(self.backend, db)
+        return orig_rds_describe_db_instances(self)
+
+
+def rds_instances_using(backend, attr, name):
+    name = (name or "").lower()
+    return sorted(
+        db.db_instance_identifier
+        for db in backend.databases.values()
+        if (getattr(db, attr, None) or "").lower() == name
+    )
+
+
+def rds_delete_db_parameter_group(self):
+    """As AWS: refused while an instance (also one being deleted) uses the group (moto deletes it, and then
+    fails describing the instance)."""
+    with LOCK:
+        users = rds_instances_using(self.backend, "db_parameter_group_name", self._get_param("DBParameterGroupName"))
+        if users:
+            raise RDSClientError(
+                "InvalidDBParameterGroupState",
+                f"One or more database instances are still members of this parameter group {self._get_param('DBParameterGroupName')}, "
+                f"so the group cannot be deleted: {', '.join(users)}",
+            )
+        return orig_rds_delete_db_parameter_group(self)
+
+
+def rds_delete_db_subnet_group(self):
+    """As AWS: refused while an instance (also one being deleted) uses the group."""
+    with LOCK:
+        users = rds_instances_using(self.backend, "_db_subnet_group_name", self._get_param("DBSubnetGroupName"))
+        if users:
+            raise RDSClientError(
+                "InvalidDBSubnetGroupStateFault",
+                f"Cannot delete the subnet group '{self._get_param('DBSubnetGroupName')}' because at least one database "
+                f"instance: {users[0]} is still using it.",
+            )
+        return orig_rds_delete_db_subnet_group(self)
+
+
+def rds_reset_db_parameter_group(self):
+    with LOCK:
+        name = self._get_param("DBParameterGroupName")
+        group = self.backend.db_parameter_groups.get(name)
+        if group is None:
+            raise DBParameterGroupNotFoundError(name)
+        if self._get_param("ResetAllParameters", False):
+            group.parameters.clear()
+        else:
+            for p in self.params.get("Parameters", []):
+                group.parameters.pop(p["ParameterName"], None)
+        return ActionResult({"DBParameterGroupName": group.name})
+
+
+def rds_secret_string(self):
+    """What AWS puts in a managed master-user secret: the instance's master user and a random password."""
+    username = getattr(self.resource, "master_username", None) or "admin"
+    return json.dumps({"username": username, "password": uuid.uuid4().hex + "Aa1!"})
+
+
+def rds_secret_kms_key_id(self):
+    if self.secret.kms_key_id:
+        return self.kms.describe_key(self.secret.kms_key_id).arn
+    return f"arn:aws:kms:{self.resource.region}:{self.resource.account_id}:alias/aws/secretsmanager"
+
+
+def install_rds_patches():
+    RdsResponse.create_db_instance = rds_create_db_instance
+    RdsResponse.modify_db_instance = rds_modify_db_instance
+    RdsResponse.delete_db_instance = rds_delete_db_instance
+    RdsResponse.describe_db_instances = rds_describe_db_instances
+    RdsResponse.reset_db_parameter_group = rds_reset_db_parameter_group
+    RdsResponse.delete_db_parameter_group = rds_delete_db_parameter_group
+    RdsResponse.delete_db_subnet_group = rds_delete_db_subnet_group
+    rds_models.MasterUserSecret._generate_secret_string = rds_secret_string
+    rds_models.MasterUserSecret.kms_key_id = property(rds_secret_kms_key_id)
+
+
 # ---------------------------------------------------------------------------------------------- WSGI
-CONTROL_PATH = "/_emulator/ecs"
+CONTROL_PATHS = {"/_emulator/ecs": RULES, "/_emulator/rds": RDS_RULES}
 
 
 class EmulatorApp:
@@ -605,27 +916,28 @@ class EmulatorApp:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path == CONTROL_PATH:
-            return self.control(method, environ, start_response)
+        if path in CONTROL_PATHS:
+            return self.control(CONTROL_PATHS[path], method, environ, start_response)
         if path.rstrip("/") == "/moto-api/reset" and method == "POST":
             with LOCK:
                 RULES.clear()
+                RDS_RULES.clear()
         return self.app(environ, start_response)
 
-    def control(self, method, environ, start_response):
+    def control(self, rules, method, environ, start_response):
         status, body = "200 OK", None
         with LOCK:
             if method == "GET":
-                body = {"rules": RULES.list()}
+                body = {"rules": rules.list()}
             elif method == "DELETE":
-                RULES.clear()
+                rules.clear()
                 body = {"rules": []}
             elif method == "POST":
                 try:
                     length = int(environ.get("CONTENT_LENGTH") or 0)
                     raw = environ["wsgi.input"].read(length) if length else b""
-                    rule = RULES.set(json.loads(raw or b"{}"))
-                    body = {"rule": rule, "rules": RULES.list()}
+                    rule = rules.set(json.loads(raw or b"{}"))
+                    body = {"rule": rule, "rules": rules.list()}
                 except (ValueError, json.JSONDecodeError) as e:
                     status, body = "400 Bad Request", {"error": str(e)}
             else:
@@ -650,6 +962,7 @@ def main(argv):
     if os.environ.get("EMULATOR_EXIT_WITH_PARENT") == "1":
         exit_with_parent()
     install_patches()
+    install_rds_patches()
     run_simple = moto.server.run_simple
     moto.server.run_simple = lambda host, port, app, **kw: run_simple(host, port, EmulatorApp(app), **kw)
     sys.argv[0] = "emulator"

@@ -1,6 +1,6 @@
 //! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
-//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `ecs/`, `sts/`, `meta/` (region) and
-//! `builtin/` (data `stack`). One file per type; registering a new type is one line here.
+//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `ecs/`, `rds/`, `secretsmanager/`, `sts/`,
+//! `meta/` (region) and `builtin/` (data `stack`). One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
 
@@ -14,6 +14,8 @@ pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod meta;
+pub mod rds;
+pub mod secretsmanager;
 pub mod sts;
 
 pub fn register(r: &mut Registry) {
@@ -54,6 +56,11 @@ pub fn register(r: &mut Registry) {
     r.add_resource(elbv2::target_group::LbTargetGroup);
     r.add_resource(elbv2::listener::LbListener);
     r.add_resource(elbv2::listener_rule::LbListenerRule);
+    // RDS, Secrets Manager
+    r.add_resource(rds::subnet_group::DbSubnetGroup);
+    r.add_resource(rds::parameter_group::DbParameterGroup);
+    r.add_resource(rds::instance::DbInstance);
+    r.add_data_source(secretsmanager::secret_data::SecretData);
 }
 
 #[cfg(test)]
@@ -66,6 +73,9 @@ mod tests {
             types,
             [
                 "cloudwatch_log_group",
+                "db_instance",
+                "db_parameter_group",
+                "db_subnet_group",
                 "ecr_lifecycle_policy",
                 "ecr_repository",
                 "ecs_cluster",
@@ -91,7 +101,7 @@ mod tests {
         );
         assert_eq!(
             r.data_source_types().collect::<Vec<_>>(),
-            ["availability_zones", "caller_identity", "ecr_repository", "ecs_cluster", "iam_role", "region", "stack"]
+            ["availability_zones", "caller_identity", "ecr_repository", "ecs_cluster", "iam_role", "region", "secretsmanager_secret", "stack"]
         );
     }
 }

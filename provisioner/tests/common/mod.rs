@@ -134,6 +134,21 @@ impl Moto {
         self.request("DELETE", "/_emulator/ecs", "");
     }
 
+    /// Sets how the NEXT RDS operations (create, modify, delete) of matching DB instances behave (`POST
+    /// /_emulator/rds`; see scripts/emulator.py), e.g. `{"identifier": "api-db", "mode": "stuck"}` (the
+    /// instance stays `creating` / `modifying` / `deleting`), `{"identifier": "api-db", "mode": "fail",
+    /// "polls": 1, "status": "failed"}`, `{"identifier": "api-db", "mode": "complete", "polls": 5}`. Rules are
+    /// kept until changed, for the whole server: on the shared server, name your own instance, never `"*"`.
+    /// Returns the endpoint's JSON answer.
+    pub fn rds_behaviour(&self, json: &str) -> String {
+        self.request("POST", "/_emulator/rds", json)
+    }
+
+    /// Clears every RDS behaviour rule (`DELETE /_emulator/rds`).
+    pub fn clear_rds_behaviour(&self) {
+        self.request("DELETE", "/_emulator/rds", "");
+    }
+
     /// One HTTP/1.1 request to the emulator over a raw socket; panics unless it answers 200. Returns the body.
     fn request(&self, method: &str, path: &str, body: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the emulator");
@@ -331,7 +346,8 @@ pub async fn tagged_ids(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<String> {
 /// How many live objects carry `provisioner:stack = stack` (see [`tagged_ids`]).
 /// Objects of the services beyond EC2 tagged `provisioner:stack = stack`, with their tags, by the id the
 /// state gives them: ELBv2 load balancers, target groups, listeners and rules (ARN), CloudWatch Logs groups,
-/// IAM roles and ECR repositories (name), ECS clusters, services and active task-definition revisions (ARN). Read the long way (list everything, then its tags), so the check
+/// IAM roles and ECR repositories (name), ECS clusters, services and active task-definition revisions (ARN), RDS DB
+/// instances (not yet gone: `deleting` ones included), subnet groups and parameter groups (name). Read the long way (list everything, then its tags), so the check
 /// does not depend on the Resource Groups Tagging API the provisioner itself uses.
 pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
     use std::collections::BTreeMap;
@@ -489,6 +505,42 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
         let tags = ecs_tags(d.tags());
         if ours(&tags) {
             out.push((arn.to_owned(), tags));
+        }
+    }
+
+    // RDS: instances carry their tags; subnet and parameter groups need one tag call each.
+    let rds = aws_sdk_rds::Client::new(sdk);
+    let rds_tags = |tags: &[aws_sdk_rds::types::Tag]| -> BTreeMap<String, String> {
+        tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned()))).collect()
+    };
+    let mut pages = rds.describe_db_instances().into_paginator().items().send();
+    while let Some(db) = pages.next().await {
+        let db = db.expect("DescribeDBInstances");
+        let tags = rds_tags(db.tag_list());
+        if ours(&tags) {
+            out.push((db.db_instance_identifier().unwrap_or("").to_owned(), tags));
+        }
+    }
+    let mut named: Vec<(String, String)> = Vec::new();
+    let mut pages = rds.describe_db_subnet_groups().into_paginator().items().send();
+    while let Some(g) = pages.next().await {
+        let g = g.expect("DescribeDBSubnetGroups");
+        if let (Some(n), Some(a)) = (g.db_subnet_group_name(), g.db_subnet_group_arn()) {
+            named.push((n.to_owned(), a.to_owned()));
+        }
+    }
+    let mut pages = rds.describe_db_parameter_groups().into_paginator().items().send();
+    while let Some(g) = pages.next().await {
+        let g = g.expect("DescribeDBParameterGroups");
+        if let (Some(n), Some(a)) = (g.db_parameter_group_name(), g.db_parameter_group_arn()) {
+            named.push((n.to_owned(), a.to_owned()));
+        }
+    }
+    for (name, arn) in named {
+        let Ok(t) = rds.list_tags_for_resource().resource_name(&arn).send().await else { continue };
+        let tags = rds_tags(t.tag_list());
+        if ours(&tags) {
+            out.push((name, tags));
         }
     }
 

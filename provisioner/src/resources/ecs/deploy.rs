@@ -294,7 +294,7 @@ pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
 }
 
 /// The progress period: `PROVISIONER_PROGRESS_SECS` (tests), 10 s by default.
-fn progress_period() -> Duration {
+pub(crate) fn progress_period() -> Duration {
     std::env::var("PROVISIONER_PROGRESS_SECS")
         .ok()
         .and_then(|v| v.parse::<f64>().ok())
