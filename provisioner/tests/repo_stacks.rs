@@ -46,7 +46,132 @@ fn hello_checks<'a>(h: &'a Hello, ws: &'static str, nats: usize, retention: i32)
         assert_eq!(outputs["private_subnet_ids"]["value"].as_array().map(Vec::len), Some(2), "{outputs:#}");
         check_wiring(h, ws, cli, &outputs, retention);
         check_services(h, ws, cli, &outputs);
+        check_database(h, ws, cli, &outputs);
     }
+}
+
+/// The api's PostgreSQL, read back with the SDK: in staging and prod an encrypted, private PostgreSQL 16
+/// instance in the private subnets' DB subnet group, in the database security group, with the TLS-only
+/// parameter group and a managed master password; prod multi-AZ with 14 days of backups and deletion
+/// protection, staging single-AZ with 1 day; the api's task gets PG* from the instance and PGPASSWORD from
+/// the secret, which the execution role may read and nothing else may. dev: no instance, no PG*.
+fn check_database(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
+    let sdk = common::sdk_config(cli.moto);
+    let rds = aws_sdk_rds::Client::new(&sdk);
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let out = |path: &[&str]| output_str(outputs, path);
+    let identifier = format!("{}-{ws}", h.project);
+    let api_td = block_on(ecs.describe_task_definition().task_definition(out(&["task_definition_arns", "value", "api"])).send()).unwrap();
+    let api = api_td.task_definition().unwrap().container_definitions()[0].clone();
+    let env: std::collections::BTreeMap<&str, &str> = api.environment().iter().filter_map(|e| Some((e.name()?, e.value()?))).collect();
+    let role_policies = block_on(iam.list_role_policies().role_name(format!("{identifier}-task-execution")).send()).unwrap();
+    if ws == "dev" {
+        assert!(block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).is_err(), "dev has no RDS");
+        assert!(!env.contains_key("PGHOST") && api.secrets().is_empty(), "dev's api keeps SQLite: {env:?}");
+        assert!(outputs["database"]["value"].is_null(), "{outputs:#}");
+        assert_eq!(role_policies.policy_names(), ["pull-images-write-logs"]);
+        return;
+    }
+    let prod = ws == "prod";
+    let db = block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).unwrap().db_instances()[0].clone();
+    assert_eq!(db.db_instance_status(), Some("available"));
+    assert_eq!(db.engine(), Some("postgres"));
+    assert!(db.engine_version().is_some_and(|v| v.starts_with("16.")), "{db:?}");
+    assert_eq!(out(&["database", "value", "engine_version"]), db.engine_version().unwrap(), "the running version is shown");
+    assert!(db.storage_encrypted() == Some(true) && db.publicly_accessible() == Some(false), "{db:?}");
+    assert_eq!(db.multi_az(), Some(prod));
+    assert_eq!(db.backup_retention_period(), Some(if prod { 14 } else { 1 }));
+    assert_eq!(db.deletion_protection(), Some(prod));
+    assert_eq!(db.endpoint().and_then(|e| e.address()).unwrap(), out(&["database", "value", "address"]));
+    // In the private subnets' group, in the database security group.
+    let group = db.db_subnet_group().expect("subnet group");
+    assert_eq!(group.db_subnet_group_name(), Some(identifier.as_str()));
+    let mut subnets: Vec<String> = group.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_owned)).collect();
+    subnets.sort();
+    let mut private: Vec<String> =
+        outputs["private_subnet_ids"]["value"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    private.sort();
+    assert_eq!(subnets, private, "the DB subnet group is the private subnets");
+    let sgs: Vec<&str> = db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(sgs, [out(&["security_group_ids", "value", "db"])], "only the database group (5432 from the api only: check_wiring)");
+    // TLS only.
+    let pg_name = format!("{identifier}-postgres16");
+    assert_eq!(db.db_parameter_groups().iter().filter_map(|p| p.db_parameter_group_name()).collect::<Vec<_>>(), [pg_name.as_str()]);
+    let params = block_on(rds.describe_db_parameters().db_parameter_group_name(&pg_name).send()).unwrap();
+    let force_ssl = params.parameters().iter().find(|p| p.parameter_name() == Some("rds.force_ssl")).expect("rds.force_ssl set");
+    assert_eq!(force_ssl.parameter_value(), Some("1"));
+    // The managed password: its secret is what the api's task reads, and all the execution role may read.
+    let secret_arn = db.master_user_secret().and_then(|s| s.secret_arn()).expect("a managed master password").to_owned();
+    assert_eq!(out(&["database", "value", "secret_arn"]), secret_arn);
+    let address = out(&["database", "value", "address"]);
+    let want_env = [("PGHOST", address.as_str()), ("PGPORT", "5432"), ("PGDATABASE", "hello"), ("PGUSER", "hello"), ("PGSSLMODE", "require")];
+    for (k, v) in want_env {
+        assert_eq!(env.get(k).copied(), Some(v), "api env {k}: {env:?}");
+    }
+    let secrets: Vec<(&str, &str)> = api.secrets().iter().map(|s| (s.name(), s.value_from())).collect();
+    let value_from = format!("{secret_arn}:password::");
+    assert_eq!(secrets, [("PGPASSWORD", value_from.as_str())]);
+    let mut names = role_policies.policy_names().to_vec();
+    names.sort();
+    assert_eq!(names, ["pull-images-write-logs", "read-database-password"]);
+    let doc = block_on(iam.get_role_policy().role_name(format!("{identifier}-task-execution")).policy_name("read-database-password").send()).unwrap();
+    let doc = policy_doc(doc.policy_document());
+    let st = statements(&doc);
+    assert_eq!(st.len(), 1, "{doc:#}");
+    assert_eq!(strings(&st[0]["Action"]), ["secretsmanager:GetSecretValue"]);
+    assert_eq!(strings(&st[0]["Resource"]), [secret_arn.clone()], "that one secret only");
+    // The password RDS generated is nowhere the tool writes or prints.
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk);
+    let secret = block_on(sm.get_secret_value().secret_id(&secret_arn).send()).unwrap();
+    let secret: Json = serde_json::from_str(secret.secret_string().unwrap()).unwrap();
+    let password = secret["password"].as_str().expect("the secret holds the password").to_owned();
+    assert!(password.len() >= 8, "{secret:#}");
+    let verbose = cli.command(&["-v", "plan"]).env("PROVISIONER_LOG", "debug").output().unwrap();
+    assert!(verbose.status.success() && !verbose.stderr.is_empty(), "{}", String::from_utf8_lossy(&verbose.stderr));
+    let places = [
+        ("state", std::fs::read_to_string(cli.state_path()).unwrap()),
+        ("plan --json", cli.ok(&["plan", "--json"]).all()),
+        ("show", cli.ok(&["show"]).all()),
+        ("show --json", cli.ok(&["show", "--json"]).all()),
+        ("output", cli.ok(&["output", "--json"]).all()),
+        ("debug logs", format!("{}{}", String::from_utf8_lossy(&verbose.stdout), String::from_utf8_lossy(&verbose.stderr))),
+    ];
+    for (what, text) in places {
+        assert!(!text.contains(&password), "{what} contains the database password");
+    }
+}
+
+/// prod's database is protected by `protect` (true in env/prod.toml): destroy is refused at plan, and still
+/// refused once `prevent_destroy` is deleted from the configuration (state remembers it); the documented path
+/// — apply, then destroy, with `-var protect=false` — turns off deletion protection and destroys it, leaving
+/// its final snapshot.
+fn destroy_protected_prod(h: &Hello, prod: &Cli) {
+    let out = prod.expect(1, &["destroy", "--auto-approve"]);
+    assert!(out.stderr.contains(r#"db_instance.main["main"] has lifecycle.prevent_destroy set"#), "{out}");
+    assert!(out.stderr.contains("database.toml:"), "located: {out}");
+    let setting = r#"lifecycle = { prevent_destroy = "${var.protect}" }"#;
+    prod.edit("database.toml", setting, "");
+    let out = prod.expect(1, &["destroy", "--auto-approve"]);
+    assert!(out.stderr.contains("an earlier apply recorded lifecycle.prevent_destroy = true"), "{out}");
+    // Even with the variable off, deletion protection is still on in AWS: the plan says how to lift it.
+    let out = prod.expect(1, &["destroy", "--auto-approve", "--var", "protect=false", "--allow-protected", "db_instance.main"]);
+    assert!(out.stderr.contains("deletion_protection") && out.stderr.contains("protect=false"), "{out}");
+    prod.edit("database.toml", "
+
+
+# The execution role", &format!("
+{setting}
+
+# The execution role"));
+    prod.ok(&["apply", "--auto-approve", "--var", "protect=false"]);
+    let identifier = format!("{}-prod", h.project);
+    let rds = aws_sdk_rds::Client::new(&common::sdk_config(prod.moto));
+    let db = block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).unwrap().db_instances()[0].clone();
+    assert_eq!(db.deletion_protection(), Some(false));
+    prod.ok(&["destroy", "--auto-approve", "--var", "protect=false"]);
+    let snapshot = block_on(rds.describe_db_snapshots().db_snapshot_identifier(format!("{identifier}-final")).send()).unwrap();
+    assert_eq!(snapshot.db_snapshots().len(), 1, "prod leaves a final snapshot");
 }
 
 /// The string at `path` in the `output --json` document.
@@ -324,7 +449,7 @@ fn plans_hello_environments_side_by_side() {
     assert!(staging.tagged_in_workspace().is_empty(), "staging's objects are gone");
     assert_eq!(prod.tagged_in_workspace().len(), prod_objects.len(), "prod untouched");
     prod.expect(0, &["plan", "--detailed-exitcode"]);
-    prod.ok(&["destroy", "--auto-approve"]);
+    destroy_protected_prod(&h, &prod);
     dev.ok(&["destroy", "--auto-approve"]);
     assert_eq!(base.count_tagged(), 0, "nothing tagged with the stack is left");
     h.shared.ok(&["destroy", "--auto-approve"]);

@@ -5,10 +5,8 @@
 //! pending path and waits; configuration mistakes fail at plan, located, before any AWS call; slow, stuck
 //! and failed waits of create, modify and delete end bounded, naming the instance and its status, with the
 //! instance saved incomplete (not tainted) when the change took effect; import by identifier and name.
-//!
-//! Assertions that need the engine's part of the RDS work (the lead's: calling `Resource::reconcile` and
-//! `deletion_refused`, honouring `write_only`) are in tests marked `#[ignore]` with that reason; they pass
-//! once that part is merged.
+//! A major-only `engine_version` is no drift (the engine calls `Resource::reconcile`), and
+//! `deletion_protection` makes destroy fail at plan with a hint (`Resource::deletion_refused`).
 
 mod common;
 mod common_cli;
@@ -442,7 +440,6 @@ fn import_takes_the_identifier_and_the_group_names() {
 
 /// `engine_version = "16"` while AWS runs 16.4 is no drift; `engine_version_actual` shows the real version.
 #[test]
-#[ignore = "needs the engine to call Resource::reconcile at plan (the lead's engine part of the RDS work)"]
 fn a_major_only_engine_version_is_no_drift() {
     let cli = Cli::new("rds-version");
     let id = unique("version");
@@ -464,7 +461,6 @@ fn a_major_only_engine_version_is_no_drift() {
 
 /// An instance with `deletion_protection = true` is refused at plan, with how to do it.
 #[test]
-#[ignore = "needs the engine to call Resource::deletion_refused at plan (the lead's engine part of the RDS work)"]
 fn deletion_protection_is_refused_at_plan_with_a_hint() {
     let cli = Cli::new("rds-protect");
     let id = unique("protect");
@@ -524,4 +520,67 @@ fn ctrl_c_while_creating_saves_the_instance_incomplete_and_says_it_goes_on() {
     cli.apply();
     cli.expect(0, &["plan", "--detailed-exitcode"]);
     cli.destroy();
+}
+
+/// `password_wo` from a `sensitive = true` variable: sent to AWS, and never found in the state, a plan (text,
+/// JSON, saved file), `show`, `output` or the logs; a new `password_wo_version` is an in-place update that
+/// sends it again, and the password alone changing is no diff (it is never stored to compare).
+#[test]
+fn a_write_only_password_reaches_aws_and_nothing_else() {
+    const PASSWORD: &str = "Correct-Horse-Battery-9137";
+    let cli = Cli::new("rds-password");
+    let id = unique("pw");
+    let write = |version: u32| {
+        cli.write(
+            "main.toml",
+            &format!(
+                "{HEADER}[variable.db_password]\ntype = \"string\"\nsensitive = true\n\n\
+                 [resource.db_instance.main]\nidentifier = \"{id}\"\nengine = \"postgres\"\nengine_version = \"16\"\n\
+                 instance_class = \"db.t4g.micro\"\nallocated_storage = 20\nusername = \"app\"\n\
+                 password_wo = \"${{var.db_password}}\"\npassword_wo_version = {version}\n\
+                 skip_final_snapshot = true\napply_immediately = true\n\n\
+                 [output.address]\nvalue = \"${{db_instance.main.address}}\"\n"
+            ),
+        )
+    };
+    write(1);
+    let var = format!("db_password={PASSWORD}");
+    let plan_file = cli.path().join("db.plan");
+    let plan_arg = plan_file.to_str().unwrap();
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    seen.push(("plan", cli.ok(&["plan", "--var", &var, "-out", plan_arg]).all()));
+    seen.push(("plan file", std::fs::read_to_string(&plan_file).unwrap()));
+    seen.push(("plan --json", cli.ok(&["plan", "--json", "--var", &var]).all()));
+    let applied = cli
+        .command(&["-v", "apply", "--auto-approve", "--var", &var, plan_arg])
+        .env("PROVISIONER_LOG", "debug")
+        .output()
+        .unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&applied.stdout), String::from_utf8_lossy(&applied.stderr));
+    assert!(applied.status.success(), "{log}");
+    seen.push(("apply with debug logs", log));
+    seen.push(("state", std::fs::read_to_string(cli.state_path()).unwrap()));
+    seen.push(("show", cli.ok(&["show"]).all()));
+    seen.push(("show --json", cli.ok(&["show", "--json"]).all()));
+    seen.push(("state show", cli.ok(&["state", "show", "db_instance.main"]).all()));
+    seen.push(("output", cli.ok(&["output", "--json"]).all()));
+    // The same password again: nothing to do (write-only values are never compared).
+    seen.push(("replan", cli.expect(0, &["plan", "--detailed-exitcode", "--var", &var]).all()));
+    // Another password without a new version: still nothing (as in Terraform).
+    cli.expect(0, &["plan", "--detailed-exitcode", "--var", "db_password=another-one-entirely"]);
+    // A new version sends it again, in place.
+    write(2);
+    let plan = cli.json(&[2], &["plan", "--detailed-exitcode", "--var", &var]);
+    assert_eq!(change(&plan, "db_instance.main")["action"], "update", "{plan:#}");
+    seen.push(("rotation plan", plan.to_string()));
+    let rotated = cli.command(&["-v", "apply", "--auto-approve", "--var", &var]).env("PROVISIONER_LOG", "debug").output().unwrap();
+    let log = format!("{}{}", String::from_utf8_lossy(&rotated.stdout), String::from_utf8_lossy(&rotated.stderr));
+    assert!(rotated.status.success(), "{log}");
+    assert!(log.contains("ModifyDBInstance"), "the rotation sends it with a modify: {log}");
+    seen.push(("rotation apply", log));
+    seen.push(("state after rotation", std::fs::read_to_string(cli.state_path()).unwrap()));
+    seen.push(("destroy", cli.ok(&["destroy", "--auto-approve", "--var", &var]).all()));
+    for (what, text) in &seen {
+        assert!(!text.contains(PASSWORD), "{what} contains the password:\n{text}");
+    }
 }
