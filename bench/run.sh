@@ -307,7 +307,13 @@ if [ "${BENCH_HELLO:-1}" != 0 ]; then
 
     step "plans/hello: destroy --auto-approve"
     admin POST reset >/dev/null
-    hello hello-destroy 0 destroy --auto-approve
+    if grep -q '^\[variable.protect\]' "$HDIR"/*.toml; then
+        # prod's database is protected (deletion_protection and prevent_destroy): its documented path.
+        hello hello-unprotect 0 apply --auto-approve --var protect=false
+        hello hello-destroy 0 destroy --auto-approve --var protect=false
+    else
+        hello hello-destroy 0 destroy --auto-approve
+    fi
     if [ "$HAS_SHARED" = 1 ]; then
         run_timed 0 shared-destroy -C "$SDIR" destroy --auto-approve
     fi

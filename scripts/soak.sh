@@ -120,9 +120,14 @@ if "$PROVISIONER" --help 2>&1 | grep -q -- '--workspace'; then
 else
     WORKSPACE=0 ENV_DESC="--var-file env/$ENV_NAME.toml" STATE_REL=".provisioner/state.json"
 fi
+# prod's database is protected (deletion_protection and prevent_destroy, one variable): the soak is about
+# crashes, so it applies and destroys it unprotected, as the documented destroy path does.
+PROTECT_ARGS=()
+if grep -q '^\[variable.protect\]' "$STACK_SRC"/*.toml; then PROTECT_ARGS=(--var protect=false); fi
 # cli_args DIR SUBCOMMAND ARGS...: sets ARGV to the CLI arguments for stack DIR in the prod environment.
 cli_args() {
     local dir="$1" sub="$2"; shift 2
+    case "$sub" in apply|plan|destroy) set -- "${PROTECT_ARGS[@]}" "$@" ;; esac
     if [ "$WORKSPACE" = 1 ]; then
         ARGV=(-C "$dir" -w "$ENV_NAME" "$sub" "$@")
     elif [ "$sub" = force-unlock ]; then

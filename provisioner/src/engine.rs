@@ -1157,9 +1157,23 @@ impl Engine {
             });
         }
         if let (Some(before), Some(imp)) = (before, self.registry.resource(type_name)) {
-            if let Some((why, help)) = imp.deletion_refused(before) {
-                let message = format!("{address} cannot be destroyed: {why}");
-                let help = format!("{help}; nothing was sent to AWS");
+            if let Some(refused) = imp.deletion_refused(before) {
+                let message = format!("{address} cannot be destroyed: {}", refused.message);
+                // Name the variables the blocking argument comes from, with the flag that turns it off.
+                let vars: Vec<String> = refused
+                    .attribute
+                    .and_then(|a| block?.attrs.get(a))
+                    .map(|n| n.references().into_iter().filter_map(|(r, _)| match r { Ref::Var(v) => Some(v), _ => None }).collect())
+                    .unwrap_or_default();
+                let via = match vars.as_slice() {
+                    [] => String::new(),
+                    vs => format!(
+                        " (here it comes from {}: e.g. {})",
+                        vs.iter().map(|v| format!("`var.{v}`")).collect::<Vec<_>>().join(", "),
+                        vs.iter().map(|v| format!("`--var {v}=false`")).collect::<Vec<_>>().join(" ")
+                    ),
+                };
+                let help = format!("{}{via}; nothing was sent to AWS", refused.hint);
                 return Err(match block {
                     Some(b) => EngineError::Config(Diagnostics(vec![Diagnostic::at(message, &b.loc).with_help(help)])),
                     None => EngineError::with_hint(message, help),

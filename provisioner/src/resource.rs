@@ -38,6 +38,17 @@ pub trait Checkpoint: Send + Sync {
     }
 }
 
+/// Why AWS would refuse a delete ([`Resource::deletion_refused`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeletionRefused {
+    /// What stops it: "DB instance x has deletion_protection enabled; AWS refuses to delete it".
+    pub message: String,
+    /// What to do: "set `deletion_protection = false`, apply, then destroy".
+    pub hint: String,
+    /// The argument that stops it, when one does: the engine names the variables it comes from.
+    pub attribute: Option<&'static str>,
+}
+
 /// See [`Resource::replacement_order`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplacementOrder {
@@ -121,9 +132,9 @@ pub trait Resource: Send + Sync + 'static {
     fn reconcile(&self, _cfg: &Attrs, _actual: &mut Attrs) {}
 
     /// Why AWS would refuse to delete this object as it stands (`prior`: its attributes in state), e.g.
-    /// an RDS instance with `deletion_protection = true`: `Some((message, hint))`, which the engine turns
-    /// into a plan-time error naming the instance, before any change is made. Default: nothing stops it.
-    fn deletion_refused(&self, _prior: &Attrs) -> Option<(String, String)> {
+    /// an RDS instance with `deletion_protection = true`, which the engine turns into a plan-time error
+    /// naming the instance, before any change is made. Default: nothing stops it.
+    fn deletion_refused(&self, _prior: &Attrs) -> Option<DeletionRefused> {
         None
     }
 

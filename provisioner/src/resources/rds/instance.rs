@@ -52,7 +52,7 @@ use aws_sdk_rds::types::{DbInstance as AwsInstance, Filter};
 use super::wait::{self, End, Goal, Watch};
 use super::{check_identifier, check_identifier_prefix, check_name_pair, check_timeouts, client, is_gone, name_to_create, rds_tags, sync_tags, timeout, timeouts_type};
 use crate::aws::{aws_err, retry_within, tag_map, Ctx, ProviderError, DEFAULT_WORKSPACE, TAG_ADDRESS, TAG_STACK, TAG_WORKSPACE};
-use crate::resource::{Checkpoint, Resource};
+use crate::resource::{Checkpoint, DeletionRefused, Resource};
 use crate::resources::util::*;
 use crate::schema::{Attribute, Schema, Type, ID, TAGS};
 use crate::value::{Attrs, Value};
@@ -516,17 +516,16 @@ impl Resource for DbInstance {
         reconcile_engine_version(cfg, actual);
     }
 
-    fn deletion_refused(&self, prior: &Attrs) -> Option<(String, String)> {
+    fn deletion_refused(&self, prior: &Attrs) -> Option<DeletionRefused> {
         if prior.get("deletion_protection").and_then(Value::as_bool) != Some(true) {
             return None;
         }
         let id = get_str(prior, "identifier").or_else(|| get_str(prior, ID)).unwrap_or("?");
-        Some((
-            format!("DB instance {id} has deletion_protection enabled; AWS refuses to delete it"),
-            "set `deletion_protection = false` (in plans/hello: `--var protect=false`), apply, then destroy (or apply \
-             the change that replaces it)"
-                .to_owned(),
-        ))
+        Some(DeletionRefused {
+            message: format!("DB instance {id} has deletion_protection enabled; AWS refuses to delete it"),
+            hint: "set `deletion_protection = false`, apply, then destroy (or apply the change that replaces it)".to_owned(),
+            attribute: Some("deletion_protection"),
+        })
     }
 
     /// `available` with nothing pending — or with pending values only when they wait for the maintenance
@@ -815,9 +814,10 @@ mod tests {
 
     #[test]
     fn deletion_protection_refuses_with_a_hint() {
-        let (msg, hint) = DbInstance.deletion_refused(&attrs(json!({"id": "api-db", "identifier": "api-db", "deletion_protection": true}))).unwrap();
-        assert!(msg.contains("api-db has deletion_protection enabled; AWS refuses to delete it"), "{msg}");
-        assert!(hint.contains("deletion_protection = false") && hint.contains("--var protect=false") && hint.contains("destroy"), "{hint}");
+        let r = DbInstance.deletion_refused(&attrs(json!({"id": "api-db", "identifier": "api-db", "deletion_protection": true}))).unwrap();
+        assert!(r.message.contains("api-db has deletion_protection enabled; AWS refuses to delete it"), "{}", r.message);
+        assert!(r.hint.contains("deletion_protection = false") && r.hint.contains("destroy"), "{}", r.hint);
+        assert_eq!(r.attribute, Some("deletion_protection"));
         assert!(DbInstance.deletion_refused(&attrs(json!({"id": "x", "deletion_protection": false}))).is_none());
     }
 
