@@ -260,6 +260,22 @@ fn configuration_mistakes_fail_at_plan_located_with_hints() {
     );
     cli.write("main.toml", &bad_id);
     assert!(cli.expect(1, &["plan"]).all().contains("identifier `Api_DB`"));
+
+    // Still at plan when other arguments are known only after apply (a subnet group to be created).
+    let online = Cli::new("rds-validate-unknown");
+    online.write(
+        "main.toml",
+        &format!(
+            "{HEADER}[resource.db_subnet_group.main]\nname = \"{}\"\nsubnet_ids = [\"subnet-1\", \"subnet-2\"]\n\n\
+             [resource.db_instance.main]\nidentifier = \"{}\"\nengine = \"postgres\"\ninstance_class = \"db.t4g.micro\"\n\
+             username = \"app\"\ndb_subnet_group_name = \"${{db_subnet_group.main.id}}\"\n",
+            unique("unknown-subnets"),
+            unique("unknown-db")
+        ),
+    );
+    let all = online.expect(1, &["plan"]).all();
+    assert!(all.contains("final_snapshot_identifier is required") && all.contains("main.toml:"), "{all}");
+    assert!(!online.state_path().exists(), "nothing was created");
 }
 
 // ------------------------------------------------------------------------------------------------- waits

@@ -504,6 +504,29 @@ impl Resource for DbInstance {
         check(cfg)
     }
 
+    /// The same rules at plan while other arguments are still unknown (the subnet group's name, the
+    /// security groups' ids): [`check`] reads only the arguments listed here, so when they are all known its
+    /// verdict is final — a missing `final_snapshot_identifier` fails the plan, not the create.
+    fn validate_related(&self, cfg: &Attrs, _related: &[(&str, &Attrs)]) -> Result<(), String> {
+        const CHECKED: [&str; 10] = [
+            "identifier",
+            "identifier_prefix",
+            "timeouts",
+            "skip_final_snapshot",
+            "final_snapshot_identifier",
+            "password_wo",
+            "manage_master_user_password",
+            "password_wo_version",
+            "backup_retention_period",
+            "monitoring_interval",
+        ];
+        if CHECKED.iter().all(|k| cfg.get(*k).is_none_or(Value::is_known)) {
+            check(cfg)
+        } else {
+            Ok(())
+        }
+    }
+
     /// `maintenance_window` in lower case, as AWS stores it.
     fn normalize(&self, attrs: &mut Attrs) {
         if let Some(Value::String(w)) = attrs.get("maintenance_window") {
