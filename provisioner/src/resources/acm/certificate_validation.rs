@@ -140,8 +140,8 @@ fn end_error(arn: &str, c: Option<&CertificateDetail>, end: &End) -> ProviderErr
     }
 }
 
-fn label(desired: &Attrs, arn: &str) -> String {
-    let _ = desired;
+/// What progress lines go under: the type and the certificate's id (an untaggable type knows no address).
+fn label(arn: &str) -> String {
     format!("acm_certificate_validation {}", arn.rsplit('/').next().unwrap_or(arn))
 }
 
@@ -210,7 +210,7 @@ impl Resource for AcmCertificateValidation {
         let arn = req_str(desired, "certificate_arn")?.to_owned();
         let fqdns = desired.get("validation_record_fqdns").and_then(Value::as_str_list).unwrap_or_default();
         let timeout = crate::resources::rds::timeout(cx, desired, "create", CREATE_TIMEOUT);
-        let label = label(desired, &arn);
+        let label = label(&arn);
         let start = tokio::time::Instant::now();
         let period = progress_period();
         let mut next_report = start + period;
