@@ -439,3 +439,81 @@ fn configuration_mistakes_fail_at_plan_located_with_hints() {
     let all = cli.expect(1, &["plan"]).all();
     assert!(all.contains("validation_method `EMAIL` is not supported: only DNS validation is"), "{all}");
 }
+
+/// An HTTPS listener uses the certificate through its validation; a change of names replaces the certificate
+/// create-first: the listener moves to the new one, then the old one (no longer in use) is deleted.
+#[test]
+fn a_certificate_an_https_listener_uses_is_replaced_create_first() {
+    let cli = Cli::new("dns-https");
+    let d = domain("https");
+    let lb = format!("tls{}x{}", std::process::id() % 100_000, 2);
+    let stack = |sans: &str| {
+        format!(
+            r#"{HEADER}[data.availability_zones.all]
+
+[resource.vpc.main]
+cidr_block = "10.43.0.0/16"
+
+[resource.subnet.public]
+for_each = {{ a = 0, b = 1 }}
+vpc_id = "${{vpc.main.id}}"
+cidr_block = '${{cidrsubnet("10.43.0.0/16", 8, each.value)}}'
+availability_zone = "${{element(data.availability_zones.all.names, each.value)}}"
+
+[resource.lb.web]
+name = "{lb}"
+subnets = "${{subnet.public[*].id}}"
+
+[resource.lb_target_group.app]
+name_prefix = "app-"
+port = 8080
+protocol = "HTTP"
+target_type = "ip"
+vpc_id = "${{vpc.main.id}}"
+
+[resource.acm_certificate.app]
+domain_name = "{d}"
+subject_alternative_names = {sans}
+
+[resource.acm_certificate_validation.app]
+certificate_arn = "${{acm_certificate.app.arn}}"
+
+[resource.lb_listener.https]
+load_balancer_arn = "${{lb.web.arn}}"
+port = 443
+protocol = "HTTPS"
+certificate_arn = "${{acm_certificate_validation.app.certificate_arn}}"
+default_action = {{ type = "forward", target_group_arn = "${{lb_target_group.app.arn}}" }}
+"#
+        )
+    };
+    cli.write("main.toml", &stack(&format!("[\"www.{d}\"]")));
+    cli.apply();
+    let old = cli.id("acm_certificate.app");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&common::sdk_config(cli.moto));
+    let listener_cert = || {
+        let l = block_on(elb.describe_listeners().listener_arns(cli.id("lb_listener.https")).send()).unwrap();
+        l.listeners()[0].certificates()[0].certificate_arn().unwrap_or_default().to_owned()
+    };
+    assert_eq!(listener_cert(), old);
+    // AWS (and the emulator) refuse to delete a certificate in use.
+    let e = block_on(acm(&cli).delete_certificate().certificate_arn(&old).send()).unwrap_err();
+    assert_eq!(aws_sdk_acm::error::ProvideErrorMetadata::code(&e), Some("ResourceInUseException"), "{e:?}");
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    cli.write("main.toml", &stack(&format!("[\"www.{d}\", \"api.{d}\"]")));
+    let plan = cli.plan_json(&[]);
+    let c = change(&plan, "acm_certificate.app");
+    assert_eq!(c["action"], "replace", "{c:#}");
+    assert_eq!(c["create_before_destroy"], true, "{c:#}");
+    assert!(c["reason"].as_str().is_some_and(|r| r.contains("ACM refuses to delete a certificate in use")), "{c:#}");
+    assert_eq!(change(&plan, "lb_listener.https")["action"], "update");
+    cli.apply();
+    let new = cli.id("acm_certificate.app");
+    assert_ne!(new, old);
+    assert_eq!(listener_cert(), new, "the listener uses the new certificate");
+    assert!(block_on(acm(&cli).describe_certificate().certificate_arn(&old).send()).is_err(), "the old one is deleted");
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+    cli.destroy();
+    assert!(cli.tagged_ids().is_empty(), "{:?}", cli.tagged_ids());
+}
