@@ -8,7 +8,7 @@ works against it has a chance of working against AWS.
 Run through `scripts/emulator` (which installs the pinned moto first); it is a drop-in for `moto_server`:
 same arguments (`-H HOST -p PORT`, ...), same environment, runs in the foreground until killed.
 
-What it changes in moto (ECS and RDS; every other service is moto as it is):
+What it changes in moto (ECS, RDS, Route 53 and ACM; every other service is moto as it is):
   * Services go through deployments as on AWS. CreateService starts one PRIMARY deployment (IN_PROGRESS,
     running 0, pending = desired). Each DescribeServices that returns the service is one *poll*; the N-th
     poll after a deployment starts (N = EMULATOR_ECS_POLLS, default 2) finds it COMPLETED with
@@ -44,6 +44,19 @@ What it changes in moto (ECS and RDS; every other service is moto as it is):
   * DeleteDBParameterGroup / DeleteDBSubnetGroup are refused while an instance (one being deleted too) uses
     the group (InvalidDBParameterGroupState / InvalidDBSubnetGroupStateFault), as on AWS.
 
+  * Route 53 changes take time, as on AWS (moto answers INSYNC at once, with one fixed change id):
+    CreateHostedZone and ChangeResourceRecordSets answer a new change id, PENDING, which GetChange reports
+    INSYNC from its N-th poll on (N = EMULATOR_ROUTE53_POLLS, default 1); an unknown id is NoSuchChange.
+    CreateHostedZone with a CallerReference already used is HostedZoneAlreadyExists (moto made a second
+    zone). A CREATE of a record set that exists (same name, type and set identifier) is InvalidChangeBatch
+    "Tried to create resource record set [...] but it already exists", a DELETE of one that does not is
+    "... but it was not found" (moto checked neither the way AWS does).
+  * ACM: a DNS-validated certificate is issued MOTO_ACM_VALIDATION_WAIT seconds after its request; moto's
+    default is 60, this fixture's is 1 (a fixture setting: set the variable to change it). DescribeCertificate
+    reports the KeyAlgorithm requested (moto: always RSA_2048), InUseBy the load balancers whose ELBv2
+    listeners use the certificate, and DeleteCertificate of a certificate in use is ResourceInUseException,
+    as on AWS (moto's ELBv2 never told ACM).
+
 Control endpoint, for tests (handled before moto's dispatcher):
   POST   /_emulator/ecs  {"service": NAME or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
                           "stopped_reasons": [...]}   behaviour of the NEXT deployments of matching services
@@ -56,7 +69,20 @@ Control endpoint, for tests (handled before moto's dispatcher):
                           for a modify)
   GET    /_emulator/rds  the rules;   DELETE /_emulator/rds  clears them (so does POST /moto-api/reset).
 
-Environment: EMULATOR_ECS_POLLS, EMULATOR_ECS_DRAIN_POLLS, EMULATOR_RDS_POLLS, EMULATOR_EXIT_WITH_PARENT=1
+  POST   /_emulator/route53  {"name": DNS NAME or "*", "mode": "complete"|"stuck", "polls": N}   behaviour of
+                          the NEXT changes touching that name (a record's name, or the zone's): INSYNC at the
+                          N-th GetChange, or PENDING while the rule stays "stuck"
+  POST   /_emulator/acm  {"domain": DOMAIN or "*", "mode": "complete"|"fail"|"stuck", "seconds": N,
+                          "pending": [DOMAIN...], "record_polls": N}   behaviour of the NEXT certificates
+                          requested for that domain name: ISSUED (or FAILED) N seconds after the request
+                          (default MOTO_ACM_VALIDATION_WAIT), or PENDING_VALIDATION while the rule stays "stuck";
+                          "pending" limits the domains left pending/failed (the others SUCCESS); the first
+                          "record_polls" DescribeCertificate answers lack the validation ResourceRecords, as
+                          AWS's do for a few seconds
+  GET / DELETE on both, as above (POST /moto-api/reset clears them too).
+
+Environment: EMULATOR_ECS_POLLS, EMULATOR_ECS_DRAIN_POLLS, EMULATOR_RDS_POLLS, EMULATOR_ROUTE53_POLLS,
+MOTO_ACM_VALIDATION_WAIT (default 1 here), EMULATOR_EXIT_WITH_PARENT=1
 (exit when the process that started the emulator dies: used by the Rust test harness). moto's own variables
 pass through.
 """
@@ -903,8 +929,271 @@ def install_rds_patches():
     rds_models.MasterUserSecret.kms_key_id = property(rds_secret_kms_key_id)
 
 
+# ---------------------------------------------------------------------------------------------- Route 53
+from moto import settings as moto_settings
+from moto.acm import models as acm_models
+from moto.acm import responses as acm_responses
+from moto.core.exceptions import AWSError
+from moto.route53 import responses as r53_responses
+from moto.route53.exceptions import Route53ClientError
+
+R53Response = r53_responses.Route53
+# Change id -> {"polls", "needed", "mode", "names"}: what GetChange answers (moto answers INSYNC at once,
+# with one fixed id for every change).
+R53_CHANGES = {}
+
+
+def dns_clean(name):
+    return (name or "").rstrip(".").lower().replace("\\052", "*")
+
+
+class NamedRules:
+    """Behaviour of the next operations on a DNS name ("*" = any); the exact name wins over "*"."""
+
+    def __init__(self, key, modes, fields):
+        self.key, self.modes, self.fields = key, modes, fields
+        self.rules = {}
+
+    def set(self, body):
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        unknown = set(body) - {self.key, "mode", *self.fields}
+        if unknown:
+            raise ValueError(f"unknown fields: {sorted(unknown)}")
+        name = body.get(self.key, "*")
+        mode = body.get("mode", "complete")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f'"{self.key}" must be a DNS name or "*"')
+        if mode not in self.modes:
+            raise ValueError(f'"mode" must be one of {list(self.modes)}')
+        rule = {self.key: dns_clean(name) if name != "*" else "*", "mode": mode}
+        for f, kind in self.fields.items():
+            if f in body:
+                v = body[f]
+                if kind == "int" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                    raise ValueError(f'"{f}" must be a whole number >= 0')
+                if kind == "names" and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+                    raise ValueError(f'"{f}" must be a list of DNS names')
+                rule[f] = [dns_clean(x) for x in v] if kind == "names" else v
+        self.rules[rule[self.key]] = rule
+        return rule
+
+    def find(self, names):
+        for n in names:
+            if dns_clean(n) in self.rules:
+                return self.rules[dns_clean(n)]
+        return self.rules.get("*")
+
+    def list(self):
+        return [self.rules[k] for k in sorted(self.rules)]
+
+    def clear(self):
+        self.rules.clear()
+
+
+R53_RULES = NamedRules("name", ("complete", "stuck"), {"polls": "int"})
+
+
+def r53_new_change(names):
+    """A change id for a write touching `names`, PENDING until its N-th GetChange (the rule's, else
+    EMULATOR_ROUTE53_POLLS, default 1)."""
+    rule = R53_RULES.find(names) or {}
+    change_id = "C" + uuid.uuid4().hex[:13].upper()
+    R53_CHANGES[change_id] = {
+        "polls": 0,
+        "needed": rule.get("polls", env_int("EMULATOR_ROUTE53_POLLS", 1)),
+        "mode": rule.get("mode", "complete"),
+        "names": list(names),
+    }
+    return {"Id": f"/change/{change_id}", "Status": "PENDING", "SubmittedAt": utcnow()}
+
+
+def r53_create_hosted_zone(self):
+    with LOCK:
+        reference = self._get_param("CallerReference")
+        if reference and any(z.caller_reference == reference for z in self.backend.zones.values()):
+            raise Route53ClientError(
+                "HostedZoneAlreadyExists",
+                f"A hosted zone has already been created with the specified caller reference: {reference}",
+            )
+        result = orig_r53_create_hosted_zone(self)
+        result.result["ChangeInfo"] = r53_new_change([self._get_param("Name")])
+        return result
+
+
+def r53_change_resource_record_sets(self):
+    with LOCK:
+        zone = self.backend.get_hosted_zone(self._get_param("HostedZoneId"))
+        changes = self._get_param("ChangeBatch.Changes") or []
+        names = []
+        for c in changes:
+            rr = c.get("ResourceRecordSet") or {}
+            name, rtype, ident = dns_clean(rr.get("Name")), rr.get("Type"), rr.get("SetIdentifier")
+            names.append(name)
+            existing = [s for s in zone.rrsets if dns_clean(s.name) == name and s.type == rtype and s.set_identifier == ident]
+            if c.get("Action") == "CREATE" and existing:
+                raise Route53ClientError(
+                    "InvalidChangeBatch",
+                    f"[Tried to create resource record set [name='{name}.', type='{rtype}'] but it already exists]",
+                )
+            if c.get("Action") == "DELETE" and not existing:
+                raise Route53ClientError(
+                    "InvalidChangeBatch",
+                    f"[Tried to delete resource record set [name='{name}.', type='{rtype}'] but it was not found]",
+                )
+        result = orig_r53_change_resource_record_sets(self)
+        result.result["ChangeInfo"] = r53_new_change(names + [zone.name])
+        return result
+
+
+def r53_get_change(self):
+    with LOCK:
+        change_id = (self._get_param("Id") or "").split("/")[-1]
+        change = R53_CHANGES.get(change_id)
+        if change is None:
+            raise Route53ClientError("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
+        change["polls"] += 1
+        if change["mode"] == "stuck":
+            # Stuck while the rule says so: once it is changed, the change goes on as the new rule says.
+            now = R53_RULES.find(change["names"]) or {}
+            if now.get("mode", "complete") != "stuck":
+                change.update(mode="complete", needed=change["polls"] + now.get("polls", env_int("EMULATOR_ROUTE53_POLLS", 1)))
+        done = change["mode"] == "complete" and change["polls"] >= change["needed"]
+        return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": "INSYNC" if done else "PENDING", "SubmittedAt": utcnow()}})
+
+
+orig_r53_create_hosted_zone = R53Response.create_hosted_zone
+orig_r53_change_resource_record_sets = R53Response.change_resource_record_sets
+
+
+# ---------------------------------------------------------------------------------------------- ACM
+AcmBackend = acm_models.AWSCertificateManagerBackend
+AcmResponse = acm_responses.AWSCertificateManagerResponse
+CertBundle = acm_models.CertBundle
+
+ACM_RULES = NamedRules("domain", ("complete", "fail", "stuck"), {"seconds": "int", "pending": "names", "record_polls": "int"})
+
+
+def acm_rule_state(rule):
+    return {
+        "mode": rule.get("mode", "complete"),
+        "seconds": rule.get("seconds"),
+        "pending": rule.get("pending") or [],
+        "record_polls": rule.get("record_polls", 0),
+        "describes": 0,
+        "since": utcnow(),
+    }
+
+
+def acm_check(self):
+    with LOCK:
+        emu = getattr(self, "_emu", None)
+        if emu is None or self.type != "AMAZON_ISSUED" or self.status != "PENDING_VALIDATION":
+            return orig_acm_check(self)
+        if emu["mode"] == "stuck":
+            now = ACM_RULES.find([self.common_name]) or {}
+            if now.get("mode", "complete") == "stuck":
+                return None
+            emu.update(mode=now.get("mode", "complete"), seconds=now.get("seconds"), since=utcnow())
+        wait = emu["seconds"] if emu["seconds"] is not None else moto_settings.ACM_VALIDATION_WAIT
+        if (utcnow() - emu["since"]).total_seconds() < wait:
+            return None
+        if emu["mode"] == "fail":
+            self.status = "FAILED"
+        else:
+            self.status = "ISSUED"
+        return None
+
+
+def acm_in_use_by(bundle):
+    """The load balancers whose listeners use the certificate (moto's ELBv2 does not tell ACM)."""
+    from moto.elbv2.models import elbv2_backends
+
+    out = []
+    parts = bundle.arn.split(":")
+    try:
+        backend = elbv2_backends[parts[4]][parts[3]]
+    except (KeyError, IndexError):
+        return out
+    for lb in backend.load_balancers.values():
+        for listener in lb.listeners.values():
+            if bundle.arn in (listener.certificates or []) and lb.arn not in out:
+                out.append(lb.arn)
+    return out
+
+
+def acm_describe(self):
+    result = orig_acm_describe(self)
+    cert = result["Certificate"]
+    emu = getattr(self, "_emu", None) or {}
+    if getattr(self, "_emu_key_algorithm", None):
+        cert["KeyAlgorithm"] = self._emu_key_algorithm
+    cert["InUseBy"] = acm_in_use_by(self)
+    if self.status == "FAILED":
+        cert["FailureReason"] = "OTHER"
+    pending = emu.get("pending") or []
+    hide_records = emu.get("describes", 0) < emu.get("record_polls", 0)
+    for o in cert.get("DomainValidationOptions", []):
+        if self.status in ("PENDING_VALIDATION", "FAILED") and pending and dns_clean(o["DomainName"]) not in pending:
+            o["ValidationStatus"] = "SUCCESS"
+        if hide_records:
+            o.pop("ResourceRecord", None)
+    return result
+
+
+def acm_describe_certificate(self):
+    with LOCK:
+        bundle = self.acm_backend.describe_certificate(self._get_param("CertificateArn") or "")
+        emu = getattr(bundle, "_emu", None)
+        result = orig_acm_describe_certificate(self)
+        if emu is not None:
+            emu["describes"] += 1
+        return result
+
+
+def acm_request_certificate(self):
+    with LOCK:
+        result = orig_acm_request_certificate(self)
+        bundle = self.acm_backend.get_certificate(result.result["CertificateArn"])
+        if getattr(bundle, "_emu", None) is None:
+            rule = ACM_RULES.find([self._get_param("DomainName") or ""]) or {}
+            bundle._emu = acm_rule_state(rule)
+            bundle._emu_key_algorithm = self._get_param("KeyAlgorithm") or "RSA_2048"
+        return result
+
+
+def acm_delete_certificate(self, arn):
+    with LOCK:
+        bundle = self._certificates.get(arn)
+        users = acm_in_use_by(bundle) if bundle is not None else []
+        if users:
+            raise AWSError(f"Certificate {arn} in use by {', '.join(users)}", exception_type="ResourceInUseException")
+        return orig_acm_delete_certificate(self, arn)
+
+
+orig_acm_check = CertBundle.check
+orig_acm_describe = CertBundle.describe
+orig_acm_describe_certificate = AcmResponse.describe_certificate
+orig_acm_request_certificate = AcmResponse.request_certificate
+orig_acm_delete_certificate = AcmBackend.delete_certificate
+
+
+def install_dns_patches():
+    R53Response.create_hosted_zone = r53_create_hosted_zone
+    R53Response.change_resource_record_sets = r53_change_resource_record_sets
+    R53Response.get_change = r53_get_change
+    CertBundle.check = acm_check
+    CertBundle.describe = acm_describe
+    AcmResponse.describe_certificate = acm_describe_certificate
+    AcmResponse.request_certificate = acm_request_certificate
+    AcmBackend.delete_certificate = acm_delete_certificate
+    # moto issues a DNS-validated certificate MOTO_ACM_VALIDATION_WAIT seconds after the request (60 by
+    # default, read when moto is imported): the fixture's default is 1 s, still overridable.
+    moto_settings.ACM_VALIDATION_WAIT = env_int("MOTO_ACM_VALIDATION_WAIT", 1)
+
+
 # ---------------------------------------------------------------------------------------------- WSGI
-CONTROL_PATHS = {"/_emulator/ecs": RULES, "/_emulator/rds": RDS_RULES}
+CONTROL_PATHS = {"/_emulator/ecs": RULES, "/_emulator/rds": RDS_RULES, "/_emulator/route53": R53_RULES, "/_emulator/acm": ACM_RULES}
 
 
 class EmulatorApp:
@@ -922,6 +1211,9 @@ class EmulatorApp:
             with LOCK:
                 RULES.clear()
                 RDS_RULES.clear()
+                R53_RULES.clear()
+                ACM_RULES.clear()
+                R53_CHANGES.clear()
         return self.app(environ, start_response)
 
     def control(self, rules, method, environ, start_response):
@@ -963,6 +1255,7 @@ def main(argv):
         exit_with_parent()
     install_patches()
     install_rds_patches()
+    install_dns_patches()
     run_simple = moto.server.run_simple
     moto.server.run_simple = lambda host, port, app, **kw: run_simple(host, port, EmulatorApp(app), **kw)
     sys.argv[0] = "emulator"

@@ -1002,7 +1002,9 @@ impl Engine {
             if prior.is_some() {
                 change.reason = Some("deleted outside provisioner".into());
             }
-            change.after = Some(without_write_only(schema, planned_new(schema, &inst.cfg, desired)));
+            let mut planned = planned_new(schema, &inst.cfg, desired);
+            imp.plan_computed(&inst.cfg, &mut planned);
+            change.after = Some(without_write_only(schema, planned));
             change.prevent_destroy = configured_protection.filter(|p| *p);
             return Ok(change);
         };
@@ -1048,7 +1050,9 @@ impl Engine {
             } else {
                 None
             };
-            let planned = without_write_only(schema, planned_new(schema, &inst.cfg, desired));
+            let mut planned = planned_new(schema, &inst.cfg, desired);
+            imp.plan_computed(&inst.cfg, &mut planned);
+            let planned = without_write_only(schema, planned);
             match imp.replacement_order(&before, &planned) {
                 ReplacementOrder::AsConfigured => {}
                 ReplacementOrder::CreateFirst(why) => {

@@ -123,6 +123,15 @@ pub trait Resource: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Fills in, at plan time, what is already known of computed attributes of an instance about to be
+    /// created (or replaced): `cfg` is the evaluated configuration (unknowns included), `planned` the planned
+    /// attributes, where every computed attribute is `Unknown`. A type whose computed attribute has a shape
+    /// that follows from the configuration puts that shape there, leaving unknown only what AWS decides:
+    /// `acm_certificate.domain_validation_options` is a map whose keys are the configured domain names, so
+    /// `for_each` over it plans before the certificate exists. What `create` returns must then agree with it.
+    /// Default: nothing is known before apply.
+    fn plan_computed(&self, _cfg: &Attrs, _planned: &mut Attrs) {}
+
     /// Lets a type keep a configured value where what AWS reports is equivalent to it but spelled
     /// differently, before the engine diffs: `actual` holds the attributes read (or returned by
     /// create/update), `cfg` the evaluated configuration. An RDS instance configured with

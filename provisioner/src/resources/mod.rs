@@ -1,11 +1,13 @@
 //! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
-//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `ecs/`, `rds/`, `secretsmanager/`, `sts/`,
+//! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `ecs/`, `rds/`, `route53/`, `acm/`,
+//! `secretsmanager/`, `sts/`,
 //! `meta/` (region) and `builtin/` (data `stack`). One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
 
 mod util;
 
+pub mod acm;
 pub mod builtin;
 pub mod ec2;
 pub mod ecr;
@@ -15,6 +17,7 @@ pub mod iam;
 pub mod logs;
 pub mod meta;
 pub mod rds;
+pub mod route53;
 pub mod secretsmanager;
 pub mod sts;
 
@@ -61,6 +64,12 @@ pub fn register(r: &mut Registry) {
     r.add_resource(rds::parameter_group::DbParameterGroup);
     r.add_resource(rds::instance::DbInstance);
     r.add_data_source(secretsmanager::secret_data::SecretData);
+    // Route 53, ACM
+    r.add_resource(route53::zone::Route53Zone);
+    r.add_resource(route53::record::Route53Record);
+    r.add_data_source(route53::zone_data::Route53ZoneData);
+    r.add_resource(acm::certificate::AcmCertificate);
+    r.add_resource(acm::certificate_validation::AcmCertificateValidation);
 }
 
 #[cfg(test)]
@@ -72,6 +81,8 @@ mod tests {
         assert_eq!(
             types,
             [
+                "acm_certificate",
+                "acm_certificate_validation",
                 "cloudwatch_log_group",
                 "db_instance",
                 "db_parameter_group",
@@ -91,6 +102,8 @@ mod tests {
                 "lb_listener_rule",
                 "lb_target_group",
                 "nat_gateway",
+                "route53_record",
+                "route53_zone",
                 "route_table",
                 "route_table_association",
                 "security_group",
@@ -101,7 +114,7 @@ mod tests {
         );
         assert_eq!(
             r.data_source_types().collect::<Vec<_>>(),
-            ["availability_zones", "caller_identity", "ecr_repository", "ecs_cluster", "iam_role", "region", "secretsmanager_secret", "stack"]
+            ["availability_zones", "caller_identity", "ecr_repository", "ecs_cluster", "iam_role", "region", "route53_zone", "secretsmanager_secret", "stack"]
         );
     }
 }

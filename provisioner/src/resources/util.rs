@@ -185,14 +185,14 @@ pub(crate) type Listed = HashMap<String, BTreeMap<String, String>>;
 /// The stack's objects (tagged with this stack and, in a named workspace, this workspace) that the Resource
 /// Groups Tagging API lists, by ARN, with all their tags: one paged GetResources (100 a page) per refresh,
 /// shared by every type that uses it (load balancers, target groups, listeners and rules where AWS lists
-/// them, log groups). It finds untracked objects (leftovers of an interrupted run) of services that cannot
+/// them, log groups, ACM certificates). It finds untracked objects (leftovers of an interrupted run) of services that cannot
 /// filter by tag, and spares those types a tag call per object.
 ///
 /// Filtered by service ([`LISTED_SERVICES`]), not by resource type: the emulator's type names differ from
 /// AWS's (`logs:loggroup` for `logs:log-group`), and the callers pick their ARNs by shape anyway
 /// ([`arn_resource_type`]). Pages hold up to 100 objects and 500 tags (the API's maxima).
 /// The services whose objects [`stack_listed`] lists: those that cannot filter a describe call by tag.
-pub(crate) const LISTED_SERVICES: &[&str] = &["elasticloadbalancing", "logs"];
+pub(crate) const LISTED_SERVICES: &[&str] = &["elasticloadbalancing", "logs", "acm"];
 
 pub(crate) async fn stack_listed(cx: &Ctx) -> Result<std::sync::Arc<Listed>, ProviderError> {
     cx.shared("tagging.GetResources(stack)", || async {

@@ -149,6 +149,22 @@ impl Moto {
         self.request("DELETE", "/_emulator/rds", "");
     }
 
+    /// Sets how the NEXT Route 53 changes touching a DNS name behave (`POST /_emulator/route53`; see
+    /// scripts/emulator.py): `{"name": "www.example.com", "mode": "stuck"}` (PENDING while the rule stays),
+    /// `{"name": "www.example.com", "mode": "complete", "polls": 5}` (INSYNC at the 5th GetChange). On the
+    /// shared server, name your own records, never `"*"`. Returns the endpoint's JSON answer.
+    pub fn route53_behaviour(&self, json: &str) -> String {
+        self.request("POST", "/_emulator/route53", json)
+    }
+
+    /// Sets how the NEXT certificates requested for a domain name are validated (`POST /_emulator/acm`):
+    /// `{"domain": "example.com", "mode": "fail", "seconds": 1, "pending": ["www.example.com"]}`,
+    /// `{"domain": "example.com", "mode": "stuck"}`, `{"domain": "example.com", "seconds": 3, "record_polls": 2}`.
+    /// On the shared server, use your own domain names, never `"*"`. Returns the endpoint's JSON answer.
+    pub fn acm_behaviour(&self, json: &str) -> String {
+        self.request("POST", "/_emulator/acm", json)
+    }
+
     /// One HTTP/1.1 request to the emulator over a raw socket; panics unless it answers 200. Returns the body.
     fn request(&self, method: &str, path: &str, body: &str) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the emulator");
@@ -541,6 +557,52 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
         let tags = rds_tags(t.tag_list());
         if ours(&tags) {
             out.push((name, tags));
+        }
+    }
+
+    // Route 53: the hosted zones (tags 10 zones a call); ACM: the certificates, with their tags.
+    let r53 = aws_sdk_route53::Client::new(sdk);
+    let mut zone_ids: Vec<String> = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = r53.list_hosted_zones().set_marker(marker).send().await.expect("ListHostedZones");
+        zone_ids.extend(page.hosted_zones().iter().map(|z| z.id().trim_start_matches("/hostedzone/").to_owned()));
+        marker = page.next_marker().filter(|_| page.is_truncated()).map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
+    for chunk in zone_ids.chunks(10) {
+        let Ok(t) = r53
+            .list_tags_for_resources()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .set_resource_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        for set in t.resource_tag_sets() {
+            let tags: BTreeMap<String, String> =
+                set.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned()))).collect();
+            if ours(&tags) {
+                out.push((set.resource_id().unwrap_or("").to_owned(), tags));
+            }
+        }
+    }
+    let acm = aws_sdk_acm::Client::new(sdk);
+    let mut pages = acm.list_certificates().into_paginator().items().send();
+    let mut cert_arns = Vec::new();
+    while let Some(c) = pages.next().await {
+        if let Some(arn) = c.expect("ListCertificates").certificate_arn() {
+            cert_arns.push(arn.to_owned());
+        }
+    }
+    for arn in cert_arns {
+        let Ok(t) = acm.list_tags_for_certificate().certificate_arn(&arn).send().await else { continue };
+        let tags: BTreeMap<String, String> = t.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or("").to_owned())).collect();
+        if ours(&tags) {
+            out.push((arn, tags));
         }
     }
 
