@@ -1,5 +1,6 @@
 //! `route_table`: a route table of a VPC with its static routes, to IPv4 (`cidr_block`) or IPv6
-//! (`ipv6_cidr_block`) destinations — exactly one of the two per route, checked by `validate`.
+//! (`ipv6_cidr_block`) destinations — exactly one of the two per route, checked at plan (`validate`, and
+//! `validate_related` while the targets are still unknown).
 //!
 //! Create is one CreateRouteTable call carrying all tags, then (after the checkpoint) one CreateRoute per
 //! route (DestinationCidrBlock or DestinationIpv6CidrBlock), retrying NotFound because a gateway created
@@ -281,9 +282,7 @@ impl Resource for RouteTable {
     /// IPv6 destinations in their canonical spelling (`2600:1F18::/56` is AWS's `2600:1f18::/56`); the set
     /// is sorted again.
     fn normalize(&self, attrs: &mut Attrs) {
-        let Some(Value::List(routes)) = attrs.get_mut("route") else {
-            return;
-        };
+        let Some(Value::List(routes)) = attrs.get_mut("route") else { return };
         let mut changed = false;
         for r in routes.iter_mut() {
             if let Value::Map(m) = r {

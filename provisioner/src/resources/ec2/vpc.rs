@@ -121,6 +121,16 @@ fn ipv6_association(vpc: &aws_sdk_ec2::types::Vpc) -> Option<(String, String, St
     })
 }
 
+/// The VPC's IPv6 associations as DescribeVpcs reports them; none while the VPC is not found (just created,
+/// or gone).
+async fn ipv6_associations(
+    cx: &Ctx,
+    id: &str,
+) -> Result<Vec<aws_sdk_ec2::types::VpcIpv6CidrBlockAssociation>, ProviderError> {
+    let out = gone_ok(cx.ec2().describe_vpcs().vpc_ids(id).send().await.map_err(aws_err))?;
+    Ok(out.iter().flat_map(|o| o.vpcs()).flat_map(|v| v.ipv6_cidr_block_association_set()).cloned().collect())
+}
+
 /// Waits (bounded) until the VPC's IPv6 association `association_id` is in a state `done` accepts (a VPC
 /// no longer listing it counts as `None`); `failed` is an error.
 async fn wait_ipv6(
@@ -131,12 +141,8 @@ async fn wait_ipv6(
     done: impl Fn(Option<&VpcCidrBlockStateCode>) -> bool,
 ) -> Result<(), ProviderError> {
     wait_for(cx, &format!("IPv6 CIDR block {association_id} of VPC {id} to be {what}"), || async {
-        let out = cx.ec2().describe_vpcs().vpc_ids(id).send().await.map_err(aws_err)?;
-        let found = out
-            .vpcs()
-            .iter()
-            .flat_map(|v| v.ipv6_cidr_block_association_set())
-            .find(|a| a.association_id() == Some(association_id));
+        let all = ipv6_associations(cx, id).await?;
+        let found = all.iter().find(|a| a.association_id() == Some(association_id));
         let state = found.and_then(|a| a.ipv6_cidr_block_state());
         if matches!(state.and_then(|s| s.state()), Some(VpcCidrBlockStateCode::Failed | VpcCidrBlockStateCode::Failing))
         {
@@ -343,12 +349,19 @@ impl Resource for Vpc {
         let id = out.vpc().and_then(|v| v.vpc_id()).ok_or_else(|| ProviderError::new("CreateVpc returned no id"))?;
         checkpoint.created(&with_id(desired, id)).await;
         if ipv6 {
-            let assoc = out
-                .vpc()
-                .and_then(|v| v.ipv6_cidr_block_association_set().first())
-                .and_then(|a| a.association_id())
-                .ok_or_else(|| ProviderError::new("CreateVpc returned no IPv6 CIDR block association"))?;
-            wait_ipv6_associated(cx, id, assoc).await?;
+            let given =
+                out.vpc().and_then(|v| v.ipv6_cidr_block_association_set().first()).and_then(|a| a.association_id());
+            // Should CreateVpc not report the association, the VPC's first one is it.
+            let assoc = match given {
+                Some(a) => a.to_owned(),
+                None => {
+                    wait_for(cx, &format!("the IPv6 CIDR block of VPC {id} to be requested"), || async {
+                        Ok(ipv6_associations(cx, id).await?.first().and_then(|a| a.association_id()).map(str::to_owned))
+                    })
+                    .await?
+                }
+            };
+            wait_ipv6_associated(cx, id, &assoc).await?;
         }
 
         let support = get_bool(desired, "enable_dns_support", true);
