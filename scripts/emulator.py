@@ -8,7 +8,8 @@ works against it has a chance of working against AWS.
 Run through `scripts/emulator` (which installs the pinned moto first); it is a drop-in for `moto_server`:
 same arguments (`-H HOST -p PORT`, ...), same environment, runs in the foreground until killed.
 
-What it changes in moto (ECS, RDS, Route 53 and ACM; every other service is moto as it is):
+What it changes in moto (ECS, RDS, Route 53, ACM, and IPv6 in EC2 and ELBv2; every other service is moto as
+it is):
   * Services go through deployments as on AWS. CreateService starts one PRIMARY deployment (IN_PROGRESS,
     running 0, pending = desired). Each DescribeServices that returns the service is one *poll*; the N-th
     poll after a deployment starts (N = EMULATOR_ECS_POLLS, default 2) finds it COMPLETED with
@@ -56,6 +57,13 @@ What it changes in moto (ECS, RDS, Route 53 and ACM; every other service is moto
     reports the KeyAlgorithm requested (moto: always RSA_2048), InUseBy the load balancers whose ELBv2
     listeners use the certificate, and DeleteCertificate of a certificate in use is ResourceInUseException,
     as on AWS (moto's ELBv2 never told ACM).
+
+  * EC2: DescribeSubnets / CreateSubnet report a subnet's IPv6 CIDR block association state as AWS does,
+    `<ipv6CidrBlockState><state>associated</state>` (moto nested its whole state dict in there, which no
+    SDK parses as a state).
+  * ELBv2: CreateLoadBalancer / SetIpAddressType with IpAddressType `dualstack` need every subnet to have an
+    associated IPv6 CIDR block: "ValidationError: You must specify subnets with an associated IPv6 CIDR
+    block.", as on AWS (moto accepted any subnet).
 
 Control endpoint, for tests (handled before moto's dispatcher):
   POST   /_emulator/ecs  {"service": NAME or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
@@ -1192,6 +1200,58 @@ def install_dns_patches():
     moto_settings.ACM_VALIDATION_WAIT = env_int("MOTO_ACM_VALIDATION_WAIT", 1)
 
 
+# ---------------------------------------------------------------------------------------------- EC2
+from moto.ec2.models import subnets as ec2_subnets
+from moto.elbv2.exceptions import ELBClientError as ElbClientError
+from moto.elbv2.models import ELBv2Backend as Elbv2Backend
+
+ELBV2_CREATE_LOAD_BALANCER = Elbv2Backend.create_load_balancer
+ELBV2_SET_IP_ADDRESS_TYPE = Elbv2Backend.set_ip_address_type
+
+
+def subnet_ipv6_cidr_block_association_set(self):
+    """The subnet's IPv6 associations that are associated, with the state spelt as AWS spells it."""
+    return [
+        {
+            "ipv6CidrBlock": a["ipv6CidrBlock"],
+            "associationId": a["associationId"],
+            "ipv6CidrBlockState": {"state": a["ipv6CidrBlockState"]["State"]},
+        }
+        for a in self.ipv6_cidr_block_associations.values()
+        if a["ipv6CidrBlockState"]["State"] == "associated"
+    ]
+
+
+def require_ipv6_subnets(ip_address_type, subnets):
+    """AWS refuses a dualstack load balancer in a subnet without an associated IPv6 block."""
+    if ip_address_type == "dualstack" and not all(s is not None and s.ipv6_cidr_block_association_set for s in subnets):
+        raise ElbClientError("ValidationError", "You must specify subnets with an associated IPv6 CIDR block.")
+
+
+def elbv2_create_load_balancer(self, *args, **kwargs):
+    subnet_ids = list(kwargs.get("subnet_ids") or []) + [m["SubnetId"] for m in kwargs.get("subnet_mappings") or []]
+    try:
+        subnets = [self.ec2_backend.get_subnet(i) for i in subnet_ids]
+    except Exception:  # an unknown subnet: moto's own answer
+        subnets = None
+    if subnets is not None:
+        require_ipv6_subnets(kwargs.get("ip_address_type", "ipv4"), subnets)
+    return ELBV2_CREATE_LOAD_BALANCER(self, *args, **kwargs)
+
+
+def elbv2_set_ip_address_type(self, arn, ip_type):
+    balancer = self.load_balancers.get(arn)
+    if balancer is not None:
+        require_ipv6_subnets(ip_type, balancer.subnets)
+    return ELBV2_SET_IP_ADDRESS_TYPE(self, arn, ip_type)
+
+
+def install_ec2_patches():
+    ec2_subnets.Subnet.ipv6_cidr_block_association_set = property(subnet_ipv6_cidr_block_association_set)
+    Elbv2Backend.create_load_balancer = elbv2_create_load_balancer
+    Elbv2Backend.set_ip_address_type = elbv2_set_ip_address_type
+
+
 # ---------------------------------------------------------------------------------------------- WSGI
 CONTROL_PATHS = {"/_emulator/ecs": RULES, "/_emulator/rds": RDS_RULES, "/_emulator/route53": R53_RULES, "/_emulator/acm": ACM_RULES}
 
@@ -1256,6 +1316,7 @@ def main(argv):
     install_patches()
     install_rds_patches()
     install_dns_patches()
+    install_ec2_patches()
     run_simple = moto.server.run_simple
     moto.server.run_simple = lambda host, port, app, **kw: run_simple(host, port, EmulatorApp(app), **kw)
     sys.argv[0] = "emulator"

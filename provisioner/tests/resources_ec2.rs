@@ -1,9 +1,14 @@
 //! The EC2 resource implementations against moto, through the real SDK: create (checkpointed, tagged),
 //! batched read (ids that are gone are omitted, the call succeeds), update, delete, read-after-delete.
 //!
+//! IPv6 through the real CLI against the emulator, the SDK to verify: a VPC's Amazon-provided block and a
+//! subnet's /64 turned on and off in place, IPv6 routes added and removed, and a route with both or neither
+//! destination refused at plan, located.
+//!
 //! All tests share one moto server (see `common`); each uses its own stack name and its own VPCs.
 
 mod common;
+mod common_cli;
 
 use std::collections::BTreeMap;
 
@@ -743,4 +748,177 @@ async fn reads_are_batched() {
     }
     Vpc.delete(&cx, &vpc).await.unwrap();
     assert_eq!(count_tagged(&ec2, &stack).await, 0);
+}
+
+const CLI_HEADER: &str = "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n";
+
+/// A VPC (IPv6 block as `vpc_ipv6`), its internet gateway, one subnet (`subnet_ipv6`: its extra arguments)
+/// and a route table with `routes`.
+fn write_ipv6_stack(cli: &common_cli::Cli, vpc_ipv6: bool, subnet_ipv6: &str, routes: &str) {
+    cli.write(
+        "main.toml",
+        &format!(
+            r#"{CLI_HEADER}
+[resource.vpc.main]
+cidr_block = "10.44.0.0/16"
+assign_generated_ipv6_cidr_block = {vpc_ipv6}
+
+[resource.internet_gateway.main]
+vpc_id = "${{vpc.main.id}}"
+
+[resource.subnet.main]
+vpc_id = "${{vpc.main.id}}"
+cidr_block = "10.44.1.0/24"
+{subnet_ipv6}
+
+[resource.route_table.main]
+vpc_id = "${{vpc.main.id}}"
+route = [{routes}]
+"#
+        ),
+    );
+}
+
+fn describe_vpc(cli: &common_cli::Cli, id: &str) -> aws_sdk_ec2::types::Vpc {
+    common_cli::block_on(cli.ec2().describe_vpcs().vpc_ids(id).send()).unwrap().vpcs()[0].clone()
+}
+
+fn describe_subnet(cli: &common_cli::Cli, id: &str) -> aws_sdk_ec2::types::Subnet {
+    common_cli::block_on(cli.ec2().describe_subnets().subnet_ids(id).send()).unwrap().subnets()[0].clone()
+}
+
+/// The route table's routes other than `local`, as (destination, gateway), sorted.
+fn routes(cli: &common_cli::Cli, id: &str) -> Vec<(String, String)> {
+    let out = common_cli::block_on(cli.ec2().describe_route_tables().route_table_ids(id).send()).unwrap();
+    let mut v: Vec<(String, String)> = out.route_tables()[0]
+        .routes()
+        .iter()
+        .filter(|r| r.gateway_id() != Some("local"))
+        .map(|r| {
+            let dest = r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).unwrap_or_default();
+            (dest.to_owned(), r.gateway_id().unwrap_or_default().to_owned())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The VPC's associated IPv6 blocks, as (block, association id).
+fn vpc_ipv6(vpc: &aws_sdk_ec2::types::Vpc) -> Vec<(String, String)> {
+    vpc.ipv6_cidr_block_association_set()
+        .iter()
+        .filter(|a| {
+            a.ipv6_cidr_block_state().and_then(|s| s.state())
+                == Some(&aws_sdk_ec2::types::VpcCidrBlockStateCode::Associated)
+        })
+        .map(|a| (a.ipv6_cidr_block().unwrap().to_owned(), a.association_id().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn ipv6_blocks_and_routes_turn_on_and_off_in_place() {
+    let cli = common_cli::Cli::new("ipv6-inplace");
+    let v4_route = r#"{ cidr_block = "0.0.0.0/0", gateway_id = "${internet_gateway.main.id}" }"#;
+    let v6_route = r#"{ ipv6_cidr_block = "::/0", gateway_id = "${internet_gateway.main.id}" }"#;
+    write_ipv6_stack(&cli, false, "", v4_route);
+    cli.apply();
+    let (vpc, subnet, rt, igw) =
+        (cli.id("vpc.main"), cli.id("subnet.main"), cli.id("route_table.main"), cli.id("internet_gateway.main"));
+    assert!(vpc_ipv6(&describe_vpc(&cli, &vpc)).is_empty());
+    let st = &cli.state_resource("vpc.main")["attributes"];
+    assert_eq!((&st["assign_generated_ipv6_cidr_block"], &st["ipv6_cidr_block"]), (&serde_json::json!(false), &serde_json::json!("")));
+
+    // The VPC's block, associated in place.
+    write_ipv6_stack(&cli, true, "", v4_route);
+    let plan = cli.plan_json(&[]);
+    assert_eq!(common_cli::actions(&plan), [("vpc.main".to_owned(), "update".to_owned())], "{plan:#}");
+    let out = cli.apply();
+    assert!(out.stdout.contains("0 added, 1 changed, 0 destroyed"), "{out}");
+    assert_eq!(cli.id("vpc.main"), vpc);
+    let blocks = vpc_ipv6(&describe_vpc(&cli, &vpc));
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    let (block, assoc) = blocks[0].clone();
+    let st = &cli.state_resource("vpc.main")["attributes"];
+    assert_eq!((st["ipv6_cidr_block"].as_str(), st["ipv6_association_id"].as_str()), (Some(&*block), Some(&*assoc)));
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // The subnet's /64, written in another spelling than AWS's, and the IPv6 default route, in place.
+    let net: ipnet::Ipv6Net = block.parse().unwrap();
+    let sub = net.subnets(64).unwrap().nth(3).unwrap();
+    let long = format!("{}/64", sub.network().segments().map(|s| format!("{s:04X}")).join(":"));
+    write_ipv6_stack(
+        &cli,
+        true,
+        &format!("ipv6_cidr_block = \"{long}\"\nassign_ipv6_address_on_creation = true"),
+        &format!("{v4_route}, {v6_route}"),
+    );
+    let out = cli.apply();
+    assert!(out.stdout.contains("0 added, 2 changed, 0 destroyed"), "{out}");
+    let s = describe_subnet(&cli, &subnet);
+    assert_eq!(s.assign_ipv6_address_on_creation(), Some(true));
+    let assocs: Vec<_> = s.ipv6_cidr_block_association_set().iter().map(|a| a.ipv6_cidr_block().unwrap().to_owned()).collect();
+    assert_eq!(assocs, [sub.to_string()]);
+    assert_eq!(cli.state_resource("subnet.main")["attributes"]["ipv6_cidr_block"], sub.to_string());
+    assert_eq!(routes(&cli, &rt), [("0.0.0.0/0".to_owned(), igw.clone()), ("::/0".to_owned(), igw.clone())]);
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // All off again: the subnet's block and the route first, then the VPC's block.
+    write_ipv6_stack(&cli, true, "", v4_route);
+    let out = cli.apply();
+    assert!(out.stdout.contains("0 added, 2 changed, 0 destroyed"), "{out}");
+    let s = describe_subnet(&cli, &subnet);
+    assert!(s.ipv6_cidr_block_association_set().is_empty(), "{s:?}");
+    assert_eq!(s.assign_ipv6_address_on_creation(), Some(false));
+    assert_eq!(routes(&cli, &rt), [("0.0.0.0/0".to_owned(), igw.clone())]);
+    write_ipv6_stack(&cli, false, "", v4_route);
+    cli.apply();
+    assert!(vpc_ipv6(&describe_vpc(&cli, &vpc)).is_empty());
+    let st = &cli.state_resource("vpc.main")["attributes"];
+    assert_eq!((&st["ipv6_cidr_block"], &st["ipv6_association_id"]), (&serde_json::json!(""), &serde_json::json!("")));
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
+}
+
+#[test]
+fn a_route_with_both_or_neither_destination_fails_the_plan_located() {
+    let cli = common_cli::Cli::new("ipv6-route-dest");
+    // The gateway is still to be created, so the route's target is unknown at plan: the destinations are
+    // checked all the same (and with everything known, before any AWS call).
+    let text = |route: &str, gateway: &str| {
+        format!(
+            r#"{CLI_HEADER}
+[resource.vpc.main]
+cidr_block = "10.45.0.0/16"
+
+[resource.internet_gateway.main]
+vpc_id = "${{vpc.main.id}}"
+
+[resource.route_table.main]
+vpc_id = "${{vpc.main.id}}"
+route = [
+  {{ cidr_block = "10.9.0.0/16", gateway_id = "{gateway}" }},
+  {route},
+]
+"#
+        )
+    };
+    let igw = "${internet_gateway.main.id}";
+    for (route, gateway, why) in [
+        (format!(r#"{{ cidr_block = "0.0.0.0/0", ipv6_cidr_block = "::/0", gateway_id = "{igw}" }}"#), igw, "the route to 0.0.0.0/0 and ::/0: both are set"),
+        (format!(r#"{{ gateway_id = "{igw}" }}"#), igw, "a route: neither is set"),
+        (r#"{ gateway_id = "igw-0123456789abcdef0" }"#.to_owned(), "igw-0123456789abcdef0", "a route via igw-0123456789abcdef0: neither is set"),
+    ] {
+        cli.write("main.toml", &text(&route, gateway));
+        let out = cli.run(&["plan"]);
+        assert_eq!(out.code, 1, "{out}");
+        assert!(out.stderr.contains("main.toml:14:23"), "located at the block: {out}");
+        assert!(
+            out.stderr.contains(&format!("route_table.main: {why}; set exactly one of cidr_block and ipv6_cidr_block")),
+            "{out}"
+        );
+        assert!(out.stderr.contains("nothing was sent to AWS"), "{out}");
+        assert!(!cli.state_path().exists() || cli.state_addresses().is_empty(), "nothing applied");
+        assert_eq!(cli.count_tagged(), 0, "nothing created");
+    }
 }

@@ -4,9 +4,14 @@
 //! returns diffs empty against the configuration), validation refusals before any AWS call, and the load
 //! balancer's delete waiting for its network interfaces.
 //!
+//! Dual stack through the real CLI against the emulator, the SDK to verify: an ALB with
+//! `ip_address_type = "dualstack"` in a VPC with an Amazon-provided IPv6 block, subnets carved from it and a
+//! route table sending `0.0.0.0/0` and `::/0` to the internet gateway; `ipv4` again in place.
+//!
 //! All tests share one moto server (see `common`); each uses its own stack name, VPC and object names.
 
 mod common;
+mod common_cli;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -508,3 +513,151 @@ async fn validation_refuses_before_any_aws_call() {
         assert!(cp.calls.lock().unwrap().is_empty());
     }
 }
+
+/// A dual-stack network and an ALB in it (`ip_address_type` as given), through the CLI.
+fn write_dual_stack(cli: &common_cli::Cli, lb_name: &str, ip_address_type: &str) {
+    let text = format!(
+        r#"
+[stack]
+name = "__STACK__"
+
+[backend]
+type = "local"
+path = ".provisioner/state.json"
+
+[data.availability_zones.all]
+
+[resource.vpc.main]
+cidr_block = "10.43.0.0/16"
+assign_generated_ipv6_cidr_block = true
+
+[resource.internet_gateway.main]
+vpc_id = "${{vpc.main.id}}"
+
+[resource.subnet.public]
+for_each = {{ a = 1, b = 2 }}
+vpc_id = "${{vpc.main.id}}"
+cidr_block = '${{cidrsubnet("10.43.0.0/16", 8, each.value)}}'
+ipv6_cidr_block = "${{cidrsubnet(vpc.main.ipv6_cidr_block, 8, each.value)}}"
+assign_ipv6_address_on_creation = true
+availability_zone = "${{element(data.availability_zones.all.names, each.value)}}"
+
+[resource.route_table.public]
+vpc_id = "${{vpc.main.id}}"
+route = [
+  {{ cidr_block = "0.0.0.0/0", gateway_id = "${{internet_gateway.main.id}}" }},
+  {{ ipv6_cidr_block = "::/0", gateway_id = "${{internet_gateway.main.id}}" }},
+]
+
+[resource.route_table_association.public]
+for_each = "${{subnet.public}}"
+subnet_id = "${{each.value.id}}"
+route_table_id = "${{route_table.public.id}}"
+
+[resource.lb.web]
+name = "{lb_name}"
+subnets = "${{subnet.public[*].id}}"
+ip_address_type = "{ip_address_type}"
+
+[output.lb_ipv6_subnets]
+value = "${{subnet.public[*].ipv6_cidr_block}}"
+"#
+    );
+    cli.write("main.toml", &text);
+}
+
+#[test]
+fn a_dualstack_alb_in_a_dual_stack_vpc_applies_replans_empty_goes_back_to_ipv4_in_place_and_destroys() {
+    use common_cli::block_on;
+    let cli = common_cli::Cli::new("dualstack");
+    let lb_name = unique_name("ds");
+    write_dual_stack(&cli, &lb_name, "dualstack");
+    let out = cli.apply();
+    assert!(out.stdout.contains("8 added"), "{out}");
+
+    // The VPC's Amazon-provided /56, as the SDK sees it and as state records it.
+    let ec2 = cli.ec2();
+    let vpc_id = cli.id("vpc.main");
+    let vpc = block_on(ec2.describe_vpcs().vpc_ids(&vpc_id).send()).unwrap().vpcs()[0].clone();
+    let assoc = vpc.ipv6_cidr_block_association_set().first().expect("an IPv6 block").clone();
+    let block = assoc.ipv6_cidr_block().unwrap().to_owned();
+    assert!(block.ends_with("/56"), "{block}");
+    let v = &cli.state_resource("vpc.main")["attributes"];
+    assert_eq!(v["assign_generated_ipv6_cidr_block"], true);
+    assert_eq!(v["ipv6_cidr_block"], block.as_str());
+    assert_eq!(v["ipv6_association_id"], assoc.association_id().unwrap());
+    let net: ipnet::Ipv6Net = block.parse().unwrap();
+
+    // Two /64s carved from it, addresses assigned on creation.
+    let mut subnet_blocks = Vec::new();
+    for k in ["a", "b"] {
+        let id = cli.id(&format!("subnet.public[\"{k}\"]"));
+        let s = block_on(ec2.describe_subnets().subnet_ids(&id).send()).unwrap().subnets()[0].clone();
+        assert_eq!(s.assign_ipv6_address_on_creation(), Some(true));
+        let a = s.ipv6_cidr_block_association_set().first().expect("a subnet IPv6 block").clone();
+        let sb: ipnet::Ipv6Net = a.ipv6_cidr_block().unwrap().parse().unwrap();
+        assert_eq!(sb.prefix_len(), 64);
+        assert!(net.contains(&sb), "{sb} in {net}");
+        let st = &cli.state_resource(&format!("subnet.public[\"{k}\"]"))["attributes"];
+        assert_eq!(st["ipv6_cidr_block"], sb.to_string());
+        assert_eq!(st["ipv6_cidr_block_association_id"], a.association_id().unwrap());
+        subnet_blocks.push(sb.to_string());
+    }
+    assert_eq!(subnet_blocks, [net.subnets(64).unwrap().nth(1).unwrap().to_string(), net.subnets(64).unwrap().nth(2).unwrap().to_string()]);
+    assert_eq!(cli.state()["outputs"]["lb_ipv6_subnets"]["value"], serde_json::json!(subnet_blocks));
+
+    // Both default routes to the internet gateway.
+    let igw = cli.id("internet_gateway.main");
+    let rt_id = cli.id("route_table.public");
+    let rt = block_on(ec2.describe_route_tables().route_table_ids(&rt_id).send()).unwrap().route_tables()[0].clone();
+    let to_igw = |r: &&aws_sdk_ec2::types::Route| r.gateway_id() == Some(igw.as_str());
+    assert!(rt.routes().iter().filter(to_igw).any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")), "{rt:?}");
+    assert!(rt.routes().iter().filter(to_igw).any(|r| r.destination_ipv6_cidr_block() == Some("::/0")), "{rt:?}");
+    assert_eq!(rt.associations().iter().filter(|a| a.subnet_id().is_some()).count(), 2);
+
+    // The load balancer is dual-stack.
+    let elb = elb_client(cli.moto);
+    let arn = cli.id("lb.web");
+    let ip_type = |elb: &ElbClient| {
+        block_on(elb.describe_load_balancers().load_balancer_arns(&arn).send()).unwrap().load_balancers()[0]
+            .ip_address_type()
+            .map(|t| t.as_str().to_owned())
+    };
+    assert_eq!(ip_type(&elb).as_deref(), Some("dualstack"));
+    assert_eq!(cli.state_resource("lb.web")["attributes"]["ip_address_type"], "dualstack");
+
+    // Nothing to do: every IPv6 attribute reads back as configured.
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    // Back to IPv4, in place.
+    write_dual_stack(&cli, &lb_name, "ipv4");
+    let plan = cli.plan_json(&[]);
+    assert_eq!(common_cli::actions(&plan), [("lb.web".to_owned(), "update".to_owned())], "{plan:#}");
+    assert_eq!(common_cli::changed_attrs(common_cli::change(&plan, "lb.web")), ["ip_address_type"]);
+    let out = cli.apply();
+    assert!(out.stdout.contains("0 added, 1 changed, 0 destroyed"), "{out}");
+    assert_eq!(cli.id("lb.web"), arn, "same load balancer");
+    assert_eq!(ip_type(&elb).as_deref(), Some("ipv4"));
+    cli.expect(0, &["plan", "--detailed-exitcode"]);
+
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
+    assert!(block_on(ec2.describe_vpcs().vpc_ids(&vpc_id).send()).is_err_and(|e| format!("{e:?}").contains("NotFound")));
+}
+
+#[test]
+fn a_dualstack_alb_in_subnets_without_ipv6_blocks_is_refused_as_on_aws() {
+    let cli = common_cli::Cli::new("dualstack-v4only");
+    let lb_name = unique_name("dsn");
+    write_dual_stack(&cli, &lb_name, "dualstack");
+    cli.edit("main.toml", "assign_generated_ipv6_cidr_block = true", "assign_generated_ipv6_cidr_block = false");
+    cli.edit("main.toml", "ipv6_cidr_block = \"${cidrsubnet(vpc.main.ipv6_cidr_block, 8, each.value)}\"\n", "");
+    cli.edit("main.toml", "assign_ipv6_address_on_creation = true\n", "");
+    let out = cli.run(&["apply", "--auto-approve"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("You must specify subnets with an associated IPv6 CIDR block"), "{out}");
+    assert!(!cli.state_addresses().iter().any(|a| a == "lb.web"), "no load balancer");
+    cli.destroy();
+    assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
+}
+

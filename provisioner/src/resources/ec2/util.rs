@@ -1,7 +1,8 @@
 //! Helpers shared by the EC2 resource implementations (the general ones, re-exported here, live in
 //! `resources::util`): attribute access, id filters, the shared shape
-//! of `read` / `read_stack` over a type's filtered Describe ([`read_by_ids`], [`read_stack_via`]), ARNs, and
-//! the "NotFound means gone" conventions of delete and read-after-create.
+//! of `read` / `read_stack` over a type's filtered Describe ([`read_by_ids`], [`read_stack_via`]), ARNs, the
+//! canonical spelling of IPv6 CIDR blocks ([`canonical_cidr`]), and the "NotFound means gone" conventions
+//! of delete and read-after-create.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -88,6 +89,12 @@ pub(crate) fn ec2_arn(cx: &Ctx, owner: &str, kind: &str, id: &str) -> String {
     format!("arn:{}:ec2:{}:{owner}:{kind}/{id}", partition(&cx.region), cx.region)
 }
 
+/// `cidr` in the spelling AWS reports (compressed lower-case IPv6, `2600:1f18::/56`), so a configured
+/// `2600:1F18:0:0::/56` compares equal; unchanged when it does not parse (the schema reports that).
+pub(crate) fn canonical_cidr(cidr: &str) -> String {
+    cidr.parse::<ipnet::IpNet>().map(|n| n.to_string()).unwrap_or_else(|_| cidr.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +126,13 @@ mod tests {
         .unwrap();
         assert!(none.is_empty());
         assert_eq!(more.into_inner(), 0, "no call without ids");
+    }
+
+    #[test]
+    fn canonical_cidr_spells_ipv6_as_aws_does() {
+        assert_eq!(canonical_cidr("2600:1F18:0000:0::/56"), "2600:1f18::/56");
+        assert_eq!(canonical_cidr("10.0.0.0/16"), "10.0.0.0/16");
+        assert_eq!(canonical_cidr("not a cidr"), "not a cidr");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! plus random characters up to 32), then — after the checkpoint — one ModifyLoadBalancerAttributes
 //! (idle timeout, drop invalid header fields, deletion protection; only deletion protection for a network
 //! load balancer) and a bounded wait (AWS's LoadBalancerAvailable: `active`; `failed` is an error) with a
-//! progress line per poll. Update is SetSubnets / SetSecurityGroups / ModifyLoadBalancerAttributes /
+//! progress line per poll. The IP address type (`ipv4` or `dualstack`) is given to CreateLoadBalancer.
+//! Update is SetSubnets / SetSecurityGroups / SetIpAddressType / ModifyLoadBalancerAttributes /
 //! RemoveTags+AddTags, each only when its attributes differ. Delete is DeleteLoadBalancer, then a bounded
 //! wait until the load balancer's network interfaces (DescribeNetworkInterfaces, filter `description` =
 //! `ELB app/<name>/<id>`) are gone, since they keep its security groups and subnets in use for a while
@@ -21,7 +22,8 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    LoadBalancer as AwsLb, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
+    IpAddressType, LoadBalancer as AwsLb, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
+    LoadBalancerTypeEnum,
 };
 
 use super::util::*;
@@ -67,6 +69,12 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             Attribute::new("security_groups", Type::set(Type::String))
                 .optional_computed()
                 .describe("Security groups (AWS picks the VPC's default group when left out)."),
+        )
+        .attr(
+            Attribute::string("ip_address_type")
+                .default("ipv4")
+                .one_of(&["ipv4", "dualstack"])
+                .describe("`ipv4`, or `dualstack` (IPv4 and IPv6; the subnets need IPv6 CIDR blocks)."),
         )
         .attr(Attribute::number("idle_timeout").default(60).describe("Seconds a connection may idle (application)."))
         .attr(
@@ -115,6 +123,7 @@ fn lb_attrs(lb: &AwsLb) -> Option<(String, Attrs)> {
     put_str(&mut a, "dns_name", lb.dns_name());
     put_str(&mut a, "zone_id", lb.canonical_hosted_zone_id());
     put_str(&mut a, "vpc_id", lb.vpc_id());
+    a.insert("ip_address_type".into(), Value::str(lb.ip_address_type().map(IpAddressType::as_str).unwrap_or("ipv4")));
     Some((arn.to_owned(), a))
 }
 
@@ -299,6 +308,7 @@ impl Resource for Lb {
                 .scheme(scheme.clone())
                 .set_subnets(Some(get_strs(desired, "subnets")))
                 .set_security_groups((!sgs.is_empty()).then(|| sgs.clone()))
+                .ip_address_type(IpAddressType::from(get_str(desired, "ip_address_type").unwrap_or("ipv4")))
                 .set_tags(elb_tags(desired))
                 .send()
                 .await
@@ -340,6 +350,16 @@ impl Resource for Lb {
                     .map_err(aws_err)?;
             }
         }
+        let ip_type = get_str(desired, "ip_address_type").unwrap_or("ipv4");
+        if ip_type != get_str(prior, "ip_address_type").unwrap_or("ipv4") {
+            elb(cx)
+                .set_ip_address_type()
+                .load_balancer_arn(arn)
+                .ip_address_type(IpAddressType::from(ip_type))
+                .send()
+                .await
+                .map_err(aws_err)?;
+        }
         modify_attributes(cx, arn, Some(prior), desired).await?;
         sync_tags(cx, arn, prior, desired).await?;
         self.read_one(cx, arn).await
@@ -369,10 +389,11 @@ mod tests {
         assert_eq!(a["idle_timeout"], Value::int(60));
         assert_eq!(a["drop_invalid_header_fields"], Value::Bool(false));
         assert_eq!(a["enable_deletion_protection"], Value::Bool(false));
+        assert_eq!(a["ip_address_type"], Value::str("ipv4"));
         for n in ["name", "name_prefix", "internal", "load_balancer_type"] {
             assert!(SCHEMA.attribute(n).unwrap().forces_replacement, "{n}");
         }
-        for n in ["subnets", "security_groups", "idle_timeout", "tags"] {
+        for n in ["subnets", "security_groups", "idle_timeout", "ip_address_type", "tags"] {
             assert!(!SCHEMA.attribute(n).unwrap().forces_replacement, "{n}");
         }
     }
