@@ -396,7 +396,11 @@ impl Engine {
                 }
                 let now = raw_now.map(|raw| {
                     let user_keys = tag_keys(&prior_attrs);
-                    absorb(imp.as_ref(), raw.clone(), &prior_attrs, &user_keys, &self.config.default_tags)
+                    let mut now = absorb(imp.as_ref(), raw.clone(), &prior_attrs, &user_keys, &self.config.default_tags);
+                    // What state holds is what was configured: an equivalent spelling AWS reports (a minor
+                    // engine upgrade under a configured major version) is no drift.
+                    imp.reconcile(&prior_attrs, &mut now);
+                    now
                 });
                 match &now {
                     None => drift.push(Drift { address: r.address.clone(), changed: None }),
@@ -671,7 +675,8 @@ impl Engine {
                     continue;
                 }
             }
-            if rec.mode == Mode::Managed {
+            // An object already deleted outside is only forgotten: nothing to protect.
+            if rec.mode == Mode::Managed && attrs.is_some() {
                 self.check_destroy_allowed(addr, self.block(&block_key), Some(rec), attrs.as_ref(), &rec.type_name, opts)?;
             }
             let reason = if opts.destroy { "destroy requested" } else { "no longer in configuration" };

@@ -11,7 +11,15 @@ use common_cli::*;
 use serde_json::Value as Json;
 
 /// Types whose objects carry no tags of their own.
-const UNTAGGABLE: [&str; 5] = ["route_table_association", "security_group_rule", "iam_role_policy", "iam_role_policy_attachment", "ecr_lifecycle_policy"];
+const UNTAGGABLE: [&str; 7] = [
+    "route_table_association",
+    "security_group_rule",
+    "iam_role_policy",
+    "iam_role_policy_attachment",
+    "ecr_lifecycle_policy",
+    "route53_record",
+    "acm_certificate_validation",
+];
 
 /// Ids of the state's managed objects of taggable types (all but associations and standalone rules).
 fn taggable_state_ids(cli: &Cli) -> BTreeSet<String> {
@@ -38,13 +46,14 @@ fn apply_and_replan(cli: &Cli, check: impl Fn(&Cli)) {
     cli.expect(0, &["plan", "--detailed-exitcode"]);
 }
 
-fn hello_checks<'a>(h: &'a Hello, ws: &'static str, nats: usize, retention: i32) -> impl Fn(&Cli) + 'a {
+fn hello_checks<'a>(h: &'a Hello, ws: &'static str, nats: usize, retention: i32, domain: Option<&'a str>) -> impl Fn(&Cli) + 'a {
     move |cli| {
         assert_eq!(nat_gateways(cli), nats, "{:?}", cli.state_addresses());
         // `output` reads the state only: it needs no variable values.
         let outputs = cli.json(&[0], &["output"]);
         assert_eq!(outputs["private_subnet_ids"]["value"].as_array().map(Vec::len), Some(2), "{outputs:#}");
-        check_wiring(h, ws, cli, &outputs, retention);
+        check_wiring(h, ws, cli, &outputs, retention, domain.is_some());
+        check_dns(cli, &outputs, domain);
         check_services(h, ws, cli, &outputs);
         check_database(h, ws, cli, &outputs);
     }
@@ -139,6 +148,58 @@ fn check_database(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
     ];
     for (what, text) in places {
         assert!(!text.contains(&password), "{what} contains the database password");
+    }
+}
+
+/// The name and TLS, read back with the SDK. With a domain: `url` is https://<domain>; A and AAAA records
+/// alias the (dual-stack) load balancer; the certificate is ISSUED for the domain, its validation records are
+/// in the zone exactly as ACM asks, and it is the HTTPS listener's (TLS 1.3 policy); port 80 answers a 301 to
+/// 443. Without: `url` is http:// on the load balancer's own name, no certificate, no records.
+fn check_dns(cli: &Cli, outputs: &Json, domain: Option<&str>) {
+    let sdk = common::sdk_config(cli.moto);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+    let lb_name = output_str(outputs, &["load_balancer_dns_name", "value"]);
+    let lb = block_on(elb.describe_load_balancers().load_balancer_arns(cli.id("lb.main")).send()).unwrap().load_balancers()[0].clone();
+    assert_eq!(lb.dns_name(), Some(lb_name.as_str()));
+    assert_eq!(lb.ip_address_type().map(|t| t.as_str()), Some("dualstack"));
+    let http = block_on(elb.describe_listeners().listener_arns(cli.id("lb_listener.http")).send()).unwrap().listeners()[0].clone();
+    let Some(domain) = domain else {
+        assert_eq!(output_str(outputs, &["url", "value"]), format!("http://{lb_name}"));
+        assert!(outputs["certificate_arn"]["value"].is_null(), "{outputs:#}");
+        assert!(cli.state_addresses().iter().all(|a| !a.starts_with("route53_") && !a.starts_with("acm_")), "{:?}", cli.state_addresses());
+        assert_eq!(http.default_actions()[0].r#type().map(|t| t.as_str()), Some("forward"));
+        return;
+    };
+    assert_eq!(output_str(outputs, &["url", "value"]), format!("https://{domain}"));
+    let norm = |s: &str| s.trim_end_matches('.').to_lowercase();
+    // Port 80: a permanent redirect to HTTPS.
+    let redirect = http.default_actions()[0].redirect_config().expect("port 80 redirects");
+    assert_eq!((redirect.protocol(), redirect.port(), redirect.status_code().map(|c| c.as_str())), (Some("HTTPS"), Some("443"), Some("HTTP_301")));
+    // The certificate, issued, on the HTTPS listener.
+    let cert_arn = output_str(outputs, &["certificate_arn", "value"]);
+    let https = block_on(elb.describe_listeners().listener_arns(cli.id(r#"lb_listener.https["main"]"#)).send()).unwrap().listeners()[0].clone();
+    assert_eq!((https.port(), https.protocol().map(|p| p.as_str())), (Some(443), Some("HTTPS")));
+    assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    assert_eq!(https.certificates().iter().filter_map(|c| c.certificate_arn()).collect::<Vec<_>>(), [cert_arn.as_str()]);
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    let cert = block_on(acm.describe_certificate().certificate_arn(&cert_arn).send()).unwrap().certificate().unwrap().clone();
+    assert_eq!(cert.domain_name(), Some(domain));
+    assert_eq!(cert.status().map(|s| s.as_str()), Some("ISSUED"));
+    // The zone's records: the validation records ACM asks for, and A + AAAA aliases of the load balancer.
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    let zone_id = cli.state_resource(r#"route53_record.app["A"]"#)["attributes"]["zone_id"].as_str().unwrap().to_owned();
+    let sets = block_on(r53.list_resource_record_sets().hosted_zone_id(&zone_id).send()).unwrap();
+    let sets = sets.resource_record_sets();
+    for o in cert.domain_validation_options() {
+        let want = o.resource_record().expect("validation record");
+        let got = sets.iter().find(|s| norm(s.name()) == norm(want.name()) && s.r#type().as_str() == want.r#type().as_str()).expect("validation record in the zone");
+        assert_eq!(got.resource_records().iter().map(|r| r.value()).collect::<Vec<_>>(), [want.value()]);
+    }
+    for t in ["A", "AAAA"] {
+        let rec = sets.iter().find(|s| norm(s.name()) == norm(domain) && s.r#type().as_str() == t).unwrap_or_else(|| panic!("{t} {domain}"));
+        let alias = rec.alias_target().unwrap_or_else(|| panic!("{t} is an alias"));
+        assert_eq!(norm(alias.dns_name()), norm(&lb_name), "{t} aliases the load balancer");
+        assert_eq!(Some(alias.hosted_zone_id()), lb.canonical_hosted_zone_id());
     }
 }
 
@@ -307,6 +368,9 @@ fn sg_rules(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<String> {
             for r in p.ip_ranges() {
                 lines.push(format!("{dir} {proto} {port} {}", r.cidr_ip().unwrap_or("?")));
             }
+            for r in p.ipv6_ranges() {
+                lines.push(format!("{dir} {proto} {port} {}", r.cidr_ipv6().unwrap_or("?")));
+            }
             for g in p.user_id_group_pairs() {
                 lines.push(format!("{dir} {proto} {port} {}", g.group_id().unwrap_or("?")));
             }
@@ -318,7 +382,7 @@ fn sg_rules(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<String> {
 
 /// The load balancer layer of plans/hello, read back with the SDK: listener rules → target groups, the
 /// security groups' rules, the task execution role's trust and permissions, log retention.
-fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32) {
+fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32, https: bool) {
     let sdk = common::sdk_config(cli.moto);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
     let iam = aws_sdk_iam::Client::new(&sdk);
@@ -327,7 +391,9 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32) 
     let (tg_api, tg_web) = (out(&["target_group_arns", "value", "api"]), out(&["target_group_arns", "value", "frontend"]));
 
     // Listener: default → frontend; /api/*, /stats, /hello, /hello/* → api; /metrics → 404 from the ALB.
-    let rules = block_on(elb.describe_rules().listener_arn(cli.id("lb_listener.http")).send()).unwrap();
+    // The routing listener: HTTPS with a domain (HTTP then only redirects, see check_dns), else HTTP.
+    let listener = if https { cli.id(r#"lb_listener.https["main"]"#) } else { cli.id("lb_listener.http") };
+    let rules = block_on(elb.describe_rules().listener_arn(listener).send()).unwrap();
     let mut seen = Vec::new();
     for r in rules.rules() {
         let paths: BTreeSet<String> = r
@@ -383,7 +449,12 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32) 
         v.sort();
         v
     };
-    assert_eq!(sg_rules(&ec2, &alb), sorted(vec!["in tcp 80 0.0.0.0/0".into(), format!("out tcp 8080 {api}"), format!("out tcp 3000 {web}")]));
+    let mut alb_in = vec!["in tcp 80 0.0.0.0/0".to_owned(), "in tcp 80 ::/0".to_owned()];
+    if https {
+        alb_in.extend(["in tcp 443 0.0.0.0/0".to_owned(), "in tcp 443 ::/0".to_owned()]);
+    }
+    alb_in.extend([format!("out tcp 8080 {api}"), format!("out tcp 3000 {web}")]);
+    assert_eq!(sg_rules(&ec2, &alb), sorted(alb_in), "internet → ALB on 80 (and 443 with a domain), IPv4 and IPv6");
     assert_eq!(sg_rules(&ec2, &api), sorted(vec![format!("in tcp 8080 {alb}"), "out tcp 443 0.0.0.0/0".into(), format!("out tcp 5432 {db}")]));
     assert_eq!(sg_rules(&ec2, &web), sorted(vec![format!("in tcp 3000 {alb}"), "out tcp 443 0.0.0.0/0".into()]));
     assert_eq!(sg_rules(&ec2, &db), vec![format!("in tcp 5432 {api}")]);
@@ -434,9 +505,18 @@ fn plans_hello_environments_side_by_side() {
     let staging = base.in_workspace("staging");
     let prod = base.in_workspace("prod");
     let dev = base.in_workspace("dev");
-    apply_and_replan(&staging, hello_checks(&h, "staging", 1, 14));
-    apply_and_replan(&prod, hello_checks(&h, "prod", 2, 90));
-    apply_and_replan(&dev, hello_checks(&h, "dev", 0, 3));
+    // The shared stack gets a zone; staging is named in it, prod at its apex, dev has no name.
+    let zone = format!("{}.example.test", h.project);
+    h.shared.ok(&["apply", "--auto-approve", "--var", &format!("zone_name={zone}")]);
+    let zone_out = h.shared.json(&[0], &["output"]);
+    assert_eq!(zone_out["zone"]["value"]["name"], zone.as_str(), "{zone_out:#}");
+    assert_eq!(zone_out["zone"]["value"]["name_servers"].as_array().map(Vec::len), Some(4), "for the registrar: {zone_out:#}");
+    let (staging_domain, prod_domain) = (format!("staging.{zone}"), zone.clone());
+    let staging = staging.env("PROVISIONER_VAR_domain", &staging_domain);
+    let prod = prod.env("PROVISIONER_VAR_domain", &prod_domain);
+    apply_and_replan(&staging, hello_checks(&h, "staging", 1, 14, Some(&staging_domain)));
+    apply_and_replan(&prod, hello_checks(&h, "prod", 2, 90, Some(&prod_domain)));
+    apply_and_replan(&dev, hello_checks(&h, "dev", 0, 3, None));
     image_change_plans_two_revisions_and_two_service_updates(&dev);
     // Each environment still plans empty with the others present, and names its objects after itself.
     staging.expect(0, &["plan", "--detailed-exitcode"]);
@@ -452,7 +532,34 @@ fn plans_hello_environments_side_by_side() {
     destroy_protected_prod(&h, &prod);
     dev.ok(&["destroy", "--auto-approve"]);
     assert_eq!(base.count_tagged(), 0, "nothing tagged with the stack is left");
-    h.shared.ok(&["destroy", "--auto-approve"]);
+    h.shared.ok(&["destroy", "--auto-approve", "--var", &format!("zone_name={zone}")]);
+    let r53 = aws_sdk_route53::Client::new(&common::sdk_config(h.shared.moto));
+    let zones = block_on(r53.list_hosted_zones_by_name().dns_name(&zone).send()).unwrap();
+    assert!(zones.hosted_zones().iter().all(|z| z.name().trim_end_matches('.') != zone), "the zone went with the shared stack");
+}
+
+/// plans/shared with `create_zone = false` uses a zone that exists already (made outside, here with the
+/// SDK): its output names it, and destroying the stack leaves it.
+#[test]
+fn plans_shared_uses_an_existing_zone() {
+    let cli = copy_repo_stack("plans-shared-zone", "plans/shared");
+    let zone = format!("{}.example.test", cli.stack);
+    let r53 = aws_sdk_route53::Client::new(&common::sdk_config(cli.moto));
+    let made = block_on(r53.create_hosted_zone().name(&zone).caller_reference(&zone).send()).unwrap();
+    let id = made.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_owned();
+    let vars = ["--var", &format!("zone_name={zone}"), "--var", "create_zone=false"].map(str::to_owned);
+    let with = |cmd: &[&str]| -> Vec<String> { cmd.iter().map(|s| s.to_string()).chain(vars.iter().cloned()).collect() };
+    let args = with(&["apply", "--auto-approve"]);
+    cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = cli.json(&[0], &["output"]);
+    assert_eq!(out["zone"]["value"]["id"], id.as_str(), "{out:#}");
+    let args = with(&["plan", "--detailed-exitcode"]);
+    cli.expect(0, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(cli.state_addresses().iter().all(|a| !a.starts_with("route53_zone.")), "looked up, not managed: {:?}", cli.state_addresses());
+    let args = with(&["destroy", "--auto-approve"]);
+    cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(block_on(r53.get_hosted_zone().id(&id).send()).is_ok(), "the existing zone stays");
+    block_on(r53.delete_hosted_zone().id(&id).send()).unwrap();
 }
 
 /// A new `image_tag` plans exactly what `make demo` shows — the two task definitions replaced by new revisions
