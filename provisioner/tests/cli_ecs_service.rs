@@ -17,8 +17,6 @@
 mod common;
 mod common_cli;
 
-use std::io::{BufRead, BufReader};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{ContainerDefinition, PortMapping};
@@ -266,31 +264,7 @@ fn ctrl_c_while_waiting_stops_watching_saves_and_says_how_to_watch() {
     s.cli.apply();
     s.behaviour("stuck", "");
     s.write(2, "");
-    let mut cmd = s.cli.command(&["apply", "--auto-approve"]);
-    cmd.env("PROVISIONER_PROGRESS_SECS", "0.2").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn provisioner");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a progress line within 60 s");
-        if line.contains("Still deploying") {
-            break;
-        }
-    }
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let out = wait_output(&mut child, Duration::from_secs(60));
-    let stderr = reader.join().unwrap();
+    let (out, stderr) = apply_interrupted_at(&s.cli, "Still deploying");
     let all = format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
     assert_ne!(out.status.code(), Some(0), "{all}");
     assert!(all.contains("goes on in AWS"), "{all}");

@@ -496,37 +496,12 @@ fn deletion_protection_is_refused_at_plan_with_a_hint() {
 /// marked incomplete, the lock released, and the error says it goes on in AWS.
 #[test]
 fn ctrl_c_while_creating_saves_the_instance_incomplete_and_says_it_goes_on() {
-    use std::io::{BufRead, BufReader};
-    use std::time::{Duration, Instant};
     let cli = Cli::new("rds-int");
     let id = unique("int");
     rule(&cli, format!(r#"{{"identifier": "{id}", "mode": "stuck"}}"#));
     write_lone(&cli, &id, 7, "");
-    let mut cmd = cli.command(&["apply", "--auto-approve"]);
-    cmd.env("PROVISIONER_PROGRESS_SECS", "0.2").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn provisioner");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a progress line within 60 s");
-        if line.contains("Still creating") {
-            break;
-        }
-    }
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let out = wait_output(&mut child, Duration::from_secs(60));
-    let all = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), reader.join().unwrap());
+    let (out, stderr) = apply_interrupted_at(&cli, "Still creating");
+    let all = format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
     assert_ne!(out.status.code(), Some(0), "{all}");
     assert!(all.contains(&format!("stopped waiting for DB instance {id} (interrupted) while it is creating")), "{all}");
     assert!(all.contains("goes on in AWS"), "{all}");

@@ -450,6 +450,38 @@ pub fn proxy_calls(p: &faultproxy::Proxy, action: &str) -> u64 {
     p.calls().get(action).copied().unwrap_or(0)
 }
 
+/// Runs `cli apply --auto-approve` with progress lines every 0.2 s, sends it SIGINT (Ctrl-C) once a line of
+/// its standard error contains `marker` (within 60 s), and waits for it to exit (60 s): its output, with
+/// standard error as the lines read.
+pub fn apply_interrupted_at(cli: &Cli, marker: &str) -> (Output, String) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = cli.command(&["apply", "--auto-approve"]);
+    cmd.env("PROVISIONER_PROGRESS_SECS", "0.2").stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn provisioner");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a progress line within 60 s");
+        if line.contains(marker) {
+            break;
+        }
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = wait_output(&mut child, Duration::from_secs(60));
+    (out, reader.join().unwrap())
+}
+
 /// Waits for a child, collecting its output; kills it after `timeout`.
 pub fn wait_output(child: &mut Child, timeout: Duration) -> Output {
     use std::io::Read;
