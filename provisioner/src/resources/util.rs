@@ -105,9 +105,15 @@ pub(crate) fn not_visible(kind: &str, id: &str) -> ProviderError {
 
 /// Maps "NotFound" to `Ok(None)`: deleting something already gone succeeds.
 pub(crate) fn gone_ok<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    gone_ok_by(r, ProviderError::is_not_found)
+}
+
+/// [`gone_ok`] for services whose "not found" codes are their own (`gone`: e.g. RDS's
+/// `DBSubnetGroupNotFoundFault`, CloudWatch Logs' `ResourceNotFoundException`).
+pub(crate) fn gone_ok_by<T>(r: Result<T, ProviderError>, gone: impl Fn(&ProviderError) -> bool) -> Result<Option<T>, ProviderError> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) if gone(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -150,11 +150,7 @@ impl Resource for EcrLifecyclePolicy {
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
         let name = get_id(prior)?;
-        match client(cx).delete_lifecycle_policy().repository_name(name).send().await.map_err(aws_err) {
-            Ok(_) => Ok(()),
-            Err(e) if is_gone(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_ok_by(client(cx).delete_lifecycle_policy().repository_name(name).send().await.map_err(aws_err), is_gone).map(drop)
     }
 
     async fn find_existing(&self, cx: &Ctx, desired: &[Attrs]) -> Result<Vec<Option<Attrs>>, ProviderError> {

@@ -361,11 +361,7 @@ impl Resource for CloudwatchLogGroup {
             client(cx).delete_log_group().log_group_name(name).send().await.map_err(aws_err)
         })
         .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_gone(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_ok_by(r, is_gone).map(drop)
     }
 }
 

@@ -325,11 +325,7 @@ impl Resource for DbParameterGroup {
             || async { client(cx).delete_db_parameter_group().db_parameter_group_name(name).send().await.map_err(aws_err) },
         )
         .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_gone(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_ok_by(r, is_gone).map(drop)
     }
 }
 

@@ -207,11 +207,7 @@ impl Resource for DbSubnetGroup {
             || async { client(cx).delete_db_subnet_group().db_subnet_group_name(name).send().await.map_err(aws_err) },
         )
         .await;
-        match r {
-            Ok(_) => Ok(()),
-            Err(e) if is_gone(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        gone_ok_by(r, is_gone).map(drop)
     }
 }
 
