@@ -83,26 +83,32 @@ impl Taint {
         if tainted.is_empty() {
             return taint;
         }
-        // Whether a node uses a tainted variable or local, or a tainted attribute of an instance (or a whole
-        // instance that has one).
-        let uses_tainted = |node: &Node, tainted: &BTreeSet<String>, taint: &Taint| {
-            uses(node).iter().any(|(key, attr)| match attr {
+        // What each local, attribute and output refers to, walked once; the fixed point below only looks up.
+        type Uses = Vec<(String, Option<String>)>;
+        let locals: Vec<(String, Uses)> = config.locals.iter().map(|(name, node)| (format!("local.{name}"), uses(node))).collect();
+        let attrs: Vec<(String, String, Uses)> = config
+            .blocks
+            .iter()
+            .flat_map(|b| b.attrs.iter().map(move |(attr, node)| (b.key(), attr.clone(), uses(node))))
+            .collect();
+        // Whether something uses a tainted variable or local, or a tainted attribute of an instance (or a
+        // whole instance that has one).
+        let uses_tainted = |u: &Uses, tainted: &BTreeSet<String>, taint: &Taint| {
+            u.iter().any(|(key, attr)| match attr {
                 None => tainted.contains(key) || taint.attrs.get(key).is_some_and(|a| !a.is_empty()),
                 Some(a) => taint.attrs.get(key).is_some_and(|t| t.contains(a)),
             })
         };
         loop {
             let before = tainted.len() + taint.attrs.values().map(BTreeSet::len).sum::<usize>();
-            for (name, node) in &config.locals {
-                if uses_tainted(node, &tainted, &taint) {
-                    tainted.insert(format!("local.{name}"));
+            for (local, u) in &locals {
+                if uses_tainted(u, &tainted, &taint) {
+                    tainted.insert(local.clone());
                 }
             }
-            for b in &config.blocks {
-                for (attr, node) in &b.attrs {
-                    if uses_tainted(node, &tainted, &taint) {
-                        taint.attrs.entry(b.key()).or_default().insert(attr.clone());
-                    }
+            for (block, attr, u) in &attrs {
+                if uses_tainted(u, &tainted, &taint) {
+                    taint.attrs.entry(block.clone()).or_default().insert(attr.clone());
                 }
             }
             let after = tainted.len() + taint.attrs.values().map(BTreeSet::len).sum::<usize>();
@@ -111,7 +117,7 @@ impl Taint {
             }
         }
         for (name, o) in &config.outputs {
-            if uses_tainted(&o.value, &tainted, &taint) {
+            if uses_tainted(&uses(&o.value), &tainted, &taint) {
                 taint.outputs.insert(name.clone());
             }
         }
