@@ -980,6 +980,10 @@ async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs)
         );
         let mut rec = state::ResourceRecord::new(&address, &ty, id);
         rec.attributes = provisioner::value::attrs_to_json(&attrs).unwrap_or_default();
+        // What it refers to in the configuration and is already in state: a destroy after the block is
+        // removed still deletes it before them.
+        let present: Vec<String> = snap.resources.iter().map(|r| r.address.clone()).collect();
+        rec.dependencies = stack.engine.state_deps(&block.key(), &present);
         snap.upsert(rec.clone());
         state::save_next(stack.backend.as_ref(), &mut snap, &mut persisted).await?;
         // The object now carries this state's tags, so it is found like any other (if this fails, the

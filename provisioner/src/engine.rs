@@ -345,6 +345,18 @@ impl Engine {
         out
     }
 
+    /// The addresses among `present` (addresses held in state) of the instances block `block_key` depends
+    /// on in the configuration: every instance of each block it refers to, since which ones an expression
+    /// picks is not known without evaluating it. This orders the deletes of objects whose recorded
+    /// dependencies are missing or older than the configuration (an import records none).
+    pub fn state_deps<'a>(&self, block_key: &str, present: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+        if self.block(block_key).is_none() {
+            return vec![];
+        }
+        let blocks: BTreeSet<String> = self.block_deps(block_key).into_iter().collect();
+        present.into_iter().filter(|a| blocks.contains(&block_of(a))).cloned().collect()
+    }
+
     /// Reads every managed resource in `prior` from AWS and reports drift. One read per type serves two
     /// purposes: a filter on the stack's tags returns the tracked objects and the untracked ones together
     /// (plus a by-id read of tracked objects the filter missed), and all types — and the data sources that
@@ -681,6 +693,10 @@ impl Engine {
             }
             let reason = if opts.destroy { "destroy requested" } else { "no longer in configuration" };
             let gone = attrs.is_none();
+            let mut dependencies = rec.dependencies.clone();
+            dependencies.extend(self.state_deps(&block_key, refreshed.records.keys()));
+            dependencies.sort();
+            dependencies.dedup();
             changes.push(Change {
                 address: addr.clone(),
                 mode: rec.mode,
@@ -693,7 +709,7 @@ impl Engine {
                 forces: vec![],
                 create_before_destroy: false,
                 reason: Some(if gone { "already deleted outside provisioner".into() } else { reason.into() }),
-                dependencies: rec.dependencies.clone(),
+                dependencies,
                 sensitive: self.sensitive_attrs(rec.mode, &rec.type_name, &block_key),
                 retag: None,
                 leftover: None,
