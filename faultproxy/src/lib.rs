@@ -14,6 +14,7 @@
 //! | endpoint | effect |
 //! |---|---|
 //! | `GET /__faultproxy/calls` | JSON map action → count |
+//! | `GET /__faultproxy/signed_by` | JSON map action → access key id of the signature → count |
 //! | `POST /__faultproxy/reset` | clear call counts and the fault log |
 //! | `POST /__faultproxy/rules` | JSON array of rules, replaces all rules (and their counters) |
 //! | `GET /__faultproxy/rules` | current rules with `seen` counters |
@@ -118,6 +119,12 @@ impl Proxy {
     /// Requests counted per action since start or the last reset.
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.shared.lock().calls.clone()
+    }
+
+    /// Requests per action and per access key id they were signed with (`""` for unsigned ones), since
+    /// start or the last reset: which credentials the client really used.
+    pub fn signed_by(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.shared.lock().signed_by.clone()
     }
 
     /// Total number of requests counted (sum of [`Proxy::calls`]).

@@ -26,6 +26,8 @@ type Body = Full<Bytes>;
 #[derive(Default)]
 pub(crate) struct State {
     pub calls: BTreeMap<String, u64>,
+    /// Requests per (action, access key id of their SigV4 signature); unsigned ones under "".
+    pub signed_by: BTreeMap<String, BTreeMap<String, u64>>,
     pub rules: Vec<RuleState>,
     pub faults: Vec<InjectedFault>,
 }
@@ -52,6 +54,7 @@ impl Shared {
     pub fn reset(&self) {
         let mut st = self.lock();
         st.calls.clear();
+        st.signed_by.clear();
         st.faults.clear();
     }
     fn request_id(&self) -> String {
@@ -150,6 +153,8 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, Rep
     let fault = {
         let mut st = ctx.shared.lock();
         *st.calls.entry(action.clone()).or_insert(0) += 1;
+        let key = access_key_id(&parts.headers).unwrap_or_default();
+        *st.signed_by.entry(action.clone()).or_default().entry(key).or_insert(0) += 1;
         let fault = rules::decide(&mut st.rules, &action);
         if let Some(f) = &fault {
             st.faults.push(InjectedFault {
@@ -332,6 +337,7 @@ async fn admin(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let sh = &ctx.shared;
     match (method, path.as_str()) {
         (Method::GET, "calls") => json(StatusCode::OK, &sh.lock().calls),
+        (Method::GET, "signed_by") => json(StatusCode::OK, &sh.lock().signed_by),
         (Method::GET, "faults") => json(StatusCode::OK, &sh.lock().faults),
         (Method::GET, "rules") => json(StatusCode::OK, &sh.lock().rules),
         (Method::GET, "stalled") => json(StatusCode::OK, &sh.stalled.load(Ordering::SeqCst)),
@@ -352,7 +358,32 @@ async fn admin(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         },
         (m, p) => json(
             StatusCode::NOT_FOUND,
-            &serde_json::json!({"error": format!("unknown admin endpoint {m} {ADMIN_PREFIX}{p}; try GET calls|faults|rules|stalled, POST reset|rules")}),
+            &serde_json::json!({"error": format!("unknown admin endpoint {m} {ADMIN_PREFIX}{p}; try GET calls|signed_by|faults|rules|stalled, POST reset|rules")}),
         ),
+    }
+}
+
+/// The access key id a request was signed with: the `Credential=AKID/…` of a SigV4
+/// `Authorization` header.
+pub(crate) fn access_key_id(headers: &hyper::HeaderMap) -> Option<String> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let akid = cred.split('/').next()?.trim();
+    (!akid.is_empty()).then(|| akid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_key_id_from_a_sigv4_header() {
+        let mut h = hyper::HeaderMap::new();
+        assert_eq!(access_key_id(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261126/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab"),
+        );
+        assert_eq!(access_key_id(&h).as_deref(), Some("ASIAEXAMPLE"));
     }
 }

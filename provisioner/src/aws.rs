@@ -184,6 +184,8 @@ pub struct Ctx {
     pub workspace: String,
     /// The stack's directory: what relative paths in data sources (`data.stack`'s `dir`) start from.
     pub stack_dir: std::path::PathBuf,
+    /// The role this run works as, if any (what `data.stack` reads other states as).
+    pub role: Option<Arc<crate::credentials::RoleCredentials>>,
     pub region: String,
     pub sdk: aws_types::SdkConfig,
     pub calls: CallCounter,
@@ -207,6 +209,16 @@ impl Ctx {
     /// Loads the SDK configuration from the default chain. `region` (from `[aws] region`) is used only
     /// when the environment/profile sets none.
     pub async fn load(stack: &str, workspace: &str, region: Option<&str>) -> Result<Ctx, ProviderError> {
+        Self::load_as(stack, workspace, region, None).await
+    }
+
+    /// [`Ctx::load`], working as the role of `role` when given (see [`crate::credentials`]).
+    pub async fn load_as(
+        stack: &str,
+        workspace: &str,
+        region: Option<&str>,
+        role: Option<Arc<crate::credentials::RoleCredentials>>,
+    ) -> Result<Ctx, ProviderError> {
         use aws_config::meta::region::RegionProviderChain;
         let fallback = region.map(|r| aws_types::region::Region::new(r.to_owned()));
         let chain = RegionProviderChain::default_provider().or_else(fallback.unwrap_or_else(|| {
@@ -222,11 +234,16 @@ impl Ctx {
             )
             .load()
             .await;
+        let sdk = match &role {
+            Some(role) => role.apply(sdk).await.map_err(|e| ProviderError::new(format!("{}; {}", e.message, e.hint)))?,
+            None => sdk,
+        };
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Ok(Ctx {
             stack: stack.to_owned(),
             workspace: workspace.to_owned(),
             stack_dir: std::path::PathBuf::from("."),
+            role,
             region,
             sdk,
             calls: CallCounter::default(),

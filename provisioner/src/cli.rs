@@ -50,6 +50,11 @@ pub struct Cli {
     /// The workspace (environment): its own state, and env/NAME.toml as the first variable file.
     #[arg(short = 'w', long = "workspace", global = true, value_name = "NAME", env = "PROVISIONER_WORKSPACE")]
     pub workspace: Option<String>,
+    /// Work as this IAM role: with GitHub's OIDC token inside GitHub Actions (the job needs
+    /// `permissions: id-token: write`), else AssumeRole from the ambient credentials. Overrides
+    /// `[aws] role_arn`; AWS_ROLE_ARN is the fallback.
+    #[arg(long, global = true, value_name = "ARN")]
+    pub role_arn: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -303,12 +308,14 @@ fn stack_options(cli: &Cli, vars: &VarArgs) -> Result<StackOptions, EngineError>
         state_only: false,
         workspace: cli.workspace.clone(),
         validate_only: false,
+        role_arn: cli.role_arn.clone(),
+        role: None,
     })
 }
 
 /// Options of the commands that only read or edit the state (no variable values needed).
 fn state_only(cli: &Cli) -> StackOptions {
-    StackOptions { workspace: cli.workspace.clone(), ..StackOptions::state_only(&cli.dir) }
+    StackOptions { workspace: cli.workspace.clone(), role_arn: cli.role_arn.clone(), ..StackOptions::state_only(&cli.dir) }
 }
 
 /// A relative `--var-file` is looked up in the stack directory first (as Terraform's `-chdir` and `git -C`
@@ -736,7 +743,7 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
     let stack = Stack::open(&state_only(cli))?;
     match sc {
         StateCommand::Migrate { from, all_workspaces } => {
-            let source = provisioner::stack::source_workspaces(from, &cli.dir)?;
+            let source = provisioner::stack::source_workspaces(from, &cli.dir, stack.role.clone())?;
             let names = if *all_workspaces { source.list().await? } else { vec![stack.workspace().to_owned()] };
             if names.is_empty() {
                 return Err(EngineError::other(format!("no state to migrate in {}", source.describe())));

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod credentials;
 pub mod engine;
 pub mod graph;
 pub mod lang;

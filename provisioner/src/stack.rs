@@ -35,6 +35,7 @@ use state::{Backend, LocalWorkspaces, LockInfo, Snapshot, Workspaces, DEFAULT_WO
 
 use crate::apply::{ApplyOptions, ApplyReport, StateWriter};
 use crate::aws::{Ctx, ProviderError, TOOL_TAG_PREFIX};
+use crate::credentials::{RoleCredentials, RoleSettings};
 use crate::engine::{Engine, EngineError, PlanOptions, ToolTags};
 use crate::lang::S3BackendConfig;
 use crate::plan::Plan;
@@ -55,6 +56,11 @@ pub struct StackOptions {
     pub workspace: Option<String>,
     /// For `validate`: variables without a value are unknown and the workspace need not exist.
     pub validate_only: bool,
+    /// The role to work as (`--role-arn`); overrides `[aws] role_arn` (see [`crate::credentials`]).
+    pub role_arn: Option<String>,
+    /// A role already resolved by the caller, shared rather than assumed again (`data.stack` passes its
+    /// run's); takes precedence over `role_arn`.
+    pub role: Option<Arc<RoleCredentials>>,
 }
 
 impl StackOptions {
@@ -77,6 +83,8 @@ pub struct Stack {
     pub lock_timeout: Duration,
     /// The names of `env/*.toml` when the stack has an `env/` folder: then these are its workspaces.
     pub environments: Option<Vec<String>>,
+    /// The role the AWS calls and the S3 backend work as, if any (see [`crate::credentials`]).
+    pub role: Option<Arc<RoleCredentials>>,
     /// Whether the workspace passed the checks that need its state (once per `Stack`).
     checked: tokio::sync::OnceCell<()>,
 }
@@ -119,7 +127,8 @@ fn env_list(envs: &[String]) -> String {
 /// addressing and checksums only when required whenever an endpoint is set (emulators and most S3-compatible
 /// stores need it).
 /// `PROVISIONER_LOCK_LEASE_SECS` overrides the lock lease (tests use a short one).
-fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Workspaces {
+/// With `role`, the backend works as that role (see [`crate::credentials`]).
+fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>, role: Option<Arc<RoleCredentials>>) -> state::S3Workspaces {
     let mut settings = state::S3Settings::new(&cfg.bucket, &cfg.key);
     settings.workspace_key_prefix = cfg.workspace_key_prefix.clone();
     settings.kms_key_id = cfg.kms_key_id.clone();
@@ -130,7 +139,7 @@ fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Wo
     let fallback = aws_region.unwrap_or("us-east-1").to_owned();
     let endpoint = cfg.endpoint.clone();
     let factory: state::s3::ClientFactory = Arc::new(move || {
-        let (region, fallback, endpoint) = (region.clone(), fallback.clone(), endpoint.clone());
+        let (region, fallback, endpoint, role) = (region.clone(), fallback.clone(), endpoint.clone(), role.clone());
         Box::pin(async move {
             use aws_config::meta::region::RegionProviderChain;
             use aws_types::region::Region;
@@ -139,6 +148,10 @@ fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Wo
                 None => RegionProviderChain::default_provider().or_else(Region::new(fallback)),
             };
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(chain).load().await;
+            let sdk = match role {
+                Some(role) => role.apply(sdk).await.map_err(|e| format!("{}; {}", e.message, e.hint))?,
+                None => sdk,
+            };
             let mut conf = aws_sdk_s3::config::Builder::from(&sdk);
             let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
                 .iter()
@@ -163,7 +176,8 @@ fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>) -> state::S3Wo
 /// The states named by a `state migrate --from` argument: `local:PATH` (relative to `dir`; the default
 /// workspace's file, others beside it as for `[backend] type = "local"`) or `s3://BUCKET/KEY` (the default
 /// workspace's key, others under `env:/`, with the credentials and endpoint of the environment).
-pub fn source_workspaces(spec: &str, dir: &Path) -> Result<Arc<dyn Workspaces>, EngineError> {
+/// `role`: as for the stack's own backend.
+pub fn source_workspaces(spec: &str, dir: &Path, role: Option<Arc<RoleCredentials>>) -> Result<Arc<dyn Workspaces>, EngineError> {
     if let Some(path) = spec.strip_prefix("local:").filter(|p| !p.is_empty()) {
         return Ok(Arc::new(LocalWorkspaces::new(dir.join(path))));
     }
@@ -177,7 +191,7 @@ pub fn source_workspaces(spec: &str, dir: &Path) -> Result<Arc<dyn Workspaces>, 
                 kms_key_id: None,
                 endpoint: None,
             };
-            return Ok(Arc::new(s3_workspaces(&cfg, None)));
+            return Ok(Arc::new(s3_workspaces(&cfg, None, role)));
         }
     }
     Err(EngineError::with_hint(
@@ -255,10 +269,16 @@ impl Stack {
             }
             other => other?,
         };
+        let role = match &opts.role {
+            Some(shared) => Some(shared.clone()),
+            None => RoleSettings::from_env(opts.role_arn.as_deref().or(engine.config.role_arn.as_deref()))
+                .map_err(|e| EngineError::with_hint(e.message, e.hint))?
+                .map(RoleCredentials::new),
+        };
         let workspaces: Arc<dyn Workspaces> = match engine.config.backend.kind.as_str() {
             "local" => Arc::new(LocalWorkspaces::new(engine.config.backend.path.clone())),
             "s3" => match &engine.config.backend.s3 {
-                Some(s3) => Arc::new(s3_workspaces(s3, engine.config.region.as_deref())),
+                Some(s3) => Arc::new(s3_workspaces(s3, engine.config.region.as_deref(), role.clone())),
                 None => return Err(EngineError::other("`[backend] type = \"s3\"` without its settings")),
             },
             other => {
@@ -275,6 +295,7 @@ impl Stack {
             workspaces,
             lock_timeout: opts.lock_timeout,
             environments: envs,
+            role,
             checked: tokio::sync::OnceCell::new(),
         })
     }
@@ -318,7 +339,12 @@ impl Stack {
 
     /// AWS context from the default credential chain, with `[aws] region` as the fallback region.
     pub async fn connect(&self) -> Result<Ctx, EngineError> {
-        let mut cx = Ctx::load(&self.engine.config.stack_name, &self.engine.workspace, self.engine.config.region.as_deref())
+        let mut cx = Ctx::load_as(
+            &self.engine.config.stack_name,
+            &self.engine.workspace,
+            self.engine.config.region.as_deref(),
+            self.role.clone(),
+        )
             .await
             .map_err(|e| EngineError::other(format!("AWS configuration: {e}")))?;
         cx.stack_dir = self.engine.config.dir.clone();

@@ -199,6 +199,7 @@ struct Loader<'r> {
     aws_table: Option<Loc>,
     backend_table: Option<Loc>,
     region: Option<String>,
+    role_arn: Option<String>,
     default_tags: BTreeMap<String, String>,
     backend_kind: String,
     backend_path: Option<String>,
@@ -435,6 +436,12 @@ impl<'r> Loader<'r> {
         for (k, v) in entries(t) {
             match k.get_ref().as_ref() {
                 "region" => self.region = self.string("region", v),
+                "role_arn" => {
+                    self.role_arn = self.string("role_arn", v);
+                    if let Some(Err(e)) = self.role_arn.as_deref().map(crate::credentials::check_role_arn) {
+                        self.error(e.message, v.span()).help = Some(e.hint);
+                    }
+                }
                 "default_tags" => {
                     let Some(tags) = self.table(k, v, "a map of strings") else {
                         continue;
@@ -445,7 +452,7 @@ impl<'r> Loader<'r> {
                         }
                     }
                 }
-                _ => self.unknown_key(k, &["region", "default_tags"], "[aws]"),
+                _ => self.unknown_key(k, &["region", "role_arn", "default_tags"], "[aws]"),
             }
         }
     }
@@ -1152,6 +1159,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         aws_table: None,
         backend_table: None,
         region: None,
+        role_arn: None,
         default_tags: BTreeMap::new(),
         backend_kind: "local".into(),
         backend_path: None,
@@ -1173,6 +1181,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         mut diags,
         stack,
         region,
+        role_arn,
         default_tags,
         backend_kind,
         backend_path,
@@ -1293,6 +1302,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         files,
         stack_name,
         region,
+        role_arn,
         default_tags,
         backend,
         variables,

@@ -299,6 +299,8 @@ pub struct Config {
     pub files: Vec<Arc<SourceFile>>,
     pub stack_name: String,
     pub region: Option<String>,
+    /// `[aws] role_arn`: the role to work as (see [`crate::credentials`]); `--role-arn` overrides it.
+    pub role_arn: Option<String>,
     pub default_tags: BTreeMap<String, String>,
     pub backend: BackendConfig,
     pub variables: BTreeMap<String, VariableDecl>,

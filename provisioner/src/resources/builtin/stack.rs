@@ -8,7 +8,6 @@
 //! names the stack and the workspace: plans must not silently see nothing.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
@@ -28,10 +27,16 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
         .attr(Attribute::new("outputs", Type::map(Type::Any)).computed().describe("Its outputs by name."))
 });
 
-/// The outputs of the stack in `dir` (relative to `base`), workspace `workspace`, as values.
-pub(crate) async fn read_outputs(base: &Path, dir: &str, workspace: &str) -> Result<BTreeMap<String, Value>, ProviderError> {
-    let path = base.join(dir);
-    let opts = StackOptions { workspace: Some(workspace.to_owned()), validate_only: true, ..StackOptions::state_only(&path) };
+/// The outputs of the stack in `dir` (relative to `cx`'s stack directory), workspace `workspace`, as values;
+/// its S3 backend works as `cx`'s role, if any.
+pub(crate) async fn read_outputs(cx: &Ctx, dir: &str, workspace: &str) -> Result<BTreeMap<String, Value>, ProviderError> {
+    let path = cx.stack_dir.join(dir);
+    let opts = StackOptions {
+        workspace: Some(workspace.to_owned()),
+        validate_only: true,
+        role: cx.role.clone(),
+        ..StackOptions::state_only(&path)
+    };
     let other = Stack::open(&opts)
         .map_err(|e| ProviderError::with_code("StackNotFound", format!("cannot open stack `{dir}` ({}): {e}", path.display())))?;
     let name = other.engine.config.stack_name.clone();
@@ -67,7 +72,7 @@ impl DataSource for StackOutputs {
     async fn read(&self, cx: &Ctx, args: &Attrs) -> Result<Attrs, ProviderError> {
         let dir = args.get("dir").and_then(Value::as_str).unwrap_or_default();
         let workspace = args.get("workspace").and_then(Value::as_str).unwrap_or("default");
-        let outputs = read_outputs(&cx.stack_dir, dir, workspace).await?;
+        let outputs = read_outputs(cx, dir, workspace).await?;
         let mut out = args.clone();
         out.insert("id".into(), Value::str(format!("{dir}#{workspace}")));
         out.insert("workspace".into(), Value::str(workspace));
