@@ -259,3 +259,19 @@ fn role_mistakes_are_explained() {
     assert!(all.contains("requesting a GitHub OIDC token failed after 5 attempt(s)") && all.contains("503"), "{all}");
     assert!(!all.contains(BEARER), "{all}");
 }
+
+#[test]
+fn the_role_exchange_honours_aws_endpoint_url_sts() {
+    // Everything goes to moto directly, but STS through a proxy of its own: the exchange, and only it, is
+    // seen there (awslabs/aws-sdk-rust#1193: the AssumeRole provider once ignored the endpoint variables).
+    let (mut cli, sts_proxy) = stack("oidc-sts-endpoint");
+    cli.endpoint = cli.moto.endpoint.clone();
+    let cli = cli.env("AWS_ENDPOINT_URL_STS", &sts_proxy.url());
+    let server = TokenServer::start(0);
+    let out = run_in_actions(&cli, &server, &[], &["--role-arn", ROLE, "plan"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sts_proxy.calls().keys().collect::<Vec<_>>(), vec!["AssumeRoleWithWebIdentity"]);
+    let out = cli.run(&["--role-arn", ROLE, "plan"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(sts_proxy.calls().keys().collect::<Vec<_>>(), vec!["AssumeRole", "AssumeRoleWithWebIdentity"]);
+}
