@@ -19,10 +19,12 @@ stop() {
 }
 trap stop EXIT
 
-# start NAME ENV...: starts the binary NAME on a free port (PORT=0) and prints the address it logged.
+# start NAME ENV...: starts the binary NAME on a free port (PORT=0) and sets $addr to the address it logged.
+# (Not in a command substitution: the process must be this shell's child, for `stop` to end it.)
 start() {
-  local name=$1 log=$work/$1.log addr=""
+  local name=$1 log=$work/$1.log
   shift
+  addr=""
   env "$@" PORT=0 BIND_ADDR=127.0.0.1 LOG_FORMAT=json LOG_LEVEL=info "$bin_dir/$name" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
@@ -35,13 +37,14 @@ start() {
     cat "$log" >&2
     exit 1
   fi
-  echo "$addr"
 }
 
 mkdir -p "$work/data"
-api=$(start api DATA_DIR="$work/data")
+start api DATA_DIR="$work/data"
+api=$addr
 echo "smoke-local: api on $api (SQLite in $work/data)"
-frontend=$(start frontend API_URL="http://$api")
+start frontend API_URL="http://$api"
+frontend=$addr
 echo "smoke-local: frontend on $frontend"
 
 SMOKE_TIMEOUT=30 SMOKE_INTERVAL=1 bash "$root/scripts/smoke.sh" "http://$api"
