@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test test-provisioner build bench lint moto clean
+.PHONY: demo test test-provisioner build bench lint moto clean workflow-lint smoke-local
 .DEFAULT_GOAL := help
 
 help:
@@ -26,7 +26,15 @@ demo: moto build
 test-provisioner: moto
 	$(CARGO) test -p state -p provisioner -p faultproxy --no-fail-fast
 
-test: test-provisioner service-test
+test: test-provisioner service-test workflow-lint smoke-local
+
+# The GitHub Actions workflows: actionlint, zizmor and shellcheck, pinned, installed on first use (.ci/workflow-lint.sh).
+workflow-lint:
+	bash .ci/workflow-lint.sh
+
+# The deploy's smoke test (scripts/smoke.sh) against the api and frontend built here, on SQLite and free ports.
+smoke-local: service-build
+	bash scripts/smoke-local.sh $(SERVICE_BIN_DIR)
 
 bench: moto
 	bash bench/run.sh
