@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests plan.sh and sticky-comment.sh with a fake `provisioner` and a fake `gh` on PATH (run by
+# Tests plan.sh, sticky-comment.sh and require-s3-state.sh with a fake `provisioner` and a fake `gh` on PATH (run by
 # .ci/workflow-lint.sh, so by `make test`). Needs jq (the fake gh applies the real script's jq filter).
 set -uo pipefail   # no -e: each test is a command whose status `check` reads
 
@@ -96,6 +96,18 @@ python3 -c 'print("é" * 40000)' >"$fake/big.md"
 comment "$fake/big.md"
 [ "$(wc -c <"$fake/PATCH.body")" -le 65536 ] && grep -q "cut here" "$fake/PATCH.body" && iconv -f UTF-8 -t UTF-8 "$fake/PATCH.body" >/dev/null
 check "sticky-comment.sh cuts a body over the limit, on a character boundary"
+
+# require-s3-state.sh, in a copy of the repository's layout: the committed (local) backends are refused,
+# naming the file; S3 backends pass.
+repo=$fake/repo
+mkdir -p "$repo/plans/shared" "$repo/plans/hello"
+cp "$root"/plans/shared/backend.toml "$repo/plans/shared/"
+cp "$root"/plans/hello/backend.toml "$repo/plans/hello/"
+(cd "$repo" && ! bash "$here/require-s3-state.sh" >"$fake/s3.out" 2>&1) && grep -q "file=plans/hello/backend.toml::" "$fake/s3.out" && grep -q "file=plans/shared/backend.toml::" "$fake/s3.out"
+check "require-s3-state.sh refuses a state on the runner, naming each stack"
+for s in shared hello; do printf '[backend]\ntype = "s3"\nbucket = "b"\nkey = "%s/state.json"\n' "$s" >"$repo/plans/$s/backend.toml"; done
+(cd "$repo" && bash "$here/require-s3-state.sh")
+check "require-s3-state.sh lets S3 states through"
 
 echo "workflow-scripts: $passed passed, $failed failed"
 [ "$failed" = 0 ]
