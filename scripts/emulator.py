@@ -67,7 +67,9 @@ it is):
     block.", as on AWS (moto accepted any subnet).
 
   * S3: CreateBucket applies the Tags of its CreateBucketConfiguration to the new bucket, as AWS does
-    (moto ignored them).
+    (moto ignored them); GetBucketVersioning answers `<VersioningConfiguration>` as AWS does (moto's
+    `<GetBucketVersioningResponse>` root is refused by the SDKs); DeleteObjects removes delete markers (moto
+    failed with a 500 on a key whose versions it emptied).
   * IAM: AddClientIDToOpenIDConnectProvider / RemoveClientIDFromOpenIDConnectProvider answer (moto has no
     handlers: they were errors); adding an id already there or removing one absent is no change, as on AWS.
 
@@ -1260,6 +1262,7 @@ def install_ec2_patches():
 
 # ---------------------------------------------------------------------------------------------- S3, IAM OIDC
 from moto.iam import responses as iam_responses
+from moto.s3 import models as s3_models
 from moto.s3 import responses as s3_responses
 import xmltodict
 
@@ -1290,6 +1293,19 @@ def s3_bucket_response_put(self, request, bucket_name, querystring):
     return result
 
 
+def s3_get_bucket_versioning(self):
+    """GetBucketVersioning answers `<VersioningConfiguration>`, as AWS does (moto's root element was
+    `<GetBucketVersioningResponse>`, which the SDKs refuse); no `<Status>` for a bucket never versioned."""
+    self.data["Action"] = "GetBucketVersioning"
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>'
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
 def iam_add_client_id_to_open_id_connect_provider(self):
     """AddClientIDToOpenIDConnectProvider (moto has no handler): adds the client id; one already there is no
     change, as on AWS."""
@@ -1310,6 +1326,10 @@ def iam_remove_client_id_from_open_id_connect_provider(self):
 
 def install_s3_iam_patches():
     s3_responses.S3Response._bucket_response_put = s3_bucket_response_put
+    # Deleting the last versions of a key whose newest is a delete marker (DeleteObjects emptying a versioned
+    # bucket) made moto fail with a 500: its delete markers hold no data to dispose of.
+    s3_models.FakeDeleteMarker.dispose = lambda self, *args, **kwargs: None
+    s3_responses.S3Response.get_bucket_versioning = s3_get_bucket_versioning
     iam_responses.IamResponse.add_client_id_to_open_id_connect_provider = iam_add_client_id_to_open_id_connect_provider
     iam_responses.IamResponse.remove_client_id_from_open_id_connect_provider = (
         iam_remove_client_id_from_open_id_connect_provider
