@@ -8,7 +8,8 @@ works against it has a chance of working against AWS.
 Run through `scripts/emulator` (which installs the pinned moto first); it is a drop-in for `moto_server`:
 same arguments (`-H HOST -p PORT`, ...), same environment, runs in the foreground until killed.
 
-What it changes in moto (ECS, RDS, Route 53, ACM, and IPv6 in EC2 and ELBv2; every other service is moto as
+What it changes in moto (ECS, RDS, Route 53, ACM, IPv6 in EC2 and ELBv2, S3 bucket tags at create and
+OIDC provider client ids in IAM; every other service is moto as
 it is):
   * Services go through deployments as on AWS. CreateService starts one PRIMARY deployment (IN_PROGRESS,
     running 0, pending = desired). Each DescribeServices that returns the service is one *poll*; the N-th
@@ -65,6 +66,13 @@ it is):
     associated IPv6 CIDR block: "ValidationError: You must specify subnets with an associated IPv6 CIDR
     block.", as on AWS (moto accepted any subnet).
 
+  * S3: CreateBucket applies the Tags of its CreateBucketConfiguration to the new bucket, as AWS does
+    (moto ignored them); GetBucketVersioning answers `<VersioningConfiguration>` as AWS does (moto's
+    `<GetBucketVersioningResponse>` root is refused by the SDKs); DeleteObjects removes delete markers (moto
+    failed with a 500 on a key whose versions it emptied).
+  * IAM: AddClientIDToOpenIDConnectProvider / RemoveClientIDFromOpenIDConnectProvider answer (moto has no
+    handlers: they were errors); adding an id already there or removing one absent is no change, as on AWS.
+
 Control endpoint, for tests (handled before moto's dispatcher):
   POST   /_emulator/ecs  {"service": NAME or "*", "mode": "complete"|"fail"|"stuck", "polls": N,
                           "stopped_reasons": [...]}   behaviour of the NEXT deployments of matching services
@@ -104,7 +112,7 @@ import time
 import uuid
 
 import moto.server
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
@@ -1252,6 +1260,82 @@ def install_ec2_patches():
     Elbv2Backend.set_ip_address_type = elbv2_set_ip_address_type
 
 
+# ---------------------------------------------------------------------------------------------- S3, IAM OIDC
+from moto.iam import responses as iam_responses
+from moto.s3 import models as s3_models
+from moto.s3 import responses as s3_responses
+import xmltodict
+
+S3_BUCKET_RESPONSE_PUT = s3_responses.S3Response._bucket_response_put
+
+
+def create_bucket_tags(body):
+    """The Tags of a CreateBucketConfiguration body, as a dict (empty when there are none)."""
+    try:
+        config = xmltodict.parse(body).get("CreateBucketConfiguration") or {}
+    except Exception:  # no XML body: moto's own answer
+        return {}
+    tags = (config.get("Tags") or {}).get("Tag") or []
+    if isinstance(tags, dict):
+        tags = [tags]
+    return {t["Key"]: t.get("Value") or "" for t in tags}
+
+
+def s3_bucket_response_put(self, request, bucket_name, querystring):
+    """CreateBucket applies the CreateBucketConfiguration's Tags to the new bucket, as AWS does (moto ignored
+    them): the bucket never exists untagged."""
+    creating = not querystring and bucket_name not in self.backend.buckets
+    result = S3_BUCKET_RESPONSE_PUT(self, request, bucket_name, querystring)
+    if creating and self.body and bucket_name in self.backend.buckets:
+        tags = create_bucket_tags(self.body)
+        if tags:
+            self.backend.put_bucket_tagging(bucket_name, tags)
+    return result
+
+
+def s3_get_bucket_versioning(self):
+    """GetBucketVersioning answers `<VersioningConfiguration>`, as AWS does (moto's root element was
+    `<GetBucketVersioningResponse>`, which the SDKs refuse); no `<Status>` for a bucket never versioned."""
+    self.data["Action"] = "GetBucketVersioning"
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>'
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+def iam_add_client_id_to_open_id_connect_provider(self):
+    """AddClientIDToOpenIDConnectProvider (moto has no handler): adds the client id; one already there is no
+    change, as on AWS."""
+    provider = self.backend.get_open_id_connect_provider(self._get_param("OpenIDConnectProviderArn"))
+    client_id = self._get_param("ClientID")
+    if client_id not in provider.client_id_list:
+        provider.client_id_list.append(client_id)
+    return EmptyResult()
+
+
+def iam_remove_client_id_from_open_id_connect_provider(self):
+    """RemoveClientIDFromOpenIDConnectProvider (moto has no handler): removing an absent id is no change."""
+    provider = self.backend.get_open_id_connect_provider(self._get_param("OpenIDConnectProviderArn"))
+    client_id = self._get_param("ClientID")
+    provider.client_id_list = [c for c in provider.client_id_list if c != client_id]
+    return EmptyResult()
+
+
+def install_s3_iam_patches():
+    s3_responses.S3Response._bucket_response_put = s3_bucket_response_put
+    # Deleting the last versions of a key whose newest is a delete marker (DeleteObjects emptying a versioned
+    # bucket) made moto fail with a 500: its delete markers hold no data to dispose of.
+    s3_models.FakeDeleteMarker.dispose = lambda self, *args, **kwargs: None
+    s3_responses.S3Response.get_bucket_versioning = s3_get_bucket_versioning
+    iam_responses.IamResponse.add_client_id_to_open_id_connect_provider = iam_add_client_id_to_open_id_connect_provider
+    iam_responses.IamResponse.remove_client_id_from_open_id_connect_provider = (
+        iam_remove_client_id_from_open_id_connect_provider
+    )
+
+
 # ---------------------------------------------------------------------------------------------- WSGI
 CONTROL_PATHS = {"/_emulator/ecs": RULES, "/_emulator/rds": RDS_RULES, "/_emulator/route53": R53_RULES, "/_emulator/acm": ACM_RULES}
 
@@ -1317,6 +1401,7 @@ def main(argv):
     install_rds_patches()
     install_dns_patches()
     install_ec2_patches()
+    install_s3_iam_patches()
     run_simple = moto.server.run_simple
     moto.server.run_simple = lambda host, port, app, **kw: run_simple(host, port, EmulatorApp(app), **kw)
     sys.argv[0] = "emulator"

@@ -1,6 +1,6 @@
 //! Built-in resource and data-source types, grouped by AWS service as terraform-provider-aws does
 //! (`internal/service/<service>/`): `ec2/`, `elbv2/`, `iam/`, `logs/`, `ecr/`, `ecs/`, `rds/`, `route53/`, `acm/`,
-//! `secretsmanager/`, `sts/`,
+//! `s3/`, `secretsmanager/`, `sts/`,
 //! `meta/` (region) and `builtin/` (data `stack`). One file per type; registering a new type is one line here.
 
 use crate::resource::Registry;
@@ -18,6 +18,7 @@ pub mod logs;
 pub mod meta;
 pub mod rds;
 pub mod route53;
+pub mod s3;
 pub mod secretsmanager;
 pub mod sts;
 
@@ -37,6 +38,7 @@ pub fn register(r: &mut Registry) {
     r.add_resource(iam::role::Role);
     r.add_resource(iam::role_policy::RolePolicy);
     r.add_resource(iam::role_policy_attachment::RolePolicyAttachment);
+    r.add_resource(iam::openid_connect_provider::IamOpenidConnectProvider);
     r.add_data_source(iam::role_data_source::RoleDataSource);
     // STS, meta
     r.add_data_source(sts::caller_identity::CallerIdentity);
@@ -70,6 +72,13 @@ pub fn register(r: &mut Registry) {
     r.add_data_source(route53::zone_data::Route53ZoneData);
     r.add_resource(acm::certificate::AcmCertificate);
     r.add_resource(acm::certificate_validation::AcmCertificateValidation);
+    // S3
+    r.add_resource(s3::bucket::S3Bucket);
+    r.add_resource(s3::bucket_versioning::S3BucketVersioning);
+    r.add_resource(s3::bucket_server_side_encryption_configuration::S3BucketServerSideEncryptionConfiguration);
+    r.add_resource(s3::bucket_public_access_block::S3BucketPublicAccessBlock);
+    r.add_resource(s3::bucket_policy::S3BucketPolicy);
+    r.add_resource(s3::bucket_lifecycle_configuration::S3BucketLifecycleConfiguration);
 }
 
 #[cfg(test)]
@@ -93,6 +102,7 @@ mod tests {
                 "ecs_service",
                 "ecs_task_definition",
                 "eip",
+                "iam_openid_connect_provider",
                 "iam_role",
                 "iam_role_policy",
                 "iam_role_policy_attachment",
@@ -106,6 +116,12 @@ mod tests {
                 "route53_zone",
                 "route_table",
                 "route_table_association",
+                "s3_bucket",
+                "s3_bucket_lifecycle_configuration",
+                "s3_bucket_policy",
+                "s3_bucket_public_access_block",
+                "s3_bucket_server_side_encryption_configuration",
+                "s3_bucket_versioning",
                 "security_group",
                 "security_group_rule",
                 "subnet",

@@ -191,14 +191,15 @@ pub(crate) type Listed = HashMap<String, BTreeMap<String, String>>;
 /// The stack's objects (tagged with this stack and, in a named workspace, this workspace) that the Resource
 /// Groups Tagging API lists, by ARN, with all their tags: one paged GetResources (100 a page) per refresh,
 /// shared by every type that uses it (load balancers, target groups, listeners and rules where AWS lists
-/// them, log groups, ACM certificates). It finds untracked objects (leftovers of an interrupted run) of services that cannot
+/// them, log groups, ACM certificates, S3 buckets). It finds untracked objects (leftovers of an interrupted run) of services that cannot
 /// filter by tag, and spares those types a tag call per object.
 ///
 /// Filtered by service ([`LISTED_SERVICES`]), not by resource type: the emulator's type names differ from
 /// AWS's (`logs:loggroup` for `logs:log-group`), and the callers pick their ARNs by shape anyway
 /// ([`arn_resource_type`]). Pages hold up to 100 objects and 500 tags (the API's maxima).
-/// The services whose objects [`stack_listed`] lists: those that cannot filter a describe call by tag.
-pub(crate) const LISTED_SERVICES: &[&str] = &["elasticloadbalancing", "logs", "acm"];
+/// The services whose objects [`stack_listed`] lists: those that cannot filter a describe call by tag
+/// (for S3, its buckets).
+pub(crate) const LISTED_SERVICES: &[&str] = &["elasticloadbalancing", "logs", "acm", "s3"];
 
 pub(crate) async fn stack_listed(cx: &Ctx) -> Result<std::sync::Arc<Listed>, ProviderError> {
     cx.shared("tagging.GetResources(stack)", || async {
@@ -274,10 +275,11 @@ where
 }
 
 /// The resource type of an ARN, the part of its resource before the first `/` (`loadbalancer`,
-/// `targetgroup`, `listener`, `listener-rule`) or `:` (`log-group`).
+/// `targetgroup`, `listener`, `listener-rule`) or `:` (`log-group`); `None` when it has neither (an S3
+/// bucket's `arn:aws:s3:::NAME` names no type).
 pub(crate) fn arn_resource_type(arn: &str) -> Option<&str> {
     let resource = arn.splitn(6, ':').nth(5)?;
-    resource.split(['/', ':']).next()
+    resource.split_once(['/', ':']).map(|(t, _)| t)
 }
 
 #[cfg(test)]
@@ -292,6 +294,7 @@ mod tests {
         assert_eq!(t("arn:aws:logs:eu-west-1:123:log-group:/ecs/hello/api"), Some("log-group"));
         assert_eq!(t("arn:aws:logs:eu-west-1:123:log-group:/ecs/hello/api:*"), Some("log-group"));
         assert_eq!(t("not an arn"), None);
+        assert_eq!(t("arn:aws:s3:::loadbalancer"), None, "a bucket's ARN names no type");
     }
 
     use super::*;
