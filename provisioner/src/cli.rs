@@ -13,6 +13,7 @@ use provisioner::engine::{EngineError, PlanOptions};
 use provisioner::lang::Diagnostics;
 use provisioner::plan::Plan;
 use provisioner::render::{self, Style};
+use provisioner::render_markdown;
 use provisioner::{Stack, StackOptions, Value};
 use provisioner::stack::Migrated;
 
@@ -94,6 +95,47 @@ pub struct PlanArgs {
     pub parallelism: usize,
 }
 
+/// How `plan` and `show FILE` print a plan.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// The human plan.
+    #[default]
+    Text,
+    /// The JSON plan document (docs/plan-json.md).
+    Json,
+    /// Markdown for a pull-request comment or a CI job summary.
+    Markdown,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FormatArgs {
+    /// Output format.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// With --format markdown: past this many characters, leave the per-resource details out and say where
+    /// the full plan is (0 = no limit; a GitHub comment holds 65536 characters, a job summary 1 MiB).
+    #[arg(long, value_name = "CHARS", default_value_t = render_markdown::DEFAULT_MAX_LEN)]
+    pub max_len: usize,
+}
+
+impl FormatArgs {
+    fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.format.unwrap_or_default()
+        }
+    }
+
+    fn markdown(&self, plan: &Plan, plan_file: Option<&Path>) -> String {
+        let file = plan_file.map(|f| f.display().to_string());
+        render_markdown::render_markdown(plan, &render_markdown::Options { max_len: self.max_len, plan_file: file.as_deref() })
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check the configuration without contacting AWS.
@@ -113,9 +155,8 @@ pub enum Command {
         /// Exit 2 when there are changes, 0 when none.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Print the plan as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: FormatArgs,
         /// Plan to destroy everything.
         #[arg(long)]
         destroy: bool,
@@ -147,8 +188,8 @@ pub enum Command {
     /// Show the state, or a saved plan FILE.
     Show {
         file: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: FormatArgs,
     },
     /// Print outputs from the state.
     Output {
@@ -472,7 +513,7 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
             }
             Ok(0)
         }
-        Command::Plan { args, out, detailed_exitcode, json, destroy, lock } => {
+        Command::Plan { args, out, detailed_exitcode, format, destroy, lock } => {
             let stack = Stack::open(&stack_options(cli, &args.vars)?)?;
             let cx = stack.connect().await?;
             let opts = plan_options(args, *destroy);
@@ -482,15 +523,29 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
                 std::fs::write(path, plan.to_json())
                     .map_err(|e| EngineError::other(format!("writing {}: {e}", path.display())))?;
             }
-            if *json {
-                let mut v = serde_json::to_value(&plan).expect("plan json");
-                v["api_calls"] = serde_json::to_value(cx.calls.snapshot()).expect("calls");
-                v["summary"] = serde_json::to_value(plan.summary()).expect("summary");
-                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
-            } else {
-                print!("{}", render::render_plan(&plan, &ui.style));
-                if let Some(path) = out {
-                    println!("\nSaved the plan to {}. Apply exactly this plan with:\n  provisioner apply {}", path.display(), path.display());
+            let saved = out.as_ref().map(|path| {
+                format!("Saved the plan to {}. Apply exactly this plan with:\n  provisioner apply {}", path.display(), path.display())
+            });
+            match format.format() {
+                Format::Json => {
+                    // The saved plan's document (sensitive planned values as unknown), plus two fields.
+                    let mut v: serde_json::Value = serde_json::from_str(&plan.to_json()).expect("plan json");
+                    v["api_calls"] = serde_json::to_value(cx.calls.snapshot()).expect("calls");
+                    v["summary"] = serde_json::to_value(plan.summary()).expect("summary");
+                    println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+                }
+                Format::Markdown => {
+                    print!("{}", format.markdown(&plan, out.as_deref()));
+                    // Standard output is the document; the note goes to standard error.
+                    if let Some(saved) = saved {
+                        eprintln!("{saved}");
+                    }
+                }
+                Format::Text => {
+                    print!("{}", render::render_plan(&plan, &ui.style));
+                    if let Some(saved) = saved {
+                        println!("\n{saved}");
+                    }
                 }
             }
             if ui.verbose > 0 {
@@ -502,7 +557,7 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
             apply_cmd(cli, ui, file.as_deref(), args, *auto_approve, *json, false).await
         }
         Command::Destroy { args, auto_approve, json } => apply_cmd(cli, ui, None, args, *auto_approve, *json, true).await,
-        Command::Show { file, json } => show_cmd(cli, ui, file.as_deref(), *json).await,
+        Command::Show { file, format } => show_cmd(cli, ui, file.as_deref(), format).await,
         Command::Output { name, json, raw } => output_cmd(cli, name.as_deref(), *json, *raw).await,
         Command::State(sc) => state_cmd(cli, ui, sc).await,
         Command::Import { address, id, vars } => import_cmd(cli, ui, address, id, vars).await,
@@ -654,17 +709,24 @@ fn toml_literal(v: &serde_json::Value) -> String {
     }
 }
 
-async fn show_cmd(cli: &Cli, ui: &Ui, file: Option<&Path>, json: bool) -> Result<i32, EngineError> {
+async fn show_cmd(cli: &Cli, ui: &Ui, file: Option<&Path>, format: &FormatArgs) -> Result<i32, EngineError> {
     if let Some(f) = file {
         let text = std::fs::read_to_string(f).map_err(|e| EngineError::other(format!("reading {}: {e}", f.display())))?;
         let plan = Plan::from_json(&text).map_err(|e| EngineError::other(format!("{}: {e}", f.display())))?;
-        if json {
-            print!("{}", plan.to_json());
-        } else {
-            print!("{}", render::render_plan(&plan, &ui.style));
+        match format.format() {
+            Format::Json => print!("{}", plan.to_json()),
+            Format::Markdown => print!("{}", format.markdown(&plan, Some(f))),
+            Format::Text => print!("{}", render::render_plan(&plan, &ui.style)),
         }
         return Ok(0);
     }
+    if format.format() == Format::Markdown {
+        return Err(EngineError::with_hint(
+            "--format markdown renders a plan, and no plan FILE was given",
+            "save one with `provisioner plan -out FILE`, then `provisioner show --format markdown FILE`",
+        ));
+    }
+    let json = format.format() == Format::Json;
     let stack = Stack::open(&state_only(cli))?;
     let Some(snap) = stack.load_state().await? else {
         println!("The state is empty.");

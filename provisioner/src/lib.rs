@@ -13,6 +13,7 @@ pub mod lang;
 pub mod plan;
 pub mod redact;
 pub mod render;
+pub mod render_markdown;
 pub mod resource;
 pub mod resources;
 pub mod schema;

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::apply::{ApplyReport, OpKind, Outcome};
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{Action, Change, Plan, Summary};
 use crate::value::{Attrs, Value};
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -70,55 +70,55 @@ pub fn fmt_value(v: &Value, indent: usize) -> String {
     }
 }
 
-fn shown(c: &Change, name: &str, v: &Value) -> String {
+fn shown(c: &Change, name: &str, v: &Value, indent: usize) -> String {
     if c.sensitive.iter().any(|s| s == name) && !matches!(v, Value::Unknown | Value::Null) {
         SENSITIVE.to_owned()
     } else {
-        fmt_value(v, 8)
+        fmt_value(v, indent)
     }
 }
 
-fn header(c: &Change, st: &Style) -> (String, String) {
-    let adopted = |then: &str| match &c.leftover {
-        Some(id) => format!(
-            "will be adopted{then}: {id}, {} (left by an interrupted run)",
-            c.reason.as_deref().unwrap_or("found by its tags")
-        ),
-        None => String::new(),
-    };
-    let what = match c.action {
-        Action::Update | Action::NoOp if c.adopts() => adopted(""),
-        Action::Replace if c.adopts() => adopted(" and replaced"),
-        Action::Create => "will be created".to_owned(),
-        Action::Update => "will be updated in-place".to_owned(),
-        Action::Replace => "must be replaced".to_owned(),
-        Action::Delete => "will be destroyed".to_owned(),
-        Action::Read => "will be read during apply".to_owned(),
-        Action::NoOp => "is unchanged".to_owned(),
-    };
-    let symbol = match c.action {
-        Action::Create => st.green("  +"),
-        Action::Update => st.yellow("  ~"),
-        Action::Replace if c.create_before_destroy => format!("{}/{}", st.green("+"), st.red("-")),
-        Action::Replace => format!("{}/{}", st.red("-"), st.green("+")),
-        Action::Delete => st.red("  -"),
-        Action::Read => st.dim(" <="),
-        Action::NoOp => "   ".to_owned(),
-    };
-    let mut comment = format!("  # {} {}", st.bold(&c.address), what);
-    if let Some(r) = c.reason.as_ref().filter(|_| !c.adopts()) {
-        let _ = write!(comment, " ({r})");
-    }
-    (comment, symbol)
+/// What a line of a diff does; the text plan colours it, the markdown plan turns it into a diff marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    Add,
+    Remove,
+    Change,
+    /// Shown unchanged, for orientation (`id`, `name`).
+    Same,
 }
 
-/// The block of one change.
-pub fn render_change(c: &Change, st: &Style) -> String {
-    let (comment, symbol) = header(c, st);
-    let mut out = comment + "\n";
-    let kind = if c.mode == state::Mode::Data { "data" } else { "resource" };
-    let name = c.block.rsplit('.').next().unwrap_or(&c.block);
-    let _ = writeln!(out, "{symbol} {kind} \"{}\" \"{name}\" {{", c.type_name);
+/// One attribute line of a change: its value (`old -> new` when changed) with sensitive values redacted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrLine {
+    pub mark: Mark,
+    pub name: String,
+    pub value: String,
+    /// The change of this attribute forces replacement.
+    pub forces: bool,
+}
+
+/// The attribute diff of one change, as every renderer shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttrDiff {
+    pub lines: Vec<AttrLine>,
+    /// Unchanged attributes left out.
+    pub hidden: usize,
+    /// The width names are padded to (the longest name shown or hidden).
+    pub width: usize,
+}
+
+impl AttrDiff {
+    /// The `# (N unchanged attributes hidden)` line, if any are.
+    pub fn hidden_note(&self) -> Option<String> {
+        (self.hidden > 0).then(|| format!("# ({} unchanged attribute{} hidden)", self.hidden, if self.hidden == 1 { "" } else { "s" }))
+    }
+}
+
+/// The attribute lines of `c`: every attribute of a create, read or destroy; the changed ones of an update
+/// or replace (plus `id` and `name`). Values spanning several lines are laid out for a name at column
+/// `indent`.
+pub fn attr_diff(c: &Change, indent: usize) -> AttrDiff {
     let empty = Attrs::new();
     let before = c.before.as_ref().unwrap_or(&empty);
     let after = c.after.as_ref().unwrap_or(&empty);
@@ -130,51 +130,108 @@ pub fn render_change(c: &Change, st: &Style) -> String {
         .into_iter()
         .filter(|n| visible(before.get(*n)) || visible(after.get(*n)))
         .collect();
-    let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
-    let mut hidden = 0;
+    let mut diff = AttrDiff { width: names.iter().map(|n| n.len()).max().unwrap_or(0), ..AttrDiff::default() };
     for n in names {
         let b = before.get(n).cloned().unwrap_or(Value::Null);
         let a = after.get(n).cloned().unwrap_or(Value::Null);
+        let line = |mark, value| AttrLine { mark, name: n.clone(), value, forces: false };
         let line = match c.action {
-            Action::Create | Action::Read => format!("{} {n:<width$} = {}", st.green("+"), shown(c, n, &a)),
-            Action::Delete => format!("{} {n:<width$} = {}", st.red("-"), shown(c, n, &b)),
+            Action::Create | Action::Read => line(Mark::Add, shown(c, n, &a, indent)),
+            Action::Delete => line(Mark::Remove, shown(c, n, &b, indent)),
             Action::Update | Action::Replace | Action::NoOp => {
                 if crate::engine::same(&a, &b) {
                     if n == "id" || n == "name" {
-                        format!("  {n:<width$} = {}", shown(c, n, &b))
+                        line(Mark::Same, shown(c, n, &b, indent))
                     } else {
-                        hidden += 1;
+                        diff.hidden += 1;
                         continue;
                     }
                 } else if matches!(b, Value::Null) && !matches!(a, Value::Unknown) {
-                    format!("{} {n:<width$} = {}", st.green("+"), shown(c, n, &a))
+                    line(Mark::Add, shown(c, n, &a, indent))
                 } else {
-                    let forces = c.forces.iter().any(|f| f == n);
-                    format!(
-                        "{} {n:<width$} = {} -> {}{}",
-                        st.yellow("~"),
-                        shown(c, n, &b),
-                        shown(c, n, &a),
-                        if forces { st.red(" # forces replacement") } else { String::new() }
-                    )
+                    AttrLine {
+                        forces: c.forces.iter().any(|f| f == n),
+                        ..line(Mark::Change, format!("{} -> {}", shown(c, n, &b, indent), shown(c, n, &a, indent)))
+                    }
                 }
             }
         };
+        diff.lines.push(line);
+    }
+    diff
+}
+
+/// What happens to `c`, as its header says after the address: "will be created", "must be replaced
+/// (tainted)", "will be adopted: vpc-1, …".
+pub fn describe(c: &Change) -> String {
+    let adopted = |then: &str| match &c.leftover {
+        Some(id) => format!(
+            "will be adopted{then}: {id}, {} (left by an interrupted run)",
+            c.reason.as_deref().unwrap_or("found by its tags")
+        ),
+        None => String::new(),
+    };
+    let mut what = match c.action {
+        Action::Update | Action::NoOp if c.adopts() => adopted(""),
+        Action::Replace if c.adopts() => adopted(" and replaced"),
+        Action::Create => "will be created".to_owned(),
+        Action::Update => "will be updated in-place".to_owned(),
+        Action::Replace => "must be replaced".to_owned(),
+        Action::Delete => "will be destroyed".to_owned(),
+        Action::Read => "will be read during apply".to_owned(),
+        Action::NoOp => "is unchanged".to_owned(),
+    };
+    if let Some(r) = c.reason.as_ref().filter(|_| !c.adopts()) {
+        let _ = write!(what, " ({r})");
+    }
+    what
+}
+
+/// The action symbol of `c`, padded to three columns: `  +`, `  ~`, `-/+` (`+/-` create-first), `  -`, ` <=`.
+pub fn symbol(c: &Change, st: &Style) -> String {
+    match c.action {
+        Action::Create => st.green("  +"),
+        Action::Update => st.yellow("  ~"),
+        Action::Replace if c.create_before_destroy => format!("{}/{}", st.green("+"), st.red("-")),
+        Action::Replace => format!("{}/{}", st.red("-"), st.green("+")),
+        Action::Delete => st.red("  -"),
+        Action::Read => st.dim(" <="),
+        Action::NoOp => "   ".to_owned(),
+    }
+}
+
+/// The block of one change.
+pub fn render_change(c: &Change, st: &Style) -> String {
+    let mut out = format!("  # {} {}\n", st.bold(&c.address), describe(c));
+    let kind = if c.mode == state::Mode::Data { "data" } else { "resource" };
+    let name = c.block.rsplit('.').next().unwrap_or(&c.block);
+    let _ = writeln!(out, "{} {kind} \"{}\" \"{name}\" {{", symbol(c, st), c.type_name);
+    let diff = attr_diff(c, 8);
+    let width = diff.width;
+    for l in &diff.lines {
+        let (n, value) = (&l.name, &l.value);
+        let line = match l.mark {
+            Mark::Add => format!("{} {n:<width$} = {value}", st.green("+")),
+            Mark::Remove => format!("{} {n:<width$} = {value}", st.red("-")),
+            Mark::Same => format!("  {n:<width$} = {value}"),
+            Mark::Change => format!(
+                "{} {n:<width$} = {value}{}",
+                st.yellow("~"),
+                if l.forces { st.red(" # forces replacement") } else { String::new() }
+            ),
+        };
         let _ = writeln!(out, "      {line}");
     }
-    if hidden > 0 {
-        let _ = writeln!(
-            out,
-            "        {}",
-            st.dim(&format!("# ({hidden} unchanged attribute{} hidden)", if hidden == 1 { "" } else { "s" }))
-        );
+    if let Some(note) = diff.hidden_note() {
+        let _ = writeln!(out, "        {}", st.dim(&note));
     }
     out.push_str("    }\n");
     out
 }
 
-/// The whole plan as the `plan` command prints it.
-pub fn render_plan(plan: &Plan, st: &Style) -> String {
+/// What the plan says besides its changes, before them: drift, objects left alone, objects released by
+/// `state rm`, protection flags state will record. Empty when there is none of that.
+pub fn render_notes(plan: &Plan, st: &Style) -> String {
     let mut out = String::new();
     if !plan.drift.is_empty() {
         let _ = writeln!(out, "{}\n", st.bold("Note: Objects have changed outside of provisioner"));
@@ -255,23 +312,7 @@ pub fn render_plan(plan: &Plan, st: &Style) -> String {
         }
         out.push('\n');
     }
-    let changes: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action.is_change() || (c.action == Action::Read && c.reason.is_some()))
-        .collect();
-    let s = plan.summary();
-    let output_changes: Vec<(&String, &crate::plan::OutputChange)> = plan
-        .outputs
-        .iter()
-        .filter(|(_, o)| o.is_change())
-        .collect();
-    // Protection flags state will remember (or forget) for objects that otherwise stay as they are.
-    let protection: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.prevent_destroy.is_some() && !c.action.is_change())
-        .collect();
+    let protection: Vec<&Change> = protection_changes(plan).collect();
     if !protection.is_empty() {
         let _ = writeln!(out, "State will record lifecycle.prevent_destroy:");
         for c in &protection {
@@ -280,13 +321,62 @@ pub fn render_plan(plan: &Plan, st: &Style) -> String {
         }
         out.push('\n');
     }
-    if changes.is_empty() && output_changes.is_empty() && plan.release.is_empty() && protection.is_empty() {
+    out
+}
+
+/// The instances a plan shows: every change, and the reads during apply (which say why).
+pub fn shown_changes(plan: &Plan) -> Vec<&Change> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action.is_change() || (c.action == Action::Read && c.reason.is_some()))
+        .collect()
+}
+
+/// Protection flags state will remember (or forget) for objects that otherwise stay as they are.
+fn protection_changes(plan: &Plan) -> impl Iterator<Item = &Change> {
+    plan.changes.iter().filter(|c| c.prevent_destroy.is_some() && !c.action.is_change())
+}
+
+/// True when the plan reads "No changes.": nothing to change, read, release or record.
+pub fn no_changes(plan: &Plan) -> bool {
+    shown_changes(plan).is_empty() && output_lines(plan).is_empty() && plan.release.is_empty() && protection_changes(plan).next().is_none()
+}
+
+/// "1 to add, 2 to change, 0 to destroy", with " (1 adopted)" when leftovers are adopted.
+pub fn counts(s: &Summary) -> String {
+    let adopted = if s.adopt > 0 { format!(" ({} adopted)", s.adopt) } else { String::new() };
+    format!("{} to add, {} to change, {} to destroy{adopted}", s.add, s.change, s.destroy)
+}
+
+/// One line per output apply changes, sensitive values redacted: `name = value` (added), `name = old ->
+/// new` (changed) or `name` (removed).
+pub fn output_lines(plan: &Plan) -> Vec<(Mark, String)> {
+    let mut lines = Vec::new();
+    for (name, o) in plan.outputs.iter().filter(|(_, o)| o.is_change()) {
+        let after = if o.sensitive { SENSITIVE.to_owned() } else { o.after.to_string() };
+        lines.push(match (&o.before, &o.after) {
+            (None, _) => (Mark::Add, format!("{name} = {after}")),
+            (Some(_), Value::Null) => (Mark::Remove, name.clone()),
+            (Some(b), _) => {
+                let before = if o.sensitive { SENSITIVE.to_owned() } else { Value::from_json(b).to_string() };
+                (Mark::Change, format!("{name} = {before} -> {after}"))
+            }
+        });
+    }
+    lines
+}
+
+/// The whole plan as the `plan` command prints it.
+pub fn render_plan(plan: &Plan, st: &Style) -> String {
+    let mut out = render_notes(plan, st);
+    if no_changes(plan) {
         out.push_str(&format!(
             "{} Your infrastructure matches the configuration.\n",
             st.green(&st.bold("No changes."))
         ));
         return out;
     }
+    let changes = shown_changes(plan);
     if !changes.is_empty() {
         let _ = writeln!(out, "provisioner will perform the following actions:\n");
         for c in changes {
@@ -294,31 +384,17 @@ pub fn render_plan(plan: &Plan, st: &Style) -> String {
             out.push('\n');
         }
     }
-    let _ = writeln!(
-        out,
-        "{} {} to add, {} to change, {} to destroy{}.",
-        st.bold("Plan:"),
-        s.add,
-        s.change,
-        s.destroy,
-        if s.adopt > 0 { format!(" ({} adopted)", s.adopt) } else { String::new() }
-    );
-    if !output_changes.is_empty() {
+    let _ = writeln!(out, "{} {}.", st.bold("Plan:"), counts(&plan.summary()));
+    let outputs = output_lines(plan);
+    if !outputs.is_empty() {
         let _ = writeln!(out, "\nChanges to Outputs:");
-        for (name, o) in output_changes {
-            let after = if o.sensitive { SENSITIVE.to_owned() } else { o.after.to_string() };
-            match (&o.before, &o.after) {
-                (None, _) => {
-                    let _ = writeln!(out, "  {} {name} = {after}", st.green("+"));
-                }
-                (Some(_), Value::Null) => {
-                    let _ = writeln!(out, "  {} {name}", st.red("-"));
-                }
-                (Some(b), _) => {
-                    let before = if o.sensitive { SENSITIVE.to_owned() } else { Value::from_json(b).to_string() };
-                    let _ = writeln!(out, "  {} {name} = {before} -> {after}", st.yellow("~"));
-                }
-            }
+        for (mark, line) in outputs {
+            let symbol = match mark {
+                Mark::Add => st.green("+"),
+                Mark::Remove => st.red("-"),
+                Mark::Change | Mark::Same => st.yellow("~"),
+            };
+            let _ = writeln!(out, "  {symbol} {line}");
         }
     }
     out
