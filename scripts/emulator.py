@@ -53,6 +53,8 @@ it is):
     zone). A CREATE of a record set that exists (same name, type and set identifier) is InvalidChangeBatch
     "Tried to create resource record set [...] but it already exists", a DELETE of one that does not is
     "... but it was not found" (moto checked neither the way AWS does).
+  * IAM: AWS's managed policies (ReadOnlyAccess, PowerUserAccess, …) exist, as in every AWS account
+    (moto loads them only with MOTO_IAM_LOAD_MANAGED_POLICIES=true, which this fixture sets by default).
   * ACM: a DNS-validated certificate is issued MOTO_ACM_VALIDATION_WAIT seconds after its request; moto's
     default is 60, this fixture's is 1 (a fixture setting: set the variable to change it). DescribeCertificate
     reports the KeyAlgorithm requested (moto: always RSA_2048), InUseBy the load balancers whose ELBv2
@@ -69,7 +71,10 @@ it is):
   * S3: CreateBucket applies the Tags of its CreateBucketConfiguration to the new bucket, as AWS does
     (moto ignored them); GetBucketVersioning answers `<VersioningConfiguration>` as AWS does (moto's
     `<GetBucketVersioningResponse>` root is refused by the SDKs); DeleteObjects removes delete markers (moto
-    failed with a 500 on a key whose versions it emptied).
+    failed with a 500 on a key whose versions it emptied). A bucket policy's statement applies only when its
+    conditions match, and requests carry aws:SecureTransport = true (the emulator stands in for S3's HTTPS
+    endpoints): moto denied every request to a bucket with the usual TLS-only policy. A lifecycle rule keeps
+    its NoncurrentVersionExpiration.NewerNoncurrentVersions (moto dropped it).
   * IAM: AddClientIDToOpenIDConnectProvider / RemoveClientIDFromOpenIDConnectProvider answer (moto has no
     handlers: they were errors); adding an id already there or removing one absent is no change, as on AWS.
 
@@ -1206,6 +1211,9 @@ def install_dns_patches():
     # moto issues a DNS-validated certificate MOTO_ACM_VALIDATION_WAIT seconds after the request (60 by
     # default, read when moto is imported): the fixture's default is 1 s, still overridable.
     moto_settings.ACM_VALIDATION_WAIT = env_int("MOTO_ACM_VALIDATION_WAIT", 1)
+    # AWS's managed policies (arn:aws:iam::aws:policy/ReadOnlyAccess, …) exist in every account; moto has
+    # them only when asked (read when an account's IAM backend is first made), so a role can attach them.
+    os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 
 # ---------------------------------------------------------------------------------------------- EC2
@@ -1324,7 +1332,97 @@ def iam_remove_client_id_from_open_id_connect_provider(self):
     return EmptyResult()
 
 
+# What AWS knows of each request when it evaluates a bucket policy's conditions. The emulator stands in for
+# S3's HTTPS endpoints (the SDKs reach AWS over TLS), so aws:SecureTransport is true.
+S3_REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
+
+
+def s3_policy_conditions_match(conditions, context):
+    """Whether a statement's `Condition` holds for a request with `context`, as IAM decides: every operator,
+    every key; a key the request lacks fails unless the operator ends in IfExists. Bool, StringEquals and
+    StringNotEquals are evaluated; other operators hold (moto's own rule, which knew StringEquals only)."""
+    for op, pairs in (conditions or {}).items():
+        base = op[: -len("IfExists")] if op.endswith("IfExists") else op
+        for key, expected in pairs.items():
+            expected = [str(e) for e in (expected if isinstance(expected, list) else [expected])]
+            actual = context.get(key)
+            if actual is None:
+                if op.endswith("IfExists"):
+                    continue
+                return False
+            if base == "Bool":
+                ok = actual.lower() in [e.lower() for e in expected]
+            elif base == "StringEquals":
+                ok = actual in expected
+            elif base == "StringNotEquals":
+                ok = actual not in expected
+            else:
+                ok = True
+            if not ok:
+                return False
+    return True
+
+
+def s3_bucket_get_permission(self, action, resource):
+    """A bucket policy's verdict on `action` over `resource`, as AWS evaluates it: a statement applies only
+    when its action, resource and conditions match; then any Deny wins over any Allow. moto ignored every
+    condition operator but StringEquals and knew no request context, so `Deny ... Bool aws:SecureTransport =
+    false`, the usual TLS-only policy, refused every request."""
+    from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    statements = json.loads(self.policy.decode()).get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    verdict = PermissionResult.NEUTRAL
+    for st in statements:
+        if not s3_policy_conditions_match(st.get("Condition"), S3_REQUEST_CONTEXT):
+            continue
+        unconditional = {k: v for k, v in st.items() if k != "Condition"}
+        result = IAMPolicyStatement(unconditional).is_action_permitted(action, resource)
+        if result == PermissionResult.DENIED:
+            return result
+        if result == PermissionResult.PERMITTED:
+            verdict = result
+    return verdict
+
+
+S3_SET_LIFECYCLE = s3_models.FakeBucket.set_lifecycle
+S3_GET_BUCKET_LIFECYCLE = s3_responses.S3Response.get_bucket_lifecycle
+
+
+def s3_set_lifecycle(self, rules):
+    """PutBucketLifecycleConfiguration keeps each rule's NoncurrentVersionExpiration.NewerNoncurrentVersions
+    (moto dropped it; AWS keeps and returns it)."""
+    S3_SET_LIFECYCLE(self, rules)
+    for kept, sent in zip(self.rules, rules):
+        kept.nve_newer_versions = (sent.get("NoncurrentVersionExpiration") or {}).get("NewerNoncurrentVersions")
+
+
+def s3_get_bucket_lifecycle(self):
+    """GetBucketLifecycleConfiguration with each rule's NewerNoncurrentVersions, as AWS answers."""
+    newer = {r.id: getattr(r, "nve_newer_versions", None) for r in self.backend.get_bucket_lifecycle(self.bucket_name) or []}
+    serialized = self.serialized
+
+    def with_newer(action_result):
+        for rule in action_result.result.get("Rules", []):
+            n = newer.get(rule.get("ID"))
+            if n is not None and "NoncurrentVersionExpiration" in rule:
+                rule["NoncurrentVersionExpiration"]["NewerNoncurrentVersions"] = n
+        return serialized(action_result)
+
+    self.serialized = with_newer
+    try:
+        return S3_GET_BUCKET_LIFECYCLE(self)
+    finally:
+        del self.serialized
+
+
 def install_s3_iam_patches():
+    s3_models.FakeBucket.get_permission = s3_bucket_get_permission
+    s3_models.FakeBucket.set_lifecycle = s3_set_lifecycle
+    s3_responses.S3Response.get_bucket_lifecycle = s3_get_bucket_lifecycle
     s3_responses.S3Response._bucket_response_put = s3_bucket_response_put
     # Deleting the last versions of a key whose newest is a delete marker (DeleteObjects emptying a versioned
     # bucket) made moto fail with a 500: its delete markers hold no data to dispose of.

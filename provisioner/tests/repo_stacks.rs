@@ -11,8 +11,13 @@ use common_cli::*;
 use serde_json::Value as Json;
 
 /// Types whose objects carry no tags of their own.
-const UNTAGGABLE: [&str; 7] = [
+const UNTAGGABLE: [&str; 12] = [
     "route_table_association",
+    "s3_bucket_versioning",
+    "s3_bucket_server_side_encryption_configuration",
+    "s3_bucket_public_access_block",
+    "s3_bucket_policy",
+    "s3_bucket_lifecycle_configuration",
     "security_group_rule",
     "iam_role_policy",
     "iam_role_policy_attachment",
@@ -646,4 +651,117 @@ fn library_example_applies_replans_and_destroys() {
     assert!(second.contains("No changes"), "{second}");
     run(&["--destroy"]);
     assert_eq!(cli.count_tagged(), 0);
+}
+
+/// The trust policy of a GitHub role, checked as a document: GitHub's provider as the only principal,
+/// AssumeRoleWithWebIdentity, `aud` = sts.amazonaws.com, and exactly `subjects` as `sub` — StringEquals,
+/// never StringLike, a wildcard or `ForAllValues:`.
+fn check_github_trust(doc: &Json, provider_arn: &str, subjects: &[String]) {
+    let st = statements(doc);
+    assert_eq!(st.len(), 1, "{doc:#}");
+    let s = &st[0];
+    assert_eq!(s["Effect"], "Allow", "{doc:#}");
+    assert_eq!(s["Principal"], serde_json::json!({ "Federated": provider_arn }), "{doc:#}");
+    assert_eq!(strings(&s["Action"]), vec!["sts:AssumeRoleWithWebIdentity"], "{doc:#}");
+    let cond = s["Condition"].as_object().expect("a condition");
+    assert_eq!(cond.keys().collect::<Vec<_>>(), vec!["StringEquals"], "{doc:#}");
+    let eq = &cond["StringEquals"];
+    assert_eq!(strings(&eq["token.actions.githubusercontent.com:aud"]), vec!["sts.amazonaws.com"], "{doc:#}");
+    let mut want = subjects.to_vec();
+    want.sort();
+    assert_eq!(strings(&eq["token.actions.githubusercontent.com:sub"]), want, "{doc:#}");
+    assert_eq!(eq.as_object().unwrap().len(), 2, "{doc:#}");
+    assert!(!doc.to_string().contains('*'), "no wildcard anywhere: {doc:#}");
+}
+
+/// plans/shared as the bootstrap: with a state bucket and a repository it makes the bucket (versioned,
+/// encrypted, private, TLS only, old versions expiring), GitHub's OIDC provider and the deploy and plan roles
+/// with exact trust policies; then it moves its own state into the bucket it made, and plans no change from
+/// there; the bucket is protected from destroy.
+#[test]
+fn plans_shared_bootstraps_the_state_bucket_and_github_roles_then_moves_its_state_in() {
+    let cli = copy_repo_stack("plans-boot", "plans/shared");
+    let project = format!("b{}", std::process::id() % 100_000);
+    let bucket = format!("{project}-state-{}", cli.stack.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    let bucket = bucket.chars().take(60).collect::<String>().trim_end_matches('-').to_owned();
+    let repo = format!("acme/{project}");
+    let vars = ["-var", &format!("project={project}"), "-var", &format!("state_bucket={bucket}"), "-var", &format!("github_repository={repo}")];
+
+    // The plan shows the trust policies as they will be, before anything exists.
+    let plan = cli.plan_json(&vars);
+    let planned = &change(&plan, "iam_role.github_plan[\"main\"]")["after"]["assume_role_policy"];
+    let subjects = |doc: &Json| strings(&statements(doc)[0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]);
+    let planned = if let Some(s) = planned.as_str() { policy_doc(s) } else { planned.clone() };
+    assert_eq!(subjects(&planned), vec![format!("repo:{repo}:pull_request"), format!("repo:{repo}:ref:refs/heads/main")], "{planned:#}");
+
+    let mut apply = vec!["apply", "--auto-approve"];
+    apply.extend(vars);
+    cli.ok(&apply);
+    let outputs = cli.json(&[0], &["output"]);
+    let roles = &outputs["github_roles"]["value"];
+    let sdk = common::sdk_config(cli.moto);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let provider_arn = cli.state_resource("iam_openid_connect_provider.github[\"main\"]")["attributes"]["arn"].as_str().unwrap().to_owned();
+    assert!(provider_arn.ends_with(":oidc-provider/token.actions.githubusercontent.com"), "{provider_arn}");
+    for (role, subs) in [
+        ("deploy", vec![format!("repo:{repo}:ref:refs/heads/main"), format!("repo:{repo}:environment:staging"), format!("repo:{repo}:environment:prod")]),
+        ("plan", vec![format!("repo:{repo}:pull_request"), format!("repo:{repo}:ref:refs/heads/main")]),
+    ] {
+        let arn = roles[role].as_str().unwrap_or_else(|| panic!("{outputs:#}"));
+        let name = arn.rsplit('/').next().unwrap();
+        assert_eq!(name, format!("{project}-github-{role}"));
+        let got = block_on(iam.get_role().role_name(name).send()).unwrap();
+        let doc = policy_doc(got.role().unwrap().assume_role_policy_document().unwrap());
+        check_github_trust(&doc, &provider_arn, &subs);
+        let attached = block_on(iam.list_attached_role_policies().role_name(name).send()).unwrap();
+        let policies: Vec<&str> = attached.attached_policies().iter().filter_map(|p| p.policy_name()).collect();
+        assert_eq!(policies, vec![if role == "deploy" { "PowerUserAccess" } else { "ReadOnlyAccess" }]);
+    }
+    let deploy_iam = cli.state_resource("iam_role_policy.github_deploy_iam[\"main\"]")["attributes"]["policy"].to_string();
+    assert!(deploy_iam.contains(&format!(":role/{project}-*")) && !deploy_iam.contains(":role/*"), "{deploy_iam}");
+
+    // The bucket, from outside.
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let v = block_on(s3.get_bucket_versioning().bucket(&bucket).send()).unwrap();
+    assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+    let enc = block_on(s3.get_bucket_encryption().bucket(&bucket).send()).unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+    let pab = block_on(s3.get_public_access_block().bucket(&bucket).send()).unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        [pab.block_public_acls(), pab.block_public_policy(), pab.ignore_public_acls(), pab.restrict_public_buckets()],
+        [Some(true); 4]
+    );
+    let policy = block_on(s3.get_bucket_policy().bucket(&bucket).send()).unwrap();
+    let policy: Json = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let deny = &statements(&policy)[0];
+    assert_eq!((deny["Effect"].as_str(), deny["Condition"]["Bool"]["aws:SecureTransport"].as_str()), (Some("Deny"), Some("false")), "{policy:#}");
+    let lc = block_on(s3.get_bucket_lifecycle_configuration().bucket(&bucket).send()).unwrap();
+    let exp = lc.rules()[0].noncurrent_version_expiration().unwrap();
+    assert_eq!((exp.noncurrent_days(), exp.newer_noncurrent_versions()), (Some(90), Some(10)));
+
+    // The stack moves into the bucket it made, as the README says: the `backend` output into backend.toml,
+    // then `state migrate`; from there it plans no change.
+    let backend = &outputs["backend"]["value"]["shared"];
+    assert_eq!((backend["type"].as_str(), backend["bucket"].as_str()), (Some("s3"), Some(bucket.as_str())), "{outputs:#}");
+    cli.write(
+        "backend.toml",
+        &format!("[backend]\ntype = \"s3\"\nbucket = \"{bucket}\"\nkey = \"{}\"\nregion = \"{}\"\n", backend["key"].as_str().unwrap(), backend["region"].as_str().unwrap()),
+    );
+    let out = cli.ok(&["state", "migrate", "--from", "local:.provisioner/state.json"]);
+    assert!(out.stdout.contains(&format!("s3://{bucket}/shared/state.json")), "{out}");
+    let object = block_on(s3.get_object().bucket(&bucket).key("shared/state.json").send()).unwrap();
+    let body = block_on(object.body.collect()).unwrap().into_bytes();
+    let moved: Json = serde_json::from_slice(&body).unwrap();
+    assert!(moved["resources"].as_array().is_some_and(|r| r.len() > 10), "{moved:#}");
+    let mut replan = vec!["plan", "--detailed-exitcode"];
+    replan.extend(vars);
+    cli.expect(0, &replan);
+
+    // Everything's state is in that bucket: destroy refuses, naming it.
+    let mut destroy = vec!["destroy", "--auto-approve"];
+    destroy.extend(vars);
+    let out = cli.expect(1, &destroy);
+    assert!(out.all().contains("s3_bucket.state[\"main\"]") && out.all().contains("prevent_destroy"), "{out}");
 }
