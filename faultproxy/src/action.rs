@@ -34,10 +34,8 @@ pub enum Protocol {
 /// The protocol of a request, from its headers (see the module docs).
 pub fn protocol(headers: &HeaderMap) -> Protocol {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let json_body = header("content-type").is_some_and(|ct| {
-        ct.to_ascii_lowercase()
-            .starts_with("application/x-amz-json")
-    });
+    let json_body =
+        header("content-type").is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-amz-json"));
     if header("x-amz-target").is_some() || json_body {
         return Protocol::Json;
     }
@@ -60,13 +58,7 @@ pub fn scope_service(authorization: &str) -> Option<&str> {
 }
 
 /// Returns the action name used for counting and rule matching.
-pub fn identify(
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> String {
+pub fn identify(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> String {
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let op = target.rsplit('.').next().unwrap_or(target).trim();
         if !op.is_empty() {
@@ -85,13 +77,8 @@ pub fn identify(
 }
 
 fn is_form(headers: &HeaderMap, body: &[u8]) -> bool {
-    match headers
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(ct) => ct
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded"),
+    match headers.get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        Some(ct) => ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"),
         // No content type: accept a body that looks like a form.
         None => body.starts_with(b"Action=") || body.windows(8).any(|w| w == b"&Action="),
     }
@@ -134,13 +121,7 @@ fn hex(c: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    fn id(
-        method: Method,
-        path: &str,
-        query: Option<&str>,
-        hdrs: &[(&'static str, &str)],
-        body: &str,
-    ) -> String {
+    fn id(method: Method, path: &str, query: Option<&str>, hdrs: &[(&'static str, &str)], body: &str) -> String {
         let mut h = HeaderMap::new();
         for (k, v) in hdrs {
             h.insert(*k, v.parse().unwrap());
@@ -150,64 +131,13 @@ mod tests {
 
     #[test]
     fn identifies_query_json_and_rest() {
-        let form = [(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )];
-        assert_eq!(
-            id(
-                Method::POST,
-                "/",
-                None,
-                &form,
-                "Action=CreateVpc&Version=2016-11-15"
-            ),
-            "CreateVpc"
-        );
-        assert_eq!(
-            id(
-                Method::POST,
-                "/",
-                None,
-                &form,
-                "Version=1&Action=Describe%56pcs"
-            ),
-            "DescribeVpcs"
-        );
-        assert_eq!(
-            id(
-                Method::POST,
-                "/",
-                None,
-                &[],
-                "Version=1&Action=DescribeVpcs"
-            ),
-            "DescribeVpcs"
-        );
-        assert_eq!(
-            id(
-                Method::GET,
-                "/",
-                Some("Action=DescribeRegions&x=1"),
-                &[],
-                ""
-            ),
-            "DescribeRegions"
-        );
-        assert_eq!(
-            id(
-                Method::POST,
-                "/",
-                None,
-                &[("x-amz-target", "DynamoDB_20120810.PutItem")],
-                "{}"
-            ),
-            "PutItem"
-        );
-        assert_eq!(
-            id(Method::GET, "/bucket/key", Some("list-type=2"), &[], ""),
-            "GET /bucket/key"
-        );
+        let form = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+        assert_eq!(id(Method::POST, "/", None, &form, "Action=CreateVpc&Version=2016-11-15"), "CreateVpc");
+        assert_eq!(id(Method::POST, "/", None, &form, "Version=1&Action=Describe%56pcs"), "DescribeVpcs");
+        assert_eq!(id(Method::POST, "/", None, &[], "Version=1&Action=DescribeVpcs"), "DescribeVpcs");
+        assert_eq!(id(Method::GET, "/", Some("Action=DescribeRegions&x=1"), &[], ""), "DescribeRegions");
+        assert_eq!(id(Method::POST, "/", None, &[("x-amz-target", "DynamoDB_20120810.PutItem")], "{}"), "PutItem");
+        assert_eq!(id(Method::GET, "/bucket/key", Some("list-type=2"), &[], ""), "GET /bucket/key");
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("a%41"), "aA");
     }
@@ -227,31 +157,16 @@ mod tests {
     #[test]
     fn scope_service_of_sigv4_authorization() {
         assert_eq!(scope_service(&auth("ec2")), Some("ec2"));
-        assert_eq!(
-            scope_service(&auth("elasticloadbalancing")),
-            Some("elasticloadbalancing")
-        );
-        assert_eq!(
-            scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/sts/aws4_request,SignedHeaders=host"),
-            Some("sts")
-        );
-        assert_eq!(
-            scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/iam/aws4_request"),
-            Some("iam")
-        );
+        assert_eq!(scope_service(&auth("elasticloadbalancing")), Some("elasticloadbalancing"));
+        assert_eq!(scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/sts/aws4_request,SignedHeaders=host"), Some("sts"));
+        assert_eq!(scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/iam/aws4_request"), Some("iam"));
         assert_eq!(scope_service("Bearer x"), None);
-        assert_eq!(
-            scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/iam/other"),
-            None
-        );
+        assert_eq!(scope_service("AWS4-HMAC-SHA256 Credential=A/d/r/iam/other"), None);
     }
 
     #[test]
     fn protocol_from_target_or_credential_scope() {
-        let form = (
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        );
+        let form = ("content-type", "application/x-www-form-urlencoded; charset=utf-8");
         for (service, want) in [
             ("ec2", Protocol::Ec2),
             ("iam", Protocol::Query),
@@ -261,11 +176,7 @@ mod tests {
             ("s3", Protocol::RestXml),
         ] {
             let a = auth(service);
-            assert_eq!(
-                protocol(&headers(&[form, ("authorization", &a)])),
-                want,
-                "{service}"
-            );
+            assert_eq!(protocol(&headers(&[form, ("authorization", &a)])), want, "{service}");
         }
         let logs = auth("logs");
         assert_eq!(
@@ -277,16 +188,10 @@ mod tests {
             Protocol::Json
         );
         assert_eq!(
-            protocol(&headers(&[(
-                "x-amz-target",
-                "AmazonEC2ContainerRegistry_V20150921.CreateRepository"
-            )])),
+            protocol(&headers(&[("x-amz-target", "AmazonEC2ContainerRegistry_V20150921.CreateRepository")])),
             Protocol::Json
         );
-        assert_eq!(
-            protocol(&headers(&[("content-type", "application/x-amz-json-1.0")])),
-            Protocol::Json
-        );
+        assert_eq!(protocol(&headers(&[("content-type", "application/x-amz-json-1.0")])), Protocol::Json);
         // Unsigned form requests (the proxy's own tests, old clients) keep the EC2 format.
         assert_eq!(protocol(&headers(&[form])), Protocol::Ec2);
         assert_eq!(protocol(&HeaderMap::new()), Protocol::Ec2);

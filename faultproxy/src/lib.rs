@@ -43,8 +43,7 @@ use std::thread::JoinHandle;
 
 pub use action::Protocol;
 pub use rules::{
-    ec2_error_body, error_document, json_error_body, query_error_body, ErrorDocument, Fault,
-    InjectedFault, Rule,
+    ec2_error_body, error_document, json_error_body, query_error_body, ErrorDocument, Fault, InjectedFault, Rule,
 };
 pub use server::ADMIN_PREFIX;
 
@@ -71,34 +70,25 @@ impl Proxy {
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let shared = Arc::new(server::Shared::default());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (sh, up) = (shared.clone(), upstream.to_string());
-        let thread = std::thread::Builder::new()
-            .name(format!("faultproxy-{}", addr.port()))
-            .spawn(move || {
-                rt.block_on(async move {
-                    match tokio::net::TcpListener::from_std(std_listener) {
-                        Ok(l) => {
-                            server::serve(l, up, sh, async {
-                                let _ = rx.await;
-                            })
-                            .await
-                        }
-                        Err(e) => eprintln!("faultproxy: {e}"),
+        let thread = std::thread::Builder::new().name(format!("faultproxy-{}", addr.port())).spawn(move || {
+            rt.block_on(async move {
+                match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => {
+                        server::serve(l, up, sh, async {
+                            let _ = rx.await;
+                        })
+                        .await
                     }
-                });
-                // Dropping the runtime cancels in-flight connections (including stalls).
-                rt.shutdown_background();
-            })?;
-        Ok(Proxy {
-            addr,
-            shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+                    Err(e) => eprintln!("faultproxy: {e}"),
+                }
+            });
+            // Dropping the runtime cancels in-flight connections (including stalls).
+            rt.shutdown_background();
+        })?;
+        Ok(Proxy { addr, shared, shutdown: Some(tx), thread: Some(thread) })
     }
 
     /// Base URL of the proxy, e.g. `http://127.0.0.1:41234` (no trailing slash).

@@ -45,12 +45,7 @@ pub struct Rule {
 impl Rule {
     /// A rule faulting every matching request (`skip` 0, unlimited `times`).
     pub fn new(action: impl Into<String>, fault: Fault) -> Rule {
-        Rule {
-            action: action.into(),
-            fault,
-            skip: 0,
-            times: None,
-        }
+        Rule { action: action.into(), fault, skip: 0, times: None }
     }
     /// Builder: let the first `n` matching requests through.
     pub fn skip(mut self, n: u64) -> Rule {
@@ -124,11 +119,7 @@ impl Fault {
 
     /// Convenience constructor for [`Fault::Error`].
     pub fn error(status: u16, code: impl Into<String>, message: impl Into<String>) -> Fault {
-        Fault::Error {
-            status,
-            code: code.into(),
-            message: message.into(),
-        }
+        Fault::Error { status, code: code.into(), message: message.into() }
     }
 
     /// For faults answered by the proxy itself: (status, code, message) for a request to
@@ -141,14 +132,8 @@ impl Fault {
                 Protocol::Json => (400, "ThrottlingException", "Rate exceeded"),
                 Protocol::RestXml => (503, "SlowDown", "Please reduce your request rate."),
             }),
-            Fault::ServerError { status } => {
-                Some((*status, "InternalError", "An internal error has occurred."))
-            }
-            Fault::Error {
-                status,
-                code,
-                message,
-            } => Some((*status, code, message)),
+            Fault::ServerError { status } => Some((*status, "InternalError", "An internal error has occurred.")),
+            Fault::Error { status, code, message } => Some((*status, code, message)),
             _ => None,
         }
     }
@@ -198,13 +183,7 @@ pub struct ErrorDocument {
 
 /// The error `code`/`message` with HTTP `status` in the format of `protocol` (see the
 /// module docs).
-pub fn error_document(
-    protocol: Protocol,
-    status: u16,
-    code: &str,
-    message: &str,
-    request_id: &str,
-) -> ErrorDocument {
+pub fn error_document(protocol: Protocol, status: u16, code: &str, message: &str, request_id: &str) -> ErrorDocument {
     match protocol {
         Protocol::Ec2 => ErrorDocument {
             content_type: "text/xml;charset=UTF-8",
@@ -318,57 +297,33 @@ mod tests {
         ]"#,
         )
         .unwrap();
-        assert_eq!(
-            rules[0],
-            Rule::new("CreateVpc", Fault::Throttle {}).times(1)
-        );
+        assert_eq!(rules[0], Rule::new("CreateVpc", Fault::Throttle {}).times(1));
         assert_eq!(rules[1].fault, Fault::ServerError { status: 500 });
-        assert_eq!(
-            rules[2].fault,
-            Fault::error(400, "DependencyViolation", "m")
-        );
+        assert_eq!(rules[2].fault, Fault::error(400, "DependencyViolation", "m"));
         assert_eq!(rules[3].fault, Fault::DelayMs(500));
         assert_eq!(rules[4], Rule::new("B", Fault::Stall {}).skip(2));
         // Round trip.
-        let back: Vec<Rule> =
-            serde_json::from_str(&serde_json::to_string(&rules).unwrap()).unwrap();
+        let back: Vec<Rule> = serde_json::from_str(&serde_json::to_string(&rules).unwrap()).unwrap();
         assert_eq!(back, rules);
         assert!(serde_json::from_str::<Rule>(r#"{"action":"A","fault":{"nope":{}}}"#).is_err());
     }
 
     #[test]
     fn skip_times_and_first_rule_wins() {
-        let mut rules: Vec<RuleState> = vec![
-            Rule::new("A", Fault::Throttle {}).skip(1).times(2),
-            Rule::new("*", Fault::Stall {}).skip(4).times(1),
-        ]
-        .into_iter()
-        .map(|rule| RuleState { rule, seen: 0 })
-        .collect();
-        let got: Vec<_> = (0..6)
-            .map(|_| decide(&mut rules, "A").map(|f| f.kind()))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                None,
-                Some("throttle"),
-                Some("throttle"),
-                None,
-                Some("stall"),
-                None
-            ]
-        );
+        let mut rules: Vec<RuleState> =
+            vec![Rule::new("A", Fault::Throttle {}).skip(1).times(2), Rule::new("*", Fault::Stall {}).skip(4).times(1)]
+                .into_iter()
+                .map(|rule| RuleState { rule, seen: 0 })
+                .collect();
+        let got: Vec<_> = (0..6).map(|_| decide(&mut rules, "A").map(|f| f.kind())).collect();
+        assert_eq!(got, [None, Some("throttle"), Some("throttle"), None, Some("stall"), None]);
         assert_eq!(decide(&mut rules, "B"), None);
         assert_eq!(rules[1].seen, 7);
     }
 
     #[test]
     fn bodies() {
-        assert_eq!(
-            replace_bytes(b"a<s>x</s><s>x</s>", b"<s>x</s>", b"<s>yy</s>"),
-            b"a<s>yy</s><s>yy</s>"
-        );
+        assert_eq!(replace_bytes(b"a<s>x</s><s>x</s>", b"<s>x</s>", b"<s>yy</s>"), b"a<s>yy</s><s>yy</s>");
         let b = ec2_error_body("C", "a<b", "r");
         assert!(b.contains("<Code>C</Code><Message>a&lt;b</Message>"), "{b}");
     }
@@ -405,37 +360,20 @@ mod tests {
     }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
     fn ec2_errors_in_the_ec2_query_format() {
-        let d = error_document(
-            Protocol::Ec2,
-            400,
-            "InvalidVpcID.NotFound",
-            "no 'vpc' & <x>",
-            "r-1",
-        );
+        let d = error_document(Protocol::Ec2, 400, "InvalidVpcID.NotFound", "no 'vpc' & <x>", "r-1");
         assert!(d.content_type.starts_with("text/xml"));
         assert!(d.headers.is_empty());
         let (root, fields, rid) = parse_xml(&d.body);
         assert_eq!(root, "Response");
-        assert_eq!(
-            fields,
-            pairs(&[
-                ("Code", "InvalidVpcID.NotFound"),
-                ("Message", "no 'vpc' & <x>")
-            ])
-        );
+        assert_eq!(fields, pairs(&[("Code", "InvalidVpcID.NotFound"), ("Message", "no 'vpc' & <x>")]));
         assert_eq!(rid, "r-1");
         let throttle = Fault::Throttle {}.synthetic_error(Protocol::Ec2);
-        assert_eq!(
-            throttle,
-            Some((503, "RequestLimitExceeded", "Request limit exceeded."))
-        );
+        assert_eq!(throttle, Some((503, "RequestLimitExceeded", "Request limit exceeded.")));
     }
 
     #[test]
@@ -459,15 +397,9 @@ mod tests {
             ])
         );
         assert_eq!(rid, "r-2");
-        let (status, code, message) = Fault::ServerError { status: 503 }
-            .synthetic_error(Protocol::Query)
-            .unwrap();
-        let (_, fields, _) =
-            parse_xml(&error_document(Protocol::Query, status, code, message, "r").body);
-        assert_eq!(
-            fields[..2],
-            pairs(&[("Type", "Receiver"), ("Code", "InternalError")])
-        );
+        let (status, code, message) = Fault::ServerError { status: 503 }.synthetic_error(Protocol::Query).unwrap();
+        let (_, fields, _) = parse_xml(&error_document(Protocol::Query, status, code, message, "r").body);
+        assert_eq!(fields[..2], pairs(&[("Type", "Receiver"), ("Code", "InternalError")]));
         let throttle = Fault::Throttle {}.synthetic_error(Protocol::Query);
         assert_eq!(throttle, Some((400, "Throttling", "Rate exceeded")));
     }
@@ -482,21 +414,12 @@ mod tests {
             "r-3",
         );
         assert_eq!(d.content_type, "application/x-amz-json-1.1");
-        assert_eq!(
-            d.headers,
-            vec![("x-amzn-ErrorType", "OperationAbortedException".to_string())]
-        );
+        assert_eq!(d.headers, vec![("x-amzn-ErrorType", "OperationAbortedException".to_string())]);
         let v: serde_json::Value = serde_json::from_str(&d.body).unwrap();
         assert_eq!(v["__type"], "OperationAbortedException");
-        assert_eq!(
-            v["message"],
-            "A conflicting operation is currently in progress against this resource. \"quoted\""
-        );
+        assert_eq!(v["message"], "A conflicting operation is currently in progress against this resource. \"quoted\"");
         let throttle = Fault::Throttle {}.synthetic_error(Protocol::Json);
-        assert_eq!(
-            throttle,
-            Some((400, "ThrottlingException", "Rate exceeded"))
-        );
+        assert_eq!(throttle, Some((400, "ThrottlingException", "Rate exceeded")));
         assert_eq!(Fault::DelayMs(1).synthetic_error(Protocol::Json), None);
         assert_eq!(Fault::DropReply {}.synthetic_error(Protocol::RestXml), None);
     }
@@ -512,25 +435,15 @@ mod tests {
         );
         assert_eq!(doc.content_type, "application/xml");
         assert!(
-            doc.body.contains(
-                "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions"
-            ),
+            doc.body.contains("<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions"),
             "{}",
             doc.body
         );
         assert!(doc.body.ends_with("<RequestId>r1</RequestId></Error>"));
         let throttle = Fault::Throttle {}.synthetic_error(Protocol::RestXml);
-        assert_eq!(
-            throttle,
-            Some((503, "SlowDown", "Please reduce your request rate."))
-        );
-        let rule: Rule = serde_json::from_str(
-            r#"{"action": "PUT /b/k.lock", "fault": {"drop_reply": {}}, "times": 1}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            rule,
-            Rule::new("PUT /b/k.lock", Fault::DropReply {}).times(1)
-        );
+        assert_eq!(throttle, Some((503, "SlowDown", "Please reduce your request rate.")));
+        let rule: Rule =
+            serde_json::from_str(r#"{"action": "PUT /b/k.lock", "fault": {"drop_reply": {}}, "times": 1}"#).unwrap();
+        assert_eq!(rule, Rule::new("PUT /b/k.lock", Fault::DropReply {}).times(1));
     }
 }

@@ -46,10 +46,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
     pub fn set_rules(&self, rules: Vec<Rule>) {
-        self.lock().rules = rules
-            .into_iter()
-            .map(|rule| RuleState { rule, seen: 0 })
-            .collect();
+        self.lock().rules = rules.into_iter().map(|rule| RuleState { rule, seen: 0 }).collect();
     }
     pub fn reset(&self) {
         let mut st = self.lock();
@@ -78,14 +75,8 @@ pub(crate) async fn serve(
 ) {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector);
-    let ctx = Arc::new(Ctx {
-        shared,
-        upstream: upstream.trim_end_matches('/').to_string(),
-        client,
-    });
+    let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+    let ctx = Arc::new(Ctx { shared, upstream: upstream.trim_end_matches('/').to_string(), client });
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -107,9 +98,7 @@ pub(crate) async fn serve(
                 // An Err makes hyper close the connection without an answer (`drop_reply`).
                 async move { handle(&ctx, req).await }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
         });
     }
 }
@@ -134,20 +123,9 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, Rep
     let (mut parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return Ok(plain(
-                StatusCode::BAD_REQUEST,
-                format!("faultproxy: reading request body: {e}"),
-            ))
-        }
+        Err(e) => return Ok(plain(StatusCode::BAD_REQUEST, format!("faultproxy: reading request body: {e}"))),
     };
-    let action = action::identify(
-        &parts.method,
-        parts.uri.path(),
-        parts.uri.query(),
-        &parts.headers,
-        &body,
-    );
+    let action = action::identify(&parts.method, parts.uri.path(), parts.uri.query(), &parts.headers, &body);
     let protocol = action::protocol(&parts.headers);
 
     let fault = {
@@ -157,10 +135,7 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, Rep
         *st.signed_by.entry(action.clone()).or_default().entry(key).or_insert(0) += 1;
         let fault = rules::decide(&mut st.rules, &action);
         if let Some(f) = &fault {
-            st.faults.push(InjectedFault {
-                action: action.clone(),
-                kind: f.kind().to_string(),
-            });
+            st.faults.push(InjectedFault { action: action.clone(), kind: f.kind().to_string() });
         }
         fault
     };
@@ -168,13 +143,7 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, Rep
     match &fault {
         Some(f) if f.synthetic_error(protocol).is_some() => {
             let (status, code, message) = f.synthetic_error(protocol).unwrap();
-            return Ok(aws_error(
-                protocol,
-                status,
-                code,
-                message,
-                &ctx.shared.request_id(),
-            ));
+            return Ok(aws_error(protocol, status, code, message, &ctx.shared.request_id()));
         }
         Some(Fault::Stall {}) => {
             // Held until hyper drops this future: when the client goes away or the proxy stops.
@@ -192,12 +161,7 @@ async fn handle(ctx: &Ctx, req: Request<Incoming>) -> Result<Response<Body>, Rep
 
     let mut resp = match forward(ctx, parts, body).await {
         Ok(r) => r,
-        Err(msg) => {
-            return Ok(plain(
-                StatusCode::BAD_GATEWAY,
-                format!("faultproxy: upstream {}: {msg}", ctx.upstream),
-            ))
-        }
+        Err(msg) => return Ok(plain(StatusCode::BAD_GATEWAY, format!("faultproxy: upstream {}: {msg}", ctx.upstream))),
     };
     match &fault {
         Some(Fault::Rewrite { from, to }) => {
@@ -225,37 +189,19 @@ impl Buffered {
     }
     fn into_response(mut self) -> Response<Body> {
         strip_hop_by_hop(&mut self.parts.headers);
-        self.parts
-            .headers
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
+        self.parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         Response::from_parts(self.parts, Full::new(self.body))
     }
 }
 
-async fn forward(
-    ctx: &Ctx,
-    mut parts: hyper::http::request::Parts,
-    body: Bytes,
-) -> Result<Buffered, String> {
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    parts.uri = format!("{}{}", ctx.upstream, pq)
-        .parse::<Uri>()
-        .map_err(|e| e.to_string())?;
+async fn forward(ctx: &Ctx, mut parts: hyper::http::request::Parts, body: Bytes) -> Result<Buffered, String> {
+    let pq = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    parts.uri = format!("{}{}", ctx.upstream, pq).parse::<Uri>().map_err(|e| e.to_string())?;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::EXPECT);
-    parts
-        .headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     // Host is forwarded unchanged (it is part of the SigV4 signature).
-    let resp = ctx
-        .client
-        .request(Request::from_parts(parts, Full::new(body)))
-        .await
-        .map_err(|e| format!("{e:?}"))?;
+    let resp = ctx.client.request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| format!("{e:?}"))?;
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
     Ok(Buffered { parts, body })
@@ -290,13 +236,7 @@ impl Drop for StallGuard<'_> {
 }
 
 /// An error answered by the proxy, in the format of the request's `protocol`.
-fn aws_error(
-    protocol: action::Protocol,
-    status: u16,
-    code: &str,
-    message: &str,
-    request_id: &str,
-) -> Response<Body> {
+fn aws_error(protocol: action::Protocol, status: u16, code: &str, message: &str, request_id: &str) -> Response<Body> {
     let doc = rules::error_document(protocol, status, code, message, request_id);
     let mut b = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
@@ -327,9 +267,7 @@ fn json(status: StatusCode, v: &impl serde::Serialize) -> Response<Body> {
 
 async fn admin(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
-    let path = req.uri().path()[ADMIN_PREFIX.len()..]
-        .trim_end_matches('/')
-        .to_string();
+    let path = req.uri().path()[ADMIN_PREFIX.len()..].trim_end_matches('/').to_string();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
@@ -351,10 +289,7 @@ async fn admin(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
                 sh.set_rules(rules);
                 json(StatusCode::OK, &serde_json::json!({"ok": true, "rules": n}))
             }
-            Err(e) => json(
-                StatusCode::BAD_REQUEST,
-                &serde_json::json!({"error": format!("invalid rules: {e}")}),
-            ),
+            Err(e) => json(StatusCode::BAD_REQUEST, &serde_json::json!({"error": format!("invalid rules: {e}")})),
         },
         (m, p) => json(
             StatusCode::NOT_FOUND,

@@ -93,9 +93,15 @@ pub enum Outcome {
     Done,
     /// Not done in this run, on purpose (a deposed object something still relies on): the next apply does
     /// it. Counts as success.
-    Deferred { reason: String },
-    Failed { error: String },
-    Skipped { because: String },
+    Deferred {
+        reason: String,
+    },
+    Failed {
+        error: String,
+    },
+    Skipped {
+        because: String,
+    },
     NotStarted,
 }
 
@@ -166,7 +172,11 @@ fn build_ops(plan: &Plan) -> (Vec<Op>, Vec<Vec<usize>>) {
         match c.action {
             Action::Create | Action::Update => {
                 apply_of.insert(&c.address, ops.len());
-                ops.push(Op { change: i, kind: if c.action == Action::Create { OpKind::Create } else { OpKind::Update }, deposed: false });
+                ops.push(Op {
+                    change: i,
+                    kind: if c.action == Action::Create { OpKind::Create } else { OpKind::Update },
+                    deposed: false,
+                });
             }
             Action::Read if !c.after.as_ref().is_some_and(|a| a.values().all(Value::is_known)) => {
                 apply_of.insert(&c.address, ops.len());
@@ -284,7 +294,6 @@ impl Checkpoint for NodeCheckpoint<'_> {
     }
 }
 
-
 /// Test hook for crash safety: with `PROVISIONER_CRASH_AT=N`, the process exits at once (as if killed: no
 /// state write, no unlock) at the N-th operation boundary it reaches — right after an AWS call returned and
 /// before its result is saved, and right after the save. Boundaries are numbered from 1 in the order they
@@ -309,14 +318,21 @@ async fn release_objects(engine: &Engine, cx: &Ctx, writer: &StateWriter, plan: 
     for r in &plan.release {
         let res = async {
             let imp = engine.resource_impl(&r.type_name)?;
-            crate::stack::strip_tool_tags(cx, imp.as_ref(), &r.id).await.map_err(|error| EngineError::Provider { address: r.address.clone(), error })
+            crate::stack::strip_tool_tags(cx, imp.as_ref(), &r.id)
+                .await
+                .map_err(|error| EngineError::Provider { address: r.address.clone(), error })
         }
         .await;
         match res {
             Ok(()) => {
                 writer.mutate(|s| s.released.retain(|x| !(x.type_name == r.type_name && x.id == r.id))).await?;
             }
-            Err(e) => tracing::warn!("could not remove the tool's tags from {} {} (was {}): {e}", r.type_name, r.id, r.address),
+            Err(e) => tracing::warn!(
+                "could not remove the tool's tags from {} {} (was {}): {e}",
+                r.type_name,
+                r.id,
+                r.address
+            ),
         }
     }
     Ok(())
@@ -553,7 +569,10 @@ async fn run_op(
     let provider_err = |error: ProviderError| EngineError::Provider { address: c.address.clone(), error };
     match op.kind {
         OpKind::Delete => {
-            let imp = engine.registry.resource(&c.type_name).ok_or_else(|| EngineError::other(format!("unknown type {}", c.type_name)))?;
+            let imp = engine
+                .registry
+                .resource(&c.type_name)
+                .ok_or_else(|| EngineError::other(format!("unknown type {}", c.type_name)))?;
             let state_address = if op.deposed { deposed_address(&c.address) } else { c.address.clone() };
             let before = match op.deposed {
                 true => writer
@@ -584,7 +603,10 @@ async fn run_op(
         OpKind::Read => {
             let block = find_block(engine, &c.block)?;
             let cfg = instance_cfg(engine, block, &c.address, values)?;
-            let imp = engine.registry.data_source(&c.type_name).ok_or_else(|| EngineError::other(format!("unknown data source {}", c.type_name)))?;
+            let imp = engine
+                .registry
+                .data_source(&c.type_name)
+                .ok_or_else(|| EngineError::other(format!("unknown data source {}", c.type_name)))?;
             let args = imp.schema().normalize(&cfg);
             let attrs = imp.read(cx, &args).await.map_err(provider_err)?;
             let mut rec = ResourceRecord::new(&c.address, &c.type_name, "data");
@@ -597,7 +619,10 @@ async fn run_op(
         }
         OpKind::Create | OpKind::Update => {
             let block = find_block(engine, &c.block)?;
-            let imp = engine.registry.resource(&c.type_name).ok_or_else(|| EngineError::other(format!("unknown type {}", c.type_name)))?;
+            let imp = engine
+                .registry
+                .resource(&c.type_name)
+                .ok_or_else(|| EngineError::other(format!("unknown type {}", c.type_name)))?;
             let cfg = instance_cfg(engine, block, &c.address, values)?;
             let desired = desired_attrs(imp.as_ref(), &cfg, &engine.config.default_tags);
             if let Some((name, _)) = desired.iter().find(|(_, v)| !v.is_known()) {
@@ -629,7 +654,10 @@ async fn run_op(
                     address: c.address.clone(),
                     error: ProviderError {
                         code: e.code,
-                        message: format!("{} (saved as incomplete: the next plan changes it again in place)", e.message),
+                        message: format!(
+                            "{} (saved as incomplete: the next plan changes it again in place)",
+                            e.message
+                        ),
                         applied: None,
                     },
                 })
@@ -676,7 +704,10 @@ async fn run_op(
                             address: c.address.clone(),
                             error: ProviderError {
                                 code: e.code,
-                                message: format!("{} (the object was created and is saved as tainted: the next apply replaces it)", e.message),
+                                message: format!(
+                                    "{} (the object was created and is saved as tainted: the next apply replaces it)",
+                                    e.message
+                                ),
                                 applied: None,
                             },
                         });
@@ -696,7 +727,11 @@ async fn run_op(
                 }
             };
             let (rec, kept) = record_of(final_attrs)?;
-            crash_point(&format!("{} {}, not yet saved", c.address, if op.kind == OpKind::Create { "created" } else { "updated" }));
+            crash_point(&format!(
+                "{} {}, not yet saved",
+                c.address,
+                if op.kind == OpKind::Create { "created" } else { "updated" }
+            ));
             writer.mutate(|s| upsert_protected(s, rec, c)).await?;
             crash_point(&format!("{} saved", c.address));
             values.lock().expect("values").set(&c.block, c.key.clone(), &c.address, kept);
@@ -708,7 +743,8 @@ async fn run_op(
 /// Saves the record of a create or update, keeping the `prevent_destroy` flag state remembers for its
 /// address unless the plan sets it, and which attributes are sensitive.
 fn upsert_protected(s: &mut Snapshot, mut rec: ResourceRecord, c: &crate::plan::Change) {
-    rec.prevent_destroy = c.prevent_destroy.unwrap_or_else(|| s.resource(&c.address).is_some_and(|r| r.prevent_destroy));
+    rec.prevent_destroy =
+        c.prevent_destroy.unwrap_or_else(|| s.resource(&c.address).is_some_and(|r| r.prevent_destroy));
     rec.sensitive_attributes = c.sensitive.clone();
     s.upsert(rec);
 }
@@ -726,11 +762,14 @@ fn find_block<'a>(engine: &'a Engine, key: &str) -> Result<&'a lang::Block, Engi
 }
 
 /// Re-evaluates the configuration of one instance against current values.
-fn instance_cfg(engine: &Engine, block: &lang::Block, address: &str, values: &Mutex<Values>) -> Result<Attrs, EngineError> {
+fn instance_cfg(
+    engine: &Engine,
+    block: &lang::Block,
+    address: &str,
+    values: &Mutex<Values>,
+) -> Result<Attrs, EngineError> {
     let instances = engine.eval_block(block, &values.lock().expect("values"))?;
-    instances
-        .into_iter()
-        .find(|i| i.address == address)
-        .map(|i| i.cfg)
-        .ok_or_else(|| EngineError::with_hint(format!("{address} is no longer produced by its for_each"), "make a new plan"))
+    instances.into_iter().find(|i| i.address == address).map(|i| i.cfg).ok_or_else(|| {
+        EngineError::with_hint(format!("{address} is no longer produced by its for_each"), "make a new plan")
+    })
 }

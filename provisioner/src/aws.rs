@@ -221,9 +221,8 @@ impl Ctx {
     ) -> Result<Ctx, ProviderError> {
         use aws_config::meta::region::RegionProviderChain;
         let fallback = region.map(|r| aws_types::region::Region::new(r.to_owned()));
-        let chain = RegionProviderChain::default_provider().or_else(fallback.unwrap_or_else(|| {
-            aws_types::region::Region::from_static("us-east-1")
-        }));
+        let chain = RegionProviderChain::default_provider()
+            .or_else(fallback.unwrap_or_else(|| aws_types::region::Region::from_static("us-east-1")));
         let max_attempts = std::env::var("PROVISIONER_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(chain)
@@ -235,7 +234,9 @@ impl Ctx {
             .load()
             .await;
         let sdk = match &role {
-            Some(role) => role.apply(sdk).await.map_err(|e| ProviderError::new(format!("{}; {}", e.message, e.hint)))?,
+            Some(role) => {
+                role.apply(sdk).await.map_err(|e| ProviderError::new(format!("{}; {}", e.message, e.hint)))?
+            }
             None => sdk,
         };
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
@@ -321,7 +322,10 @@ impl Ctx {
     /// API-call counter (which `build` installs as an interceptor). Each service's module asks for its own,
     /// so a stack that uses only EC2 never builds another client:
     /// `cx.client(|sdk, calls| aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(sdk).interceptor(calls).build()))`.
-    pub fn client<C: Clone + Send + Sync + 'static>(&self, build: impl FnOnce(&aws_types::SdkConfig, CallCounter) -> C) -> C {
+    pub fn client<C: Clone + Send + Sync + 'static>(
+        &self,
+        build: impl FnOnce(&aws_types::SdkConfig, CallCounter) -> C,
+    ) -> C {
         let id = std::any::TypeId::of::<C>();
         let mut m = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let any = m.entry(id).or_insert_with(|| Arc::new(build(&self.sdk, self.calls.clone())));
@@ -463,9 +467,7 @@ pub fn tag_spec(resource_type: ResourceType, attrs: &Attrs) -> TagSpecification 
 /// EC2 tags as the `tags` attribute value.
 pub fn tags_value(tags: &[Tag]) -> Value {
     Value::Map(
-        tags.iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default()))))
-            .collect(),
+        tags.iter().filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default())))).collect(),
     )
 }
 
@@ -474,11 +476,8 @@ pub fn tags_value(tags: &[Tag]) -> Value {
 pub async fn sync_ec2_tags(cx: &Ctx, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), ProviderError> {
     let old = tag_map(prior);
     let new = tag_map(desired);
-    let removed: Vec<Tag> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
+    let removed: Vec<Tag> =
+        old.keys().filter(|k| !new.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
     let changed: Vec<Tag> = new
         .iter()
         .filter(|(k, v)| old.get(*k) != Some(v))

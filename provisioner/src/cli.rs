@@ -14,8 +14,8 @@ use provisioner::lang::Diagnostics;
 use provisioner::plan::Plan;
 use provisioner::render::{self, Style};
 use provisioner::render_markdown;
-use provisioner::{Stack, StackOptions, Value};
 use provisioner::stack::Migrated;
+use provisioner::{Stack, StackOptions, Value};
 
 // Everything the CLI prints goes through the redactor, so the value of a sensitive variable never reaches
 // the terminal, a log or a JSON document (see `provisioner::redact`). These shadow the std macros in this
@@ -132,7 +132,10 @@ impl FormatArgs {
 
     fn markdown(&self, plan: &Plan, plan_file: Option<&Path>) -> String {
         let file = plan_file.map(|f| f.display().to_string());
-        render_markdown::render_markdown(plan, &render_markdown::Options { max_len: self.max_len, plan_file: file.as_deref() })
+        render_markdown::render_markdown(
+            plan,
+            &render_markdown::Options { max_len: self.max_len, plan_file: file.as_deref() },
+        )
     }
 }
 
@@ -356,7 +359,11 @@ fn stack_options(cli: &Cli, vars: &VarArgs) -> Result<StackOptions, EngineError>
 
 /// Options of the commands that only read or edit the state (no variable values needed).
 fn state_only(cli: &Cli) -> StackOptions {
-    StackOptions { workspace: cli.workspace.clone(), role_arn: cli.role_arn.clone(), ..StackOptions::state_only(&cli.dir) }
+    StackOptions {
+        workspace: cli.workspace.clone(),
+        role_arn: cli.role_arn.clone(),
+        ..StackOptions::state_only(&cli.dir)
+    }
 }
 
 /// A relative `--var-file` is looked up in the stack directory first (as Terraform's `-chdir` and `git -C`
@@ -403,7 +410,9 @@ impl Progress for LineProgress {
                 };
                 eprintln!("{}: {verb} after {:.1}s", self.style.bold(&r.address), r.seconds);
             }
-            Outcome::Failed { error } => eprintln!("{}: {} {error}", self.style.bold(&r.address), self.style.red("failed:")),
+            Outcome::Failed { error } => {
+                eprintln!("{}: {} {error}", self.style.bold(&r.address), self.style.red("failed:"))
+            }
             Outcome::Deferred { reason } => eprintln!("{}: {reason}", self.style.bold(&r.address)),
             _ => {}
         }
@@ -524,7 +533,11 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
                     .map_err(|e| EngineError::other(format!("writing {}: {e}", path.display())))?;
             }
             let saved = out.as_ref().map(|path| {
-                format!("Saved the plan to {}. Apply exactly this plan with:\n  provisioner apply {}", path.display(), path.display())
+                format!(
+                    "Saved the plan to {}. Apply exactly this plan with:\n  provisioner apply {}",
+                    path.display(),
+                    path.display()
+                )
             });
             match format.format() {
                 Format::Json => {
@@ -556,7 +569,9 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
         Command::Apply { file, args, auto_approve, json } => {
             apply_cmd(cli, ui, file.as_deref(), args, *auto_approve, *json, false).await
         }
-        Command::Destroy { args, auto_approve, json } => apply_cmd(cli, ui, None, args, *auto_approve, *json, true).await,
+        Command::Destroy { args, auto_approve, json } => {
+            apply_cmd(cli, ui, None, args, *auto_approve, *json, true).await
+        }
         Command::Show { file, format } => show_cmd(cli, ui, file.as_deref(), format).await,
         Command::Output { name, json, raw } => output_cmd(cli, name.as_deref(), *json, *raw).await,
         Command::State(sc) => state_cmd(cli, ui, sc).await,
@@ -583,7 +598,10 @@ async fn dispatch(cli: &Cli, ui: &Ui) -> Result<i32, EngineError> {
             for t in reg.data_source_types() {
                 data.insert(t.to_owned(), reg.schema(true, t).expect("schema").json_schema());
             }
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"resource": resources, "data": data})).expect("json"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"resource": resources, "data": data})).expect("json")
+            );
             Ok(0)
         }
     }
@@ -611,7 +629,10 @@ async fn apply_cmd(
     let saved: Option<Plan> = match file {
         Some(f) => {
             let text = std::fs::read_to_string(f).map_err(|e| {
-                EngineError::with_hint(format!("reading plan {}: {e}", f.display()), "make one with `provisioner plan -out FILE`")
+                EngineError::with_hint(
+                    format!("reading plan {}: {e}", f.display()),
+                    "make one with `provisioner plan -out FILE`",
+                )
             })?;
             Some(Plan::from_json(&text).map_err(|e| EngineError::other(format!("{}: {e}", f.display())))?)
         }
@@ -634,7 +655,10 @@ async fn apply_cmd(
     let stack = Stack::open(&stack_options(cli, &var_args)?)?;
     if saved.is_none() && !auto_approve && !std::io::stdin().is_terminal() {
         return Err(EngineError::with_hint(
-            format!("{} needs confirmation, but standard input is not a terminal", if destroy { "destroy" } else { "apply" }),
+            format!(
+                "{} needs confirmation, but standard input is not a terminal",
+                if destroy { "destroy" } else { "apply" }
+            ),
             "pass --auto-approve, or apply a saved plan file",
         ));
     }
@@ -656,7 +680,13 @@ async fn apply_cmd(
                 if !plan.has_changes() {
                     return Ok((None, plan));
                 }
-                if !auto_approve && !confirm(if destroy { "Do you really want to destroy all resources?" } else { "Do you want to perform these actions?" })? {
+                if !auto_approve
+                    && !confirm(if destroy {
+                        "Do you really want to destroy all resources?"
+                    } else {
+                        "Do you want to perform these actions?"
+                    })?
+                {
                     println!("\nApply cancelled.");
                     return Ok((None, plan));
                 }
@@ -668,7 +698,12 @@ async fn apply_cmd(
         }
         let progress = LineProgress { style: ui.style, enabled: !json };
         let report = stack
-            .apply(&cx, &plan, prior, ApplyOptions { parallelism: args.parallelism, cancel: cancel.clone(), progress: &progress })
+            .apply(
+                &cx,
+                &plan,
+                prior,
+                ApplyOptions { parallelism: args.parallelism, cancel: cancel.clone(), progress: &progress },
+            )
             .await?;
         Ok((Some(report), plan))
     }
@@ -700,10 +735,15 @@ async fn apply_cmd(
 
 fn toml_literal(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(toml_literal).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Array(items) => {
+            format!("[{}]", items.iter().map(toml_literal).collect::<Vec<_>>().join(", "))
+        }
         serde_json::Value::Object(m) => format!(
             "{{ {} }}",
-            m.iter().map(|(k, v)| format!("{} = {}", serde_json::Value::String(k.clone()), toml_literal(v))).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{} = {}", serde_json::Value::String(k.clone()), toml_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => other.to_string(),
     }
@@ -711,7 +751,8 @@ fn toml_literal(v: &serde_json::Value) -> String {
 
 async fn show_cmd(cli: &Cli, ui: &Ui, file: Option<&Path>, format: &FormatArgs) -> Result<i32, EngineError> {
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f).map_err(|e| EngineError::other(format!("reading {}: {e}", f.display())))?;
+        let text =
+            std::fs::read_to_string(f).map_err(|e| EngineError::other(format!("reading {}: {e}", f.display())))?;
         let plan = Plan::from_json(&text).map_err(|e| EngineError::other(format!("{}: {e}", f.display())))?;
         match format.format() {
             Format::Json => print!("{}", plan.to_json()),
@@ -777,7 +818,10 @@ async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Res
     match name {
         Some(n) => {
             let o = outputs.get(n).ok_or_else(|| {
-                EngineError::with_hint(format!("output `{n}` not found in the state"), "run `provisioner output` to list them, or apply first")
+                EngineError::with_hint(
+                    format!("output `{n}` not found in the state"),
+                    "run `provisioner output` to list them, or apply first",
+                )
             })?;
             match (&o.value, raw, json) {
                 // Asked for by name: printed as it is, sensitive or not (as `terraform output NAME`).
@@ -790,7 +834,8 @@ async fn output_cmd(cli: &Cli, name: Option<&str>, json: bool, raw: bool) -> Res
             let m: serde_json::Map<String, serde_json::Value> = outputs
                 .iter()
                 .map(|(k, o)| {
-                    let value = if o.sensitive { serde_json::json!(provisioner::redact::REDACTED) } else { o.value.clone() };
+                    let value =
+                        if o.sensitive { serde_json::json!(provisioner::redact::REDACTED) } else { o.value.clone() };
                     (k.clone(), serde_json::json!({"value": value, "sensitive": o.sensitive}))
                 })
                 .collect();
@@ -817,7 +862,9 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
                         println!("Workspace `{ws}`: copied lineage {lineage} serial {serial} to {target}.")
                     }
                     Migrated::AlreadyThere { serial } => {
-                        println!("Workspace `{ws}`: {target} already holds this state (serial {serial}); nothing copied.")
+                        println!(
+                            "Workspace `{ws}`: {target} already holds this state (serial {serial}); nothing copied."
+                        )
                     }
                     Migrated::NoSource if *all_workspaces => println!("Workspace `{ws}`: no state at the source."),
                     Migrated::NoSource => {
@@ -842,7 +889,9 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
         StateCommand::Push { file, force } => {
             let (origin, text) = if file.as_os_str() == "-" {
                 let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map_err(|e| EngineError::other(format!("reading stdin: {e}")))?;
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| EngineError::other(format!("reading stdin: {e}")))?;
                 ("stdin".to_owned(), text)
             } else {
                 // Relative: the stack directory first, then the current one (as --var-file).
@@ -890,7 +939,10 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
                     match snap.remove(a) {
                         Some(r) => removed.push(r),
                         None => {
-                            return Err(EngineError::with_hint(format!("`{a}` is not in the state"), "see `provisioner state list`"))
+                            return Err(EngineError::with_hint(
+                                format!("`{a}` is not in the state"),
+                                "see `provisioner state list`",
+                            ))
                         }
                     }
                 }
@@ -901,12 +953,19 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
                         None => Err(EngineError::other("no AWS configuration")),
                     };
                     if let Err(e) = res {
-                        eprintln!("warning: could not remove the tool's tags from {} ({e}); the next apply removes them", r.address);
+                        eprintln!(
+                            "warning: could not remove the tool's tags from {} ({e}); the next apply removes them",
+                            r.address
+                        );
                         unreleased.push(r.clone());
                     }
                 }
                 for r in &unreleased {
-                    snap.release(state::ReleasedRecord { type_name: r.type_name.clone(), id: r.id.clone(), address: r.address.clone() });
+                    snap.release(state::ReleasedRecord {
+                        type_name: r.type_name.clone(),
+                        id: r.id.clone(),
+                        address: r.address.clone(),
+                    });
                 }
                 state::save_next(stack.backend.as_ref(), &mut snap, &mut key).await?;
                 Ok(removed.len())
@@ -922,9 +981,9 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
                 if snap.resource(destination).is_some() {
                     return Err(EngineError::other(format!("`{destination}` already exists in the state")));
                 }
-                let mut r = snap
-                    .remove(source)
-                    .ok_or_else(|| EngineError::with_hint(format!("`{source}` is not in the state"), "see `provisioner state list`"))?;
+                let mut r = snap.remove(source).ok_or_else(|| {
+                    EngineError::with_hint(format!("`{source}` is not in the state"), "see `provisioner state list`")
+                })?;
                 let (_, ty, _, _) = provisioner::lang::parse_address(destination)
                     .map_err(|e| EngineError::other(format!("invalid address `{destination}`: {e}")))?;
                 if ty != r.type_name {
@@ -940,7 +999,8 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
             // The object's own address tag follows; if AWS cannot be reached now, the next apply does it.
             if moved.mode == state::Mode::Managed {
                 let tags = stack.tool_tags(Some(&lineage)).for_address(destination);
-                if let Err(e) = async { stack.set_tool_tags(&stack.connect().await?, &moved, Some(&tags)).await }.await {
+                if let Err(e) = async { stack.set_tool_tags(&stack.connect().await?, &moved, Some(&tags)).await }.await
+                {
                     eprintln!("warning: the object's provisioner:address tag still names {source} ({e}); the next apply updates it");
                 }
             }
@@ -952,7 +1012,12 @@ async fn state_cmd(cli: &Cli, ui: &Ui, sc: &StateCommand) -> Result<i32, EngineE
 /// Writes `pushed` as the workspace's state: over nothing, or over a state of the same lineage with an older
 /// serial; anything else only with `force` (a serial not newer is then bumped past the stored one). Returns
 /// why the stored state was replaced by force, if it was.
-async fn push_state(stack: &Stack, mut pushed: state::Snapshot, origin: &str, force: bool) -> Result<Option<String>, EngineError> {
+async fn push_state(
+    stack: &Stack,
+    mut pushed: state::Snapshot,
+    origin: &str,
+    force: bool,
+) -> Result<Option<String>, EngineError> {
     let Some(current) = stack.backend.load().await? else {
         stack.backend.replace(&pushed, None).await?;
         return Ok(None);
@@ -980,8 +1045,9 @@ async fn push_state(stack: &Stack, mut pushed: state::Snapshot, origin: &str, fo
 
 async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs) -> Result<i32, EngineError> {
     let stack = Stack::open(&stack_options(cli, vars)?)?;
-    let (mode, ty, name, key) = provisioner::lang::parse_address(address)
-        .map_err(|e| EngineError::with_hint(format!("invalid address `{address}`: {e}"), "e.g. vpc.main or subnet.public[\"a\"]"))?;
+    let (mode, ty, name, key) = provisioner::lang::parse_address(address).map_err(|e| {
+        EngineError::with_hint(format!("invalid address `{address}`: {e}"), "e.g. vpc.main or subnet.public[\"a\"]")
+    })?;
     if mode != provisioner::lang::Mode::Managed {
         return Err(EngineError::other("only managed resources can be imported"));
     }
@@ -1007,7 +1073,8 @@ async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs)
         }
         _ => {}
     }
-    let imp = stack.engine.registry.resource(&ty).ok_or_else(|| EngineError::other(format!("unknown type {ty}")))?.clone();
+    let imp =
+        stack.engine.registry.resource(&ty).ok_or_else(|| EngineError::other(format!("unknown type {ty}")))?.clone();
     let address = provisioner::lang::instance_address(mode, &ty, &name, key.as_deref());
     let cx = stack.connect().await?;
     locked(&stack, "import", async {
@@ -1038,7 +1105,10 @@ async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs)
             .await
             .map_err(|error| EngineError::Provider { address: address.clone(), error })?;
         let raw = found.get(id).cloned().ok_or_else(|| {
-            EngineError::with_hint(format!("cannot import {address}: no {ty} with id `{id}` exists"), "check the id and the region")
+            EngineError::with_hint(
+                format!("cannot import {address}: no {ty} with id `{id}` exists"),
+                "check the id and the region",
+            )
         })?;
         let attrs = provisioner::engine::absorb(
             imp.as_ref(),
@@ -1064,7 +1134,10 @@ async fn import_cmd(cli: &Cli, ui: &Ui, address: &str, id: &str, vars: &VarArgs)
         Ok(())
     })
     .await?;
-    println!("{} {address} imported from {id}. Run `provisioner plan` to see how it differs from the configuration.", ui.style.green("Import successful!"));
+    println!(
+        "{} {address} imported from {id}. Run `provisioner plan` to see how it differs from the configuration.",
+        ui.style.green("Import successful!")
+    );
     Ok(0)
 }
 
@@ -1103,7 +1176,10 @@ async fn workspace_cmd(cli: &Cli, wc: &WorkspaceCommand) -> Result<i32, EngineEr
             if let Some(envs) = &stack.environments {
                 if !envs.contains(name) {
                     return Err(EngineError::with_hint(
-                        format!("this stack's workspaces are its env/*.toml files ({}); `{name}` has none", envs.join(", ")),
+                        format!(
+                            "this stack's workspaces are its env/*.toml files ({}); `{name}` has none",
+                            envs.join(", ")
+                        ),
                         format!("create env/{name}.toml instead"),
                     ));
                 }

@@ -79,7 +79,9 @@ impl std::fmt::Debug for Method {
     // The request token is a secret of the job: never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Method::GithubOidc { request_url, .. } => f.debug_struct("GithubOidc").field("request_url", request_url).finish_non_exhaustive(),
+            Method::GithubOidc { request_url, .. } => {
+                f.debug_struct("GithubOidc").field("request_url", request_url).finish_non_exhaustive()
+            }
             Method::AssumeRole => f.write_str("AssumeRole"),
         }
     }
@@ -99,7 +101,10 @@ pub struct RoleSettings {
 impl RoleSettings {
     /// The settings for `explicit` (`--role-arn`, else `[aws] role_arn`) or `AWS_ROLE_ARN`, read from the
     /// environment `env`; `None` when no role is to be assumed by the provisioner itself.
-    pub fn resolve(explicit: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<RoleSettings>, RoleError> {
+    pub fn resolve(
+        explicit: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<RoleSettings>, RoleError> {
         let var = |k: &str| env(k).filter(|v| !v.is_empty());
         let role_arn = match explicit {
             Some(arn) => arn.to_owned(),
@@ -118,7 +123,9 @@ impl RoleSettings {
         let session_name = match var("AWS_ROLE_SESSION_NAME") {
             Some(name) => name,
             None => match &method {
-                Method::GithubOidc { .. } => github_session_name(var("GITHUB_REPOSITORY").as_deref(), var("GITHUB_RUN_ID").as_deref()),
+                Method::GithubOidc { .. } => {
+                    github_session_name(var("GITHUB_REPOSITORY").as_deref(), var("GITHUB_RUN_ID").as_deref())
+                }
                 Method::AssumeRole => user_session_name(
                     var("USER").or_else(|| var("USERNAME")).as_deref(),
                     var("HOSTNAME").or_else(hostname).as_deref(),
@@ -180,7 +187,9 @@ impl RoleCredentials {
     /// the endpoints and, for AssumeRole, the credentials the role is assumed with. Built once.
     pub async fn provider(&self, base: &aws_types::SdkConfig) -> Result<SharedCredentialsProvider, RoleError> {
         self.provider
-            .get_or_try_init(|| async { Ok(SharedCredentialsProvider::new(RoleProvider::new(self.settings.clone(), base).await?)) })
+            .get_or_try_init(|| async {
+                Ok(SharedCredentialsProvider::new(RoleProvider::new(self.settings.clone(), base).await?))
+            })
             .await
             .cloned()
     }
@@ -204,17 +213,24 @@ pub async fn fetch_github_token(request_url: &str, request_token: &str, audience
         match fetch_token_once(&client, &url, request_token).await {
             Ok(token) => return Ok(token),
             Err((retryable, e)) if retryable && attempt < TOKEN_ATTEMPTS => {
-                tracing::warn!("GitHub OIDC token request failed (attempt {attempt} of {TOKEN_ATTEMPTS}), retrying: {e}");
+                tracing::warn!(
+                    "GitHub OIDC token request failed (attempt {attempt} of {TOKEN_ATTEMPTS}), retrying: {e}"
+                );
                 tokio::time::sleep(pause).await;
                 pause *= 2;
                 attempt += 1;
             }
-            Err((_, e)) => return Err(format!("requesting a GitHub OIDC token failed after {attempt} attempt(s): {e}")),
+            Err((_, e)) => {
+                return Err(format!("requesting a GitHub OIDC token failed after {attempt} attempt(s): {e}"))
+            }
         }
     }
 }
 
-type HttpClient = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>, Empty<Bytes>>;
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Empty<Bytes>,
+>;
 
 fn http_client() -> Result<HttpClient, String> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -242,7 +258,10 @@ async fn fetch_token_once(client: &HttpClient, url: &str, bearer: &str) -> Resul
     let body = resp.into_body().collect().await.map_err(|e| (true, format!("reading the answer: {e}")))?.to_bytes();
     if !status.is_success() {
         let text = String::from_utf8_lossy(&body);
-        return Err((status.is_server_error() || status.as_u16() == 429, format!("HTTP {status}: {}", text.chars().take(200).collect::<String>())));
+        return Err((
+            status.is_server_error() || status.as_u16() == 429,
+            format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()),
+        ));
     }
     #[derive(serde::Deserialize)]
     struct Answer {
@@ -256,7 +275,13 @@ async fn fetch_token_once(client: &HttpClient, url: &str, bearer: &str) -> Resul
 
 fn url_encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -349,13 +374,20 @@ impl RoleProvider {
         }
         let fresh = match &self.source {
             Source::Github { request_url, request_token, file, web } => {
-                let token = fetch_github_token(request_url, request_token, AUDIENCE).await.map_err(CredentialsError::provider_error)?;
-                file.write(&token).map_err(|e| CredentialsError::provider_error(format!("writing the OIDC token file: {e}")))?;
+                let token = fetch_github_token(request_url, request_token, AUDIENCE)
+                    .await
+                    .map_err(CredentialsError::provider_error)?;
+                file.write(&token)
+                    .map_err(|e| CredentialsError::provider_error(format!("writing the OIDC token file: {e}")))?;
                 web.provide_credentials().await.map_err(|e| self.explain(e))?
             }
             Source::Assume(p) => p.provide_credentials().await.map_err(|e| self.explain(e))?,
         };
-        let mut until = fresh.expiry().and_then(|e| e.checked_sub(REFRESH_MARGIN)).filter(|u| *u > now).unwrap_or(now + Duration::from_secs(60));
+        let mut until = fresh
+            .expiry()
+            .and_then(|e| e.checked_sub(REFRESH_MARGIN))
+            .filter(|u| *u > now)
+            .unwrap_or(now + Duration::from_secs(60));
         if let Some(max) = self.settings.max_age {
             until = until.min(now + max);
         }
@@ -432,7 +464,10 @@ mod tests {
             ("GITHUB_RUN_ID", "4242"),
         ];
         let s = resolve(Some(ARN), &env).unwrap().unwrap();
-        assert_eq!(s.method, Method::GithubOidc { request_url: "https://t.example/x?a=1".into(), request_token: "secret".into() });
+        assert_eq!(
+            s.method,
+            Method::GithubOidc { request_url: "https://t.example/x?a=1".into(), request_token: "secret".into() }
+        );
         assert_eq!(s.session_name, "GitHubActions-acme.hello-4242");
         assert!(!format!("{s:?}").contains("secret"), "{s:?}");
         // AWS_ROLE_ARN works the same way.
@@ -463,7 +498,13 @@ mod tests {
         for ok in [ARN, "arn:aws-us-gov:iam::123456789012:role/path/x", "arn:aws:iam::000000000000:role/a"] {
             assert_eq!(check_role_arn(ok), Ok(()), "{ok}");
         }
-        for bad in ["deploy", "arn:aws:iam::12345:role/x", "arn:aws:iam::123456789012:user/x", "arn:aws:s3:::b", "arn:aws:iam::123456789012:role/"] {
+        for bad in [
+            "deploy",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:s3:::b",
+            "arn:aws:iam::123456789012:role/",
+        ] {
             let e = check_role_arn(bad).unwrap_err();
             assert!(e.message.contains(bad) && e.hint.contains("arn:aws:iam::"), "{e:?}");
         }

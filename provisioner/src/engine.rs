@@ -262,13 +262,18 @@ impl Engine {
     }
 
     /// Evaluates the locals `key` needs against `resources`.
-    fn eval_locals(&self, key: &str, resources: &BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>, EngineError> {
+    fn eval_locals(
+        &self,
+        key: &str,
+        resources: &BTreeMap<String, Value>,
+    ) -> Result<BTreeMap<String, Value>, EngineError> {
         let mut locals = BTreeMap::new();
         for l in self.local_deps(key) {
             let name = l.trim_start_matches("local.");
             let node = &self.config.locals[name];
             let v = {
-                let scope = Scope { vars: &self.vars, locals: &locals, resources, each: None, workspace: &self.workspace };
+                let scope =
+                    Scope { vars: &self.vars, locals: &locals, resources, each: None, workspace: &self.workspace };
                 lang::eval(node, &scope)?
             };
             locals.insert(name.to_owned(), v);
@@ -281,10 +286,12 @@ impl Engine {
         let key = block.key();
         let resources = self.resource_scope(&key, values);
         let locals = self.eval_locals(&key, &resources)?;
-        let schema = self.registry.schema(block.mode == lang::Mode::Data, &block.type_name).ok_or_else(|| {
-            EngineError::other(format!("unknown type `{}`", block.type_name))
-        })?;
-        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None, workspace: &self.workspace };
+        let schema = self
+            .registry
+            .schema(block.mode == lang::Mode::Data, &block.type_name)
+            .ok_or_else(|| EngineError::other(format!("unknown type `{}`", block.type_name)))?;
+        let scope =
+            Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None, workspace: &self.workspace };
         let expanded = lang::expand_for_each(block, &scope)?;
         let mut out = Vec::new();
         let items: Vec<(Option<String>, Value)> = match expanded {
@@ -309,7 +316,11 @@ impl Engine {
 
     /// The instance keys a block produces, evaluated against the state's values: `None` for a block
     /// without `for_each`; `Some(None)` when `for_each` depends on values not known before apply.
-    pub fn instance_keys(&self, block: &Block, prior: Option<&Snapshot>) -> Result<Option<Option<BTreeSet<String>>>, EngineError> {
+    pub fn instance_keys(
+        &self,
+        block: &Block,
+        prior: Option<&Snapshot>,
+    ) -> Result<Option<Option<BTreeSet<String>>>, EngineError> {
         if block.for_each.is_none() {
             return Ok(None);
         }
@@ -329,7 +340,8 @@ impl Engine {
         let key = format!("output.{}", decl.name);
         let resources = self.resource_scope(&key, values);
         let locals = self.eval_locals(&key, &resources)?;
-        let scope = Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None, workspace: &self.workspace };
+        let scope =
+            Scope { vars: &self.vars, locals: &locals, resources: &resources, each: None, workspace: &self.workspace };
         Ok(lang::eval(&decl.value, &scope)?)
     }
 
@@ -363,7 +375,12 @@ impl Engine {
     /// depend on no resource — are read at once. Objects the state does not hold are sorted into leftovers
     /// (this state's lineage: the plan adopts or deletes them), other states' objects and objects made
     /// before lineages (reported only); other workspaces' objects and released ones are never looked at.
-    pub async fn refresh(&self, cx: &Ctx, prior: Option<&Snapshot>, find_untracked: bool) -> Result<Refreshed, EngineError> {
+    pub async fn refresh(
+        &self,
+        cx: &Ctx,
+        prior: Option<&Snapshot>,
+        find_untracked: bool,
+    ) -> Result<Refreshed, EngineError> {
         let mut ids_by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if let Some(s) = prior {
             for r in s.resources.iter().filter(|r| r.mode == Mode::Managed) {
@@ -401,14 +418,16 @@ impl Engine {
                 let raw_now = read_results.get(&r.type_name).and_then(|m| m.get(&r.id));
                 if let Some(raw) = raw_now.filter(|_| imp.schema().taggable && !r.address.ends_with(" (deposed)")) {
                     let now = tool_tags(raw);
-                    let want = ToolTags::new(&self.config.stack_name, &self.workspace, lineage.as_deref()).for_address(&r.address);
+                    let want = ToolTags::new(&self.config.stack_name, &self.workspace, lineage.as_deref())
+                        .for_address(&r.address);
                     if now != want {
                         retag.insert(r.address.clone(), now);
                     }
                 }
                 let now = raw_now.map(|raw| {
                     let user_keys = tag_keys(&prior_attrs);
-                    let mut now = absorb(imp.as_ref(), raw.clone(), &prior_attrs, &user_keys, &self.config.default_tags);
+                    let mut now =
+                        absorb(imp.as_ref(), raw.clone(), &prior_attrs, &user_keys, &self.config.default_tags);
                     // What state holds is what was configured: an equivalent spelling AWS reports (a minor
                     // engine upgrade under a configured major version) is no drift.
                     imp.reconcile(&prior_attrs, &mut now);
@@ -425,7 +444,10 @@ impl Engine {
                                     changed
                                         .into_iter()
                                         .map(|name| DriftAttr {
-                                            before: prior_attrs.get(&name).map(Value::to_json_lossy).unwrap_or_default(),
+                                            before: prior_attrs
+                                                .get(&name)
+                                                .map(Value::to_json_lossy)
+                                                .unwrap_or_default(),
                                             after: now.get(&name).map(Value::to_json_lossy).unwrap_or_default(),
                                             name,
                                         })
@@ -465,7 +487,12 @@ impl Engine {
                     Some(l) if Some(l) == lineage.as_ref() => {
                         leftovers.push(Leftover { type_name: t.clone(), id: id.clone(), address, raw: raw.clone() })
                     }
-                    other => untracked.push(Untracked { type_name: t.clone(), id: id.clone(), address, lineage: other.cloned() }),
+                    other => untracked.push(Untracked {
+                        type_name: t.clone(),
+                        id: id.clone(),
+                        address,
+                        lineage: other.cloned(),
+                    }),
                 }
             }
         }
@@ -483,7 +510,8 @@ impl Engine {
             if !self.block_deps(&b.key()).is_empty() {
                 continue;
             }
-            let (Ok(imp), Ok(instances)) = (self.data_impl(&b.type_name), self.eval_block(b, &Values::default())) else {
+            let (Ok(imp), Ok(instances)) = (self.data_impl(&b.type_name), self.eval_block(b, &Values::default()))
+            else {
                 continue;
             };
             for inst in instances {
@@ -494,7 +522,8 @@ impl Engine {
             }
         }
         let reads = todo.into_iter().map(|(imp, address, args)| async move {
-            let res = imp.read(cx, &args).await.map_err(|error| EngineError::Provider { address: address.clone(), error })?;
+            let res =
+                imp.read(cx, &args).await.map_err(|error| EngineError::Provider { address: address.clone(), error })?;
             Ok::<_, EngineError>((address, (args, res)))
         });
         Ok(futures::future::try_join_all(reads).await?.into_iter().collect())
@@ -560,7 +589,9 @@ impl Engine {
                 let in_target = targeted.as_ref().is_none_or(|t| t.contains(key));
                 if !in_target {
                     // Untargeted: keep what state has, so targeted dependents can evaluate.
-                    for (addr, (rec, attrs)) in refreshed.records.iter().filter(|(_, (r, _))| block_of(&r.address) == *key) {
+                    for (addr, (rec, attrs)) in
+                        refreshed.records.iter().filter(|(_, (r, _))| block_of(&r.address) == *key)
+                    {
                         in_config.insert(addr.clone());
                         values.set(key, instance_key(&rec.address), addr, attrs.clone().unwrap_or_default());
                     }
@@ -595,7 +626,11 @@ impl Engine {
                         }
                         lang::Mode::Managed => {
                             let live = prior_entry.is_some_and(|(_, a)| a.is_some());
-                            let leftover = if live { None } else { adoptable.remove(&(block.type_name.clone(), inst.address.clone())) };
+                            let leftover = if live {
+                                None
+                            } else {
+                                adoptable.remove(&(block.type_name.clone(), inst.address.clone()))
+                            };
                             let mut c = match leftover {
                                 Some(l) => self.plan_adopt(block, &inst, l, deps.clone(), opts)?,
                                 None => self.plan_managed(block, &inst, prior_entry, deps.clone(), opts)?,
@@ -604,8 +639,12 @@ impl Engine {
                             if let Some(now) = refreshed.retag.get(&inst.address) {
                                 if matches!(c.action, Action::NoOp | Action::Update) {
                                     c.action = Action::Update;
-                                    let want = ToolTags::new(&self.config.stack_name, &self.workspace, prior.map(|p| p.lineage.to_string()).as_deref())
-                                        .for_address(&inst.address);
+                                    let want = ToolTags::new(
+                                        &self.config.stack_name,
+                                        &self.workspace,
+                                        prior.map(|p| p.lineage.to_string()).as_deref(),
+                                    )
+                                    .for_address(&inst.address);
                                     c.reason.get_or_insert_with(|| retag_reason(now, &want));
                                     c.retag = Some(now.clone());
                                 }
@@ -637,15 +676,20 @@ impl Engine {
         if opts.targets.is_empty() {
             for l in refreshed.leftovers.iter().filter(|l| !adopted.contains(l.id.as_str())) {
                 let imp = self.resource_impl(&l.type_name)?;
-                let attrs = absorb(imp.as_ref(), l.raw.clone(), &Attrs::new(), &BTreeSet::new(), &self.config.default_tags);
+                let attrs =
+                    absorb(imp.as_ref(), l.raw.clone(), &Attrs::new(), &BTreeSet::new(), &self.config.default_tags);
                 let tagged = l.address.clone().unwrap_or_else(|| l.type_name.clone());
                 let reason = match refreshed.records.get(&tagged) {
-                    Some((rec, Some(_))) => format!("a duplicate of {tagged} ({}), found by its tags (left by an interrupted run)", rec.id),
+                    Some((rec, Some(_))) => {
+                        format!("a duplicate of {tagged} ({}), found by its tags (left by an interrupted run)", rec.id)
+                    }
                     _ if in_config.contains(&tagged) && !opts.destroy => {
                         format!("a duplicate of {tagged}, found by its tags (left by an interrupted run)")
                     }
                     _ if opts.destroy => "destroy requested; found by its tags (left by an interrupted run)".to_owned(),
-                    _ => format!("{tagged} is no longer in the configuration; found by its tags (left by an interrupted run)"),
+                    _ => format!(
+                        "{tagged} is no longer in the configuration; found by its tags (left by an interrupted run)"
+                    ),
                 };
                 leftover_deletes.push(Change {
                     address: format!("{tagged} (leftover {})", l.id),
@@ -689,7 +733,14 @@ impl Engine {
             }
             // An object already deleted outside is only forgotten: nothing to protect.
             if rec.mode == Mode::Managed && attrs.is_some() {
-                self.check_destroy_allowed(addr, self.block(&block_key), Some(rec), attrs.as_ref(), &rec.type_name, opts)?;
+                self.check_destroy_allowed(
+                    addr,
+                    self.block(&block_key),
+                    Some(rec),
+                    attrs.as_ref(),
+                    &rec.type_name,
+                    opts,
+                )?;
             }
             let reason = if opts.destroy { "destroy requested" } else { "no longer in configuration" };
             let gone = attrs.is_none();
@@ -726,7 +777,11 @@ impl Engine {
                 let after = self.eval_output(out, &values)?;
                 outputs.insert(
                     name.clone(),
-                    OutputChange { before: prior_outputs.get(name).map(|o| o.value.clone()), after, sensitive: self.output_sensitive(out) },
+                    OutputChange {
+                        before: prior_outputs.get(name).map(|o| o.value.clone()),
+                        after,
+                        sensitive: self.output_sensitive(out),
+                    },
                 );
             }
         }
@@ -785,8 +840,9 @@ impl Engine {
         }
         let mut keys = Vec::new();
         for t in targets {
-            let (mode, ty, name, _) = lang::parse_address(t)
-                .map_err(|e| EngineError::with_hint(format!("invalid --target `{t}`: {e}"), "e.g. --target vpc.main"))?;
+            let (mode, ty, name, _) = lang::parse_address(t).map_err(|e| {
+                EngineError::with_hint(format!("invalid --target `{t}`: {e}"), "e.g. --target vpc.main")
+            })?;
             keys.push(lang::instance_address(mode, &ty, &name, None));
         }
         Ok(Some(self.graph.with_dependencies(keys.iter().map(String::as_str))))
@@ -872,7 +928,13 @@ impl Engine {
     }
 
     /// [`Resource::validate_related`] against the planned attributes of the instances `inst` depends on.
-    fn validate_related(&self, block: &Block, inst: &Instance, deps: &[String], values: &Values) -> Result<(), EngineError> {
+    fn validate_related(
+        &self,
+        block: &Block,
+        inst: &Instance,
+        deps: &[String],
+        values: &Values,
+    ) -> Result<(), EngineError> {
         let imp = self.resource_impl(&block.type_name)?;
         let related: Vec<(&str, &Attrs)> =
             deps.iter().filter_map(|d| values.attrs.get(d).map(|a| (d.as_str(), a))).collect();
@@ -959,9 +1021,7 @@ impl Engine {
         let after = if let Some((_, res)) = prefetched.filter(|(a, _)| *a == args) {
             res.clone()
         } else if known {
-            imp.read(cx, &args)
-                .await
-                .map_err(|error| EngineError::Provider { address: inst.address.clone(), error })?
+            imp.read(cx, &args).await.map_err(|error| EngineError::Provider { address: inst.address.clone(), error })?
         } else {
             unknown_computed(imp.schema(), args)
         };
@@ -1054,11 +1114,8 @@ impl Engine {
                 after.insert(name.to_owned(), d);
             }
         }
-        change.forces = changed
-            .iter()
-            .filter(|n| schema.attribute(n).is_some_and(|a| a.forces_replacement))
-            .cloned()
-            .collect();
+        change.forces =
+            changed.iter().filter(|n| schema.attribute(n).is_some_and(|a| a.forces_replacement)).cloned().collect();
         let replace_requested = opts.replace.iter().any(|r| r == &inst.address);
         change.before = Some(before.clone());
         if rec.tainted || replace_requested || !change.forces.is_empty() {
@@ -1089,14 +1146,26 @@ impl Engine {
                         .into_iter()
                         .find(|k| self.block(k).is_some_and(|b| b.mode == lang::Mode::Managed));
                     let why = match (&user, change.create_before_destroy) {
-                        (_, true) => Some("lifecycle.create_before_destroy is set, so the new one would be created next to it".to_owned()),
-                        (Some(user), false) => Some(format!("{user} uses it, and AWS refuses to delete it while it is in use")),
+                        (_, true) => Some(
+                            "lifecycle.create_before_destroy is set, so the new one would be created next to it"
+                                .to_owned(),
+                        ),
+                        (Some(user), false) => {
+                            Some(format!("{user} uses it, and AWS refuses to delete it while it is in use"))
+                        }
                         (None, false) => None,
                     };
                     if let Some(why) = why {
-                        let what = if change.forces.is_empty() { String::new() } else { format!(" ({} changed)", change.forces.join(", ")) };
-                        let d = Diagnostic::at(format!("{} must be replaced{what}, but {message}", inst.address), &block.loc)
-                            .with_help(format!("{why}; nothing was sent to AWS"));
+                        let what = if change.forces.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({} changed)", change.forces.join(", "))
+                        };
+                        let d = Diagnostic::at(
+                            format!("{} must be replaced{what}, but {message}", inst.address),
+                            &block.loc,
+                        )
+                        .with_help(format!("{why}; nothing was sent to AWS"));
                         return Err(EngineError::Config(Diagnostics(vec![d])));
                     }
                 }
@@ -1188,7 +1257,15 @@ impl Engine {
                 let vars: Vec<String> = refused
                     .attribute
                     .and_then(|a| block?.attrs.get(a))
-                    .map(|n| n.references().into_iter().filter_map(|(r, _)| match r { Ref::Var(v) => Some(v), _ => None }).collect())
+                    .map(|n| {
+                        n.references()
+                            .into_iter()
+                            .filter_map(|(r, _)| match r {
+                                Ref::Var(v) => Some(v),
+                                _ => None,
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let via = match vars.as_slice() {
                     [] => String::new(),
@@ -1210,7 +1287,14 @@ impl Engine {
 
     /// Plans a leftover found by its tags at the address of an instance the plan would otherwise create:
     /// its attributes are the `before` of an update (or of a replacement, if a forcing argument differs).
-    fn plan_adopt(&self, block: &Block, inst: &Instance, l: &Leftover, deps: Vec<String>, opts: &PlanOptions) -> Result<Change, EngineError> {
+    fn plan_adopt(
+        &self,
+        block: &Block,
+        inst: &Instance,
+        l: &Leftover,
+        deps: Vec<String>,
+        opts: &PlanOptions,
+    ) -> Result<Change, EngineError> {
         let imp = self.resource_impl(&l.type_name)?;
         let user_keys = tag_keys(&inst.cfg);
         let attrs = absorb(imp.as_ref(), l.raw.clone(), &Attrs::new(), &user_keys, &self.config.default_tags);
@@ -1244,16 +1328,19 @@ impl Engine {
         }
         let lookups = by_type.into_iter().map(|(t, items)| async move {
             let imp = self.resource_impl(t)?;
-            let desired: Vec<Attrs> =
-                items.iter().map(|(_, _, cfg, _)| desired_attrs(imp.as_ref(), cfg, &self.config.default_tags)).collect();
+            let desired: Vec<Attrs> = items
+                .iter()
+                .map(|(_, _, cfg, _)| desired_attrs(imp.as_ref(), cfg, &self.config.default_tags))
+                .collect();
             let found = imp
                 .find_existing(cx, &desired)
                 .await
                 .map_err(|error| EngineError::Provider { address: format!("lookup of existing {t}"), error })?;
             Ok::<_, EngineError>(items.into_iter().zip(found).collect::<Vec<_>>())
         });
-        let held: BTreeSet<(&str, &str)> =
-            prior.map(|s| s.resources.iter().map(|r| (r.type_name.as_str(), r.id.as_str())).collect()).unwrap_or_default();
+        let held: BTreeSet<(&str, &str)> = prior
+            .map(|s| s.resources.iter().map(|r| (r.type_name.as_str(), r.id.as_str())).collect())
+            .unwrap_or_default();
         for ((i, block, cfg, key), found) in futures::future::try_join_all(lookups).await?.into_iter().flatten() {
             let Some(raw) = found else { continue };
             let Some(id) = raw.get(crate::schema::ID).and_then(Value::as_str).map(str::to_owned) else { continue };
@@ -1302,7 +1389,6 @@ pub struct Instance {
     pub address: String,
     pub cfg: Attrs,
 }
-
 
 /// `subnet.public["a"]` → `subnet.public`; `data.x.y` stays.
 pub fn block_of(address: &str) -> String {
@@ -1399,7 +1485,8 @@ fn planned_new(schema: &Schema, cfg: &Attrs, desired: Attrs) -> Attrs {
 
 fn unknown_computed(schema: &Schema, mut args: Attrs) -> Attrs {
     for a in &schema.attributes {
-        if a.presence == Presence::Computed || (a.presence == Presence::OptionalComputed && !args.contains_key(a.name)) {
+        if a.presence == Presence::Computed || (a.presence == Presence::OptionalComputed && !args.contains_key(a.name))
+        {
             args.insert(a.name.to_owned(), Value::Unknown);
         }
     }
@@ -1490,8 +1577,7 @@ pub fn tool_tags(raw: &Attrs) -> BTreeMap<String, String> {
 
 /// The full tag set to send to AWS: the given tool tags, then default tags, then the user's.
 pub fn full_tags(desired: &Attrs, tool: &BTreeMap<String, String>) -> Value {
-    let mut all: BTreeMap<String, Value> =
-        desired.get(TAGS_ALL).and_then(Value::as_map).cloned().unwrap_or_default();
+    let mut all: BTreeMap<String, Value> = desired.get(TAGS_ALL).and_then(Value::as_map).cloned().unwrap_or_default();
     all.retain(|k, _| !k.starts_with(TOOL_TAG_PREFIX));
     all.extend(tool.iter().map(|(k, v)| (k.clone(), Value::str(v))));
     Value::Map(all)
@@ -1535,10 +1621,8 @@ mod tests {
     #[test]
     fn full_tags_replace_the_tool_tags_and_keep_the_users() {
         let mut attrs = Attrs::new();
-        let all = BTreeMap::from([
-            ("Name".to_owned(), Value::str("x")),
-            (TAG_ADDRESS.to_owned(), Value::str("vpc.old")),
-        ]);
+        let all =
+            BTreeMap::from([("Name".to_owned(), Value::str("x")), (TAG_ADDRESS.to_owned(), Value::str("vpc.old"))]);
         attrs.insert(TAGS_ALL.into(), Value::Map(all));
         let tool = ToolTags::new("web", "dev", Some("l")).for_address("vpc.main");
         let full = with_full_tags(&attrs, &tool);

@@ -229,7 +229,9 @@ impl Plan {
     /// before its call, so a plan file needs no secret.
     pub fn to_json(&self) -> String {
         let mut plan = self.clone();
-        for c in plan.changes.iter_mut().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace)) {
+        for c in
+            plan.changes.iter_mut().filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        {
             if let Some(after) = c.after.as_mut() {
                 for name in &c.sensitive {
                     if let Some(v) = after.get_mut(name).filter(|v| !matches!(v, Value::Null)) {

@@ -85,7 +85,8 @@ impl Taint {
         }
         // What each local, attribute and output refers to, walked once; the fixed point below only looks up.
         type Uses = Vec<(String, Option<String>)>;
-        let locals: Vec<(String, Uses)> = config.locals.iter().map(|(name, node)| (format!("local.{name}"), uses(node))).collect();
+        let locals: Vec<(String, Uses)> =
+            config.locals.iter().map(|(name, node)| (format!("local.{name}"), uses(node))).collect();
         let attrs: Vec<(String, String, Uses)> = config
             .blocks
             .iter()

@@ -111,7 +111,9 @@ pub struct AttrDiff {
 impl AttrDiff {
     /// The `# (N unchanged attributes hidden)` line, if any are.
     pub fn hidden_note(&self) -> Option<String> {
-        (self.hidden > 0).then(|| format!("# ({} unchanged attribute{} hidden)", self.hidden, if self.hidden == 1 { "" } else { "s" }))
+        (self.hidden > 0).then(|| {
+            format!("# ({} unchanged attribute{} hidden)", self.hidden, if self.hidden == 1 { "" } else { "s" })
+        })
     }
 }
 
@@ -125,11 +127,9 @@ pub fn attr_diff(c: &Change, indent: usize) -> AttrDiff {
     let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
     names.sort();
     names.dedup();
-    let visible = |v: Option<&Value>| v.is_some_and(|v| !crate::engine::same(v, &Value::Null) || matches!(v, Value::Unknown));
-    let names: Vec<&String> = names
-        .into_iter()
-        .filter(|n| visible(before.get(*n)) || visible(after.get(*n)))
-        .collect();
+    let visible =
+        |v: Option<&Value>| v.is_some_and(|v| !crate::engine::same(v, &Value::Null) || matches!(v, Value::Unknown));
+    let names: Vec<&String> = names.into_iter().filter(|n| visible(before.get(*n)) || visible(after.get(*n))).collect();
     let mut diff = AttrDiff { width: names.iter().map(|n| n.len()).max().unwrap_or(0), ..AttrDiff::default() };
     for n in names {
         let b = before.get(n).cloned().unwrap_or(Value::Null);
@@ -295,18 +295,23 @@ pub fn render_notes(plan: &Plan, st: &Style) -> String {
         let _ = writeln!(
             out,
             "{}",
-            st.yellow(&format!(
-                "Warning: {} object(s) carry this stack's tags but are not in state:",
-                untracked.len()
-            ))
+            st.yellow(&format!("Warning: {} object(s) carry this stack's tags but are not in state:", untracked.len()))
         );
         for u in &untracked {
             match &u.address {
                 Some(a) => {
-                    let _ = writeln!(out, "  {} {} (was {a}): adopt it with `provisioner import '{a}' {}`", u.type_name, u.id, u.id);
+                    let _ = writeln!(
+                        out,
+                        "  {} {} (was {a}): adopt it with `provisioner import '{a}' {}`",
+                        u.type_name, u.id, u.id
+                    );
                 }
                 None => {
-                    let _ = writeln!(out, "  {} {}: adopt it with `provisioner import ADDRESS {}`", u.type_name, u.id, u.id);
+                    let _ = writeln!(
+                        out,
+                        "  {} {}: adopt it with `provisioner import ADDRESS {}`",
+                        u.type_name, u.id, u.id
+                    );
                 }
             }
         }
@@ -316,7 +321,11 @@ pub fn render_notes(plan: &Plan, st: &Style) -> String {
     if !protection.is_empty() {
         let _ = writeln!(out, "State will record lifecycle.prevent_destroy:");
         for c in &protection {
-            let now = if c.prevent_destroy == Some(true) { "protected from destroy" } else { "no longer protected from destroy" };
+            let now = if c.prevent_destroy == Some(true) {
+                "protected from destroy"
+            } else {
+                "no longer protected from destroy"
+            };
             let _ = writeln!(out, "  {}: {now}", c.address);
         }
         out.push('\n');
@@ -326,10 +335,7 @@ pub fn render_notes(plan: &Plan, st: &Style) -> String {
 
 /// The instances a plan shows: every change, and the reads during apply (which say why).
 pub fn shown_changes(plan: &Plan) -> Vec<&Change> {
-    plan.changes
-        .iter()
-        .filter(|c| c.action.is_change() || (c.action == Action::Read && c.reason.is_some()))
-        .collect()
+    plan.changes.iter().filter(|c| c.action.is_change() || (c.action == Action::Read && c.reason.is_some())).collect()
 }
 
 /// Protection flags state will remember (or forget) for objects that otherwise stay as they are.
@@ -339,7 +345,10 @@ fn protection_changes(plan: &Plan) -> impl Iterator<Item = &Change> {
 
 /// True when the plan reads "No changes.": nothing to change, read, release or record.
 pub fn no_changes(plan: &Plan) -> bool {
-    shown_changes(plan).is_empty() && output_lines(plan).is_empty() && plan.release.is_empty() && protection_changes(plan).next().is_none()
+    shown_changes(plan).is_empty()
+        && output_lines(plan).is_empty()
+        && plan.release.is_empty()
+        && protection_changes(plan).next().is_none()
 }
 
 /// "1 to add, 2 to change, 0 to destroy", with " (1 adopted)" when leftovers are adopted.
@@ -432,7 +441,11 @@ pub fn render_report(report: &ApplyReport, st: &Style, destroy: bool) -> String 
         format!("{added} added, {changed} changed, {destroyed} destroyed.")
     };
     if failed.is_empty() && !report.interrupted {
-        let _ = writeln!(out, "{} {line}", st.green(&st.bold(if destroy { "Destroy complete!" } else { "Apply complete!" })));
+        let _ = writeln!(
+            out,
+            "{} {line}",
+            st.green(&st.bold(if destroy { "Destroy complete!" } else { "Apply complete!" }))
+        );
     } else {
         let _ = writeln!(
             out,

@@ -182,9 +182,7 @@ impl Type {
                 }
                 Value::List(out)
             }
-            (Type::Map(t), Value::Map(m)) => {
-                Value::Map(m.iter().map(|(k, i)| (k.clone(), t.normalize(i))).collect())
-            }
+            (Type::Map(t), Value::Map(m)) => Value::Map(m.iter().map(|(k, i)| (k.clone(), t.normalize(i))).collect()),
             (Type::Object(attrs), Value::Map(m)) => {
                 let mut out = BTreeMap::new();
                 for a in attrs {
@@ -281,10 +279,7 @@ impl Format {
                 Format::None => Ok(()),
                 Format::Cidr => match s.parse::<ipnet::IpNet>() {
                     Ok(net) if net.trunc() == net => Ok(()),
-                    Ok(net) => Err(format!(
-                        "`{s}` has host bits set; the network address is `{}`",
-                        net.trunc()
-                    )),
+                    Ok(net) => Err(format!("`{s}` has host bits set; the network address is `{}`", net.trunc())),
                     Err(_) => Err(format!("`{s}` is not a valid CIDR block (expected e.g. `10.0.0.0/16`)")),
                 },
                 Format::OneOf(allowed) if allowed.contains(&s.as_str()) => Ok(()),
@@ -673,7 +668,9 @@ mod tests {
         let m = rule_type().check(&j(serde_json::json!({"zzzzzzzz": 1}))).unwrap_err();
         assert_eq!(m.hint.as_deref(), Some("this table takes: from_port, protocol, cidr_blocks, description"));
         // Unknown values pass anywhere, also inside tables.
-        assert!(rule_type().check(&Value::Map([("from_port".into(), Value::Unknown), ("protocol".into(), Value::str("tcp"))].into())).is_ok());
+        assert!(rule_type()
+            .check(&Value::Map([("from_port".into(), Value::Unknown), ("protocol".into(), Value::str("tcp"))].into()))
+            .is_ok());
     }
 
     #[test]

@@ -128,7 +128,11 @@ fn env_list(envs: &[String]) -> String {
 /// stores need it).
 /// `PROVISIONER_LOCK_LEASE_SECS` overrides the lock lease (tests use a short one).
 /// With `role`, the backend works as that role (see [`crate::credentials`]).
-fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>, role: Option<Arc<RoleCredentials>>) -> state::S3Workspaces {
+fn s3_workspaces(
+    cfg: &S3BackendConfig,
+    aws_region: Option<&str>,
+    role: Option<Arc<RoleCredentials>>,
+) -> state::S3Workspaces {
     let mut settings = state::S3Settings::new(&cfg.bucket, &cfg.key);
     settings.workspace_key_prefix = cfg.workspace_key_prefix.clone();
     settings.kms_key_id = cfg.kms_key_id.clone();
@@ -177,7 +181,11 @@ fn s3_workspaces(cfg: &S3BackendConfig, aws_region: Option<&str>, role: Option<A
 /// workspace's file, others beside it as for `[backend] type = "local"`) or `s3://BUCKET/KEY` (the default
 /// workspace's key, others under `env:/`, with the credentials and endpoint of the environment).
 /// `role`: as for the stack's own backend.
-pub fn source_workspaces(spec: &str, dir: &Path, role: Option<Arc<RoleCredentials>>) -> Result<Arc<dyn Workspaces>, EngineError> {
+pub fn source_workspaces(
+    spec: &str,
+    dir: &Path,
+    role: Option<Arc<RoleCredentials>>,
+) -> Result<Arc<dyn Workspaces>, EngineError> {
     if let Some(path) = spec.strip_prefix("local:").filter(|p| !p.is_empty()) {
         return Ok(Arc::new(LocalWorkspaces::new(dir.join(path))));
     }
@@ -251,7 +259,10 @@ impl Stack {
                          files ({})",
                         env_list(envs)
                     ),
-                    format!("choose one with -w NAME, or create {}", opts.dir.join("env").join(format!("{workspace}.toml")).display()),
+                    format!(
+                        "choose one with -w NAME, or create {}",
+                        opts.dir.join("env").join(format!("{workspace}.toml")).display()
+                    ),
                 ));
             }
         }
@@ -262,7 +273,8 @@ impl Stack {
             var_files.insert(0, env_file);
         }
         let require_all = !opts.state_only && !opts.validate_only;
-        let engine = match Engine::load(&opts.dir, Registry::builtin(), &var_files, &opts.vars, require_all, &workspace) {
+        let engine = match Engine::load(&opts.dir, Registry::builtin(), &var_files, &opts.vars, require_all, &workspace)
+        {
             // Without a workspace, an env/ stack usually lacks its variables: say what is really missing.
             Err(EngineError::Config(_)) if workspace == DEFAULT_WORKSPACE && require_all && envs.is_some() => {
                 return Err(choose_workspace(envs.as_deref().unwrap_or_default()));
@@ -345,8 +357,8 @@ impl Stack {
             self.engine.config.region.as_deref(),
             self.role.clone(),
         )
-            .await
-            .map_err(|e| EngineError::other(format!("AWS configuration: {e}")))?;
+        .await
+        .map_err(|e| EngineError::other(format!("AWS configuration: {e}")))?;
         cx.stack_dir = self.engine.config.dir.clone();
         Ok(cx)
     }
@@ -368,7 +380,10 @@ impl Stack {
         let from = source.backend(ws)?;
         let to = self.workspaces.backend(ws)?;
         if from.describe() == to.describe() {
-            return Err(EngineError::other(format!("the source and the target of workspace `{ws}` are the same: {}", to.describe())));
+            return Err(EngineError::other(format!(
+                "the source and the target of workspace `{ws}` are the same: {}",
+                to.describe()
+            )));
         }
         let from_lock = self.lock_backend(from.clone(), "state migrate (source)").await?;
         let to_lock = match self.lock_backend(to.clone(), "state migrate").await {

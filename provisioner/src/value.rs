@@ -131,11 +131,7 @@ impl Value {
             Value::Number(n) => number_to_json(*n),
             Value::String(s) => J::String(s.clone()),
             Value::List(items) => J::Array(items.iter().map(Value::to_json).collect::<Option<_>>()?),
-            Value::Map(m) => J::Object(
-                m.iter()
-                    .map(|(k, v)| Some((k.clone(), v.to_json()?)))
-                    .collect::<Option<_>>()?,
-            ),
+            Value::Map(m) => J::Object(m.iter().map(|(k, v)| Some((k.clone(), v.to_json()?))).collect::<Option<_>>()?),
             Value::Unknown => return None,
         })
     }

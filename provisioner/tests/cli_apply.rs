@@ -64,7 +64,9 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     assert_eq!(vt.get("Team").map(String::as_str), Some("platform"), "default_tags: {vt:?}");
     assert_eq!(vt.get("Name"), Some(&format!("{}-dev", cli.stack)), "{vt:?}");
 
-    let zones: Vec<String> = serde_json::from_value(cli.state_resource("data.availability_zones.all")["attributes"]["names"].clone()).unwrap();
+    let zones: Vec<String> =
+        serde_json::from_value(cli.state_resource("data.availability_zones.all")["attributes"]["names"].clone())
+            .unwrap();
     assert!(zones.len() >= 2, "{zones:?}");
     for (key, n) in [("a", 0usize), ("b", 1)] {
         let addr = format!("subnet.public[\"{key}\"]");
@@ -84,7 +86,9 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     let rt = block_on(ec2.describe_route_tables().route_table_ids(&rt_id).send()).unwrap().route_tables()[0].clone();
     assert_eq!(rt.vpc_id(), Some(vpc_id.as_str()));
     assert!(
-        rt.routes().iter().any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.gateway_id() == Some(igw_id.as_str())),
+        rt.routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.gateway_id() == Some(igw_id.as_str())),
         "route to the igw: {:?}",
         rt.routes()
     );
@@ -101,7 +105,11 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     let p = &sg.ip_permissions()[0];
     assert_eq!((p.from_port(), p.to_port(), p.ip_protocol()), (Some(443), Some(443), Some("tcp")));
     assert_eq!(p.ip_ranges().iter().map(|r| r.cidr_ip().unwrap()).collect::<Vec<_>>(), ["0.0.0.0/0"]);
-    assert!(sg.ip_permissions_egress().is_empty(), "default allow-all egress must be revoked: {:?}", sg.ip_permissions_egress());
+    assert!(
+        sg.ip_permissions_egress().is_empty(),
+        "default allow-all egress must be revoked: {:?}",
+        sg.ip_permissions_egress()
+    );
 
     let nat_id = cli.id("nat_gateway.main");
     let nat = block_on(ec2.describe_nat_gateways().nat_gateway_ids(&nat_id).send()).unwrap().nat_gateways()[0].clone();
@@ -142,7 +150,10 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     // Outputs match reality.
     let outs = cli.json(&[0], &["output"]);
     assert_eq!(outs["vpc_id"]["value"], vpc_id.as_str());
-    assert_eq!(outs["subnet_ids"]["value"], serde_json::json!([cli.id("subnet.public[\"a\"]"), cli.id("subnet.public[\"b\"]")]));
+    assert_eq!(
+        outs["subnet_ids"]["value"],
+        serde_json::json!([cli.id("subnet.public[\"a\"]"), cli.id("subnet.public[\"b\"]")])
+    );
     assert_eq!(outs["zones"]["value"], serde_json::json!(zones));
     let eip = block_on(ec2.describe_addresses().allocation_ids(&eip_id).send()).unwrap().addresses()[0].clone();
     assert_eq!(outs["nat_public_ip"]["value"], eip.public_ip().unwrap());
@@ -150,7 +161,11 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     assert_eq!(raw.stdout.trim(), vpc_id);
 
     // --- in-place update: one attribute of one resource (a tag) and a bool on both subnets.
-    cli.edit("main.toml", "tags = { Name = \"${local.name}-web\" }", "tags = { Name = \"${local.name}-web\", Tier = \"front\" }");
+    cli.edit(
+        "main.toml",
+        "tags = { Name = \"${local.name}-web\" }",
+        "tags = { Name = \"${local.name}-web\", Tier = \"front\" }",
+    );
     let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
     assert_eq!(pairs(&actions(&plan)), [("security_group.web", "update")], "{plan:#}");
     assert_eq!(changed_attrs(change(&plan, "security_group.web")), ["tags", "tags_all"], "{plan:#}");
@@ -163,7 +178,11 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
 
     cli.edit("main.toml", "map_public_ip_on_launch = true", "map_public_ip_on_launch = false");
     let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
-    assert_eq!(pairs(&actions(&plan)), [("subnet.public[\"a\"]", "update"), ("subnet.public[\"b\"]", "update")], "{plan:#}");
+    assert_eq!(
+        pairs(&actions(&plan)),
+        [("subnet.public[\"a\"]", "update"), ("subnet.public[\"b\"]", "update")],
+        "{plan:#}"
+    );
     for k in ["a", "b"] {
         let c = change(&plan, &format!("subnet.public[\"{k}\"]"));
         assert_eq!(changed_attrs(c), ["map_public_ip_on_launch"], "{c:#}");
@@ -190,7 +209,10 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     let new_b = cli.id("subnet.public[\"b\"]");
     assert_ne!(new_b, old_b);
     assert_eq!(subnet(&ec2, &new_b).cidr_block(), Some("10.42.5.0/24"));
-    assert!(block_on(ec2.describe_subnets().subnet_ids(&old_b).send()).map(|o| o.subnets().is_empty()).unwrap_or(true), "old subnet deleted");
+    assert!(
+        block_on(ec2.describe_subnets().subnet_ids(&old_b).send()).map(|o| o.subnets().is_empty()).unwrap_or(true),
+        "old subnet deleted"
+    );
     cli.expect(0, &["plan", "--detailed-exitcode"]);
     assert_eq!(cli.count_tagged(), 8, "{:?}", cli.tagged_ids());
 
@@ -236,8 +258,7 @@ fn lifecycle_apply_verify_update_replace_drift_destroy() {
     assert!(out.stdout.contains("Destroy complete!"), "{out}");
     assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
     let st = cli.state();
-    let managed: Vec<&Json> =
-        st["resources"].as_array().unwrap().iter().filter(|r| r["mode"] != "data").collect();
+    let managed: Vec<&Json> = st["resources"].as_array().unwrap().iter().filter(|r| r["mode"] != "data").collect();
     assert!(managed.is_empty(), "no managed resources left in state: {st:#}");
     let plan = cli.plan_json(&[]);
     assert_eq!(plan["summary"]["add"], 10, "after destroy, everything is to be created again");
@@ -284,7 +305,10 @@ fn apply_and_destroy_ask_on_a_terminal() {
 
     let (code, text) = on_a_tty(&cli, &["destroy"], "yes");
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("Do you really want to destroy all resources?") && text.contains("Destroy complete!"), "{text}");
+    assert!(
+        text.contains("Do you really want to destroy all resources?") && text.contains("Destroy complete!"),
+        "{text}"
+    );
     assert_eq!(cli.count_tagged(), 0);
 }
 

@@ -76,7 +76,11 @@ fn reads_every_output_type_of_another_stack() {
     // Before the other stack has a state: an error naming it and the workspace.
     let cli = reader(&shared, None);
     let out = cli.expect(1, &["plan"]);
-    assert!(out.stderr.contains(&format!("stack `{}`", shared.stack)) && out.stderr.contains("no state in workspace `default`"), "{out}");
+    assert!(
+        out.stderr.contains(&format!("stack `{}`", shared.stack))
+            && out.stderr.contains("no state in workspace `default`"),
+        "{out}"
+    );
 
     shared.apply();
     cli.apply();

@@ -107,7 +107,10 @@ impl Svc {
 
     /// ARNs of the cluster's services (INACTIVE ones are not listed).
     fn services(&self) -> Vec<String> {
-        block_on(self.ecs.list_services().cluster(&self.cli.stack).send()).expect("ListServices").service_arns().to_vec()
+        block_on(self.ecs.list_services().cluster(&self.cli.stack).send())
+            .expect("ListServices")
+            .service_arns()
+            .to_vec()
     }
 
     fn attrs(&self) -> Json {
@@ -124,7 +127,12 @@ fn primary(s: &aws_sdk_ecs::types::Service) -> (String, String) {
 
 /// The change planned for `address` (panics if there is none).
 fn change<'a>(plan: &'a Json, address: &str) -> &'a Json {
-    plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == address).unwrap_or_else(|| panic!("{address} in {plan:#}"))
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap_or_else(|| panic!("{address} in {plan:#}"))
 }
 
 /// Asserts the state keeps the service, marked incomplete (never tainted), and the next plan redeploys it in
@@ -159,8 +167,16 @@ fn create_waits_for_the_deployment_replans_empty_and_an_update_deploys_the_new_r
     assert_eq!(a["cluster"], s.cli.stack.as_str());
     assert_eq!(a["running_count"], 2);
     assert!(s.cli.id("ecs_service.app").starts_with("arn:aws:ecs:"), "the id is the ARN");
-    let tags = s.describe().tags().iter().map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned())).collect::<Vec<_>>();
-    assert!(tags.contains(&("team".into(), "platform".into())) && tags.iter().any(|(k, _)| k == "provisioner:address"), "{tags:?}");
+    let tags = s
+        .describe()
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned()))
+        .collect::<Vec<_>>();
+    assert!(
+        tags.contains(&("team".into(), "platform".into())) && tags.iter().any(|(k, _)| k == "provisioner:address"),
+        "{tags:?}"
+    );
     s.cli.expect(0, &["plan", "--detailed-exitcode"]);
 
     // A new revision: the update deploys it and waits, printing progress lines while the rollout runs.
@@ -197,7 +213,10 @@ fn a_rolled_back_deployment_fails_the_apply_and_the_next_plan_redeploys_in_place
     assert!(all.contains("deployment failed:") && all.contains("rolled back"), "{out}");
     assert!(all.contains(&format!("the service runs {} again", s.key(1))), "{out}");
     assert!(all.contains(&format!("ecs_service.app: stopped task: {pull} (")), "stopped reason printed: {out}");
-    assert!(all.contains("ecs_service.app: event: ") && all.contains("deployment failed: tasks failed to start"), "{out}");
+    assert!(
+        all.contains("ecs_service.app: event: ") && all.contains("deployment failed: tasks failed to start"),
+        "{out}"
+    );
     assert!(all.contains("rolling back to deployment"), "{out}");
     assert!(all.contains("saved as incomplete"), "{out}");
     // The circuit breaker put revision 1 back.
@@ -315,7 +334,9 @@ fn a_crash_between_create_service_and_the_state_write_then_a_reapply_makes_one_s
     let out = crashing.expect(137, &["apply", "--auto-approve", "--parallelism", "1"]);
     assert!(out.stderr.contains("crash point 1 reached (ecs_service.app created, not yet saved)"), "{out}");
     assert_eq!(s.services().len(), 1);
-    let lock: Json = serde_json::from_str(&std::fs::read_to_string(s.cli.lock_path()).expect("the killed run left its lock")).unwrap();
+    let lock: Json =
+        serde_json::from_str(&std::fs::read_to_string(s.cli.lock_path()).expect("the killed run left its lock"))
+            .unwrap();
     s.cli.ok(&["force-unlock", lock["id"].as_str().unwrap()]);
     let out = s.cli.apply();
     assert!(out.stdout.contains("Apply complete!"), "{out}");
@@ -405,7 +426,11 @@ fn a_new_revision_deploys_and_the_old_one_goes_after_the_deploy_or_at_the_next_a
     assert!(out.all().contains("was not watched; the previous revision stays as its rollback target"), "{out}");
     let r3 = cli.id("ecs_task_definition.app");
     assert_eq!(td_status(&ecs, &r2), "ACTIVE", "kept: {out}");
-    assert!(cli.state_addresses().contains(&"ecs_task_definition.app (deposed)".to_owned()), "{:?}", cli.state_addresses());
+    assert!(
+        cli.state_addresses().contains(&"ecs_task_definition.app (deposed)".to_owned()),
+        "{:?}",
+        cli.state_addresses()
+    );
     cli.apply();
     assert_eq!(td_status(&ecs, &r2), "INACTIVE", "deleted by the next apply");
     assert_eq!(td_status(&ecs, &r3), "ACTIVE");
@@ -417,10 +442,20 @@ fn a_new_revision_deploys_and_the_old_one_goes_after_the_deploy_or_at_the_next_a
 fn a_load_balancer_container_missing_from_the_task_definition_fails_at_plan() {
     let cli = Cli::new("esvc-lbc");
     let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/1";
-    write_managed(&cli, "app:1", &format!("load_balancer = [{{ target_group_arn = \"{tg}\", container_name = \"web\", container_port = 8080 }}]"));
+    write_managed(
+        &cli,
+        "app:1",
+        &format!(
+            "load_balancer = [{{ target_group_arn = \"{tg}\", container_name = \"web\", container_port = 8080 }}]"
+        ),
+    );
     let out = cli.expect(1, &["plan"]);
     assert!(out.all().contains("load_balancer: there is no container `web` in ecs_task_definition.app"), "{out}");
-    write_managed(&cli, "app:1", &format!("load_balancer = [{{ target_group_arn = \"{tg}\", container_name = \"app\", container_port = 80 }}]"));
+    write_managed(
+        &cli,
+        "app:1",
+        &format!("load_balancer = [{{ target_group_arn = \"{tg}\", container_name = \"app\", container_port = 80 }}]"),
+    );
     let out = cli.expect(1, &["plan"]);
     assert!(out.all().contains("container `app` has no portMappings entry with containerPort 80"), "{out}");
     assert!(!cli.state_path().exists() || cli.state_addresses().is_empty(), "nothing applied");

@@ -152,9 +152,18 @@ fn destroy_waits_for_the_load_balancers_network_interfaces_before_its_security_g
     let eni = "<networkInterfaceSet><item><networkInterfaceId>eni-0released</networkInterfaceId>\
                <description>ELB app/releasing</description><status>in-use</status></item></networkInterfaceSet>";
     proxy.reset_calls();
-    proxy.set_rules(vec![Rule::new("DescribeNetworkInterfaces", Fault::Rewrite { from: "<networkInterfaceSet/>".into(), to: eni.into() }).times(3)]);
+    proxy.set_rules(vec![Rule::new(
+        "DescribeNetworkInterfaces",
+        Fault::Rewrite { from: "<networkInterfaceSet/>".into(), to: eni.into() },
+    )
+    .times(3)]);
     let out = cli.destroy();
-    assert_eq!(proxy.calls().get("DescribeNetworkInterfaces").copied(), Some(4), "three polls saw the interface, the fourth none: {:?}", proxy.calls());
+    assert_eq!(
+        proxy.calls().get("DescribeNetworkInterfaces").copied(),
+        Some(4),
+        "three polls saw the interface, the fourth none: {:?}",
+        proxy.calls()
+    );
     assert_eq!(proxy.faults().iter().filter(|f| f.kind == "rewrite").count(), 3, "{:?}", proxy.faults());
     let pos = |needle: &str| out.stderr.find(needle).unwrap_or_else(|| panic!("`{needle}` not in:\n{out}"));
     assert!(

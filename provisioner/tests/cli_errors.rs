@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use common_cli::*;
 use state::Backend;
 
-const HEADER: &str = "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
+const HEADER: &str =
+    "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
 
 /// `line:col` (1-based) of the first occurrence of `needle` in `text` (after `__STACK__` substitution the
 /// positions of the body do not move: the header has the placeholder only on line 2).
@@ -340,7 +341,9 @@ fn corrupt_state_is_reported_and_never_overwritten() {
     std::fs::create_dir_all(cli.state_path().parent().unwrap()).unwrap();
     let garbage = b"{\n  \"version\": 1,\n  \"lineage\": oops\n}\n";
     std::fs::write(cli.state_path(), garbage).unwrap();
-    for args in [&["plan"][..], &["apply", "--auto-approve"][..], &["state", "list"][..], &["destroy", "--auto-approve"][..]] {
+    for args in
+        [&["plan"][..], &["apply", "--auto-approve"][..], &["state", "list"][..], &["destroy", "--auto-approve"][..]]
+    {
         let out = cli.expect(1, args);
         assert!(out.stderr.contains("corrupt") && out.stderr.contains("line 3, column"), "{out}");
         assert_eq!(std::fs::read(cli.state_path()).unwrap(), garbage, "corrupt state must stay byte-for-byte");

@@ -56,8 +56,10 @@ fn throttling_and_server_errors_are_retried() {
 fn not_found_after_create_and_dependency_violation_on_delete_are_retried() {
     let (cli, proxy) = proxied("f-eventual", "nat");
     proxy.set_rules(vec![
-        Rule::new("ModifyVpcAttribute", Fault::error(400, "InvalidVpcID.NotFound", "The vpc ID does not exist")).times(2),
-        Rule::new("AttachInternetGateway", Fault::error(400, "InvalidInternetGatewayID.NotFound", "no such igw")).times(2),
+        Rule::new("ModifyVpcAttribute", Fault::error(400, "InvalidVpcID.NotFound", "The vpc ID does not exist"))
+            .times(2),
+        Rule::new("AttachInternetGateway", Fault::error(400, "InvalidInternetGatewayID.NotFound", "no such igw"))
+            .times(2),
         Rule::new("CreateRoute", Fault::error(400, "InvalidRouteTableID.NotFound", "no such route table")).times(2),
         Rule::new("ModifySubnetAttribute", Fault::error(400, "InvalidSubnetID.NotFound", "no such subnet")).times(2),
     ]);
@@ -70,7 +72,8 @@ fn not_found_after_create_and_dependency_violation_on_delete_are_retried() {
 
     proxy.reset_calls();
     proxy.set_rules(vec![
-        Rule::new("DeleteSecurityGroup", Fault::error(400, "DependencyViolation", "resource has a dependent object")).times(2),
+        Rule::new("DeleteSecurityGroup", Fault::error(400, "DependencyViolation", "resource has a dependent object"))
+            .times(2),
         Rule::new("DeleteSubnet", Fault::error(400, "DependencyViolation", "subnet has dependencies")).times(2),
     ]);
     let out = cli.destroy();
@@ -114,10 +117,7 @@ fn a_fault_that_never_clears_leaves_a_partial_apply_that_the_next_run_completes(
     let v = out.json();
     let results = v["report"]["results"].as_array().unwrap();
     let status = |addr: &str| -> String {
-        results
-            .iter()
-            .find(|r| r["address"] == addr)
-            .unwrap_or_else(|| panic!("{addr} not in report: {v:#}"))["status"]
+        results.iter().find(|r| r["address"] == addr).unwrap_or_else(|| panic!("{addr} not in report: {v:#}"))["status"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -180,7 +180,8 @@ fn sigkill_mid_apply_loses_nothing() {
     assert_eq!(subnets.len(), 1, "exactly the completed subnet: {addrs:?}");
     assert_eq!(tagged_with_prefix(&cli, "subnet-"), 1, "the stalled create never reached AWS");
     // Everything tagged in AWS is tracked.
-    let tracked: Vec<String> = st["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    let tracked: Vec<String> =
+        st["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
     for id in cli.tagged_ids() {
         assert!(tracked.contains(&id), "{id} exists but is not in state: {st:#}");
     }
@@ -276,7 +277,10 @@ fn a_second_run_fails_while_an_apply_holds_the_lock() {
     let holder = lock_id(&cli);
     for args in [&["apply", "--auto-approve"][..], &["plan"][..], &["state", "rm", "vpc.a"][..]] {
         let out = cli.expect(1, args);
-        assert!(out.stderr.contains("state is locked") && out.stderr.contains("\"apply\"") && out.stderr.contains(&holder), "{out}");
+        assert!(
+            out.stderr.contains("state is locked") && out.stderr.contains("\"apply\"") && out.stderr.contains(&holder),
+            "{out}"
+        );
     }
     let out = wait_output(&mut first, Duration::from_secs(120));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -308,7 +312,8 @@ fn sigterm_during_destroy() {
     let subnets = cli.state_addresses().iter().filter(|a| a.starts_with("subnet.a[")).count();
     assert_eq!(subnets, 2, "{:?}", cli.state_addresses());
     assert_eq!(tagged_with_prefix(&cli, "subnet-"), 2);
-    let tracked: Vec<String> = cli.state()["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    let tracked: Vec<String> =
+        cli.state()["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
     for id in cli.tagged_ids() {
         assert!(tracked.contains(&id), "{id} is live but untracked");
     }
@@ -397,7 +402,8 @@ fn a_refused_state_write_dumps_the_errored_state() {
 #[test]
 fn failed_follow_up_taints_and_the_next_apply_replaces() {
     let (cli, proxy) = proxied("f-taint", "nat");
-    proxy.set_rules(vec![Rule::new("ModifySubnetAttribute", Fault::error(403, "UnauthorizedOperation", "not allowed"))]);
+    proxy
+        .set_rules(vec![Rule::new("ModifySubnetAttribute", Fault::error(403, "UnauthorizedOperation", "not allowed"))]);
     let out = cli.expect(1, &["apply", "--auto-approve"]);
     assert!(out.all().contains("UnauthorizedOperation"), "{out}");
     let rec = cli.state_resource("subnet.public");

@@ -146,7 +146,8 @@ fn setup(prefix: &str) -> (Cli, Proxy, String) {
     // A retry that is missing fails the apply at once; one that never ends fails within 15 s.
     let cli = cli.env("PROVISIONER_WAIT_TIMEOUT_SECS", "15");
     let iam = aws_sdk_iam::Client::new(&sdk(&cli));
-    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:BatchGetImage","Resource":"*"}]}"#;
+    let doc =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecr:BatchGetImage","Resource":"*"}]}"#;
     let out = block_on(iam.create_policy().policy_name(format!("{}-pull", cli.stack)).policy_document(doc).send())
         .expect("CreatePolicy");
     let policy_arn = out.policy().and_then(|p| p.arn()).unwrap().to_owned();

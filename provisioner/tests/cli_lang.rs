@@ -100,10 +100,17 @@ fn data_for_each_conversions_and_nested_blocks() {
     cli.edit("main.toml", "availability_zone = '${data.availability_zones.zones[\"available\"].names[0]}'", "");
     let out = cli.apply();
     assert!(out.stdout.contains("Apply complete!"), "{out}");
-    assert!(!cli.state_addresses().iter().any(|a| a.starts_with("data.availability_zones.zones")), "{:?}", cli.state_addresses());
+    assert!(
+        !cli.state_addresses().iter().any(|a| a.starts_with("data.availability_zones.zones")),
+        "{:?}",
+        cli.state_addresses()
+    );
     cli.edit("main.toml", "default = \"443\"", "default = \"https\"");
     let out = cli.expect(1, &["plan"]);
-    assert!(out.stderr.contains("invalid value for `ingress.from_port`: expected number, found string \"https\""), "{out}");
+    assert!(
+        out.stderr.contains("invalid value for `ingress.from_port`: expected number, found string \"https\""),
+        "{out}"
+    );
 
     cli.edit("main.toml", "default = \"https\"", "default = \"443\"");
     cli.destroy();

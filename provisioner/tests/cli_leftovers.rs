@@ -48,12 +48,16 @@ fn trial(cli: &Cli, n: u32) -> bool {
         return false;
     }
     assert!(out.stderr.contains(&format!("crash point {n} reached")), "boundary {n}:\n{out}");
-    let context = format!("killed at boundary {n} ({})", out.stderr.lines().find(|l| l.contains("crash point")).unwrap_or(""));
+    let context =
+        format!("killed at boundary {n} ({})", out.stderr.lines().find(|l| l.contains("crash point")).unwrap_or(""));
     // The dead run's lock is reported as such, never removed silently.
     let id = lock_id(cli);
     let refused = cli.run(&["plan"]);
     assert_eq!(refused.code, 1, "{context}: the stale lock must stop the next run\n{refused}");
-    assert!(refused.stderr.contains("no longer running") && refused.stderr.contains(&format!("force-unlock {id}")), "{context}\n{refused}");
+    assert!(
+        refused.stderr.contains("no longer running") && refused.stderr.contains(&format!("force-unlock {id}")),
+        "{context}\n{refused}"
+    );
     cli.ok(&["force-unlock", &id]);
     let again = cli.run(&["apply", "--auto-approve"]);
     assert_eq!(again.code, 0, "{context}: re-apply failed\n{again}");
@@ -131,18 +135,33 @@ fn duplicates_are_deleted_and_other_lineages_left_alone() {
     let dup = outside_vpc(
         &cli,
         "10.9.0.0/16",
-        &[("provisioner:stack", &stack), ("provisioner:workspace", "default"), ("provisioner:lineage", &lineage), ("provisioner:address", "vpc.main")],
+        &[
+            ("provisioner:stack", &stack),
+            ("provisioner:workspace", "default"),
+            ("provisioner:lineage", &lineage),
+            ("provisioner:address", "vpc.main"),
+        ],
     );
     let other_lineage = "00000000-0000-4000-8000-000000000001";
     let foreign = outside_vpc(
         &cli,
         "10.8.0.0/16",
-        &[("provisioner:stack", &stack), ("provisioner:workspace", "default"), ("provisioner:lineage", other_lineage), ("provisioner:address", "vpc.main")],
+        &[
+            ("provisioner:stack", &stack),
+            ("provisioner:workspace", "default"),
+            ("provisioner:lineage", other_lineage),
+            ("provisioner:address", "vpc.main"),
+        ],
     );
     let other_ws = outside_vpc(
         &cli,
         "10.6.0.0/16",
-        &[("provisioner:stack", &stack), ("provisioner:workspace", "elsewhere"), ("provisioner:lineage", &lineage), ("provisioner:address", "vpc.main")],
+        &[
+            ("provisioner:stack", &stack),
+            ("provisioner:workspace", "elsewhere"),
+            ("provisioner:lineage", &lineage),
+            ("provisioner:address", "vpc.main"),
+        ],
     );
 
     let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
@@ -186,7 +205,12 @@ fn leftovers_are_adopted_where_the_plan_creates() {
     let gone = outside_vpc(
         &cli,
         "10.5.0.0/16",
-        &[("provisioner:stack", &stack), ("provisioner:workspace", "default"), ("provisioner:lineage", &lineage), ("provisioner:address", "vpc.removed")],
+        &[
+            ("provisioner:stack", &stack),
+            ("provisioner:workspace", "default"),
+            ("provisioner:lineage", &lineage),
+            ("provisioner:address", "vpc.removed"),
+        ],
     );
 
     let plan = cli.json(&[2], &["plan", "--detailed-exitcode"]);
@@ -195,7 +219,12 @@ fn leftovers_are_adopted_where_the_plan_creates() {
     assert_eq!(change(&plan, "vpc.main")["leftover"], vpc.as_str(), "{plan:#}");
     assert_eq!(plan["summary"]["adopt"], 1, "{plan:#}");
     let human = cli.ok(&["plan"]);
-    assert!(human.stdout.contains(&format!("# vpc.main will be adopted: {vpc}, found by its tags (left by an interrupted run)")), "{human}");
+    assert!(
+        human
+            .stdout
+            .contains(&format!("# vpc.main will be adopted: {vpc}, found by its tags (left by an interrupted run)")),
+        "{human}"
+    );
     assert!(human.stdout.contains("no longer in the configuration"), "{human}");
     cli.apply();
     assert_eq!(cli.id("vpc.main"), vpc, "adopted, not created anew");

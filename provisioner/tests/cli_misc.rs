@@ -122,7 +122,8 @@ fn target_replace_refresh_and_single_dash_flags() {
 
     // --refresh=false reads nothing from AWS.
     let plan = cli.json(&[0], &["plan", "--refresh=false", "--var", "env=x"]);
-    let describes: Vec<&String> = plan["api_calls"].as_object().unwrap().keys().filter(|k| k.contains("Describe")).collect();
+    let describes: Vec<&String> =
+        plan["api_calls"].as_object().unwrap().keys().filter(|k| k.contains("Describe")).collect();
     assert!(describes.is_empty(), "no Describe calls with --refresh=false: {:#}", plan["api_calls"]);
     assert_eq!(actions(&plan), vec![]);
     let plan = cli.json(&[0], &["plan", "--var", "env=x"]);
@@ -262,7 +263,9 @@ cidr_block = "${cidrsubnet(vpc.main.cidr_block, 8, each.value)}"
         .to_owned();
     let before = std::fs::read(cli.state_path()).unwrap();
     let mut failures = Vec::new();
-    for (addr, id) in [("subnet.s[\"zz\"]", extra.as_str()), ("subnet.s", extra.as_str()), ("vpc.main[\"x\"]", vpc.as_str())] {
+    for (addr, id) in
+        [("subnet.s[\"zz\"]", extra.as_str()), ("subnet.s", extra.as_str()), ("vpc.main[\"x\"]", vpc.as_str())]
+    {
         let out = cli.run(&["import", addr, id]);
         if out.code != 1 || std::fs::read(cli.state_path()).unwrap() != before {
             failures.push(format!("import {addr} {id} should be refused and leave state alone:\n{out}"));

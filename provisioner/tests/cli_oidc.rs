@@ -110,7 +110,11 @@ name = "/oidc/__STACK__"
 /// A stack whose state lives in a new bucket (made with the ambient test credentials, from outside).
 fn stack(prefix: &str) -> (Cli, faultproxy::Proxy) {
     let cli = Cli::new(prefix);
-    let bucket: String = format!("oidc-{}", cli.stack.to_lowercase()).chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(60).collect();
+    let bucket: String = format!("oidc-{}", cli.stack.to_lowercase())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(60)
+        .collect();
     let sdk = common::sdk_config(cli.moto);
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
     block_on(s3.create_bucket().bucket(&bucket).send()).expect("create the state bucket");
@@ -181,9 +185,13 @@ fn in_github_actions_the_cli_exchanges_the_oidc_token_for_the_role_and_uses_it_f
         assert!(actions.contains(a), "{a} not signed by the session: {actions:?}");
     }
     // The state backend's writes (the proxy names S3 requests by method and path).
-    assert!(actions.iter().any(|a| a.starts_with("PUT /") && a.ends_with("/state.json")), "state writes not signed by the session: {actions:?}");
+    assert!(
+        actions.iter().any(|a| a.starts_with("PUT /") && a.ends_with("/state.json")),
+        "state writes not signed by the session: {actions:?}"
+    );
     // The token file (under RUNNER_TEMP) is gone with the run.
-    let leftovers: Vec<_> = std::fs::read_dir(cli.path().join("runner-temp")).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(cli.path().join("runner-temp")).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     let out = run_in_actions(&cli, &server, &[], &["--role-arn", ROLE, "destroy", "--auto-approve"]);
@@ -196,7 +204,12 @@ fn expired_credentials_are_renewed_with_a_new_token() {
     let server = TokenServer::start(0);
     // Credentials live 1 s here; one call takes 1.5 s, so the calls after it need new ones.
     proxy.set_rules(vec![Rule::new("CreateVpc", Fault::DelayMs(1500)).times(1)]);
-    let out = run_in_actions(&cli, &server, &[("PROVISIONER_CREDENTIALS_MAX_AGE_SECS", "1")], &["apply", "--auto-approve", "--role-arn", ROLE]);
+    let out = run_in_actions(
+        &cli,
+        &server,
+        &[("PROVISIONER_CREDENTIALS_MAX_AGE_SECS", "1")],
+        &["apply", "--auto-approve", "--role-arn", ROLE],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let reqs = server.requests();
     assert!(reqs.len() >= 2, "a refresh fetches a new token: {reqs:?}");
@@ -238,7 +251,10 @@ fn role_mistakes_are_explained() {
     let cli = Cli::offline("oidc-bad");
     cli.write("main.toml", "[stack]\nname = \"__STACK__\"\n");
     let out = cli.expect(1, &["--role-arn", "arn:aws:iam::123456789012:user/ana", "plan"]);
-    assert!(out.stderr.contains("is not an IAM role ARN") && out.stderr.contains("arn:aws:iam::123456789012:role/NAME"), "{out}");
+    assert!(
+        out.stderr.contains("is not an IAM role ARN") && out.stderr.contains("arn:aws:iam::123456789012:role/NAME"),
+        "{out}"
+    );
     // The same in the configuration: located.
     cli.write("main.toml", "[stack]\nname = \"__STACK__\"\n\n[aws]\nrole_arn = \"deploy\"\n");
     let out = cli.expect(1, &["validate"]);

@@ -10,7 +10,8 @@ mod common_cli;
 
 use common_cli::*;
 
-const HEADER: &str = "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
+const HEADER: &str =
+    "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
 
 fn log_group(lifecycle: &str) -> String {
     format!(
@@ -105,9 +106,16 @@ fn a_sensitive_value_is_never_printed() {
     seen.push(("plan", out.all()));
     seen.push(("plan file", std::fs::read_to_string(&plan_file).unwrap()));
     seen.push(("plan --json", cli.ok(&["plan", "--json", "--var", &var]).all()));
-    let applied = cli.command(&["-v", "apply", "--auto-approve", "--var", &var, plan_arg]).env(env_var.0, env_var.1).output().unwrap();
+    let applied = cli
+        .command(&["-v", "apply", "--auto-approve", "--var", &var, plan_arg])
+        .env(env_var.0, env_var.1)
+        .output()
+        .unwrap();
     assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
-    seen.push(("apply", format!("{}{}", String::from_utf8_lossy(&applied.stdout), String::from_utf8_lossy(&applied.stderr))));
+    seen.push((
+        "apply",
+        format!("{}{}", String::from_utf8_lossy(&applied.stdout), String::from_utf8_lossy(&applied.stderr)),
+    ));
     seen.push(("show", cli.ok(&["show"]).all()));
     seen.push(("show --json", cli.ok(&["show", "--json"]).all()));
     let outputs = cli.ok(&["output", "--json"]);

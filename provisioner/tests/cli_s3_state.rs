@@ -96,7 +96,14 @@ impl S3Stack {
     fn put(&self, key: &str, text: &str) {
         let client = s3(&self.cli);
         block_on(async {
-            client.put_object().bucket(&self.bucket).key(key).body(ByteStream::from(text.as_bytes().to_vec())).send().await.unwrap();
+            client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(ByteStream::from(text.as_bytes().to_vec()))
+                .send()
+                .await
+                .unwrap();
         });
     }
 
@@ -118,7 +125,15 @@ impl S3Stack {
     fn encryption(&self, key: &str) -> Option<String> {
         let client = s3(&self.cli);
         block_on(async {
-            client.head_object().bucket(&self.bucket).key(key).send().await.unwrap().server_side_encryption().map(|e| e.as_str().to_owned())
+            client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap()
+                .server_side_encryption()
+                .map(|e| e.as_str().to_owned())
         })
     }
 
@@ -210,7 +225,10 @@ fn concurrent_applies_exactly_one_runs() {
     let second = st.cli.run(&["apply", "--auto-approve"]);
     let waited = started.elapsed();
     assert_eq!(second.code, 1, "{second}");
-    assert!(second.stderr.contains("state is locked by") && second.stderr.contains(&format!("pid {}", first.id())), "{second}");
+    assert!(
+        second.stderr.contains("state is locked by") && second.stderr.contains(&format!("pid {}", first.id())),
+        "{second}"
+    );
     assert!(second.stderr.contains(holder["id"].as_str().unwrap()), "{second}");
     assert!(waited < Duration::from_secs(10), "the second apply must fail fast, took {waited:?}");
 
@@ -367,7 +385,10 @@ fn killed_apply_then_reapply() {
     let lock = st.lock("default").expect("a killed run leaves its lock");
     let id = lock["id"].as_str().unwrap().to_owned();
     let refused = st.cli.expect(1, &["plan"]);
-    assert!(refused.stderr.contains("no longer running") && refused.stderr.contains(&format!("force-unlock {id}")), "{refused}");
+    assert!(
+        refused.stderr.contains("no longer running") && refused.stderr.contains(&format!("force-unlock {id}")),
+        "{refused}"
+    );
     st.cli.ok(&["force-unlock", &id]);
     st.cli.apply();
     assert_eq!(st.addresses("default"), ["subnet.a", "vpc.main"]);
@@ -394,7 +415,9 @@ fn kms_key_id_is_sent_on_every_write() {
     let key = st.key("vault");
     assert_eq!(st.encryption(&key).as_deref(), Some("aws:kms"));
     let client = s3(&st.cli);
-    let kms = block_on(async { client.head_object().bucket(&st.bucket).key(&key).send().await.unwrap().ssekms_key_id().map(str::to_owned) });
+    let kms = block_on(async {
+        client.head_object().bucket(&st.bucket).key(&key).send().await.unwrap().ssekms_key_id().map(str::to_owned)
+    });
     assert!(kms.is_some_and(|k| k.contains("alias/state")), "the configured key is used");
 }
 
@@ -463,7 +486,10 @@ fn state_pull_and_push() {
     st.cli.write("newer.json", &state.to_string());
     side.ok(&["state", "push", "newer.json"]);
     let stored: Json = serde_json::from_str(&st.get(&st.key("side")).unwrap()).unwrap();
-    assert_eq!((stored["serial"].as_u64(), &stored["outputs"]["pushed"]["value"]), (Some(serial + 1), &Json::from("yes")));
+    assert_eq!(
+        (stored["serial"].as_u64(), &stored["outputs"]["pushed"]["value"]),
+        (Some(serial + 1), &Json::from("yes"))
+    );
 
     // The same file again: its serial is no longer newer.
     let out = side.expect(1, &["state", "push", "newer.json"]);
@@ -474,7 +500,11 @@ fn state_pull_and_push() {
     st.cli.write("other.json", &state.to_string());
     let out = side.expect(1, &["state", "push", "other.json"]);
     assert!(out.stderr.contains("lineage") && out.stderr.contains("--force"), "{out}");
-    assert_eq!(serde_json::from_str::<Json>(&st.get(&st.key("side")).unwrap()).unwrap()["lineage"], stored["lineage"], "nothing was written");
+    assert_eq!(
+        serde_json::from_str::<Json>(&st.get(&st.key("side")).unwrap()).unwrap()["lineage"],
+        stored["lineage"],
+        "nothing was written"
+    );
     side.ok(&["state", "push", "--force", "other.json"]);
     let stored: Json = serde_json::from_str(&st.get(&st.key("side")).unwrap()).unwrap();
     assert_eq!(stored["lineage"], state["lineage"]);
@@ -504,7 +534,10 @@ fn migrate_local_to_s3_and_back_all_workspaces() {
 
     st.cli.write("main.toml", &s3_config);
     let out = st.cli.ok(&["state", "migrate", "--from", "local:.provisioner/state.json", "--all-workspaces"]);
-    assert!(out.stdout.contains("Workspace `default`: copied") && out.stdout.contains("Workspace `staging`: copied"), "{out}");
+    assert!(
+        out.stdout.contains("Workspace `default`: copied") && out.stdout.contains("Workspace `staging`: copied"),
+        "{out}"
+    );
     assert!(out.stdout.contains("The source was left in place"), "{out}");
     assert_eq!(st.get(&st.key("default")).unwrap(), local_default, "lineage, serial and content kept");
     assert_eq!(st.get(&st.key("staging")).unwrap(), local_staging);
@@ -541,7 +574,10 @@ fn lost_reply_of_our_own_state_write() {
     let proxy = Proxy::start(&st.cli.moto.endpoint);
     let state_put = format!("PUT /{}/{}", st.bucket, st.key("default"));
     // The first write (If-None-Match) and a later one (If-Match).
-    proxy.set_rules(vec![Rule::new(state_put.clone(), Fault::DropReply {}).times(1), Rule::new(state_put.clone(), Fault::DropReply {}).skip(3).times(1)]);
+    proxy.set_rules(vec![
+        Rule::new(state_put.clone(), Fault::DropReply {}).times(1),
+        Rule::new(state_put.clone(), Fault::DropReply {}).skip(3).times(1),
+    ]);
     let mut cli = st.cli.in_workspace("default");
     cli.endpoint = proxy.url();
     let out = cli.apply();
@@ -642,7 +678,9 @@ fn conflict_409_then_a_moved_etag_is_a_conflict() {
     let proxy = Proxy::start(&st.cli.moto.endpoint);
     let key = st.key("default");
     proxy.set_rules(vec![
-        Rule::new(format!("PUT /{}/{key}", st.bucket), Fault::error(409, "ConditionalRequestConflict", "in progress")).skip(1).times(1),
+        Rule::new(format!("PUT /{}/{key}", st.bucket), Fault::error(409, "ConditionalRequestConflict", "in progress"))
+            .skip(1)
+            .times(1),
         Rule::new(format!("HEAD /{}/{key}", st.bucket), Fault::DelayMs(1500)).times(1),
     ]);
     let sdk = common::sdk_config(st.cli.moto);
@@ -738,8 +776,12 @@ fn killed_at_every_operation_boundary_with_s3_state() {
         st.cli.ok(&["force-unlock", &id]);
         let again = st.cli.run(&["apply", "--auto-approve"]);
         assert_eq!(again.code, 0, "boundary {n}: re-apply failed\n{again}");
-        let held: std::collections::BTreeSet<String> =
-            st.state("default").unwrap()["resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+        let held: std::collections::BTreeSet<String> = st.state("default").unwrap()["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
         let mut by_address: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for (id, tags) in st.cli.tagged() {
             assert!(held.contains(&id), "boundary {n}: {id} carries the stack's tags but is not in the S3 state");

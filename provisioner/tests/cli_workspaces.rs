@@ -26,14 +26,21 @@ fn workspaces_of_a_stack_without_env_keep_apart() {
     assert_eq!(cli.ok(&["workspace", "show"]).stdout.trim(), "default");
     let feature = cli.in_workspace("feature");
     let out = feature.expect(1, &["plan"]);
-    assert!(out.stderr.contains("workspace `feature` does not exist") && out.stderr.contains("workspace new feature"), "{out}");
+    assert!(
+        out.stderr.contains("workspace `feature` does not exist") && out.stderr.contains("workspace new feature"),
+        "{out}"
+    );
     cli.ok(&["workspace", "new", "feature"]);
     assert!(feature.state_path().ends_with(".provisioner/feature/state.json") && feature.state_path().exists());
     feature.apply();
     let vpc = feature.id("vpc.main");
     let tags = tags_of(&cli.ec2(), &vpc);
     assert_eq!(tags.get("provisioner:workspace").map(String::as_str), Some("feature"), "{tags:?}");
-    assert_eq!(tags.get("provisioner:lineage"), feature.state()["lineage"].as_str().map(str::to_owned).as_ref(), "{tags:?}");
+    assert_eq!(
+        tags.get("provisioner:lineage"),
+        feature.state()["lineage"].as_str().map(str::to_owned).as_ref(),
+        "{tags:?}"
+    );
     assert_eq!(cli.state_path(), cli.path().join(".provisioner/state.json"), "default keeps the configured path");
 
     // The default workspace sees none of feature's objects: it would create its own, nothing else.
@@ -111,7 +118,11 @@ fn objects_made_before_workspaces_are_retagged_in_one_apply() {
     let acts = actions(&plan);
     assert!(acts.iter().all(|(_, action)| action == "update"), "{plan:#}");
     let updates: Vec<&str> = acts.iter().map(|(a, _)| a.as_str()).collect();
-    assert_eq!(updates, ["internet_gateway.main", "security_group.web", "subnet.a", "subnet.b", "vpc.main"], "{plan:#}");
+    assert_eq!(
+        updates,
+        ["internet_gateway.main", "security_group.web", "subnet.a", "subnet.b", "vpc.main"],
+        "{plan:#}"
+    );
     assert!(change(&plan, "vpc.main")["reason"].as_str().unwrap().contains("provisioner:lineage"), "{plan:#}");
     cli.apply();
     cli.expect(0, &["plan", "--detailed-exitcode"]);
@@ -155,7 +166,11 @@ fn default_state_from_before_env_moves_into_a_workspace() {
 fn validate_needs_no_variable_values() {
     let cli = Cli::offline("ws-validate");
     cli.fixture("small");
-    cli.edit("main.toml", "[variable.env]\ntype = \"string\"\ndefault = \"dev\"", "[variable.env]\ntype = \"string\"\nallowed = [\"dev\", \"prod\"]");
+    cli.edit(
+        "main.toml",
+        "[variable.env]\ntype = \"string\"\ndefault = \"dev\"",
+        "[variable.env]\ntype = \"string\"\nallowed = [\"dev\", \"prod\"]",
+    );
     let out = cli.ok(&["validate"]);
     assert!(out.stdout.contains("The configuration is valid"), "{out}");
     let out = cli.expect(1, &["validate", "--var", "env=qa"]);

@@ -154,7 +154,10 @@ async fn task_definitions_get_the_defaults_aws_adds() {
     assert_eq!(c.cpu(), 0);
     assert_eq!(c.essential(), Some(true));
     let pm = &c.port_mappings()[0];
-    assert_eq!((pm.container_port(), pm.host_port(), pm.protocol()), (Some(8080), Some(8080), Some(&TransportProtocol::Tcp)));
+    assert_eq!(
+        (pm.container_port(), pm.host_port(), pm.protocol()),
+        (Some(8080), Some(8080), Some(&TransportProtocol::Tcp))
+    );
     for (field, list) in [
         ("environment", c.environment.as_ref().map(Vec::len)),
         ("mountPoints", c.mount_points.as_ref().map(Vec::len)),
@@ -177,7 +180,10 @@ async fn a_service_deploys_completes_and_redeploys_as_on_aws() {
     assert_eq!(d.len(), 1);
     let first = d[0].0.clone();
     assert!(first.starts_with("ecs-svc/"), "{first}");
-    assert_eq!((d[0].1.as_str(), d[0].2.as_str(), &d[0].3, d[0].4), ("PRIMARY", f.rev1.as_str(), &DeploymentRolloutState::InProgress, 0));
+    assert_eq!(
+        (d[0].1.as_str(), d[0].2.as_str(), &d[0].3, d[0].4),
+        ("PRIMARY", f.rev1.as_str(), &DeploymentRolloutState::InProgress, 0)
+    );
     assert_eq!((created.running_count(), created.pending_count()), (0, 2));
     // AWS's defaults for what CreateService left out.
     let dc = created.deployment_configuration().unwrap();
@@ -194,7 +200,10 @@ async fn a_service_deploys_completes_and_redeploys_as_on_aws() {
     assert_eq!(s.tags().len(), 1);
     let s = f.describe("web").await;
     let p = &s.deployments()[0];
-    assert_eq!((rollout(p), p.running_count(), s.running_count(), s.pending_count()), (DeploymentRolloutState::Completed, 2, 2, 0));
+    assert_eq!(
+        (rollout(p), p.running_count(), s.running_count(), s.pending_count()),
+        (DeploymentRolloutState::Completed, 2, 2, 0)
+    );
     assert_eq!(p.rollout_state_reason(), Some(format!("ECS deployment {first} completed.").as_str()));
     let ev = messages(&s);
     assert_eq!(ev[0], "(service web) has reached a steady state.");
@@ -203,7 +212,10 @@ async fn a_service_deploys_completes_and_redeploys_as_on_aws() {
     let running = f.tasks("web", DesiredStatus::Running).await;
     assert_eq!(running.len(), 2);
     for t in &running {
-        assert_eq!((t.last_status(), t.started_by(), t.group()), (Some("RUNNING"), Some(first.as_str()), Some("service:web")));
+        assert_eq!(
+            (t.last_status(), t.started_by(), t.group()),
+            (Some("RUNNING"), Some(first.as_str()), Some("service:web"))
+        );
         assert_eq!(t.task_definition_arn(), Some(f.rev1.as_str()));
     }
 
@@ -213,8 +225,14 @@ async fn a_service_deploys_completes_and_redeploys_as_on_aws() {
     assert_eq!(d.len(), 2);
     let second = d[0].0.clone();
     assert_ne!(second, first);
-    assert_eq!((d[0].1.as_str(), d[0].2.as_str(), &d[0].3), ("PRIMARY", f.rev2.as_str(), &DeploymentRolloutState::InProgress));
-    assert_eq!((d[1].0.as_str(), d[1].1.as_str(), d[1].2.as_str(), d[1].4), (first.as_str(), "ACTIVE", f.rev1.as_str(), 2));
+    assert_eq!(
+        (d[0].1.as_str(), d[0].2.as_str(), &d[0].3),
+        ("PRIMARY", f.rev2.as_str(), &DeploymentRolloutState::InProgress)
+    );
+    assert_eq!(
+        (d[1].0.as_str(), d[1].1.as_str(), d[1].2.as_str(), d[1].4),
+        (first.as_str(), "ACTIVE", f.rev1.as_str(), 2)
+    );
     f.describe("web").await;
     let s = f.describe("web").await;
     let d = deployments(&s);
@@ -265,7 +283,10 @@ async fn a_service_deploys_completes_and_redeploys_as_on_aws() {
         .unwrap();
     let dc = u.deployment_configuration().unwrap();
     let cb = dc.deployment_circuit_breaker().unwrap();
-    assert_eq!((dc.maximum_percent(), dc.minimum_healthy_percent(), cb.enable(), cb.rollback()), (Some(150), Some(50), true, true));
+    assert_eq!(
+        (dc.maximum_percent(), dc.minimum_healthy_percent(), cb.enable(), cb.rollback()),
+        (Some(150), Some(50), true, true)
+    );
     assert_eq!((u.health_check_grace_period_seconds(), u.enable_execute_command()), (Some(45), true));
     assert_eq!(u.propagate_tags(), Some(&aws_sdk_ecs::types::PropagateTags::Service));
     assert_eq!(u.platform_version(), Some("1.4.0"));
@@ -280,11 +301,14 @@ async fn a_failed_deployment_rolls_back_to_the_previous_revision() {
     f.describe("api").await;
     let good = f.describe("api").await.deployments()[0].id().unwrap().to_owned();
 
-    moto.ecs_behaviour(r#"{"service": "api", "mode": "fail", "polls": 2, "stopped_reasons": ["Essential container in task exited"]}"#);
+    moto.ecs_behaviour(
+        r#"{"service": "api", "mode": "fail", "polls": 2, "stopped_reasons": ["Essential container in task exited"]}"#,
+    );
     let dc = DeploymentConfiguration::builder()
         .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build())
         .build();
-    let u = f.ecs.update_service().cluster(&f.cluster).service("api").task_definition(&f.rev2).deployment_configuration(dc);
+    let u =
+        f.ecs.update_service().cluster(&f.cluster).service("api").task_definition(&f.rev2).deployment_configuration(dc);
     let bad = u.send().await.unwrap().service.unwrap().deployments()[0].id().unwrap().to_owned();
     // (The rollback deployment itself completes with the default behaviour, whatever the rule says.)
 
@@ -294,8 +318,14 @@ async fn a_failed_deployment_rolls_back_to_the_previous_revision() {
     let d = deployments(&s);
     // FAILED, then a new PRIMARY deployment of the previous revision.
     assert_eq!(d.len(), 3, "{d:?}");
-    assert_eq!((d[0].1.as_str(), d[0].2.as_str(), &d[0].3), ("PRIMARY", f.rev1.as_str(), &DeploymentRolloutState::InProgress));
-    assert_eq!((d[1].0.as_str(), d[1].2.as_str(), &d[1].3, d[1].4), (bad.as_str(), f.rev2.as_str(), &DeploymentRolloutState::Failed, 0));
+    assert_eq!(
+        (d[0].1.as_str(), d[0].2.as_str(), &d[0].3),
+        ("PRIMARY", f.rev1.as_str(), &DeploymentRolloutState::InProgress)
+    );
+    assert_eq!(
+        (d[1].0.as_str(), d[1].2.as_str(), &d[1].3, d[1].4),
+        (bad.as_str(), f.rev2.as_str(), &DeploymentRolloutState::Failed, 0)
+    );
     let failed = &s.deployments()[1];
     assert!(failed.failed_tasks() >= 3, "{}", failed.failed_tasks());
     assert_eq!(failed.rollout_state_reason(), Some("ECS deployment circuit breaker: tasks failed to start."));
@@ -307,7 +337,10 @@ async fn a_failed_deployment_rolls_back_to_the_previous_revision() {
     let failed_tasks: Vec<_> = stopped.iter().filter(|t| t.started_by() == Some(bad.as_str())).collect();
     assert!(failed_tasks.len() >= 3, "{stopped:?}");
     for t in failed_tasks {
-        assert_eq!((t.last_status(), t.stopped_reason()), (Some("STOPPED"), Some("Essential container in task exited")));
+        assert_eq!(
+            (t.last_status(), t.stopped_reason()),
+            (Some("STOPPED"), Some("Essential container in task exited"))
+        );
         assert!(t.stopped_at().is_some());
     }
 
@@ -346,7 +379,10 @@ async fn a_stuck_deployment_never_completes_and_stops_tasks_with_reasons() {
     f.create("slow", 2, None).await.unwrap();
     for _ in 0..6 {
         let s = f.describe("slow").await;
-        assert_eq!((rollout(&s.deployments()[0]), s.running_count(), s.desired_count()), (DeploymentRolloutState::InProgress, 0, 2));
+        assert_eq!(
+            (rollout(&s.deployments()[0]), s.running_count(), s.desired_count()),
+            (DeploymentRolloutState::InProgress, 0, 2)
+        );
     }
     let stopped = f.tasks("slow", DesiredStatus::Stopped).await;
     assert_eq!(stopped.len(), 6, "one stopped task per poll");
@@ -354,7 +390,9 @@ async fn a_stuck_deployment_never_completes_and_stops_tasks_with_reasons() {
     assert!(f.tasks("slow", DesiredStatus::Running).await.is_empty());
 
     // complete with reasons: stopped tasks along the way, then COMPLETED.
-    moto.ecs_behaviour(r#"{"service": "flaky", "mode": "complete", "polls": 3, "stopped_reasons": ["Task failed ELB health checks"]}"#);
+    moto.ecs_behaviour(
+        r#"{"service": "flaky", "mode": "complete", "polls": 3, "stopped_reasons": ["Task failed ELB health checks"]}"#,
+    );
     f.create("flaky", 1, None).await.unwrap();
     f.describe("flaky").await;
     f.describe("flaky").await;
@@ -421,10 +459,12 @@ async fn list_service_deployments_answers() {
 #[tokio::test]
 async fn control_endpoint_rules() {
     let moto = Moto::start();
-    let answer: serde_json::Value = serde_json::from_str(&moto.ecs_behaviour(r#"{"service": "*", "mode": "stuck"}"#)).unwrap();
+    let answer: serde_json::Value =
+        serde_json::from_str(&moto.ecs_behaviour(r#"{"service": "*", "mode": "stuck"}"#)).unwrap();
     assert_eq!(answer["rules"], serde_json::json!([{"service": "*", "mode": "stuck"}]));
     moto.ecs_behaviour(r#"{"service": "a", "mode": "fail", "polls": 1}"#);
-    let answer: serde_json::Value = serde_json::from_str(&moto.ecs_behaviour(r#"{"service": "a", "mode": "complete", "polls": 5}"#)).unwrap();
+    let answer: serde_json::Value =
+        serde_json::from_str(&moto.ecs_behaviour(r#"{"service": "a", "mode": "complete", "polls": 5}"#)).unwrap();
     assert_eq!(
         answer["rules"],
         serde_json::json!([{"service": "*", "mode": "stuck"}, {"service": "a", "mode": "complete", "polls": 5}])

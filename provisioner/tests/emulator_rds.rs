@@ -103,7 +103,14 @@ async fn a_modify_is_pending_then_applied_immediately_or_kept_for_the_maintenanc
     create(&rds, &id, false).await;
     while status(&rds, &id).await.as_deref() != Some("available") {}
 
-    let out = rds.modify_db_instance().db_instance_identifier(&id).backup_retention_period(14).apply_immediately(true).send().await.unwrap();
+    let out = rds
+        .modify_db_instance()
+        .db_instance_identifier(&id)
+        .backup_retention_period(14)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
     let db = out.db_instance.unwrap();
     assert_eq!(db.db_instance_status(), Some("modifying"));
     assert_eq!(db.pending_modified_values().and_then(|p| p.backup_retention_period()), Some(14));
@@ -111,11 +118,23 @@ async fn a_modify_is_pending_then_applied_immediately_or_kept_for_the_maintenanc
     assert_eq!(poll(&rds, &id).await, Some(("available".into(), None, 14)), "applied at poll 2, nothing pending");
 
     // Without ApplyImmediately: pending, still available, until a later immediate modify applies it too.
-    rds.modify_db_instance().db_instance_identifier(&id).backup_retention_period(3).apply_immediately(false).send().await.unwrap();
+    rds.modify_db_instance()
+        .db_instance_identifier(&id)
+        .backup_retention_period(3)
+        .apply_immediately(false)
+        .send()
+        .await
+        .unwrap();
     for _ in 0..3 {
         assert_eq!(poll(&rds, &id).await, Some(("available".into(), Some(3), 14)));
     }
-    rds.modify_db_instance().db_instance_identifier(&id).deletion_protection(false).apply_immediately(true).send().await.unwrap();
+    rds.modify_db_instance()
+        .db_instance_identifier(&id)
+        .deletion_protection(false)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(poll(&rds, &id).await.map(|p| p.0), Some("modifying".into()));
     assert_eq!(poll(&rds, &id).await, Some(("available".into(), None, 3)));
 }
@@ -171,7 +190,13 @@ async fn rules_make_operations_stuck_or_failed() {
     create(&rds, &failing, false).await;
     while status(&rds, &failing).await.as_deref() != Some("available") {}
     moto.rds_behaviour(&format!(r#"{{"identifier": "{failing}", "mode": "fail", "polls": 1}}"#));
-    rds.modify_db_instance().db_instance_identifier(&failing).backup_retention_period(9).apply_immediately(true).send().await.unwrap();
+    rds.modify_db_instance()
+        .db_instance_identifier(&failing)
+        .backup_retention_period(9)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status(&rds, &failing).await.as_deref(), Some("incompatible-parameters"));
     assert_eq!(status(&rds, &failing).await.as_deref(), Some("incompatible-parameters"));
     let other = ident("emu-fail");
@@ -186,9 +211,23 @@ async fn reset_db_parameter_group_resets_named_parameters_or_all() {
     let moto = Moto::shared();
     let rds = rds(moto);
     let name = ident("emu-pg");
-    rds.create_db_parameter_group().db_parameter_group_name(&name).db_parameter_group_family("postgres16").description("x").send().await.unwrap();
-    let p = |n: &str, v: &str| Parameter::builder().parameter_name(n).parameter_value(v).apply_method(ApplyMethod::Immediate).build();
-    rds.modify_db_parameter_group().db_parameter_group_name(&name).parameters(p("rds.force_ssl", "1")).parameters(p("work_mem", "8192")).send().await.unwrap();
+    rds.create_db_parameter_group()
+        .db_parameter_group_name(&name)
+        .db_parameter_group_family("postgres16")
+        .description("x")
+        .send()
+        .await
+        .unwrap();
+    let p = |n: &str, v: &str| {
+        Parameter::builder().parameter_name(n).parameter_value(v).apply_method(ApplyMethod::Immediate).build()
+    };
+    rds.modify_db_parameter_group()
+        .db_parameter_group_name(&name)
+        .parameters(p("rds.force_ssl", "1"))
+        .parameters(p("work_mem", "8192"))
+        .send()
+        .await
+        .unwrap();
     let names = |o: aws_sdk_rds::operation::describe_db_parameters::DescribeDbParametersOutput| -> Vec<String> {
         o.parameters().iter().filter_map(|p| p.parameter_name().map(str::to_owned)).collect()
     };
@@ -210,11 +249,18 @@ async fn reset_db_parameter_group_resets_named_parameters_or_all() {
 #[tokio::test]
 async fn control_endpoint_rules() {
     let moto = Moto::start();
-    let answer: serde_json::Value = serde_json::from_str(&moto.rds_behaviour(r#"{"identifier": "*", "mode": "stuck"}"#)).unwrap();
-    assert_eq!(answer["rules"], serde_json::json!([{"identifier": "*", "mode": "stuck"}]));
     let answer: serde_json::Value =
-        serde_json::from_str(&moto.rds_behaviour(r#"{"identifier": "A", "mode": "fail", "polls": 1, "status": "failed"}"#)).unwrap();
-    assert_eq!(answer["rule"], serde_json::json!({"identifier": "a", "mode": "fail", "polls": 1, "status": "failed"}), "lower-cased as RDS does");
+        serde_json::from_str(&moto.rds_behaviour(r#"{"identifier": "*", "mode": "stuck"}"#)).unwrap();
+    assert_eq!(answer["rules"], serde_json::json!([{"identifier": "*", "mode": "stuck"}]));
+    let answer: serde_json::Value = serde_json::from_str(
+        &moto.rds_behaviour(r#"{"identifier": "A", "mode": "fail", "polls": 1, "status": "failed"}"#),
+    )
+    .unwrap();
+    assert_eq!(
+        answer["rule"],
+        serde_json::json!({"identifier": "a", "mode": "fail", "polls": 1, "status": "failed"}),
+        "lower-cased as RDS does"
+    );
     let rds = rds(&moto);
     create(&rds, "anything", false).await;
     for _ in 0..3 {
@@ -222,7 +268,11 @@ async fn control_endpoint_rules() {
     }
     moto.reset();
     let answer: serde_json::Value = serde_json::from_str(&moto.rds_behaviour(r#"{"identifier": "b"}"#)).unwrap();
-    assert_eq!(answer["rules"], serde_json::json!([{"identifier": "b", "mode": "complete"}]), "reset cleared the rules");
+    assert_eq!(
+        answer["rules"],
+        serde_json::json!([{"identifier": "b", "mode": "complete"}]),
+        "reset cleared the rules"
+    );
     moto.clear_rds_behaviour();
 }
 
@@ -231,7 +281,13 @@ async fn a_group_in_use_cannot_be_deleted_until_its_instances_are_gone() {
     let moto = Moto::shared();
     let rds = rds(moto);
     let (pg, id) = (ident("emu-inuse-pg"), ident("emu-inuse"));
-    rds.create_db_parameter_group().db_parameter_group_name(&pg).db_parameter_group_family("postgres16").description("x").send().await.unwrap();
+    rds.create_db_parameter_group()
+        .db_parameter_group_name(&pg)
+        .db_parameter_group_family("postgres16")
+        .description("x")
+        .send()
+        .await
+        .unwrap();
     rds.create_db_instance()
         .db_instance_identifier(&id)
         .engine("postgres")

@@ -51,7 +51,13 @@ fn apply_and_replan(cli: &Cli, check: impl Fn(&Cli)) {
     cli.expect(0, &["plan", "--detailed-exitcode"]);
 }
 
-fn hello_checks<'a>(h: &'a Hello, ws: &'static str, nats: usize, retention: i32, domain: Option<&'a str>) -> impl Fn(&Cli) + 'a {
+fn hello_checks<'a>(
+    h: &'a Hello,
+    ws: &'static str,
+    nats: usize,
+    retention: i32,
+    domain: Option<&'a str>,
+) -> impl Fn(&Cli) + 'a {
     move |cli| {
         assert_eq!(nat_gateways(cli), nats, "{:?}", cli.state_addresses());
         // `output` reads the state only: it needs no variable values.
@@ -76,23 +82,36 @@ fn check_database(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
     let iam = aws_sdk_iam::Client::new(&sdk);
     let out = |path: &[&str]| output_str(outputs, path);
     let identifier = format!("{}-{ws}", h.project);
-    let api_td = block_on(ecs.describe_task_definition().task_definition(out(&["task_definition_arns", "value", "api"])).send()).unwrap();
+    let api_td =
+        block_on(ecs.describe_task_definition().task_definition(out(&["task_definition_arns", "value", "api"])).send())
+            .unwrap();
     let api = api_td.task_definition().unwrap().container_definitions()[0].clone();
-    let env: std::collections::BTreeMap<&str, &str> = api.environment().iter().filter_map(|e| Some((e.name()?, e.value()?))).collect();
-    let role_policies = block_on(iam.list_role_policies().role_name(format!("{identifier}-task-execution")).send()).unwrap();
+    let env: std::collections::BTreeMap<&str, &str> =
+        api.environment().iter().filter_map(|e| Some((e.name()?, e.value()?))).collect();
+    let role_policies =
+        block_on(iam.list_role_policies().role_name(format!("{identifier}-task-execution")).send()).unwrap();
     if ws == "dev" {
-        assert!(block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).is_err(), "dev has no RDS");
+        assert!(
+            block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).is_err(),
+            "dev has no RDS"
+        );
         assert!(!env.contains_key("PGHOST") && api.secrets().is_empty(), "dev's api keeps SQLite: {env:?}");
         assert!(outputs["database"]["value"].is_null(), "{outputs:#}");
         assert_eq!(role_policies.policy_names(), ["pull-images-write-logs"]);
         return;
     }
     let prod = ws == "prod";
-    let db = block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).unwrap().db_instances()[0].clone();
+    let db = block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).unwrap().db_instances()
+        [0]
+    .clone();
     assert_eq!(db.db_instance_status(), Some("available"));
     assert_eq!(db.engine(), Some("postgres"));
     assert!(db.engine_version().is_some_and(|v| v.starts_with("16.")), "{db:?}");
-    assert_eq!(out(&["database", "value", "engine_version"]), db.engine_version().unwrap(), "the running version is shown");
+    assert_eq!(
+        out(&["database", "value", "engine_version"]),
+        db.engine_version().unwrap(),
+        "the running version is shown"
+    );
     assert!(db.storage_encrypted() == Some(true) && db.publicly_accessible() == Some(false), "{db:?}");
     assert_eq!(db.multi_az(), Some(prod));
     assert_eq!(db.backup_retention_period(), Some(if prod { 14 } else { 1 }));
@@ -101,25 +120,45 @@ fn check_database(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
     // In the private subnets' group, in the database security group.
     let group = db.db_subnet_group().expect("subnet group");
     assert_eq!(group.db_subnet_group_name(), Some(identifier.as_str()));
-    let mut subnets: Vec<String> = group.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_owned)).collect();
+    let mut subnets: Vec<String> =
+        group.subnets().iter().filter_map(|s| s.subnet_identifier().map(str::to_owned)).collect();
     subnets.sort();
-    let mut private: Vec<String> =
-        outputs["private_subnet_ids"]["value"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let mut private: Vec<String> = outputs["private_subnet_ids"]["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
     private.sort();
     assert_eq!(subnets, private, "the DB subnet group is the private subnets");
     let sgs: Vec<&str> = db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
-    assert_eq!(sgs, [out(&["security_group_ids", "value", "db"])], "only the database group (5432 from the api only: check_wiring)");
+    assert_eq!(
+        sgs,
+        [out(&["security_group_ids", "value", "db"])],
+        "only the database group (5432 from the api only: check_wiring)"
+    );
     // TLS only.
     let pg_name = format!("{identifier}-postgres16");
-    assert_eq!(db.db_parameter_groups().iter().filter_map(|p| p.db_parameter_group_name()).collect::<Vec<_>>(), [pg_name.as_str()]);
+    assert_eq!(
+        db.db_parameter_groups().iter().filter_map(|p| p.db_parameter_group_name()).collect::<Vec<_>>(),
+        [pg_name.as_str()]
+    );
     let params = block_on(rds.describe_db_parameters().db_parameter_group_name(&pg_name).send()).unwrap();
-    let force_ssl = params.parameters().iter().find(|p| p.parameter_name() == Some("rds.force_ssl")).expect("rds.force_ssl set");
+    let force_ssl =
+        params.parameters().iter().find(|p| p.parameter_name() == Some("rds.force_ssl")).expect("rds.force_ssl set");
     assert_eq!(force_ssl.parameter_value(), Some("1"));
     // The managed password: its secret is what the api's task reads, and all the execution role may read.
-    let secret_arn = db.master_user_secret().and_then(|s| s.secret_arn()).expect("a managed master password").to_owned();
+    let secret_arn =
+        db.master_user_secret().and_then(|s| s.secret_arn()).expect("a managed master password").to_owned();
     assert_eq!(out(&["database", "value", "secret_arn"]), secret_arn);
     let address = out(&["database", "value", "address"]);
-    let want_env = [("PGHOST", address.as_str()), ("PGPORT", "5432"), ("PGDATABASE", "hello"), ("PGUSER", "hello"), ("PGSSLMODE", "require")];
+    let want_env = [
+        ("PGHOST", address.as_str()),
+        ("PGPORT", "5432"),
+        ("PGDATABASE", "hello"),
+        ("PGUSER", "hello"),
+        ("PGSSLMODE", "require"),
+    ];
     for (k, v) in want_env {
         assert_eq!(env.get(k).copied(), Some(v), "api env {k}: {env:?}");
     }
@@ -129,7 +168,13 @@ fn check_database(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
     let mut names = role_policies.policy_names().to_vec();
     names.sort();
     assert_eq!(names, ["pull-images-write-logs", "read-database-password"]);
-    let doc = block_on(iam.get_role_policy().role_name(format!("{identifier}-task-execution")).policy_name("read-database-password").send()).unwrap();
+    let doc = block_on(
+        iam.get_role_policy()
+            .role_name(format!("{identifier}-task-execution"))
+            .policy_name("read-database-password")
+            .send(),
+    )
+    .unwrap();
     let doc = policy_doc(doc.policy_document());
     let st = statements(&doc);
     assert_eq!(st.len(), 1, "{doc:#}");
@@ -149,7 +194,10 @@ fn check_database(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
         ("show", cli.ok(&["show"]).all()),
         ("show --json", cli.ok(&["show", "--json"]).all()),
         ("output", cli.ok(&["output", "--json"]).all()),
-        ("debug logs", format!("{}{}", String::from_utf8_lossy(&verbose.stdout), String::from_utf8_lossy(&verbose.stderr))),
+        (
+            "debug logs",
+            format!("{}{}", String::from_utf8_lossy(&verbose.stdout), String::from_utf8_lossy(&verbose.stderr)),
+        ),
     ];
     for (what, text) in places {
         assert!(!text.contains(&password), "{what} contains the database password");
@@ -164,14 +212,23 @@ fn check_dns(cli: &Cli, outputs: &Json, domain: Option<&str>) {
     let sdk = common::sdk_config(cli.moto);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
     let lb_name = output_str(outputs, &["load_balancer_dns_name", "value"]);
-    let lb = block_on(elb.describe_load_balancers().load_balancer_arns(cli.id("lb.main")).send()).unwrap().load_balancers()[0].clone();
+    let lb = block_on(elb.describe_load_balancers().load_balancer_arns(cli.id("lb.main")).send())
+        .unwrap()
+        .load_balancers()[0]
+        .clone();
     assert_eq!(lb.dns_name(), Some(lb_name.as_str()));
     assert_eq!(lb.ip_address_type().map(|t| t.as_str()), Some("dualstack"));
-    let http = block_on(elb.describe_listeners().listener_arns(cli.id("lb_listener.http")).send()).unwrap().listeners()[0].clone();
+    let http = block_on(elb.describe_listeners().listener_arns(cli.id("lb_listener.http")).send()).unwrap().listeners()
+        [0]
+    .clone();
     let Some(domain) = domain else {
         assert_eq!(output_str(outputs, &["url", "value"]), format!("http://{lb_name}"));
         assert!(outputs["certificate_arn"]["value"].is_null(), "{outputs:#}");
-        assert!(cli.state_addresses().iter().all(|a| !a.starts_with("route53_") && !a.starts_with("acm_")), "{:?}", cli.state_addresses());
+        assert!(
+            cli.state_addresses().iter().all(|a| !a.starts_with("route53_") && !a.starts_with("acm_")),
+            "{:?}",
+            cli.state_addresses()
+        );
         assert_eq!(http.default_actions()[0].r#type().map(|t| t.as_str()), Some("forward"));
         return;
     };
@@ -179,29 +236,46 @@ fn check_dns(cli: &Cli, outputs: &Json, domain: Option<&str>) {
     let norm = |s: &str| s.trim_end_matches('.').to_lowercase();
     // Port 80: a permanent redirect to HTTPS.
     let redirect = http.default_actions()[0].redirect_config().expect("port 80 redirects");
-    assert_eq!((redirect.protocol(), redirect.port(), redirect.status_code().map(|c| c.as_str())), (Some("HTTPS"), Some("443"), Some("HTTP_301")));
+    assert_eq!(
+        (redirect.protocol(), redirect.port(), redirect.status_code().map(|c| c.as_str())),
+        (Some("HTTPS"), Some("443"), Some("HTTP_301"))
+    );
     // The certificate, issued, on the HTTPS listener.
     let cert_arn = output_str(outputs, &["certificate_arn", "value"]);
-    let https = block_on(elb.describe_listeners().listener_arns(cli.id(r#"lb_listener.https["main"]"#)).send()).unwrap().listeners()[0].clone();
+    let https = block_on(elb.describe_listeners().listener_arns(cli.id(r#"lb_listener.https["main"]"#)).send())
+        .unwrap()
+        .listeners()[0]
+        .clone();
     assert_eq!((https.port(), https.protocol().map(|p| p.as_str())), (Some(443), Some("HTTPS")));
     assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
-    assert_eq!(https.certificates().iter().filter_map(|c| c.certificate_arn()).collect::<Vec<_>>(), [cert_arn.as_str()]);
+    assert_eq!(
+        https.certificates().iter().filter_map(|c| c.certificate_arn()).collect::<Vec<_>>(),
+        [cert_arn.as_str()]
+    );
     let acm = aws_sdk_acm::Client::new(&sdk);
-    let cert = block_on(acm.describe_certificate().certificate_arn(&cert_arn).send()).unwrap().certificate().unwrap().clone();
+    let cert =
+        block_on(acm.describe_certificate().certificate_arn(&cert_arn).send()).unwrap().certificate().unwrap().clone();
     assert_eq!(cert.domain_name(), Some(domain));
     assert_eq!(cert.status().map(|s| s.as_str()), Some("ISSUED"));
     // The zone's records: the validation records ACM asks for, and A + AAAA aliases of the load balancer.
     let r53 = aws_sdk_route53::Client::new(&sdk);
-    let zone_id = cli.state_resource(r#"route53_record.app["A"]"#)["attributes"]["zone_id"].as_str().unwrap().to_owned();
+    let zone_id =
+        cli.state_resource(r#"route53_record.app["A"]"#)["attributes"]["zone_id"].as_str().unwrap().to_owned();
     let sets = block_on(r53.list_resource_record_sets().hosted_zone_id(&zone_id).send()).unwrap();
     let sets = sets.resource_record_sets();
     for o in cert.domain_validation_options() {
         let want = o.resource_record().expect("validation record");
-        let got = sets.iter().find(|s| norm(s.name()) == norm(want.name()) && s.r#type().as_str() == want.r#type().as_str()).expect("validation record in the zone");
+        let got = sets
+            .iter()
+            .find(|s| norm(s.name()) == norm(want.name()) && s.r#type().as_str() == want.r#type().as_str())
+            .expect("validation record in the zone");
         assert_eq!(got.resource_records().iter().map(|r| r.value()).collect::<Vec<_>>(), [want.value()]);
     }
     for t in ["A", "AAAA"] {
-        let rec = sets.iter().find(|s| norm(s.name()) == norm(domain) && s.r#type().as_str() == t).unwrap_or_else(|| panic!("{t} {domain}"));
+        let rec = sets
+            .iter()
+            .find(|s| norm(s.name()) == norm(domain) && s.r#type().as_str() == t)
+            .unwrap_or_else(|| panic!("{t} {domain}"));
         let alias = rec.alias_target().unwrap_or_else(|| panic!("{t} is an alias"));
         assert_eq!(norm(alias.dns_name()), norm(&lb_name), "{t} aliases the load balancer");
         assert_eq!(Some(alias.hosted_zone_id()), lb.canonical_hosted_zone_id());
@@ -221,22 +295,32 @@ fn destroy_protected_prod(h: &Hello, prod: &Cli) {
     let out = prod.expect(1, &["destroy", "--auto-approve"]);
     assert!(out.stderr.contains("an earlier apply recorded lifecycle.prevent_destroy = true"), "{out}");
     // Even with the variable off, deletion protection is still on in AWS: the plan says how to lift it.
-    let out = prod.expect(1, &["destroy", "--auto-approve", "--var", "protect=false", "--allow-protected", "db_instance.main"]);
+    let out = prod
+        .expect(1, &["destroy", "--auto-approve", "--var", "protect=false", "--allow-protected", "db_instance.main"]);
     assert!(out.stderr.contains("deletion_protection") && out.stderr.contains("protect=false"), "{out}");
-    prod.edit("database.toml", "
+    prod.edit(
+        "database.toml",
+        "
 
 
-# The execution role", &format!("
+# The execution role",
+        &format!(
+            "
 {setting}
 
-# The execution role"));
+# The execution role"
+        ),
+    );
     prod.ok(&["apply", "--auto-approve", "--var", "protect=false"]);
     let identifier = format!("{}-prod", h.project);
     let rds = aws_sdk_rds::Client::new(&common::sdk_config(prod.moto));
-    let db = block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).unwrap().db_instances()[0].clone();
+    let db = block_on(rds.describe_db_instances().db_instance_identifier(&identifier).send()).unwrap().db_instances()
+        [0]
+    .clone();
     assert_eq!(db.deletion_protection(), Some(false));
     prod.ok(&["destroy", "--auto-approve", "--var", "protect=false"]);
-    let snapshot = block_on(rds.describe_db_snapshots().db_snapshot_identifier(format!("{identifier}-final")).send()).unwrap();
+    let snapshot =
+        block_on(rds.describe_db_snapshots().db_snapshot_identifier(format!("{identifier}-final")).send()).unwrap();
     assert_eq!(snapshot.db_snapshots().len(), 1, "prod leaves a final snapshot");
 }
 
@@ -262,10 +346,16 @@ fn check_services(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
     assert_eq!(cluster, format!("{}-{ws}", h.project));
     let tag = out(&["image_tag", "value"]);
     let repos = h.shared.json(&[0], &["output"]);
-    let services = block_on(ecs.describe_services().cluster(&cluster).services("api").services("frontend").send()).unwrap();
+    let services =
+        block_on(ecs.describe_services().cluster(&cluster).services("api").services("frontend").send()).unwrap();
     assert_eq!(services.services().len(), 2, "{services:?}");
     let subnets_of = |tier: &str| -> BTreeSet<String> {
-        outputs[format!("{tier}_subnet_ids")]["value"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+        outputs[format!("{tier}_subnet_ids")]["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
     };
     for svc in services.services() {
         let name = svc.service_name().unwrap();
@@ -292,7 +382,8 @@ fn check_services(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
         let cb = dc.deployment_circuit_breaker().expect("circuit breaker");
         assert!(cb.enable() && cb.rollback(), "{name}: {cb:?}");
 
-        let td = block_on(ecs.describe_task_definition().task_definition(svc.task_definition().unwrap()).send()).unwrap();
+        let td =
+            block_on(ecs.describe_task_definition().task_definition(svc.task_definition().unwrap()).send()).unwrap();
         let td = td.task_definition().unwrap();
         assert_eq!(td.requires_compatibilities().iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["FARGATE"]);
         assert_eq!(td.network_mode().map(|m| m.as_str()), Some("awsvpc"));
@@ -306,7 +397,10 @@ fn check_services(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
         assert_eq!(hc.command(), ["CMD", &format!("/usr/local/bin/{name}"), "healthcheck"]);
         let logs = c.log_configuration().expect("awslogs");
         assert_eq!(logs.log_driver().as_str(), "awslogs");
-        assert_eq!(logs.options().and_then(|o| o.get("awslogs-group")).map(String::as_str), Some(format!("/ecs/{}-{ws}/{name}", h.project).as_str()));
+        assert_eq!(
+            logs.options().and_then(|o| o.get("awslogs-group")).map(String::as_str),
+            Some(format!("/ecs/{}-{ws}/{name}", h.project).as_str())
+        );
         let env: BTreeSet<&str> = c.environment().iter().filter_map(|e| e.name()).collect();
         assert!(!env.contains("API_URL"), "{name}: the load balancer routes the API, no API_URL: {env:?}");
     }
@@ -393,7 +487,8 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32, 
     let iam = aws_sdk_iam::Client::new(&sdk);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     let out = |path: &[&str]| output_str(outputs, path);
-    let (tg_api, tg_web) = (out(&["target_group_arns", "value", "api"]), out(&["target_group_arns", "value", "frontend"]));
+    let (tg_api, tg_web) =
+        (out(&["target_group_arns", "value", "api"]), out(&["target_group_arns", "value", "frontend"]));
 
     // Listener: default → frontend; /api/*, /stats, /hello, /hello/* → api; /metrics → 404 from the ALB.
     // The routing listener: HTTPS with a domain (HTTP then only redirects, see check_dns), else HTTP.
@@ -404,13 +499,17 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32, 
         let paths: BTreeSet<String> = r
             .conditions()
             .iter()
-            .flat_map(|c| c.values().iter().chain(c.path_pattern_config().map(|p| p.values()).unwrap_or_default()).cloned())
+            .flat_map(|c| {
+                c.values().iter().chain(c.path_pattern_config().map(|p| p.values()).unwrap_or_default()).cloned()
+            })
             .collect();
         let a = &r.actions()[0];
         let target = match a.r#type().map(|t| t.as_str()) {
             Some("forward") if a.target_group_arn() == Some(tg_api.as_str()) => "api".to_owned(),
             Some("forward") if a.target_group_arn() == Some(tg_web.as_str()) => "frontend".to_owned(),
-            Some("fixed-response") => format!("fixed {}", a.fixed_response_config().and_then(|f| f.status_code()).unwrap_or("?")),
+            Some("fixed-response") => {
+                format!("fixed {}", a.fixed_response_config().and_then(|f| f.status_code()).unwrap_or("?"))
+            }
             other => format!("{other:?} {:?}", a.target_group_arn()),
         };
         seen.push(format!("{} {:?} -> {target}", r.priority().unwrap_or("?"), paths));
@@ -425,7 +524,8 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32, 
         ],
         "listener rules"
     );
-    let tgs = block_on(elb.describe_target_groups().target_group_arns(&tg_api).target_group_arns(&tg_web).send()).unwrap();
+    let tgs =
+        block_on(elb.describe_target_groups().target_group_arns(&tg_api).target_group_arns(&tg_web).send()).unwrap();
     let mut tg_lines: Vec<String> = tgs
         .target_groups()
         .iter()
@@ -460,7 +560,10 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32, 
     }
     alb_in.extend([format!("out tcp 8080 {api}"), format!("out tcp 3000 {web}")]);
     assert_eq!(sg_rules(&ec2, &alb), sorted(alb_in), "internet → ALB on 80 (and 443 with a domain), IPv4 and IPv6");
-    assert_eq!(sg_rules(&ec2, &api), sorted(vec![format!("in tcp 8080 {alb}"), "out tcp 443 0.0.0.0/0".into(), format!("out tcp 5432 {db}")]));
+    assert_eq!(
+        sg_rules(&ec2, &api),
+        sorted(vec![format!("in tcp 8080 {alb}"), "out tcp 443 0.0.0.0/0".into(), format!("out tcp 5432 {db}")])
+    );
     assert_eq!(sg_rules(&ec2, &web), sorted(vec![format!("in tcp 3000 {alb}"), "out tcp 443 0.0.0.0/0".into()]));
     assert_eq!(sg_rules(&ec2, &db), vec![format!("in tcp 5432 {api}")]);
 
@@ -475,28 +578,48 @@ fn check_wiring(h: &Hello, ws: &str, cli: &Cli, outputs: &Json, retention: i32, 
     assert_eq!(strings(&st["Action"]), ["sts:AssumeRole"], "{trust:#}");
     let account = role.arn().split(':').nth(4).unwrap().to_owned();
     assert_eq!(strings(&st["Condition"]["StringEquals"]["aws:SourceAccount"]), [account], "{trust:#}");
-    let inline = block_on(iam.get_role_policy().role_name(role.role_name()).policy_name("pull-images-write-logs").send()).unwrap();
+    let inline =
+        block_on(iam.get_role_policy().role_name(role.role_name()).policy_name("pull-images-write-logs").send())
+            .unwrap();
     let perms = policy_doc(inline.policy_document());
     let repos = h.shared.json(&[0], &["output"]);
-    let by_sid = |sid: &str| statements(&perms).into_iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("{sid}: {perms:#}"));
+    let by_sid = |sid: &str| {
+        statements(&perms).into_iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("{sid}: {perms:#}"))
+    };
     assert_eq!(strings(&by_sid("Login")["Resource"]), ["*"]);
     assert_eq!(strings(&by_sid("Login")["Action"]), ["ecr:GetAuthorizationToken"]);
-    let repo_arns = strings(&Json::Array(vec![repos["repository_arns"]["value"]["api"].clone(), repos["repository_arns"]["value"]["frontend"].clone()]));
+    let repo_arns = strings(&Json::Array(vec![
+        repos["repository_arns"]["value"]["api"].clone(),
+        repos["repository_arns"]["value"]["frontend"].clone(),
+    ]));
     assert_eq!(strings(&by_sid("Pull")["Resource"]), repo_arns, "{perms:#}");
-    assert_eq!(strings(&by_sid("Pull")["Action"]), ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]);
+    assert_eq!(
+        strings(&by_sid("Pull")["Action"]),
+        ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    );
     assert_eq!(strings(&by_sid("Logs")["Action"]), ["logs:CreateLogStream", "logs:PutLogEvents"]);
     assert_eq!(statements(&perms).len(), 3, "{perms:#}");
-    assert!(block_on(iam.list_attached_role_policies().role_name(role.role_name()).send()).unwrap().attached_policies().is_empty());
+    assert!(block_on(iam.list_attached_role_policies().role_name(role.role_name()).send())
+        .unwrap()
+        .attached_policies()
+        .is_empty());
 
     // Log groups: one per service, retention per environment, the role's Logs statement on exactly them.
     let prefix = format!("/ecs/{}-{ws}/", h.project);
     let groups = block_on(logs.describe_log_groups().log_group_name_prefix(&prefix).send()).unwrap();
-    let mut names: Vec<(String, Option<i32>)> =
-        groups.log_groups().iter().map(|g| (g.log_group_name().unwrap_or("").to_owned(), g.retention_in_days())).collect();
+    let mut names: Vec<(String, Option<i32>)> = groups
+        .log_groups()
+        .iter()
+        .map(|g| (g.log_group_name().unwrap_or("").to_owned(), g.retention_in_days()))
+        .collect();
     names.sort();
     assert_eq!(names, [(format!("{prefix}api"), Some(retention)), (format!("{prefix}frontend"), Some(retention))]);
     let log_arns = strings(&Json::Array(
-        groups.log_groups().iter().map(|g| Json::String(format!("{}:log-stream:*", g.arn().unwrap_or("").trim_end_matches(":*")))).collect(),
+        groups
+            .log_groups()
+            .iter()
+            .map(|g| Json::String(format!("{}:log-stream:*", g.arn().unwrap_or("").trim_end_matches(":*"))))
+            .collect(),
     ));
     assert_eq!(strings(&by_sid("Logs")["Resource"]), log_arns, "{perms:#}");
 }
@@ -515,7 +638,11 @@ fn plans_hello_environments_side_by_side() {
     h.shared.ok(&["apply", "--auto-approve", "--var", &format!("zone_name={zone}")]);
     let zone_out = h.shared.json(&[0], &["output"]);
     assert_eq!(zone_out["zone"]["value"]["name"], zone.as_str(), "{zone_out:#}");
-    assert_eq!(zone_out["zone"]["value"]["name_servers"].as_array().map(Vec::len), Some(4), "for the registrar: {zone_out:#}");
+    assert_eq!(
+        zone_out["zone"]["value"]["name_servers"].as_array().map(Vec::len),
+        Some(4),
+        "for the registrar: {zone_out:#}"
+    );
     let (staging_domain, prod_domain) = (format!("staging.{zone}"), zone.clone());
     let staging = staging.env("PROVISIONER_VAR_domain", &staging_domain);
     let prod = prod.env("PROVISIONER_VAR_domain", &prod_domain);
@@ -540,7 +667,10 @@ fn plans_hello_environments_side_by_side() {
     h.shared.ok(&["destroy", "--auto-approve", "--var", &format!("zone_name={zone}")]);
     let r53 = aws_sdk_route53::Client::new(&common::sdk_config(h.shared.moto));
     let zones = block_on(r53.list_hosted_zones_by_name().dns_name(&zone).send()).unwrap();
-    assert!(zones.hosted_zones().iter().all(|z| z.name().trim_end_matches('.') != zone), "the zone went with the shared stack");
+    assert!(
+        zones.hosted_zones().iter().all(|z| z.name().trim_end_matches('.') != zone),
+        "the zone went with the shared stack"
+    );
 }
 
 /// plans/shared with `create_zone = false` uses a zone that exists already (made outside, here with the
@@ -553,14 +683,19 @@ fn plans_shared_uses_an_existing_zone() {
     let made = block_on(r53.create_hosted_zone().name(&zone).caller_reference(&zone).send()).unwrap();
     let id = made.hosted_zone().unwrap().id().trim_start_matches("/hostedzone/").to_owned();
     let vars = ["--var", &format!("zone_name={zone}"), "--var", "create_zone=false"].map(str::to_owned);
-    let with = |cmd: &[&str]| -> Vec<String> { cmd.iter().map(|s| s.to_string()).chain(vars.iter().cloned()).collect() };
+    let with =
+        |cmd: &[&str]| -> Vec<String> { cmd.iter().map(|s| s.to_string()).chain(vars.iter().cloned()).collect() };
     let args = with(&["apply", "--auto-approve"]);
     cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let out = cli.json(&[0], &["output"]);
     assert_eq!(out["zone"]["value"]["id"], id.as_str(), "{out:#}");
     let args = with(&["plan", "--detailed-exitcode"]);
     cli.expect(0, &args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(cli.state_addresses().iter().all(|a| !a.starts_with("route53_zone.")), "looked up, not managed: {:?}", cli.state_addresses());
+    assert!(
+        cli.state_addresses().iter().all(|a| !a.starts_with("route53_zone.")),
+        "looked up, not managed: {:?}",
+        cli.state_addresses()
+    );
     let args = with(&["destroy", "--auto-approve"]);
     cli.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(block_on(r53.get_hosted_zone().id(&id).send()).is_ok(), "the existing zone stays");
@@ -571,7 +706,8 @@ fn plans_shared_uses_an_existing_zone() {
 /// (created first) and the two services updated — and applying it deploys them and deregisters the old
 /// revisions, after which the plan is empty again.
 fn image_change_plans_two_revisions_and_two_service_updates(cli: &Cli) {
-    let old: Vec<String> = ["api", "frontend"].iter().map(|s| cli.id(&format!("ecs_task_definition.service[\"{s}\"]"))).collect();
+    let old: Vec<String> =
+        ["api", "frontend"].iter().map(|s| cli.id(&format!("ecs_task_definition.service[\"{s}\"]"))).collect();
     let plan = cli.json(&[2], &["plan", "--detailed-exitcode", "--var", "image_tag=v2"]);
     let mut changes: Vec<(String, String)> = plan["changes"]
         .as_array()
@@ -595,7 +731,11 @@ fn image_change_plans_two_revisions_and_two_service_updates(cli: &Cli) {
     let ecs = aws_sdk_ecs::Client::new(&common::sdk_config(cli.moto));
     for arn in old {
         let td = block_on(ecs.describe_task_definition().task_definition(&arn).send()).unwrap();
-        assert_eq!(td.task_definition().and_then(|t| t.status()).map(|s| s.as_str()), Some("INACTIVE"), "{arn} deregistered");
+        assert_eq!(
+            td.task_definition().and_then(|t| t.status()).map(|s| s.as_str()),
+            Some("INACTIVE"),
+            "{arn} deregistered"
+        );
     }
     // Back to the tag the environment's checks expect.
     cli.ok(&["apply", "--auto-approve"]);
@@ -609,7 +749,10 @@ fn plans_shared_applies_replans_and_destroys() {
         let outputs = cli.json(&[0], &["output"]);
         let url = outputs["repository_urls"]["value"]["api"].as_str().unwrap_or_default().to_owned();
         assert!(url.ends_with("/hello/api"), "{outputs:#}");
-        assert!(outputs["repository_arns"]["value"]["frontend"].as_str().is_some_and(|a| a.starts_with("arn:")), "{outputs:#}");
+        assert!(
+            outputs["repository_arns"]["value"]["frontend"].as_str().is_some_and(|a| a.starts_with("arn:")),
+            "{outputs:#}"
+        );
         let policy = cli.state_resource("ecr_lifecycle_policy.app[\"api\"]")["attributes"]["policy"].to_string();
         assert!(policy.contains("imageCountMoreThan") && policy.contains("30"), "{policy}");
     });
@@ -634,7 +777,11 @@ fn examples_network_dev_and_prod() {
 fn library_example_applies_replans_and_destroys() {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().and_then(Path::parent).unwrap().join("examples").join("library");
-    assert!(bin.exists(), "{} missing: run the whole test suite (`cargo test -p provisioner`), which builds the examples", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: run the whole test suite (`cargo test -p provisioner`), which builds the examples",
+        bin.display()
+    );
     let cli = copy_repo_stack("ex-lib", "examples/network");
     let run = |extra: &[&str]| {
         let out = cli.command_env(&bin).arg(cli.path()).arg("dev").args(extra).output().unwrap();
@@ -682,17 +829,31 @@ fn check_github_trust(doc: &Json, provider_arn: &str, subjects: &[String]) {
 fn plans_shared_bootstraps_the_state_bucket_and_github_roles_then_moves_its_state_in() {
     let cli = copy_repo_stack("plans-boot", "plans/shared");
     let project = format!("b{}", std::process::id() % 100_000);
-    let bucket = format!("{project}-state-{}", cli.stack.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    let bucket =
+        format!("{project}-state-{}", cli.stack.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
     let bucket = bucket.chars().take(60).collect::<String>().trim_end_matches('-').to_owned();
     let repo = format!("acme/{project}");
-    let vars = ["-var", &format!("project={project}"), "-var", &format!("state_bucket={bucket}"), "-var", &format!("github_repository={repo}")];
+    let vars = [
+        "-var",
+        &format!("project={project}"),
+        "-var",
+        &format!("state_bucket={bucket}"),
+        "-var",
+        &format!("github_repository={repo}"),
+    ];
 
     // The plan shows the trust policies as they will be, before anything exists.
     let plan = cli.plan_json(&vars);
     let planned = &change(&plan, "iam_role.github_plan[\"main\"]")["after"]["assume_role_policy"];
-    let subjects = |doc: &Json| strings(&statements(doc)[0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]);
+    let subjects = |doc: &Json| {
+        strings(&statements(doc)[0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"])
+    };
     let planned = if let Some(s) = planned.as_str() { policy_doc(s) } else { planned.clone() };
-    assert_eq!(subjects(&planned), vec![format!("repo:{repo}:pull_request"), format!("repo:{repo}:ref:refs/heads/main")], "{planned:#}");
+    assert_eq!(
+        subjects(&planned),
+        vec![format!("repo:{repo}:pull_request"), format!("repo:{repo}:ref:refs/heads/main")],
+        "{planned:#}"
+    );
 
     let mut apply = vec!["apply", "--auto-approve"];
     apply.extend(vars);
@@ -701,10 +862,20 @@ fn plans_shared_bootstraps_the_state_bucket_and_github_roles_then_moves_its_stat
     let roles = &outputs["github_roles"]["value"];
     let sdk = common::sdk_config(cli.moto);
     let iam = aws_sdk_iam::Client::new(&sdk);
-    let provider_arn = cli.state_resource("iam_openid_connect_provider.github[\"main\"]")["attributes"]["arn"].as_str().unwrap().to_owned();
+    let provider_arn = cli.state_resource("iam_openid_connect_provider.github[\"main\"]")["attributes"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(provider_arn.ends_with(":oidc-provider/token.actions.githubusercontent.com"), "{provider_arn}");
     for (role, subs) in [
-        ("deploy", vec![format!("repo:{repo}:ref:refs/heads/main"), format!("repo:{repo}:environment:staging"), format!("repo:{repo}:environment:prod")]),
+        (
+            "deploy",
+            vec![
+                format!("repo:{repo}:ref:refs/heads/main"),
+                format!("repo:{repo}:environment:staging"),
+                format!("repo:{repo}:environment:prod"),
+            ],
+        ),
         ("plan", vec![format!("repo:{repo}:pull_request"), format!("repo:{repo}:ref:refs/heads/main")]),
     ] {
         let arn = roles[role].as_str().unwrap_or_else(|| panic!("{outputs:#}"));
@@ -717,7 +888,8 @@ fn plans_shared_bootstraps_the_state_bucket_and_github_roles_then_moves_its_stat
         let policies: Vec<&str> = attached.attached_policies().iter().filter_map(|p| p.policy_name()).collect();
         assert_eq!(policies, vec![if role == "deploy" { "PowerUserAccess" } else { "ReadOnlyAccess" }]);
     }
-    let deploy_iam = cli.state_resource("iam_role_policy.github_deploy_iam[\"main\"]")["attributes"]["policy"].to_string();
+    let deploy_iam =
+        cli.state_resource("iam_role_policy.github_deploy_iam[\"main\"]")["attributes"]["policy"].to_string();
     assert!(deploy_iam.contains(&format!(":role/{project}-*")) && !deploy_iam.contains(":role/*"), "{deploy_iam}");
 
     // The bucket, from outside.
@@ -736,7 +908,11 @@ fn plans_shared_bootstraps_the_state_bucket_and_github_roles_then_moves_its_stat
     let policy = block_on(s3.get_bucket_policy().bucket(&bucket).send()).unwrap();
     let policy: Json = serde_json::from_str(policy.policy().unwrap()).unwrap();
     let deny = &statements(&policy)[0];
-    assert_eq!((deny["Effect"].as_str(), deny["Condition"]["Bool"]["aws:SecureTransport"].as_str()), (Some("Deny"), Some("false")), "{policy:#}");
+    assert_eq!(
+        (deny["Effect"].as_str(), deny["Condition"]["Bool"]["aws:SecureTransport"].as_str()),
+        (Some("Deny"), Some("false")),
+        "{policy:#}"
+    );
     let lc = block_on(s3.get_bucket_lifecycle_configuration().bucket(&bucket).send()).unwrap();
     let exp = lc.rules()[0].noncurrent_version_expiration().unwrap();
     assert_eq!((exp.noncurrent_days(), exp.newer_noncurrent_versions()), (Some(90), Some(10)));
@@ -744,10 +920,18 @@ fn plans_shared_bootstraps_the_state_bucket_and_github_roles_then_moves_its_stat
     // The stack moves into the bucket it made, as the README says: the `backend` output into backend.toml,
     // then `state migrate`; from there it plans no change.
     let backend = &outputs["backend"]["value"]["shared"];
-    assert_eq!((backend["type"].as_str(), backend["bucket"].as_str()), (Some("s3"), Some(bucket.as_str())), "{outputs:#}");
+    assert_eq!(
+        (backend["type"].as_str(), backend["bucket"].as_str()),
+        (Some("s3"), Some(bucket.as_str())),
+        "{outputs:#}"
+    );
     cli.write(
         "backend.toml",
-        &format!("[backend]\ntype = \"s3\"\nbucket = \"{bucket}\"\nkey = \"{}\"\nregion = \"{}\"\n", backend["key"].as_str().unwrap(), backend["region"].as_str().unwrap()),
+        &format!(
+            "[backend]\ntype = \"s3\"\nbucket = \"{bucket}\"\nkey = \"{}\"\nregion = \"{}\"\n",
+            backend["key"].as_str().unwrap(),
+            backend["region"].as_str().unwrap()
+        ),
     );
     let out = cli.ok(&["state", "migrate", "--from", "local:.provisioner/state.json"]);
     assert!(out.stdout.contains(&format!("s3://{bucket}/shared/state.json")), "{out}");

@@ -16,10 +16,15 @@ use common_cli::*;
 /// A unique domain under example.com (the shared emulator serves every test of this binary at once).
 fn domain(prefix: &str) -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    format!("{prefix}{}x{}.example.com", std::process::id() % 100_000, N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    format!(
+        "{prefix}{}x{}.example.com",
+        std::process::id() % 100_000,
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
-const HEADER: &str = "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
+const HEADER: &str =
+    "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
 
 fn r53(cli: &Cli) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&common::sdk_config(cli.moto))
@@ -31,10 +36,17 @@ fn acm(cli: &Cli) -> aws_sdk_acm::Client {
 
 /// The record sets of a zone, by (name without the trailing dot, type).
 fn records(cli: &Cli, zone_id: &str) -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
-    block_on(r53(cli).list_resource_record_sets().hosted_zone_id(zone_id).send()).unwrap().resource_record_sets().to_vec()
+    block_on(r53(cli).list_resource_record_sets().hosted_zone_id(zone_id).send())
+        .unwrap()
+        .resource_record_sets()
+        .to_vec()
 }
 
-fn find<'a>(sets: &'a [aws_sdk_route53::types::ResourceRecordSet], name: &str, ty: &str) -> Option<&'a aws_sdk_route53::types::ResourceRecordSet> {
+fn find<'a>(
+    sets: &'a [aws_sdk_route53::types::ResourceRecordSet],
+    name: &str,
+    ty: &str,
+) -> Option<&'a aws_sdk_route53::types::ResourceRecordSet> {
     sets.iter().find(|s| s.name().trim_end_matches('.').replace("\\052", "*") == name && s.r#type().as_str() == ty)
 }
 
@@ -139,7 +151,11 @@ value = "${{route53_zone.main.name_servers}}"
     assert_eq!(values(find(&sets, &d, "TXT").unwrap()), ["\"v=spf1 -all\""], "TXT sent quoted");
     assert_eq!(values(find(&sets, &format!("*.{d}"), "A").unwrap()), ["192.0.2.10"]);
     let tags = block_on(
-        r53(&cli).list_tags_for_resource().resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone).resource_id(&zone).send(),
+        r53(&cli)
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .resource_id(&zone)
+            .send(),
     )
     .unwrap();
     let keys: Vec<&str> = tags.resource_tag_set().unwrap().tags().iter().filter_map(|t| t.key()).collect();
@@ -205,7 +221,8 @@ fn a_certificate_for_an_apex_its_wildcard_and_www_is_validated_through_two_recor
 
     // One plan: the option keys are known before the certificate exists, so are the records to create.
     let plan = cli.plan_json(&[]);
-    let creates: Vec<String> = actions(&plan).into_iter().filter(|(_, a)| a == "create").map(|(addr, _)| addr).collect();
+    let creates: Vec<String> =
+        actions(&plan).into_iter().filter(|(_, a)| a == "create").map(|(addr, _)| addr).collect();
     let want_www = format!("route53_record.validation[\"www.{d}\"]");
     let want_apex = format!("route53_record.validation[\"{d}\"]");
     assert!(creates.contains(&want_apex) && creates.contains(&want_www), "{creates:?}");
@@ -218,7 +235,8 @@ fn a_certificate_for_an_apex_its_wildcard_and_www_is_validated_through_two_recor
     assert!(out.all().contains("Still validating… ["), "progress while validating:\n{out}");
     let arn = cli.id("acm_certificate.app");
     assert_eq!(cli.id("acm_certificate_validation.app"), arn);
-    let cert = block_on(acm(&cli).describe_certificate().certificate_arn(&arn).send()).unwrap().certificate().unwrap().clone();
+    let cert =
+        block_on(acm(&cli).describe_certificate().certificate_arn(&arn).send()).unwrap().certificate().unwrap().clone();
     assert_eq!(cert.status().map(|s| s.as_str()), Some("ISSUED"));
     let a = &cli.state_resource("acm_certificate.app")["attributes"];
     assert_eq!(a["status"], "PENDING_VALIDATION", "as read right after the request: {a:#}");
@@ -230,14 +248,18 @@ fn a_certificate_for_an_apex_its_wildcard_and_www_is_validated_through_two_recor
     let sets = records(&cli, &zone);
     for o in cert.domain_validation_options() {
         let rr = o.resource_record().expect("published");
-        let s = find(&sets, rr.name().trim_end_matches('.'), "CNAME").unwrap_or_else(|| panic!("no record for {}", o.domain_name()));
+        let s = find(&sets, rr.name().trim_end_matches('.'), "CNAME")
+            .unwrap_or_else(|| panic!("no record for {}", o.domain_name()));
         assert_eq!(values(s), [rr.value()]);
     }
     assert_eq!(sets.iter().filter(|s| s.r#type().as_str() == "CNAME").count(), 2);
 
     cli.expect(0, &["plan", "--detailed-exitcode"]);
     cli.destroy();
-    assert!(block_on(acm(&cli).describe_certificate().certificate_arn(&arn).send()).is_err(), "the certificate is gone");
+    assert!(
+        block_on(acm(&cli).describe_certificate().certificate_arn(&arn).send()).is_err(),
+        "the certificate is gone"
+    );
     assert!(cli.tagged_ids().is_empty(), "nothing left: {:?}", cli.tagged_ids());
 }
 
@@ -256,7 +278,11 @@ fn a_record_over_an_existing_one_fails_clearly_unless_allowed_to_overwrite_and_t
             .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(value).build().unwrap())
             .build()
             .unwrap();
-        let change = aws_sdk_route53::types::Change::builder().action(aws_sdk_route53::types::ChangeAction::Create).resource_record_set(set).build().unwrap();
+        let change = aws_sdk_route53::types::Change::builder()
+            .action(aws_sdk_route53::types::ChangeAction::Create)
+            .resource_record_set(set)
+            .build()
+            .unwrap();
         block_on(
             r53(&cli)
                 .change_resource_record_sets()
@@ -271,7 +297,10 @@ fn a_record_over_an_existing_one_fails_clearly_unless_allowed_to_overwrite_and_t
     let record = |name: &str, value: &str, extra: &str| {
         format!("[resource.route53_record.{name}]\nzone_id = \"${{route53_zone.main.zone_id}}\"\nname = \"{name}.{d}\"\ntype = \"A\"\nttl = 60\nrecords = [\"{value}\"]\n{extra}\n")
     };
-    cli.write("main.toml", &format!("{HEADER}{}{}{}", zone_block(&d), record("www", "192.0.2.2", ""), record("same", "192.0.2.5", "")));
+    cli.write(
+        "main.toml",
+        &format!("{HEADER}{}{}{}", zone_block(&d), record("www", "192.0.2.2", ""), record("same", "192.0.2.5", "")),
+    );
 
     // The same values: adopted, not created.
     let plan = cli.plan_json(&[]);
@@ -283,7 +312,11 @@ fn a_record_over_an_existing_one_fails_clearly_unless_allowed_to_overwrite_and_t
     let out = cli.expect(1, &["apply", "--auto-approve"]);
     let all = out.all();
     assert!(all.contains(&format!("record www.{d} (A) in zone {zone} already exists")), "names the record:\n{all}");
-    assert!(all.contains("allow_overwrite = true") && all.contains(&format!("provisioner import <address> {zone}_www.{d}_A")), "{all}");
+    assert!(
+        all.contains("allow_overwrite = true")
+            && all.contains(&format!("provisioner import <address> {zone}_www.{d}_A")),
+        "{all}"
+    );
     assert_eq!(values(find(&records(&cli, &zone), &format!("www.{d}"), "A").unwrap()), ["192.0.2.1"], "untouched");
     assert_eq!(cli.id("route53_record.same"), format!("{zone}_same.{d}_A"), "adopted");
 
@@ -296,7 +329,8 @@ fn a_record_over_an_existing_one_fails_clearly_unless_allowed_to_overwrite_and_t
     assert_eq!(cli.state_resource("route53_record.www")["dependencies"], serde_json::json!(["route53_zone.main"]));
     cli.write("main.toml", HEADER);
     let out = cli.ok(&["apply", "--auto-approve"]);
-    let (record_done, zone_start) = (out.stderr.find("route53_record.www: Destruction complete"), out.stderr.find("route53_zone.main: Destroying"));
+    let (record_done, zone_start) =
+        (out.stderr.find("route53_record.www: Destruction complete"), out.stderr.find("route53_zone.main: Destroying"));
     assert!(record_done.is_some() && record_done < zone_start, "{out}");
     assert!(!zone_exists(&cli, &zone));
 }
@@ -307,7 +341,9 @@ fn route53_changes_slow_and_stuck_end_bounded_naming_the_record_and_the_change()
     let d = domain("insync");
     cli.moto.route53_behaviour(&format!(r#"{{"name": "slow.{d}", "mode": "complete", "polls": 3}}"#));
     cli.moto.route53_behaviour(&format!(r#"{{"name": "stuck.{d}", "mode": "stuck"}}"#));
-    let rec = |name: &str| format!("[resource.route53_record.{name}]\nzone_id = \"${{route53_zone.main.zone_id}}\"\nname = \"{name}.{d}\"\ntype = \"A\"\nttl = 60\nrecords = [\"192.0.2.1\"]\n\n");
+    let rec = |name: &str| {
+        format!("[resource.route53_record.{name}]\nzone_id = \"${{route53_zone.main.zone_id}}\"\nname = \"{name}.{d}\"\ntype = \"A\"\nttl = 60\nrecords = [\"192.0.2.1\"]\n\n")
+    };
     cli.write("main.toml", &format!("{HEADER}{}{}", zone_block(&d), rec("slow")));
     let out = cli.apply();
     assert!(out.all().contains(&format!("route53_record slow.{d} A: Still creating… [")), "progress:\n{out}");
@@ -316,7 +352,10 @@ fn route53_changes_slow_and_stuck_end_bounded_naming_the_record_and_the_change()
     cli.write("main.toml", &format!("{HEADER}{}{}{}", zone_block(&d), rec("slow"), rec("stuck")));
     let out = cli.expect(1, &["apply", "--auto-approve"]);
     let all = out.all();
-    assert!(all.contains(&format!("record stuck.{d} (A) in zone ")) && all.contains("is still PENDING after 2s"), "{all}");
+    assert!(
+        all.contains(&format!("record stuck.{d} (A) in zone ")) && all.contains("is still PENDING after 2s"),
+        "{all}"
+    );
     assert!(all.contains("change C") && all.contains("aws route53 get-change --id C"), "names the change:\n{all}");
     assert!(all.contains("saved as incomplete"), "the record exists: not tainted\n{all}");
     assert!(cli.state_resource("route53_record.stuck")["tainted"] != true);
@@ -344,7 +383,11 @@ fn certificate_validation_stuck_and_failed_end_bounded_naming_each_pending_domai
     let all = out.all();
     assert!(all.contains(&format!("1 of 2 domains pending: www.{d}]")), "progress names the pending domain:\n{all}");
     assert!(all.contains("still PENDING_VALIDATION after 2s") && all.contains("timeouts.create"), "{all}");
-    assert!(all.contains(&format!("www.{d} (PENDING_VALIDATION): CNAME record `_")) && all.contains(&format!(".www.{d}.` with value `")), "the expected record:\n{all}");
+    assert!(
+        all.contains(&format!("www.{d} (PENDING_VALIDATION): CNAME record `_"))
+            && all.contains(&format!(".www.{d}.` with value `")),
+        "the expected record:\n{all}"
+    );
     assert!(!all.contains(&format!(" {d} (PENDING_VALIDATION)")), "only www pending:\n{all}");
     assert!(cli.state_addresses().iter().all(|a| a != "acm_certificate_validation.app"), "nothing saved");
     cli.destroy();
@@ -369,7 +412,9 @@ fn a_zone_a_record_and_a_certificate_are_imported_by_terraforms_ids() {
             .create_hosted_zone()
             .name(&d)
             .caller_reference(format!("import-{d}"))
-            .hosted_zone_config(aws_sdk_route53::types::HostedZoneConfig::builder().comment("Managed by provisioner").build())
+            .hosted_zone_config(
+                aws_sdk_route53::types::HostedZoneConfig::builder().comment("Managed by provisioner").build(),
+            )
             .send(),
     )
     .unwrap()
@@ -385,13 +430,30 @@ fn a_zone_a_record_and_a_certificate_are_imported_by_terraforms_ids() {
         .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value("example.net").build().unwrap())
         .build()
         .unwrap();
-    let change = aws_sdk_route53::types::Change::builder().action(aws_sdk_route53::types::ChangeAction::Create).resource_record_set(set).build().unwrap();
-    block_on(r53(&cli).change_resource_record_sets().hosted_zone_id(&zone).change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().unwrap()).send()).unwrap();
-    let arn = block_on(acm(&cli).request_certificate().domain_name(&d).validation_method(aws_sdk_acm::types::ValidationMethod::Dns).send())
-        .unwrap()
-        .certificate_arn()
-        .unwrap()
-        .to_owned();
+    let change = aws_sdk_route53::types::Change::builder()
+        .action(aws_sdk_route53::types::ChangeAction::Create)
+        .resource_record_set(set)
+        .build()
+        .unwrap();
+    block_on(
+        r53(&cli)
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().unwrap())
+            .send(),
+    )
+    .unwrap();
+    let arn = block_on(
+        acm(&cli)
+            .request_certificate()
+            .domain_name(&d)
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+            .send(),
+    )
+    .unwrap()
+    .certificate_arn()
+    .unwrap()
+    .to_owned();
     cli.write(
         "main.toml",
         &format!(
@@ -403,7 +465,10 @@ fn a_zone_a_record_and_a_certificate_are_imported_by_terraforms_ids() {
     cli.ok(&["import", "route53_record.www", &format!("{zone}_www.{d}_CNAME")]);
     cli.ok(&["import", "acm_certificate.app", &arn]);
     assert_eq!(cli.id("route53_record.www"), format!("{zone}_www.{d}_CNAME"));
-    assert_eq!(cli.state_resource("acm_certificate.app")["attributes"]["domain_validation_options"][&d]["domain_names"], serde_json::json!([d.clone()]));
+    assert_eq!(
+        cli.state_resource("acm_certificate.app")["attributes"]["domain_validation_options"][&d]["domain_names"],
+        serde_json::json!([d.clone()])
+    );
     cli.expect(0, &["plan", "--detailed-exitcode"]);
     cli.destroy();
     assert!(!zone_exists(&cli, &zone));
@@ -441,7 +506,10 @@ fn configuration_mistakes_fail_at_plan_located_with_hints() {
     assert!(all.contains(&format!("`www.{d}`")), "a hint with the right name:\n{all}");
 
     // Only DNS validation.
-    cli.write("main.toml", &format!("{HEADER}[resource.acm_certificate.app]\ndomain_name = \"{d}\"\nvalidation_method = \"EMAIL\"\n"));
+    cli.write(
+        "main.toml",
+        &format!("{HEADER}[resource.acm_certificate.app]\ndomain_name = \"{d}\"\nvalidation_method = \"EMAIL\"\n"),
+    );
     let all = cli.expect(1, &["plan"]).all();
     assert!(all.contains("validation_method `EMAIL` is not supported: only DNS validation is"), "{all}");
 }

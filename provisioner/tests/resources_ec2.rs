@@ -19,7 +19,8 @@ async fn tagged(cx: &Ctx, imp: &dyn Resource) -> Vec<(String, Option<String>)> {
     let mut v: Vec<(String, Option<String>)> = found
         .into_iter()
         .map(|(id, a)| {
-            let address = a.get("tags").and_then(|t| t.get("provisioner:address")).and_then(|v| v.as_str()).map(str::to_owned);
+            let address =
+                a.get("tags").and_then(|t| t.get("provisioner:address")).and_then(|v| v.as_str()).map(str::to_owned);
             (id, address)
         })
         .collect();
@@ -750,7 +751,8 @@ async fn reads_are_batched() {
     assert_eq!(count_tagged(&ec2, &stack).await, 0);
 }
 
-const CLI_HEADER: &str = "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n";
+const CLI_HEADER: &str =
+    "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n";
 
 /// A VPC (IPv6 block as `vpc_ipv6`), its internet gateway, one subnet (`subnet_ipv6`: its extra arguments)
 /// and a route table with `routes`.
@@ -826,7 +828,10 @@ fn ipv6_blocks_and_routes_turn_on_and_off_in_place() {
         (cli.id("vpc.main"), cli.id("subnet.main"), cli.id("route_table.main"), cli.id("internet_gateway.main"));
     assert!(vpc_ipv6(&describe_vpc(&cli, &vpc)).is_empty());
     let st = &cli.state_resource("vpc.main")["attributes"];
-    assert_eq!((&st["assign_generated_ipv6_cidr_block"], &st["ipv6_cidr_block"]), (&serde_json::json!(false), &serde_json::json!("")));
+    assert_eq!(
+        (&st["assign_generated_ipv6_cidr_block"], &st["ipv6_cidr_block"]),
+        (&serde_json::json!(false), &serde_json::json!(""))
+    );
 
     // The VPC's block, associated in place.
     write_ipv6_stack(&cli, true, "", v4_route);
@@ -856,7 +861,8 @@ fn ipv6_blocks_and_routes_turn_on_and_off_in_place() {
     assert!(out.stdout.contains("0 added, 2 changed, 0 destroyed"), "{out}");
     let s = describe_subnet(&cli, &subnet);
     assert_eq!(s.assign_ipv6_address_on_creation(), Some(true));
-    let assocs: Vec<_> = s.ipv6_cidr_block_association_set().iter().map(|a| a.ipv6_cidr_block().unwrap().to_owned()).collect();
+    let assocs: Vec<_> =
+        s.ipv6_cidr_block_association_set().iter().map(|a| a.ipv6_cidr_block().unwrap().to_owned()).collect();
     assert_eq!(assocs, [sub.to_string()]);
     assert_eq!(cli.state_resource("subnet.main")["attributes"]["ipv6_cidr_block"], sub.to_string());
     assert_eq!(routes(&cli, &rt), [("0.0.0.0/0".to_owned(), igw.clone()), ("::/0".to_owned(), igw.clone())]);
@@ -905,9 +911,17 @@ route = [
     };
     let igw = "${internet_gateway.main.id}";
     for (route, gateway, why) in [
-        (format!(r#"{{ cidr_block = "0.0.0.0/0", ipv6_cidr_block = "::/0", gateway_id = "{igw}" }}"#), igw, "the route to 0.0.0.0/0 and ::/0: both are set"),
+        (
+            format!(r#"{{ cidr_block = "0.0.0.0/0", ipv6_cidr_block = "::/0", gateway_id = "{igw}" }}"#),
+            igw,
+            "the route to 0.0.0.0/0 and ::/0: both are set",
+        ),
         (format!(r#"{{ gateway_id = "{igw}" }}"#), igw, "a route: neither is set"),
-        (r#"{ gateway_id = "igw-0123456789abcdef0" }"#.to_owned(), "igw-0123456789abcdef0", "a route via igw-0123456789abcdef0: neither is set"),
+        (
+            r#"{ gateway_id = "igw-0123456789abcdef0" }"#.to_owned(),
+            "igw-0123456789abcdef0",
+            "a route via igw-0123456789abcdef0: neither is set",
+        ),
     ] {
         cli.write("main.toml", &text(&route, gateway));
         let out = cli.run(&["plan"]);

@@ -15,7 +15,8 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-const HEADER: &str = "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
+const HEADER: &str =
+    "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
 
 /// Container definitions with nothing AWS would add.
 const BARE: &str = r#"[
@@ -80,7 +81,11 @@ fn td_status(cli: &Cli, arn: &str) -> Option<String> {
 
 fn active_revisions(cli: &Cli, family: &str) -> Vec<String> {
     let out = block_on(
-        ecs(cli).list_task_definitions().family_prefix(family).status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).send(),
+        ecs(cli)
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .send(),
     )
     .unwrap();
     out.task_definition_arns().to_vec()
@@ -215,6 +220,9 @@ fn task_definition_rules_fail_at_plan_before_any_aws_call() {
         }
         assert!(out.stderr.contains(&format!("{}:", cli.path().join("main.toml").display())), "located: {out}");
         assert!(out.stderr.contains("nothing was sent to AWS"), "hint: {out}");
-        assert!(!out.stderr.contains("dispatch failure") && !out.stderr.contains("Connection refused"), "no AWS call: {out}");
+        assert!(
+            !out.stderr.contains("dispatch failure") && !out.stderr.contains("Connection refused"),
+            "no AWS call: {out}"
+        );
     }
 }

@@ -603,7 +603,10 @@ fn a_dualstack_alb_in_a_dual_stack_vpc_applies_replans_empty_goes_back_to_ipv4_i
         assert_eq!(st["ipv6_cidr_block_association_id"], a.association_id().unwrap());
         subnet_blocks.push(sb.to_string());
     }
-    assert_eq!(subnet_blocks, [net.subnets(64).unwrap().nth(1).unwrap().to_string(), net.subnets(64).unwrap().nth(2).unwrap().to_string()]);
+    assert_eq!(
+        subnet_blocks,
+        [net.subnets(64).unwrap().nth(1).unwrap().to_string(), net.subnets(64).unwrap().nth(2).unwrap().to_string()]
+    );
     assert_eq!(cli.state()["outputs"]["lb_ipv6_subnets"]["value"], serde_json::json!(subnet_blocks));
 
     // Both default routes to the internet gateway.
@@ -660,4 +663,3 @@ fn a_dualstack_alb_in_subnets_without_ipv6_blocks_is_refused_as_on_aws() {
     cli.destroy();
     assert_eq!(cli.count_tagged(), 0, "{:?}", cli.tagged_ids());
 }
-

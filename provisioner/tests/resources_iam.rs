@@ -122,7 +122,8 @@ fn trust_json(service: &str) -> serde_json::Value {
 
 async fn customer_policy(iam: &aws_sdk_iam::Client, name: &str) -> String {
     let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]});
-    let out = iam.create_policy().policy_name(name).policy_document(doc.to_string()).send().await.expect("CreatePolicy");
+    let out =
+        iam.create_policy().policy_name(name).policy_document(doc.to_string()).send().await.expect("CreatePolicy");
     out.policy().unwrap().arn().unwrap().to_owned()
 }
 
@@ -299,7 +300,12 @@ async fn role_policy_and_attachment_lifecycle() {
     let role = Role
         .create(
             &cx,
-            &desired(&Role, &stack, "iam_role.r", json!({"name": role_name, "assume_role_policy": trust_table("ecs-tasks.amazonaws.com")})),
+            &desired(
+                &Role,
+                &stack,
+                "iam_role.r",
+                json!({"name": role_name, "assume_role_policy": trust_table("ecs-tasks.amazonaws.com")}),
+            ),
             &RoleProbe::new(),
         )
         .await
@@ -308,7 +314,12 @@ async fn role_policy_and_attachment_lifecycle() {
     // Inline policy as a JSON string with single-element arrays; the table form normalises the same.
     let doc_json = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}]}"#;
     let doc_table = json!({"Version": "2012-10-17", "Statement": {"Resource": "arn:aws:s3:::b/*", "Action": "s3:GetObject", "Effect": "Allow"}});
-    let want = desired(&RolePolicy, &stack, "iam_role_policy.read", json!({"role": role_name, "name": "read", "policy": doc_json}));
+    let want = desired(
+        &RolePolicy,
+        &stack,
+        "iam_role_policy.read",
+        json!({"role": role_name, "name": "read", "policy": doc_json}),
+    );
     assert_eq!(
         want["policy"],
         desired(&RolePolicy, &stack, "x", json!({"role": role_name, "name": "read", "policy": doc_table}))["policy"]
@@ -347,7 +358,12 @@ async fn role_policy_and_attachment_lifecycle() {
 
     // Attachment of a customer managed policy.
     let arn = customer_policy(&iam, &format!("{stack}-list")).await;
-    let att_want = desired(&RolePolicyAttachment, &stack, "iam_role_policy_attachment.list", json!({"role": role_name, "policy_arn": arn}));
+    let att_want = desired(
+        &RolePolicyAttachment,
+        &stack,
+        "iam_role_policy_attachment.list",
+        json!({"role": role_name, "policy_arn": arn}),
+    );
     let other_want = desired(
         &RolePolicyAttachment,
         &stack,
@@ -421,8 +437,18 @@ async fn policy_and_attachment_wait_for_a_role_that_appears_a_moment_later() {
         "iam_role_policy.p",
         json!({"role": role_name, "name": "p", "policy": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}}),
     );
-    let att_want = desired(&RolePolicyAttachment, &stack, "iam_role_policy_attachment.a", json!({"role": role_name, "policy_arn": arn}));
-    let role_want = desired(&Role, &stack, "iam_role.late", json!({"name": role_name, "assume_role_policy": trust_table("ec2.amazonaws.com")}));
+    let att_want = desired(
+        &RolePolicyAttachment,
+        &stack,
+        "iam_role_policy_attachment.a",
+        json!({"role": role_name, "policy_arn": arn}),
+    );
+    let role_want = desired(
+        &Role,
+        &stack,
+        "iam_role.late",
+        json!({"name": role_name, "assume_role_policy": trust_table("ec2.amazonaws.com")}),
+    );
     let (pol_cp, att_cp) = (RecordingCheckpoint::new(), RecordingCheckpoint::new());
     let late_role = async {
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
@@ -461,8 +487,13 @@ async fn data_sources() {
     assert!(calls.is_empty(), "region makes no call: {calls:?}");
     assert_eq!(s(&here, "name"), REGION);
     assert_eq!(s(&here, "endpoint"), format!("ec2.{REGION}.amazonaws.com"));
-    let by_endpoint =
-        Region.read(&cx, &attrs_from_json(&serde_json::from_value(json!({"endpoint": "ec2.eu-west-1.amazonaws.com"})).unwrap())).await.unwrap();
+    let by_endpoint = Region
+        .read(
+            &cx,
+            &attrs_from_json(&serde_json::from_value(json!({"endpoint": "ec2.eu-west-1.amazonaws.com"})).unwrap()),
+        )
+        .await
+        .unwrap();
     assert_eq!(s(&by_endpoint, "name"), "eu-west-1");
     let mismatch = json!({"name": "us-west-2", "endpoint": "ec2.eu-west-1.amazonaws.com"});
     assert!(Region.read(&cx, &attrs_from_json(&serde_json::from_value(mismatch).unwrap())).await.is_err());
@@ -471,14 +502,21 @@ async fn data_sources() {
     let role = Role
         .create(
             &cx,
-            &desired(&Role, &stack, "iam_role.ds", json!({"name": name, "assume_role_policy": trust_json("ec2.amazonaws.com"), "description": "ds"})),
+            &desired(
+                &Role,
+                &stack,
+                "iam_role.ds",
+                json!({"name": name, "assume_role_policy": trust_json("ec2.amazonaws.com"), "description": "ds"}),
+            ),
             &RoleProbe::new(),
         )
         .await
         .unwrap();
     let args = attrs_from_json(&serde_json::from_value(json!({"name": name})).unwrap());
     let ds = RoleDataSource.read(&cx, &args).await.unwrap();
-    for k in ["id", "arn", "unique_id", "path", "assume_role_policy", "description", "create_date", "max_session_duration"] {
+    for k in
+        ["id", "arn", "unique_id", "path", "assume_role_policy", "description", "create_date", "max_session_duration"]
+    {
         assert_eq!(ds.get(k), role.get(k), "data iam_role.{k}");
     }
     assert_eq!(s(&ds, "permissions_boundary"), "");
@@ -578,7 +616,8 @@ fn stack_roles(iam: &aws_sdk_iam::Client, stack: &str) -> BTreeMap<String, (Vec<
         .filter(|r| r.tags().iter().any(|t| t.key() == TAG_STACK && t.value() == stack))
         .map(|r| {
             let inline = r.role_policy_list().iter().filter_map(|p| p.policy_name()).map(str::to_owned).collect();
-            let attached = r.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_owned).collect();
+            let attached =
+                r.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_owned).collect();
             (r.role_name().unwrap().to_owned(), (inline, attached))
         })
         .collect()
@@ -603,7 +642,10 @@ fn killed_at_every_operation_boundary_the_reapply_converges() {
             break;
         }
         assert!(out.stderr.contains(&format!("crash point {n} reached")), "boundary {n}:\n{out}");
-        let context = format!("killed at boundary {n} ({})", out.stderr.lines().find(|l| l.contains("crash point")).unwrap_or(""));
+        let context = format!(
+            "killed at boundary {n} ({})",
+            out.stderr.lines().find(|l| l.contains("crash point")).unwrap_or("")
+        );
         let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cli.lock_path()).unwrap()).unwrap();
         cli.ok(&["force-unlock", lock["id"].as_str().unwrap()]);
         let again = cli.run(&["apply", "--auto-approve"]);

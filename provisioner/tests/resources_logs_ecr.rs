@@ -504,8 +504,9 @@ fn load(text: &str) -> Result<provisioner::lang::Config, String> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.toml"), text).unwrap();
     // The message and its hint (`help`), as the CLI prints them.
-    provisioner::lang::load(dir.path(), &provisioner::resource::Registry::builtin())
-        .map_err(|d| d.0.iter().map(|x| format!("{x} {}", x.help.clone().unwrap_or_default())).collect::<Vec<_>>().join("\n"))
+    provisioner::lang::load(dir.path(), &provisioner::resource::Registry::builtin()).map_err(|d| {
+        d.0.iter().map(|x| format!("{x} {}", x.help.clone().unwrap_or_default())).collect::<Vec<_>>().join("\n")
+    })
 }
 
 #[test]

@@ -19,14 +19,17 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-const HEADER: &str = "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
+const HEADER: &str =
+    "[stack]\nname = \"__STACK__\"\n\n[backend]\ntype = \"local\"\npath = \".provisioner/state.json\"\n\n";
 
 fn rds(cli: &Cli) -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(&common::sdk_config(cli.moto))
 }
 
 fn describe(cli: &Cli, id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
-    block_on(rds(cli).describe_db_instances().db_instance_identifier(id).send()).ok().map(|o| o.db_instances()[0].clone())
+    block_on(rds(cli).describe_db_instances().db_instance_identifier(id).send())
+        .ok()
+        .map(|o| o.db_instances()[0].clone())
 }
 
 /// The full stack: network, subnet group, parameter group, instance. `extra`: appended to the instance block.
@@ -96,7 +99,11 @@ struct Names {
 
 impl Names {
     fn new(prefix: &str) -> Names {
-        Names { subnets: unique(&format!("{prefix}-subnets")), params: unique(&format!("{prefix}-pg")), db: unique(&format!("{prefix}-db")) }
+        Names {
+            subnets: unique(&format!("{prefix}-subnets")),
+            params: unique(&format!("{prefix}-pg")),
+            db: unique(&format!("{prefix}-db")),
+        }
     }
 }
 
@@ -117,14 +124,17 @@ fn a_postgres_instance_with_its_groups_applies_replans_empty_modifies_through_pe
     // Verified from outside.
     let client = rds(&cli);
     let groups = block_on(client.describe_db_subnet_groups().db_subnet_group_name(&n.subnets).send()).unwrap();
-    let mut subnets: Vec<&str> = groups.db_subnet_groups()[0].subnets().iter().filter_map(|s| s.subnet_identifier()).collect();
+    let mut subnets: Vec<&str> =
+        groups.db_subnet_groups()[0].subnets().iter().filter_map(|s| s.subnet_identifier()).collect();
     subnets.sort();
     let mut want = vec![cli.id("subnet.a"), cli.id("subnet.b")];
     want.sort();
     assert_eq!(subnets, want);
     assert_eq!(groups.db_subnet_groups()[0].db_subnet_group_description(), Some("Managed by provisioner"));
-    let params = block_on(client.describe_db_parameters().db_parameter_group_name(&n.params).source("user").send()).unwrap();
-    let set: Vec<(&str, &str)> = params.parameters().iter().filter_map(|p| Some((p.parameter_name()?, p.parameter_value()?))).collect();
+    let params =
+        block_on(client.describe_db_parameters().db_parameter_group_name(&n.params).source("user").send()).unwrap();
+    let set: Vec<(&str, &str)> =
+        params.parameters().iter().filter_map(|p| Some((p.parameter_name()?, p.parameter_value()?))).collect();
     assert_eq!(set, [("rds.force_ssl", "1")]);
     let db = describe(&cli, &n.db).unwrap();
     assert_eq!(db.db_instance_status(), Some("available"));
@@ -141,7 +151,10 @@ fn a_postgres_instance_with_its_groups_applies_replans_empty_modifies_through_pe
     assert_eq!(a["engine_version_actual"], "16.4");
     assert_eq!(a["status"], "available");
     assert!(a["endpoint"].as_str().is_some_and(|e| e.ends_with(":5432")), "{a:#}");
-    assert!(a.get("password_wo").is_none() && !cli.read(".provisioner/state.json").contains("\"password\""), "no password in state");
+    assert!(
+        a.get("password_wo").is_none() && !cli.read(".provisioner/state.json").contains("\"password\""),
+        "no password in state"
+    );
 
     // A no-op plan: one describe per type, plus the groups' parameters and tags.
     let plan = cli.json(&[0], &["plan", "--detailed-exitcode"]);
@@ -190,7 +203,8 @@ fn a_postgres_instance_with_its_groups_applies_replans_empty_modifies_through_pe
     // A parameter removed from the configuration is reset.
     cli.edit("main.toml", "parameter = [{ name = \"rds.force_ssl\", value = \"1\" }]", "parameter = []");
     cli.apply();
-    let params = block_on(client.describe_db_parameters().db_parameter_group_name(&n.params).source("user").send()).unwrap();
+    let params =
+        block_on(client.describe_db_parameters().db_parameter_group_name(&n.params).source("user").send()).unwrap();
     assert!(params.parameters().is_empty(), "{params:?}");
     cli.expect(0, &["plan", "--detailed-exitcode"]);
 
@@ -244,7 +258,10 @@ fn configuration_mistakes_fail_at_plan_located_with_hints() {
     assert!(all.contains("skip_final_snapshot = true"), "says how:\n{all}");
     assert!(all.contains("nothing was sent to AWS"), "{all}");
 
-    cli.write("main.toml", &body("skip_final_snapshot = true\nmanage_master_user_password = true\npassword_wo = \"hunter2-secret\""));
+    cli.write(
+        "main.toml",
+        &body("skip_final_snapshot = true\nmanage_master_user_password = true\npassword_wo = \"hunter2-secret\""),
+    );
     let all = cli.expect(1, &["plan"]).all();
     assert!(all.contains("exclude each other") && !all.contains("hunter2-secret"), "{all}");
 
@@ -431,7 +448,9 @@ fn import_takes_the_identifier_and_the_group_names() {
     write_full(&cli, &n, "16.4", 7, "");
     cli.apply();
     cli.ok(&["state", "rm", "db_instance.main", "db_subnet_group.main", "db_parameter_group.main"]);
-    for (addr, id) in [("db_subnet_group.main", &n.subnets), ("db_parameter_group.main", &n.params), ("db_instance.main", &n.db)] {
+    for (addr, id) in
+        [("db_subnet_group.main", &n.subnets), ("db_parameter_group.main", &n.params), ("db_instance.main", &n.db)]
+    {
         let out = cli.ok(&["import", addr, id]);
         assert!(out.stdout.contains("Import successful"), "{out}");
         assert_eq!(cli.id(addr), *id);
@@ -472,7 +491,10 @@ fn a_major_only_engine_version_is_no_drift() {
     assert_eq!(a["engine_version"], "16", "{a:#}");
     assert_eq!(a["engine_version_actual"], "16.4", "{a:#}");
     let out = cli.expect(0, &["plan", "--detailed-exitcode"]);
-    assert!(!out.stdout.contains("changed outside"), "a minor version under the configured major is no drift either:\n{out}");
+    assert!(
+        !out.stdout.contains("changed outside"),
+        "a minor version under the configured major is no drift either:\n{out}"
+    );
     cli.destroy();
 }
 
@@ -484,7 +506,10 @@ fn deletion_protection_is_refused_at_plan_with_a_hint() {
     write_lone(&cli, &id, 7, "deletion_protection = true");
     cli.apply();
     let all = cli.expect(1, &["destroy", "--auto-approve"]).all();
-    assert!(all.contains(&format!("DB instance {id} has deletion_protection enabled; AWS refuses to delete it")), "{all}");
+    assert!(
+        all.contains(&format!("DB instance {id} has deletion_protection enabled; AWS refuses to delete it")),
+        "{all}"
+    );
     assert!(all.contains("deletion_protection = false"), "{all}");
     assert!(describe(&cli, &id).is_some());
     write_lone(&cli, &id, 7, "deletion_protection = false");
@@ -565,7 +590,11 @@ fn a_write_only_password_reaches_aws_and_nothing_else() {
     let plan = cli.json(&[2], &["plan", "--detailed-exitcode", "--var", &var]);
     assert_eq!(change(&plan, "db_instance.main")["action"], "update", "{plan:#}");
     seen.push(("rotation plan", plan.to_string()));
-    let rotated = cli.command(&["-v", "apply", "--auto-approve", "--var", &var]).env("PROVISIONER_LOG", "debug").output().unwrap();
+    let rotated = cli
+        .command(&["-v", "apply", "--auto-approve", "--var", &var])
+        .env("PROVISIONER_LOG", "debug")
+        .output()
+        .unwrap();
     let log = format!("{}{}", String::from_utf8_lossy(&rotated.stdout), String::from_utf8_lossy(&rotated.stderr));
     assert!(rotated.status.success(), "{log}");
     assert!(log.contains("ModifyDBInstance"), "the rotation sends it with a modify: {log}");

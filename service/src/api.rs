@@ -57,11 +57,7 @@ struct TimeBody {
 async fn time() -> Response {
     let now = chrono::Utc::now();
     let time = now.timestamp_micros() as f64 / 1e6;
-    Json(TimeBody {
-        time,
-        iso: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
-    .into_response()
+    Json(TimeBody { time, iso: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true) }).into_response()
 }
 
 async fn stats(State(st): State<AppState>) -> Response {
@@ -75,44 +71,27 @@ async fn stats(State(st): State<AppState>) -> Response {
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        st.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
 }
 
 async fn ready(State(st): State<AppState>) -> Response {
     if !st.migrated.load(Ordering::Acquire) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database migrations not applied yet",
-        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, "database migrations not applied yet");
     }
     match st.db.ping(Duration::from_secs(2)).await {
         Ok(()) => (StatusCode::OK, "READY").into_response(),
-        Err(e) => with_detail(
-            error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
-            e,
-        ),
+        Err(e) => with_detail(error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"), e),
     }
 }
 
 async fn missing_name() -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "username is missing: use /hello/<username>",
-    )
+    error(StatusCode::BAD_REQUEST, "username is missing: use /hello/<username>")
 }
 
 /// Extracts and validates the username, or answers 400.
 #[allow(clippy::result_large_err)] // the error is the finished 400 response
 fn username(path: Result<Path<String>, PathRejection>) -> Result<String, Response> {
-    let Path(name) =
-        path.map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid username: {e}")))?;
+    let Path(name) = path.map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid username: {e}")))?;
     birthday::validate_username(&name).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
     Ok(name)
 }
@@ -124,10 +103,7 @@ fn with_detail(mut res: Response, e: impl std::fmt::Display) -> Response {
 }
 
 fn db_unavailable(e: impl std::fmt::Display) -> Response {
-    with_detail(
-        error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
-        e,
-    )
+    with_detail(error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable"), e)
 }
 
 #[derive(Deserialize)]
@@ -148,22 +124,14 @@ async fn put_hello(
     };
     let body = match body {
         Ok(b) => b,
-        Err(e) => {
-            return error(
-                e.status(),
-                format!("cannot read request body: {}", e.body_text()),
-            )
-        }
+        Err(e) => return error(e.status(), format!("cannot read request body: {}", e.body_text())),
     };
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")),
     };
     if !value.is_object() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "body must be a JSON object like {\"dateOfBirth\": \"YYYY-MM-DD\"}",
-        );
+        return error(StatusCode::BAD_REQUEST, "body must be a JSON object like {\"dateOfBirth\": \"YYYY-MM-DD\"}");
     }
     let parsed: HelloBody = match serde_json::from_value(value) {
         Ok(b) => b,
@@ -174,10 +142,7 @@ async fn put_hello(
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     if !st.migrated.load(Ordering::Acquire) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database migrations not applied yet",
-        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, "database migrations not applied yet");
     }
     match st.db.upsert_user(&name, dob).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -185,25 +150,16 @@ async fn put_hello(
     }
 }
 
-async fn get_hello(
-    State(st): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-) -> Response {
+async fn get_hello(State(st): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
     let name = match username(path) {
         Ok(n) => n,
         Err(r) => return r,
     };
     if !st.migrated.load(Ordering::Acquire) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database migrations not applied yet",
-        );
+        return error(StatusCode::SERVICE_UNAVAILABLE, "database migrations not applied yet");
     }
     match st.db.find_user(&name).await {
-        Ok(Some(dob)) => {
-            Json(json!({ "message": birthday::greeting(&name, dob, st.clock.today()) }))
-                .into_response()
-        }
+        Ok(Some(dob)) => Json(json!({ "message": birthday::greeting(&name, dob, st.clock.today()) })).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("user {name} not found")),
         Err(e) => db_unavailable(e),
     }

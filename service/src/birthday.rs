@@ -11,9 +11,7 @@ pub fn validate_username(name: &str) -> Result<(), String> {
         return Err("username must not be empty".into());
     }
     if name.len() > MAX_USERNAME_LEN {
-        return Err(format!(
-            "username must be at most {MAX_USERNAME_LEN} letters"
-        ));
+        return Err(format!("username must be at most {MAX_USERNAME_LEN} letters"));
     }
     if !name.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err("username must contain only ASCII letters A-Z and a-z".into());
@@ -28,9 +26,7 @@ pub fn parse_date_of_birth(s: &str, today: NaiveDate) -> Result<NaiveDate, Strin
     let shape_ok = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shape_ok {
         return Err(format!("dateOfBirth {s:?} is not in YYYY-MM-DD format"));
     }
@@ -41,9 +37,7 @@ pub fn parse_date_of_birth(s: &str, today: NaiveDate) -> Result<NaiveDate, Strin
         .flatten()
         .ok_or_else(|| format!("dateOfBirth {s:?} is not a valid calendar date"))?;
     if date >= today {
-        return Err(format!(
-            "dateOfBirth {s} must be a date before today ({today})"
-        ));
+        return Err(format!("dateOfBirth {s} must be a date before today ({today})"));
     }
     Ok(date)
 }
@@ -59,11 +53,7 @@ pub fn birthday_in(dob: NaiveDate, year: i32) -> NaiveDate {
 /// Days from `today` until the next birthday (0 when it is today).
 pub fn days_until_birthday(dob: NaiveDate, today: NaiveDate) -> i64 {
     let this_year = birthday_in(dob, today.year());
-    let next = if this_year >= today {
-        this_year
-    } else {
-        birthday_in(dob, today.year() + 1)
-    };
+    let next = if this_year >= today { this_year } else { birthday_in(dob, today.year() + 1) };
     (next - today).num_days()
 }
 
@@ -89,15 +79,7 @@ mod tests {
         assert!(validate_username(&"a".repeat(64)).is_ok());
         assert!(validate_username(&"a".repeat(65)).is_err());
         assert!(validate_username("").is_err());
-        for bad in [
-            "bob1",
-            "a b",
-            "é",
-            "Zoë",
-            "x'; DROP TABLE users;--",
-            "a-b",
-            "名前",
-        ] {
+        for bad in ["bob1", "a b", "é", "Zoë", "x'; DROP TABLE users;--", "a-b", "名前"] {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
     }
@@ -105,10 +87,7 @@ mod tests {
     #[test]
     fn dates() {
         let today = d("2024-06-15");
-        assert_eq!(
-            parse_date_of_birth("2000-02-29", today).unwrap(),
-            d("2000-02-29")
-        );
+        assert_eq!(parse_date_of_birth("2000-02-29", today).unwrap(), d("2000-02-29"));
         assert!(parse_date_of_birth("2024-06-14", today).is_ok());
         for bad in [
             "2024-06-15",
@@ -142,13 +121,7 @@ mod tests {
         assert_eq!(days_until_birthday(d("2000-02-29"), d("2024-02-29")), 0);
         assert_eq!(days_until_birthday(d("2000-02-29"), d("2023-03-01")), 365);
         assert_eq!(days_until_birthday(d("2000-03-01"), d("2024-02-28")), 2);
-        assert_eq!(
-            greeting("Ann", d("2000-02-29"), d("2023-02-28")),
-            "Hello, Ann! Happy birthday!"
-        );
-        assert_eq!(
-            greeting("Ann", d("2000-03-01"), d("2024-02-28")),
-            "Hello, Ann! Your birthday is in 2 day(s)"
-        );
+        assert_eq!(greeting("Ann", d("2000-02-29"), d("2023-02-28")), "Hello, Ann! Happy birthday!");
+        assert_eq!(greeting("Ann", d("2000-03-01"), d("2024-02-28")), "Hello, Ann! Your birthday is in 2 day(s)");
     }
 }

@@ -64,10 +64,7 @@ fn var(name: &str) -> Option<String> {
 fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
     match var(name) {
         None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name}={v:?} is not valid")),
+        Some(v) => v.trim().parse().map_err(|_| format!("{name}={v:?} is not valid")),
     }
 }
 

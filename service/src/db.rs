@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::config::DatabaseConfig;
 
@@ -47,13 +45,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// restarted), so that running the statement again on a fresh connection
 /// is the right answer.
 fn is_connection_error(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+    matches!(e, sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed)
+        || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
 }
 
 /// Runs `f` and, on a connection error, once more (both statements here are
@@ -77,28 +70,22 @@ impl Db {
     pub fn connect_lazy(cfg: &DatabaseConfig, pool_max: u32) -> Result<Self, DbError> {
         match cfg {
             DatabaseConfig::PostgresUrl(url) => {
-                let opts =
-                    PgConnectOptions::from_str(url).map_err(|e| DbError::Config(e.to_string()))?;
+                let opts = PgConnectOptions::from_str(url).map_err(|e| DbError::Config(e.to_string()))?;
                 Ok(Self::pg(opts, pool_max))
             }
             // PgConnectOptions::new() reads PGHOST, PGPORT, PGUSER, PGPASSWORD,
             // PGDATABASE, PGSSLMODE and PGSSLROOTCERT.
             DatabaseConfig::PostgresEnv => Ok(Self::pg(PgConnectOptions::new(), pool_max)),
             DatabaseConfig::SqliteUrl(url) => {
-                let opts = SqliteConnectOptions::from_str(url)
-                    .map_err(|e| DbError::Config(e.to_string()))?;
+                let opts = SqliteConnectOptions::from_str(url).map_err(|e| DbError::Config(e.to_string()))?;
                 Ok(Self::sqlite(opts, pool_max))
             }
             DatabaseConfig::SqliteFile(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        DbError::Config(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| DbError::Config(format!("cannot create {}: {e}", dir.display())))?;
                 }
-                Ok(Self::sqlite(
-                    SqliteConnectOptions::new().filename(path),
-                    pool_max,
-                ))
+                Ok(Self::sqlite(SqliteConnectOptions::new().filename(path), pool_max))
             }
         }
     }
@@ -159,9 +146,7 @@ impl Db {
                 Self::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
             }
         };
-        tokio::time::timeout(timeout, fut)
-            .await
-            .map_err(|_| DbError::Timeout(timeout))??;
+        tokio::time::timeout(timeout, fut).await.map_err(|_| DbError::Timeout(timeout))??;
         Ok(())
     }
 

@@ -34,31 +34,17 @@ impl FrontendState {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(3)));
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        Self {
-            api_url: api_url.trim_end_matches('/').into(),
-            client,
-        }
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(30)).build(connector);
+        Self { api_url: api_url.trim_end_matches('/').into(), client }
     }
 }
 
 /// The frontend router (without middleware).
 pub fn router(state: FrontendState) -> Router {
     Router::new()
-        .route(
-            "/",
-            get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }),
-        )
-        .route(
-            "/static/style.css",
-            get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }),
-        )
+        .route("/", get(|| async { page(INDEX_HTML, "text/html; charset=utf-8") }))
+        .route("/static/style.css", get(|| async { page(STYLE_CSS, "text/css; charset=utf-8") }))
+        .route("/static/app.js", get(|| async { page(APP_JS, "text/javascript; charset=utf-8") }))
         .route("/health", get(|| async { "OK" }))
         .route("/ready", get(ready))
         .route("/api/{*rest}", any(proxy))
@@ -71,14 +57,7 @@ pub fn router(state: FrontendState) -> Router {
 }
 
 fn page(body: &'static str, content_type: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], body).into_response()
 }
 
 /// Ready when the API answers its liveness check.
@@ -123,11 +102,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Forwards the request to the API and streams the answer back.
 async fn proxy(State(st): State<FrontendState>, req: Request) -> Response {
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let path_and_query = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let uri: Uri = match format!("{}{}", st.api_url, path_and_query).parse() {
         Ok(u) => u,
         Err(_) => return error(StatusCode::BAD_REQUEST, "invalid request path"),

@@ -11,9 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
 
@@ -40,23 +38,13 @@ impl MakeId {
     pub fn new() -> Self {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos(),
-        );
-        Self {
-            prefix: h.finish(),
-            counter: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-        }
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        Self { prefix: h.finish(), counter: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
     }
 
     /// The next id, formatted like a UUID (8-4-4-4-12 hex digits).
     pub fn next_id(&self) -> String {
-        let n = self
-            .counter
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let p = self.prefix;
         format!(
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
@@ -77,9 +65,7 @@ impl Default for MakeId {
 
 impl MakeRequestId for MakeId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        axum::http::HeaderValue::from_str(&self.next_id())
-            .ok()
-            .map(RequestId::new)
+        axum::http::HeaderValue::from_str(&self.next_id()).ok().map(RequestId::new)
     }
 }
 
@@ -90,18 +76,10 @@ impl MakeRequestId for MakeId {
 pub struct ErrorDetail(pub String);
 
 /// Wraps `router` with the production middleware stack.
-pub fn with_middleware(
-    router: Router,
-    metrics: Arc<Metrics>,
-    timeout: Duration,
-    body_limit: usize,
-) -> Router {
+pub fn with_middleware(router: Router, metrics: Arc<Metrics>, timeout: Duration, body_limit: usize) -> Router {
     router
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let metrics = metrics.clone();
             observe(metrics, req, next)
@@ -118,21 +96,13 @@ async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let span = tracing::debug_span!("request", request_id = %request_id);
     let uri = req.uri().clone();
     let res = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    let route = route
-        .as_ref()
-        .map(MatchedPath::as_str)
-        .unwrap_or("unmatched");
+    let route = route.as_ref().map(MatchedPath::as_str).unwrap_or("unmatched");
     metrics.observe(method.as_str(), route, status, elapsed);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let path = uri.path();
@@ -150,9 +120,7 @@ async fn observe(metrics: Arc<Metrics>, req: Request, next: Next) -> Response {
 pub async fn serve(app: Router, addr: std::net::SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown::signal())
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(crate::shutdown::signal()).await
 }
 
 /// `<binary> healthcheck`: exits 0 when `GET /health` on the local port
@@ -160,10 +128,7 @@ pub async fn serve(app: Router, addr: std::net::SocketAddr) -> std::io::Result<(
 /// declare a container health check without a shell or curl.
 pub fn healthcheck(default_port: u16) -> std::process::ExitCode {
     use std::io::{Read, Write};
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(default_port);
+    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(default_port);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let ok = (|| -> std::io::Result<bool> {
         let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;

@@ -8,9 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-pub const BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+pub const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Default)]
 struct Series {
@@ -44,10 +42,7 @@ impl Metrics {
             Some(v) => v,
             None => map.entry(route.to_string()).or_default(),
         };
-        let idx = match by_route
-            .iter()
-            .position(|(m, st, _)| *st == status && m == method)
-        {
+        let idx = match by_route.iter().position(|(m, st, _)| *st == status && m == method) {
             Some(i) => i,
             None => {
                 by_route.push((method.to_string(), status, Series::default()));
@@ -67,17 +62,12 @@ impl Metrics {
         let grouped = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let map: HashMap<Key, &Series> = grouped
             .iter()
-            .flat_map(|(route, v)| {
-                v.iter()
-                    .map(move |(m, st, s)| ((m.clone(), route.clone(), *st), s))
-            })
+            .flat_map(|(route, v)| v.iter().map(move |(m, st, s)| ((m.clone(), route.clone(), *st), s)))
             .collect();
         let mut keys: Vec<&Key> = map.keys().collect();
         keys.sort();
         let mut out = String::with_capacity(256 + keys.len() * 1200);
-        out.push_str(
-            "# HELP http_requests_total HTTP requests answered, by method, route and status.\n",
-        );
+        out.push_str("# HELP http_requests_total HTTP requests answered, by method, route and status.\n");
         out.push_str("# TYPE http_requests_total counter\n");
         for k in &keys {
             let s = &map[*k];
@@ -91,39 +81,22 @@ impl Metrics {
             let mut cumulative = 0;
             for (b, n) in BUCKETS.iter().zip(s.buckets.iter()) {
                 cumulative += n;
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{{l},le=\"{b}\"}} {cumulative}"
-                );
+                let _ = writeln!(out, "http_request_duration_seconds_bucket{{{l},le=\"{b}\"}} {cumulative}");
             }
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}",
-                s.count
-            );
+            let _ = writeln!(out, "http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}", s.count);
             let _ = writeln!(out, "http_request_duration_seconds_sum{{{l}}} {}", s.sum);
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_count{{{l}}} {}",
-                s.count
-            );
+            let _ = writeln!(out, "http_request_duration_seconds_count{{{l}}} {}", s.count);
         }
         out
     }
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 fn labels((method, route, status): &Key) -> String {
-    format!(
-        "method=\"{}\",route=\"{}\",status=\"{status}\"",
-        escape(method),
-        escape(route)
-    )
+    format!("method=\"{}\",route=\"{}\",status=\"{status}\"", escape(method), escape(route))
 }
 
 #[cfg(test)]
@@ -136,8 +109,7 @@ mod tests {
         m.observe("GET", "/api/time", 200, Duration::from_micros(300));
         m.observe("GET", "/api/time", 200, Duration::from_millis(3));
         let text = m.render();
-        assert!(text
-            .contains("http_requests_total{method=\"GET\",route=\"/api/time\",status=\"200\"} 2"));
+        assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/time\",status=\"200\"} 2"));
         assert!(text.contains("le=\"0.0005\"} 1"));
         assert!(text.contains("le=\"0.005\"} 2"));
         assert!(text.contains("le=\"+Inf\"} 2"));

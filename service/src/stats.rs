@@ -93,21 +93,11 @@ impl CgroupCpu {
                 return None;
             };
             if q > 0.0 && p > 0.0 && dir.join("cpu.stat").exists() {
-                return Some(Self {
-                    usage: dir.join("cpu.stat"),
-                    unit_ns: 1000.0,
-                    cpus: q / p,
-                });
+                return Some(Self { usage: dir.join("cpu.stat"), unit_ns: 1000.0, cpus: q / p });
             }
         }
         for dir in v1_dirs {
-            let read = |f: &str| {
-                std::fs::read_to_string(dir.join(f))
-                    .ok()?
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-            };
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok()?.trim().parse::<f64>().ok();
             let (Some(q), Some(p)) = (read("cpu.cfs_quota_us"), read("cpu.cfs_period_us")) else {
                 continue;
             };
@@ -115,15 +105,9 @@ impl CgroupCpu {
                 let acct = ["cpuacct.usage"]
                     .iter()
                     .map(|f| dir.join(f))
-                    .chain(std::iter::once(
-                        Path::new("/sys/fs/cgroup/cpuacct/cpuacct.usage").to_path_buf(),
-                    ))
+                    .chain(std::iter::once(Path::new("/sys/fs/cgroup/cpuacct/cpuacct.usage").to_path_buf()))
                     .find(|p| p.exists())?;
-                return Some(Self {
-                    usage: acct,
-                    unit_ns: 1.0,
-                    cpus: q / p,
-                });
+                return Some(Self { usage: acct, unit_ns: 1.0, cpus: q / p });
             }
         }
         None
@@ -135,11 +119,7 @@ impl CgroupCpu {
         let raw = if self.unit_ns == 1.0 {
             text.trim().parse::<f64>().ok()?
         } else {
-            text.lines()
-                .find_map(|l| l.strip_prefix("usage_usec "))?
-                .trim()
-                .parse::<f64>()
-                .ok()?
+            text.lines().find_map(|l| l.strip_prefix("usage_usec "))?.trim().parse::<f64>().ok()?
         };
         Some(raw * self.unit_ns)
     }
@@ -149,68 +129,55 @@ impl CgroupCpu {
 pub fn spawn_sampler(interval: Duration) -> Arc<Stats> {
     let stats = Arc::new(Stats::default());
     let out = stats.clone();
-    let spawned = std::thread::Builder::new()
-        .name("stats-sampler".into())
-        .spawn(move || {
-            let mut sys = System::new();
-            let cgroup_cpu = CgroupCpu::detect();
-            let mut last = cgroup_cpu
-                .as_ref()
-                .and_then(|c| c.usage_ns().map(|u| (Instant::now(), u)));
-            sys.refresh_cpu_usage();
-            loop {
-                std::thread::sleep(interval);
-                // CPU
-                let mut cpu = None;
-                if let (Some(cg), Some((t0, u0))) = (&cgroup_cpu, last) {
-                    if let Some(u1) = cg.usage_ns() {
-                        let t1 = Instant::now();
-                        let wall = (t1 - t0).as_nanos() as f64;
-                        if wall > 0.0 {
-                            cpu = Some(((u1 - u0) / (wall * cg.cpus) * 100.0).clamp(0.0, 100.0));
-                        }
-                        last = Some((t1, u1));
+    let spawned = std::thread::Builder::new().name("stats-sampler".into()).spawn(move || {
+        let mut sys = System::new();
+        let cgroup_cpu = CgroupCpu::detect();
+        let mut last = cgroup_cpu.as_ref().and_then(|c| c.usage_ns().map(|u| (Instant::now(), u)));
+        sys.refresh_cpu_usage();
+        loop {
+            std::thread::sleep(interval);
+            // CPU
+            let mut cpu = None;
+            if let (Some(cg), Some((t0, u0))) = (&cgroup_cpu, last) {
+                if let Some(u1) = cg.usage_ns() {
+                    let t1 = Instant::now();
+                    let wall = (t1 - t0).as_nanos() as f64;
+                    if wall > 0.0 {
+                        cpu = Some(((u1 - u0) / (wall * cg.cpus) * 100.0).clamp(0.0, 100.0));
                     }
+                    last = Some((t1, u1));
                 }
-                match cpu {
-                    Some(c) => {
-                        out.cpu.store(c.to_bits(), Ordering::Relaxed);
-                        out.cpu_source
-                            .store(Source::Cgroup as u8, Ordering::Relaxed);
-                    }
-                    None => {
-                        sys.refresh_cpu_usage();
-                        let c = f64::from(sys.global_cpu_usage()).clamp(0.0, 100.0);
-                        out.cpu.store(c.to_bits(), Ordering::Relaxed);
-                        out.cpu_source.store(Source::Host as u8, Ordering::Relaxed);
-                    }
-                }
-                // RAM
-                sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
-                let host_total = sys.total_memory();
-                // cgroup_limits() needs /proc/meminfo to have been read (it is
-                // missing e.g. in a bare chroot without /proc).
-                let limits = if host_total > 0 {
-                    sys.cgroup_limits()
-                } else {
-                    None
-                };
-                let (ram, src) = match limits {
-                    Some(l) if l.total_memory > 0 && l.total_memory < host_total => {
-                        let used = l.total_memory.saturating_sub(l.free_memory);
-                        (used as f64 / l.total_memory as f64 * 100.0, Source::Cgroup)
-                    }
-                    _ if host_total > 0 => (
-                        sys.used_memory() as f64 / host_total as f64 * 100.0,
-                        Source::Host,
-                    ),
-                    _ => (0.0, Source::Host),
-                };
-                out.ram
-                    .store(ram.clamp(0.0, 100.0).to_bits(), Ordering::Relaxed);
-                out.ram_source.store(src as u8, Ordering::Relaxed);
             }
-        });
+            match cpu {
+                Some(c) => {
+                    out.cpu.store(c.to_bits(), Ordering::Relaxed);
+                    out.cpu_source.store(Source::Cgroup as u8, Ordering::Relaxed);
+                }
+                None => {
+                    sys.refresh_cpu_usage();
+                    let c = f64::from(sys.global_cpu_usage()).clamp(0.0, 100.0);
+                    out.cpu.store(c.to_bits(), Ordering::Relaxed);
+                    out.cpu_source.store(Source::Host as u8, Ordering::Relaxed);
+                }
+            }
+            // RAM
+            sys.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+            let host_total = sys.total_memory();
+            // cgroup_limits() needs /proc/meminfo to have been read (it is
+            // missing e.g. in a bare chroot without /proc).
+            let limits = if host_total > 0 { sys.cgroup_limits() } else { None };
+            let (ram, src) = match limits {
+                Some(l) if l.total_memory > 0 && l.total_memory < host_total => {
+                    let used = l.total_memory.saturating_sub(l.free_memory);
+                    (used as f64 / l.total_memory as f64 * 100.0, Source::Cgroup)
+                }
+                _ if host_total > 0 => (sys.used_memory() as f64 / host_total as f64 * 100.0, Source::Host),
+                _ => (0.0, Source::Host),
+            };
+            out.ram.store(ram.clamp(0.0, 100.0).to_bits(), Ordering::Relaxed);
+            out.ram_source.store(src as u8, Ordering::Relaxed);
+        }
+    });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the stats sampler");
     }

@@ -27,17 +27,11 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 let dir = output_dir().join("data").join(unique(label));
-                Db {
-                    envs: vec![("DATA_DIR", dir.display().to_string())],
-                    pg: None,
-                }
+                Db { envs: vec![("DATA_DIR", dir.display().to_string())], pg: None }
             }
             Backend::Postgres(server) => {
                 let (name, url) = create_pg_db(server, &format!("svc_{label}")).await;
-                Db {
-                    envs: vec![("DATABASE_URL", url)],
-                    pg: Some((server.clone(), name)),
-                }
+                Db { envs: vec![("DATABASE_URL", url)], pg: Some((server.clone(), name)) }
             }
         }
     }
@@ -96,10 +90,7 @@ async fn get_json(c: &common::Client, url: &str) -> (u16, Value) {
     let r = c.get(url).send().await.unwrap();
     let status = r.status().as_u16();
     let text = r.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
 async fn status_codes(backend: Backend) {
@@ -115,19 +106,14 @@ async fn status_codes(backend: Backend) {
     let (s, v) = get_json(&c, &p.url("/api/time")).await;
     assert_eq!(s, 200);
     let t = v["time"].as_f64().expect("time is a number");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
     assert!((t - now).abs() < 5.0, "time {t} vs now {now}");
     assert!(v["time"].is_f64(), "time must be a float: {v}");
 
     let (s, v) = get_json(&c, &p.url("/stats")).await;
     assert_eq!(s, 200);
     for k in ["cpu", "ram"] {
-        let x = v[k]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{k} missing in {v}"));
+        let x = v[k].as_f64().unwrap_or_else(|| panic!("{k} missing in {v}"));
         assert!((0.0..=100.0).contains(&x), "{k}={x}");
     }
 
@@ -152,15 +138,10 @@ async fn status_codes(backend: Backend) {
     let r = c.get(p.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
-    assert!(
-        text.contains(
-            r#"http_requests_total{method="PUT",route="/hello/{username}",status="204"} 1"#
-        ),
-        "{text}"
-    );
+    assert!(text.contains(r#"http_requests_total{method="PUT",route="/hello/{username}",status="204"} 1"#), "{text}");
+    assert!(text.contains(r#"http_requests_total{method="GET",route="/hello/{username}",status="404"} 1"#));
     assert!(text
-        .contains(r#"http_requests_total{method="GET",route="/hello/{username}",status="404"} 1"#));
-    assert!(text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/api/time",status="200",le="+Inf"} 1"#));
+        .contains(r#"http_request_duration_seconds_bucket{method="GET",route="/api/time",status="200",le="+Inf"} 1"#));
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     db.cleanup().await;
 }
@@ -220,10 +201,7 @@ async fn bad_input_is_400(backend: Backend) {
         (r#"{"dateOfBirth":"17-05-1990"}"#.into(), "YYYY-MM-DD"),
         (r#"{"dateOfBirth":"1990-5-17"}"#.into(), "YYYY-MM-DD"),
         (r#"{"dateOfBirth":"1990/05/17"}"#.into(), "YYYY-MM-DD"),
-        (
-            r#"{"dateOfBirth":"1990-05-17T00:00:00Z"}"#.into(),
-            "YYYY-MM-DD",
-        ),
+        (r#"{"dateOfBirth":"1990-05-17T00:00:00Z"}"#.into(), "YYYY-MM-DD"),
         (r#"{"dateOfBirth":""}"#.into(), "YYYY-MM-DD"),
         (r#"{"dateOfBirth":"1990-02-30"}"#.into(), "valid"),
         (r#"{"dateOfBirth":"2001-02-29"}"#.into(), "valid"),
@@ -237,26 +215,12 @@ async fn bad_input_is_400(backend: Backend) {
         assert_eq!(s, 400, "body {body:?}: {text}");
         let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
         let err = v["error"].as_str().unwrap();
-        assert!(
-            err.contains(expect),
-            "body {body:?}: error {err:?} should mention {expect:?}"
-        );
+        assert!(err.contains(expect), "body {body:?}: error {err:?} should mention {expect:?}");
     }
     // wrong / missing content type is not a 415
-    let r = c
-        .put(p.url("/hello/Carol"))
-        .body(good)
-        .send()
-        .await
-        .unwrap();
+    let r = c.put(p.url("/hello/Carol")).body(good).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    let r = c
-        .put(p.url("/hello/Carol"))
-        .header("content-type", "text/plain")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = c.put(p.url("/hello/Carol")).header("content-type", "text/plain").body("x").send().await.unwrap();
     assert_eq!(r.status(), 400);
     // nothing bad was stored
     let (s, _) = get_json(&c, &p.url("/hello/bob")).await;
@@ -266,26 +230,12 @@ async fn bad_input_is_400(backend: Backend) {
 
 async fn upsert_updates(backend: Backend) {
     let db = Db::new(&backend, "upsert").await;
-    let p = api(
-        "api-upsert",
-        &db.with(&[("SERVICE_FAKE_TODAY", "2024-03-01")]),
-    )
-    .await;
+    let p = api("api-upsert", &db.with(&[("SERVICE_FAKE_TODAY", "2024-03-01")])).await;
     let c = client();
-    assert_eq!(
-        put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-02"}"#)
-            .await
-            .0,
-        204
-    );
+    assert_eq!(put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-02"}"#).await.0, 204);
     let (_, v) = get_json(&c, &p.url("/hello/Dave")).await;
     assert_eq!(v["message"], "Hello, Dave! Your birthday is in 1 day(s)");
-    assert_eq!(
-        put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-01"}"#)
-            .await
-            .0,
-        204
-    );
+    assert_eq!(put(&c, &p.base, "Dave", r#"{"dateOfBirth":"1980-03-01"}"#).await.0, 204);
     let (_, v) = get_json(&c, &p.url("/hello/Dave")).await;
     assert_eq!(v["message"], "Hello, Dave! Happy birthday!");
     // names are case-sensitive keys
@@ -309,10 +259,7 @@ async fn day_counts_with_pinned_clock(backend: Backend) {
                 ("Leapling", "2000-02-29", "Your birthday is in 60 day(s)"),
             ],
         ),
-        (
-            "2024-01-01",
-            &[("Silvester", "1999-12-31", "Your birthday is in 365 day(s)")],
-        ),
+        ("2024-01-01", &[("Silvester", "1999-12-31", "Your birthday is in 365 day(s)")]),
         (
             "2024-02-28",
             &[
@@ -322,10 +269,7 @@ async fn day_counts_with_pinned_clock(backend: Backend) {
         ),
         ("2024-02-29", &[("Leapb", "2000-02-29", "Happy birthday!")]),
         ("2023-02-28", &[("Leapc", "2004-02-29", "Happy birthday!")]),
-        (
-            "2023-03-01",
-            &[("Leapd", "2004-02-29", "Your birthday is in 365 day(s)")],
-        ),
+        ("2023-03-01", &[("Leapd", "2004-02-29", "Your birthday is in 365 day(s)")]),
         ("2100-02-28", &[("Leape", "2000-02-29", "Happy birthday!")]),
     ];
     for (today, users) in cases {
@@ -335,32 +279,13 @@ async fn day_counts_with_pinned_clock(backend: Backend) {
             assert_eq!(s, 204, "{today} {name}: {body}");
             let (s, v) = get_json(&c, &p.url(&format!("/hello/{name}"))).await;
             assert_eq!(s, 200);
-            assert_eq!(
-                v["message"],
-                format!("Hello, {name}! {suffix}"),
-                "today {today}, born {dob}"
-            );
+            assert_eq!(v["message"], format!("Hello, {name}! {suffix}"), "today {today}, born {dob}");
         }
         // the pinned "today" is not a valid birth date, the day before is
-        let (s, _) = put(
-            &c,
-            &p.base,
-            "Pinned",
-            &format!(r#"{{"dateOfBirth":"{today}"}}"#),
-        )
-        .await;
+        let (s, _) = put(&c, &p.base, "Pinned", &format!(r#"{{"dateOfBirth":"{today}"}}"#)).await;
         assert_eq!(s, 400);
-        let yesterday = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d")
-            .unwrap()
-            .pred_opt()
-            .unwrap();
-        let (s, _) = put(
-            &c,
-            &p.base,
-            "Pinned",
-            &format!(r#"{{"dateOfBirth":"{yesterday}"}}"#),
-        )
-        .await;
+        let yesterday = chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d").unwrap().pred_opt().unwrap();
+        let (s, _) = put(&c, &p.base, "Pinned", &format!(r#"{{"dateOfBirth":"{yesterday}"}}"#)).await;
         assert_eq!(s, 204);
         let (_, v) = get_json(&c, &p.url("/hello/Pinned")).await;
         assert_eq!(
@@ -382,36 +307,19 @@ async fn limits_and_request_ids(backend: Backend) {
     let db = Db::new(&backend, "limits").await;
     let p = api("api-limits", &db.with(&[("BODY_LIMIT_BYTES", "1024")])).await;
     let c = client();
-    let big = format!(
-        r#"{{"dateOfBirth":"1990-01-01","pad":"{}"}}"#,
-        "x".repeat(4096)
-    );
+    let big = format!(r#"{{"dateOfBirth":"1990-01-01","pad":"{}"}}"#, "x".repeat(4096));
     let (s, _) = put(&c, &p.base, "Big", &big).await;
     assert_eq!(s, 413);
     let r = c.get(p.url("/health")).send().await.unwrap();
-    let id = r
-        .headers()
-        .get("x-request-id")
-        .expect("request id")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = r.headers().get("x-request-id").expect("request id").to_str().unwrap().to_string();
     assert_eq!(id.len(), 36, "uuid request id: {id}");
-    let r = c
-        .get(p.url("/hello/Unknown"))
-        .header("x-request-id", "test-req-42")
-        .send()
-        .await
-        .unwrap();
+    let r = c.get(p.url("/hello/Unknown")).header("x-request-id", "test-req-42").send().await.unwrap();
     assert_eq!(r.headers()["x-request-id"], "test-req-42");
     assert_eq!(r.status(), 404);
     // the access log line (debug level in tests) carries the request id
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = p.log_text();
-    let line = log
-        .lines()
-        .find(|l| l.contains("test-req-42"))
-        .unwrap_or_else(|| panic!("no log line:\n{log}"));
+    let line = log.lines().find(|l| l.contains("test-req-42")).unwrap_or_else(|| panic!("no log line:\n{log}"));
     let v: Value = serde_json::from_str(line).expect("JSON log line");
     assert_eq!(v["span"]["request_id"], "test-req-42");
     assert_eq!(v["fields"]["status"], 404);
@@ -422,12 +330,7 @@ async fn graceful_shutdown(backend: Backend) {
     let db = Db::new(&backend, "shutdown").await;
     let mut p = api("api-shutdown", &db.with(&[])).await;
     let code = p.terminate(Duration::from_secs(10));
-    assert_eq!(
-        code,
-        Some(0),
-        "api must exit 0 on SIGTERM; log:\n{}",
-        p.log_text()
-    );
+    assert_eq!(code, Some(0), "api must exit 0 on SIGTERM; log:\n{}", p.log_text());
     assert!(p.log_text().contains("api stopped"));
     db.cleanup().await;
 }
@@ -440,31 +343,14 @@ async fn sqlite_default_data_dir_and_url() {
     drop(p);
     let file = output_dir().join("data").join(unique("url")).join("x.db");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let p = api(
-        "api-sqliteurl",
-        &[("DATABASE_URL", format!("sqlite://{}", file.display()))],
-    )
-    .await;
-    assert_eq!(
-        put(
-            &client(),
-            &p.base,
-            "Erin",
-            r#"{"dateOfBirth":"1990-01-01"}"#
-        )
-        .await
-        .0,
-        204
-    );
+    let p = api("api-sqliteurl", &[("DATABASE_URL", format!("sqlite://{}", file.display()))]).await;
+    assert_eq!(put(&client(), &p.base, "Erin", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
     assert!(file.exists());
 }
 
 #[tokio::test]
 async fn bad_configuration_exits_2() {
-    let out = std::process::Command::new(common::bin("api"))
-        .env("DATABASE_URL", "mysql://nope")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(common::bin("api")).env("DATABASE_URL", "mysql://nope").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
@@ -487,24 +373,13 @@ async fn postgres_env_vars_and_tls() {
     ];
     let p = api("api-pgenv", &envs).await;
     let c = client();
-    assert_eq!(
-        put(&c, &p.base, "Frank", r#"{"dateOfBirth":"1990-01-01"}"#)
-            .await
-            .0,
-        204
-    );
+    assert_eq!(put(&c, &p.base, "Frank", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
     drop(p);
     // the same data through a URL with sslmode=require
-    let tls_url = format!(
-        "{}{}sslmode=require",
-        url,
-        if url.contains('?') { "&" } else { "?" }
-    );
+    let tls_url = format!("{}{}sslmode=require", url, if url.contains('?') { "&" } else { "?" });
     let p = api("api-pgtls", &[("DATABASE_URL", tls_url)]).await;
     assert_eq!(get_json(&c, &p.url("/hello/Frank")).await.0, 200);
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
     let ssl: Vec<(bool,)> = sqlx::query_as(
         "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid \
          WHERE a.application_name = 'service-api' AND a.datname = current_database()",
@@ -512,10 +387,7 @@ async fn postgres_env_vars_and_tls() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert!(
-        !ssl.is_empty() && ssl.iter().all(|(s,)| *s),
-        "api connections use TLS: {ssl:?}"
-    );
+    assert!(!ssl.is_empty() && ssl.iter().all(|(s,)| *s), "api connections use TLS: {ssl:?}");
     drop(conn);
     drop(p);
     drop_pg_db(&server, &name).await;
@@ -530,38 +402,17 @@ async fn postgres_concurrent_migrations() {
     };
     let (name, url) = create_pg_db(&server, "svc_mig").await;
     let procs: Vec<_> = (0..4)
-        .map(|i| {
-            common::spawn(
-                &common::bin("api"),
-                &format!("api-mig{i}"),
-                &[("DATABASE_URL", url.clone())],
-            )
-        })
+        .map(|i| common::spawn(&common::bin("api"), &format!("api-mig{i}"), &[("DATABASE_URL", url.clone())]))
         .collect();
     for p in &procs {
         wait_status(&p.url("/ready"), 200, Duration::from_secs(30)).await;
     }
     let c = client();
-    assert_eq!(
-        put(
-            &c,
-            &procs[0].base,
-            "Grace",
-            r#"{"dateOfBirth":"1990-01-01"}"#
-        )
-        .await
-        .0,
-        204
-    );
+    assert_eq!(put(&c, &procs[0].base, "Grace", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
     assert_eq!(get_json(&c, &procs[3].url("/hello/Grace")).await.0, 200);
     drop(procs);
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
     assert_eq!(n, 1);
     drop(conn);
     drop_pg_db(&server, &name).await;
@@ -580,20 +431,12 @@ async fn postgres_outage_and_recovery() {
     let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
     let upstream = format!("{}:{}", opts.get_host(), opts.get_port());
     let proxy = TcpProxy::start(upstream).await;
-    let proxied = url.replacen(
-        &format!("{}:{}", opts.get_host(), opts.get_port()),
-        &format!("127.0.0.1:{}", proxy.port),
-        1,
-    );
+    let proxied =
+        url.replacen(&format!("{}:{}", opts.get_host(), opts.get_port()), &format!("127.0.0.1:{}", proxy.port), 1);
     assert_ne!(proxied, url, "URL must name host:port explicitly");
     let p = api("api-outage", &[("DATABASE_URL", proxied)]).await;
     let c = client();
-    assert_eq!(
-        put(&c, &p.base, "Heidi", r#"{"dateOfBirth":"1990-01-01"}"#)
-            .await
-            .0,
-        204
-    );
+    assert_eq!(put(&c, &p.base, "Heidi", r#"{"dateOfBirth":"1990-01-01"}"#).await.0, 204);
 
     proxy.cut();
     wait_status(&p.url("/ready"), 503, Duration::from_secs(15)).await;
@@ -609,21 +452,9 @@ async fn postgres_outage_and_recovery() {
     let w: Value = serde_json::from_str(line).unwrap();
     assert_eq!(w["level"], "WARN");
     assert_eq!(w["fields"]["status"], 503);
-    assert!(
-        w["fields"]["request_id"]
-            .as_str()
-            .is_some_and(|r| r.len() == 36),
-        "{line}"
-    );
-    assert!(
-        w["fields"]["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{line}"
-    );
-    assert_eq!(
-        c.get(p.url("/health")).send().await.unwrap().status(),
-        200,
-        "liveness does not need the DB"
-    );
+    assert!(w["fields"]["request_id"].as_str().is_some_and(|r| r.len() == 36), "{line}");
+    assert!(w["fields"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{line}");
+    assert_eq!(c.get(p.url("/health")).send().await.unwrap().status(), 200, "liveness does not need the DB");
     // bad input is still 400, not a database error
     assert_eq!(get_json(&c, &p.url("/hello/h1")).await.0, 400);
 
@@ -676,12 +507,7 @@ impl TcpProxy {
                 });
             }
         });
-        Self {
-            port,
-            up,
-            generation,
-            task,
-        }
+        Self { port, up, generation, task }
     }
 
     fn cut(&self) {
@@ -702,11 +528,7 @@ impl Drop for TcpProxy {
 
 #[test]
 fn clock_env_is_documented() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .unwrap_or_default();
-    assert!(
-        readme.contains(service::clock::FAKE_TODAY_ENV),
-        "README documents the test clock"
-    );
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap_or_default();
+    assert!(readme.contains(service::clock::FAKE_TODAY_ENV), "README documents the test clock");
     let _ = json!({});
 }

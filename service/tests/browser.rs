@@ -28,15 +28,12 @@ impl Drop for Driver {
 }
 
 async fn text(c: &fantoccini::Client, id: &str) -> String {
-    c.execute(
-        "return document.getElementById(arguments[0]).textContent",
-        vec![json!(id)],
-    )
-    .await
-    .unwrap()
-    .as_str()
-    .unwrap_or_default()
-    .to_string()
+    c.execute("return document.getElementById(arguments[0]).textContent", vec![json!(id)])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Clicks element `id`.
@@ -45,12 +42,7 @@ async fn click(c: &fantoccini::Client, id: &str) {
 }
 
 /// Polls `check` on element `id`'s text until it holds; returns that text.
-async fn wait_text(
-    c: &fantoccini::Client,
-    id: &str,
-    what: &str,
-    check: impl Fn(&str) -> bool,
-) -> String {
+async fn wait_text(c: &fantoccini::Client, id: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let t = text(c, id).await;
@@ -68,17 +60,9 @@ async fn shot(c: &fantoccini::Client, width: u32, name: &str) {
     c.set_window_size(width, 1000).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     // no horizontal scrolling at this width
-    let overflow: Value = c
-        .execute(
-            "return document.documentElement.scrollWidth - window.innerWidth",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert!(
-        overflow.as_i64().unwrap_or(0) <= 0,
-        "page overflows horizontally at {width}px: {overflow}"
-    );
+    let overflow: Value =
+        c.execute("return document.documentElement.scrollWidth - window.innerWidth", vec![]).await.unwrap();
+    assert!(overflow.as_i64().unwrap_or(0) <= 0, "page overflows horizontally at {width}px: {overflow}");
     let png = c.screenshot().await.unwrap();
     let dir = output_dir().join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -89,32 +73,17 @@ async fn shot(c: &fantoccini::Client, width: u32, name: &str) {
 async fn dashboard_in_headless_chromium() {
     let required = std::env::var("SERVICE_TEST_BROWSER").is_ok_and(|v| v == "1");
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        assert!(
-            !required,
-            "SERVICE_TEST_BROWSER=1 but chromium/chromedriver are not installed"
-        );
+        assert!(!required, "SERVICE_TEST_BROWSER=1 but chromium/chromedriver are not installed");
         eprintln!("chromium or chromedriver missing: skipping the browser test");
         return;
     }
     let data = output_dir().join("data").join(unique("browser"));
-    let api = spawn(
-        &common::bin("api"),
-        "browser-api",
-        &[("DATA_DIR", data.display().to_string())],
-    );
+    let api = spawn(&common::bin("api"), "browser-api", &[("DATA_DIR", data.display().to_string())]);
     common::wait_status(&api.url("/ready"), 200, Duration::from_secs(20)).await;
-    let fe = spawn(
-        &common::bin("frontend"),
-        "browser-frontend",
-        &[("API_URL", api.base.clone())],
-    );
+    let fe = spawn(&common::bin("frontend"), "browser-frontend", &[("API_URL", api.base.clone())]);
     common::wait_status(&fe.url("/ready"), 200, Duration::from_secs(20)).await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let _driver = Driver(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -157,57 +126,31 @@ async fn dashboard_in_headless_chromium() {
     assert_eq!(c.title().await.unwrap(), "Service dashboard");
 
     // the clock ticks and is synced from /api/time
-    wait_text(&c, "clock-sync", "synced with the server", |t| {
-        t.starts_with("synced with server")
-    })
-    .await;
-    let t1 = wait_text(&c, "clock", "shows a time", |t| {
-        t.ends_with(" UTC") && !t.starts_with("--")
-    })
-    .await;
+    wait_text(&c, "clock-sync", "synced with the server", |t| t.starts_with("synced with server")).await;
+    let t1 = wait_text(&c, "clock", "shows a time", |t| t.ends_with(" UTC") && !t.starts_with("--")).await;
     let t2 = wait_text(&c, "clock", "keeps ticking", |t| t != t1).await;
     assert_ne!(t1, t2);
     assert_eq!(text(&c, "api-status").await, "API online");
 
     // CPU and RAM come from /stats and refresh
-    let s1 = wait_text(&c, "stats-updated", "stats arrive", |t| {
-        t.starts_with("sample #")
-    })
-    .await;
-    wait_text(&c, "stats-updated", "stats refresh", |t| {
-        t != s1 && t.starts_with("sample #")
-    })
-    .await;
+    let s1 = wait_text(&c, "stats-updated", "stats arrive", |t| t.starts_with("sample #")).await;
+    wait_text(&c, "stats-updated", "stats refresh", |t| t != s1 && t.starts_with("sample #")).await;
     for id in ["cpu-value", "ram-value"] {
         let v = text(&c, id).await;
-        assert!(
-            v.ends_with('%') && v.trim_end_matches('%').parse::<f64>().is_ok(),
-            "{id}: {v}"
-        );
+        assert!(v.ends_with('%') && v.trim_end_matches('%').parse::<f64>().is_ok(), "{id}: {v}");
     }
 
     // client-side validation
-    c.find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys("Bad Name1")
-        .await
-        .unwrap();
+    c.find(Locator::Id("name")).await.unwrap().send_keys("Bad Name1").await.unwrap();
     click(&c, "lookup").await;
-    wait_text(&c, "result", "rejects a bad name", |t| {
-        t.contains("1 to 64 letters")
-    })
-    .await;
+    wait_text(&c, "result", "rejects a bad name", |t| t.contains("1 to 64 letters")).await;
 
     // unknown user
     let name_field = c.find(Locator::Id("name")).await.unwrap();
     name_field.clear().await.unwrap();
     name_field.send_keys("Browsertester").await.unwrap();
     click(&c, "lookup").await;
-    wait_text(&c, "result", "reports an unknown user", |t| {
-        t.contains("No birthday saved for Browsertester")
-    })
-    .await;
+    wait_text(&c, "result", "reports an unknown user", |t| t.contains("No birthday saved for Browsertester")).await;
 
     // save a birthday: the page saves it then shows the API's message
     let today = chrono::Utc::now().date_naive();
@@ -220,37 +163,18 @@ async fn dashboard_in_headless_chromium() {
     .await
     .unwrap();
     click(&c, "save").await;
-    let msg = wait_text(&c, "result", "shows the greeting", |t| {
-        t.starts_with("Hello, Browsertester!")
-    })
-    .await;
+    let msg = wait_text(&c, "result", "shows the greeting", |t| t.starts_with("Hello, Browsertester!")).await;
     assert_eq!(msg, expect);
-    let class: Value = c
-        .execute("return document.getElementById('result').className", vec![])
-        .await
-        .unwrap();
+    let class: Value = c.execute("return document.getElementById('result').className", vec![]).await.unwrap();
     assert_eq!(class, "result ok");
 
     // a future date is refused by the API and its error shown
     let future = (today + chrono::Days::new(10)).to_string();
-    c.execute(
-        "document.getElementById('dob').value = arguments[0];",
-        vec![json!(future)],
-    )
-    .await
-    .unwrap();
+    c.execute("document.getElementById('dob').value = arguments[0];", vec![json!(future)]).await.unwrap();
     click(&c, "save").await;
-    wait_text(&c, "result", "shows the API error", |t| {
-        t.contains("before today")
-    })
-    .await;
+    wait_text(&c, "result", "shows the API error", |t| t.contains("before today")).await;
     // restore the form and the greeting for the screenshots
-    c.execute(
-        "document.getElementById('dob').value = arguments[0];",
-        vec![json!(dob.to_string())],
-    )
-    .await
-    .unwrap();
+    c.execute("document.getElementById('dob').value = arguments[0];", vec![json!(dob.to_string())]).await.unwrap();
     click(&c, "lookup").await;
     wait_text(&c, "result", "shows the greeting again", |t| t == expect).await;
 

@@ -17,23 +17,11 @@ fn env_of(svc: &Value) -> std::collections::BTreeMap<String, String> {
     match &svc["environment"] {
         Value::Object(m) => m
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string()),
-                )
-            })
+            .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
             .collect(),
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|v| {
-                v.as_str()?
-                    .split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
-            .collect(),
+        Value::Array(a) => {
+            a.iter().filter_map(|v| v.as_str()?.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect()
+        }
         _ => Default::default(),
     }
 }
@@ -41,17 +29,12 @@ fn env_of(svc: &Value) -> std::collections::BTreeMap<String, String> {
 fn ports(svc: &Value) -> BTreeSet<String> {
     svc["ports"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }
 
 fn exposed(dockerfile: &str) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(format!("{}/{dockerfile}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text = std::fs::read_to_string(format!("{}/{dockerfile}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     text.lines()
         .filter_map(|l| l.strip_prefix("EXPOSE "))
         .flat_map(|p| p.split_whitespace().map(str::to_string))
@@ -59,10 +42,7 @@ fn exposed(dockerfile: &str) -> Vec<String> {
 }
 
 fn healthy_dependency(svc: &Value, on: &str) {
-    assert_eq!(
-        svc["depends_on"][on]["condition"], "service_healthy",
-        "depends on healthy {on}: {svc}"
-    );
+    assert_eq!(svc["depends_on"][on]["condition"], "service_healthy", "depends on healthy {on}: {svc}");
 }
 
 #[test]
@@ -74,21 +54,11 @@ fn services_ports_and_wiring() {
 
     // postgres
     let pg = &c["services"]["postgres"];
-    assert!(
-        pg["image"].as_str().unwrap().starts_with("postgres:"),
-        "official postgres image"
-    );
+    assert!(pg["image"].as_str().unwrap().starts_with("postgres:"), "official postgres image");
     let pg_env = env_of(pg);
-    let (user, password, db) = (
-        &pg_env["POSTGRES_USER"],
-        &pg_env["POSTGRES_PASSWORD"],
-        &pg_env["POSTGRES_DB"],
-    );
+    let (user, password, db) = (&pg_env["POSTGRES_USER"], &pg_env["POSTGRES_PASSWORD"], &pg_env["POSTGRES_DB"]);
     assert!(pg["healthcheck"]["test"].to_string().contains("pg_isready"));
-    assert!(
-        pg["volumes"].as_array().is_some_and(|v| !v.is_empty()),
-        "postgres data on a volume"
-    );
+    assert!(pg["volumes"].as_array().is_some_and(|v| !v.is_empty()), "postgres data on a volume");
     assert!(c["volumes"].as_object().is_some_and(|v| !v.is_empty()));
 
     // api talks to postgres with those credentials
@@ -101,22 +71,10 @@ fn services_ports_and_wiring() {
         "DATABASE_URL matches the postgres service"
     );
     healthy_dependency(api, "postgres");
-    let api_port = api_env
-        .get("PORT")
-        .cloned()
-        .unwrap_or_else(|| "8080".into());
-    assert!(
-        exposed("Dockerfile.api").contains(&api_port),
-        "Dockerfile.api exposes {api_port}"
-    );
-    assert!(
-        ports(api).contains(&format!("8080:{api_port}")),
-        "api published: {:?}",
-        ports(api)
-    );
-    assert!(api["healthcheck"]["test"]
-        .to_string()
-        .contains("healthcheck"));
+    let api_port = api_env.get("PORT").cloned().unwrap_or_else(|| "8080".into());
+    assert!(exposed("Dockerfile.api").contains(&api_port), "Dockerfile.api exposes {api_port}");
+    assert!(ports(api).contains(&format!("8080:{api_port}")), "api published: {:?}", ports(api));
+    assert!(api["healthcheck"]["test"].to_string().contains("healthcheck"));
     assert_eq!(api["build"]["dockerfile"], "Dockerfile.api");
 
     // frontend forwards to the api service
@@ -126,21 +84,13 @@ fn services_ports_and_wiring() {
     healthy_dependency(fe, "api");
     let fe_port = fe_env.get("PORT").cloned().unwrap_or_else(|| "3000".into());
     assert!(exposed("Dockerfile.frontend").contains(&fe_port));
-    assert!(
-        ports(fe).contains(&format!("3000:{fe_port}")),
-        "frontend published: {:?}",
-        ports(fe)
-    );
+    assert!(ports(fe).contains(&format!("3000:{fe_port}")), "frontend published: {:?}", ports(fe));
     assert_eq!(fe["build"]["dockerfile"], "Dockerfile.frontend");
 
     // images are built from contexts holding the prebuilt static binaries
     for (svc, bin) in [(api, "api"), (fe, "frontend")] {
         let ctx = svc["build"]["context"].as_str().unwrap();
-        assert_eq!(
-            ctx,
-            format!("service/target-image/{bin}"),
-            "build context of {bin}"
-        );
+        assert_eq!(ctx, format!("service/target-image/{bin}"), "build context of {bin}");
         assert!(svc["restart"].is_string());
     }
 }

@@ -49,23 +49,14 @@ fn build(bin: &str) -> Image {
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::copy(common::bin(bin), ctx.join(bin)).unwrap();
     let dockerfile = format!("Dockerfile.{bin}");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(&dockerfile),
-        ctx.join(&dockerfile),
-    )
-    .unwrap();
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join(&dockerfile), ctx.join(&dockerfile)).unwrap();
     if bin == "api" {
         std::fs::create_dir_all(ctx.join("data")).unwrap();
     }
     let tag = format!("localhost/service-{bin}:test");
-    run(podman()
-        .args(["build", "--format", "docker", "-f"])
-        .arg(ctx.join(&dockerfile))
-        .args(["-t", &tag])
-        .arg(&ctx));
+    run(podman().args(["build", "--format", "docker", "-f"]).arg(ctx.join(&dockerfile)).args(["-t", &tag]).arg(&ctx));
 
-    let inspect: Value =
-        serde_json::from_str(&run(podman().args(["image", "inspect", &tag]))).unwrap();
+    let inspect: Value = serde_json::from_str(&run(podman().args(["image", "inspect", &tag]))).unwrap();
     let config = inspect[0]["Config"].clone();
 
     let tar = work.join("rootfs.tar");
@@ -74,17 +65,8 @@ fn build(bin: &str) -> Image {
     run(podman().args(["rm", &id]));
     let rootfs = work.join("rootfs");
     std::fs::create_dir_all(&rootfs).unwrap();
-    run(Command::new("tar")
-        .arg("-xpf")
-        .arg(&tar)
-        .arg("--same-owner")
-        .arg("-C")
-        .arg(&rootfs));
-    Image {
-        tag,
-        config,
-        rootfs,
-    }
+    run(Command::new("tar").arg("-xpf").arg(&tar).arg("--same-owner").arg("-C").arg(&rootfs));
+    Image { tag, config, rootfs }
 }
 
 impl Image {
@@ -97,57 +79,32 @@ impl Image {
             .as_array()
             .unwrap()
             .iter()
-            .filter_map(|e| {
-                e.as_str()?
-                    .split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
+            .filter_map(|e| e.as_str()?.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect()
     }
 
     fn check_static_scratch(&self, bin: &str, port: &str) {
         let user = self.user();
-        assert!(
-            !user.is_empty() && !user.starts_with("0") && !user.starts_with("root"),
-            "non-root user: {user:?}"
-        );
-        let ports: Vec<&String> = self.config["ExposedPorts"]
-            .as_object()
-            .expect("ExposedPorts")
-            .keys()
-            .collect();
+        assert!(!user.is_empty() && !user.starts_with("0") && !user.starts_with("root"), "non-root user: {user:?}");
+        let ports: Vec<&String> = self.config["ExposedPorts"].as_object().expect("ExposedPorts").keys().collect();
         assert_eq!(ports, vec![&format!("{port}/tcp")]);
-        assert!(
-            self.env().contains(&("PORT".into(), port.into())),
-            "PORT={port} in {:?}",
-            self.env()
-        );
+        assert!(self.env().contains(&("PORT".into(), port.into())), "PORT={port} in {:?}", self.env());
         let entry = self.entrypoint();
         assert_eq!(entry, vec![format!("/usr/local/bin/{bin}")]);
         // scratch: nothing but the binary (and the data directory)
-        assert!(
-            !self.rootfs.join("bin/sh").exists() && !self.rootfs.join("lib").exists(),
-            "no shell, no libraries"
-        );
+        assert!(!self.rootfs.join("bin/sh").exists() && !self.rootfs.join("lib").exists(), "no shell, no libraries");
         let elf = std::fs::read(self.rootfs.join(entry[0].trim_start_matches('/'))).unwrap();
         assert!(!has_interpreter(&elf), "{bin} is static (no PT_INTERP)");
     }
 
     fn entrypoint(&self) -> Vec<String> {
-        self.config["Entrypoint"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
+        self.config["Entrypoint"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
     }
 
     /// The entrypoint in a chroot as the image's user, with the image's env.
     fn command(&self, extra_env: &[(&str, String)]) -> Command {
         let mut cmd = Command::new("chroot");
-        cmd.arg(format!("--userspec={}", self.user()))
-            .arg(&self.rootfs)
-            .args(self.entrypoint());
+        cmd.arg(format!("--userspec={}", self.user())).arg(&self.rootfs).args(self.entrypoint());
         cmd.env_clear();
         for (k, v) in self.env() {
             cmd.env(k, v);
@@ -184,11 +141,7 @@ async fn images_build_and_run_from_scratch() {
     {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::metadata(&data).unwrap();
-        assert_eq!(
-            format!("{}:{}", meta.uid(), meta.gid()),
-            api.user(),
-            "/data owned by the image user"
-        );
+        assert_eq!(format!("{}:{}", meta.uid(), meta.gid()), api.user(), "/data owned by the image user");
     }
     let fe = build("frontend");
     fe.check_static_scratch("frontend", "3000");
@@ -197,10 +150,7 @@ async fn images_build_and_run_from_scratch() {
     let api_proc = spawn_with(api.command(&[]), "image-api", &[]);
     let c = client();
     let r = c.get(api_proc.url("/health")).send().await.unwrap();
-    assert_eq!(
-        (r.status().as_u16(), r.text().await.unwrap()),
-        (200, "OK".to_string())
-    );
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, "OK".to_string()));
     wait_status(&api_proc.url("/ready"), 200, Duration::from_secs(20)).await;
     let r = c
         .put(api_proc.url("/hello/Imagetest"))
@@ -210,42 +160,18 @@ async fn images_build_and_run_from_scratch() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c
-        .get(api_proc.url("/hello/Imagetest"))
-        .send()
-        .await
-        .unwrap();
+    let r = c.get(api_proc.url("/hello/Imagetest")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("Hello, Imagetest! "),
-        "{v}"
-    );
-    assert!(
-        api.rootfs.join("data/service.db").exists(),
-        "SQLite file written by the non-root user"
-    );
+    assert!(v["message"].as_str().unwrap().starts_with("Hello, Imagetest! "), "{v}");
+    assert!(api.rootfs.join("data/service.db").exists(), "SQLite file written by the non-root user");
 
     // the frontend image, forwarding to the api
-    let fe_proc = spawn_with(
-        fe.command(&[("API_URL", api_proc.base.clone())]),
-        "image-frontend",
-        &[],
-    );
+    let fe_proc = spawn_with(fe.command(&[("API_URL", api_proc.base.clone())]), "image-frontend", &[]);
     let r = c.get(fe_proc.url("/health")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     wait_status(&fe_proc.url("/ready"), 200, Duration::from_secs(20)).await;
-    let page = c
-        .get(fe_proc.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = c.get(fe_proc.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<title>Service dashboard</title>"));
     let r = c
         .put(fe_proc.url("/hello/Viafrontend"))
@@ -255,21 +181,14 @@ async fn images_build_and_run_from_scratch() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = c
-        .get(fe_proc.url("/hello/Viafrontend"))
-        .send()
-        .await
-        .unwrap();
+    let r = c.get(fe_proc.url("/hello/Viafrontend")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let r = c.get(fe_proc.url("/hello/bad1")).send().await.unwrap();
     assert_eq!(r.status(), 400, "status codes pass through the proxy");
 
     // `healthcheck` subcommand (HEALTHCHECK in the images)
     let hc = api
-        .command(&[(
-            "PORT",
-            api_proc.addr.rsplit(':').next().unwrap().to_string(),
-        )])
+        .command(&[("PORT", api_proc.addr.rsplit(':').next().unwrap().to_string())])
         .arg("healthcheck")
         .status()
         .unwrap();

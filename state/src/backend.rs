@@ -26,17 +26,12 @@ pub trait Backend: Send + Sync {
     /// The backend does NOT bump the serial: pass a snapshot from [`Snapshot::next`]
     /// (same lineage as `expected`, serial greater than the expected serial, otherwise
     /// [`StateError::InvalidSnapshot`]). The snapshot is normalized when written.
-    async fn save(&self, snapshot: &Snapshot, expected: Option<StateKey>)
-        -> Result<(), StateError>;
+    async fn save(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError>;
 
     /// Compare-and-swap write like [`Backend::save`] (refused with [`StateError::Conflict`] unless the
     /// stored state is `expected`), of a snapshot that need not succeed it: another lineage, any serial.
     /// Only for replacing a state on purpose (`state push --force`).
-    async fn replace(
-        &self,
-        snapshot: &Snapshot,
-        expected: Option<StateKey>,
-    ) -> Result<(), StateError>;
+    async fn replace(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError>;
 
     /// Take the lock or fail at once with [`StateError::Locked`] (info of the holder).
     async fn try_lock(&self, info: &LockInfo) -> Result<(), StateError>;
@@ -150,11 +145,7 @@ pub const LOCK_RETRY_INTERVAL: Duration = Duration::from_millis(250);
 /// Try to lock, retrying every ~250ms until `timeout` has passed
 /// (`Duration::ZERO` = fail at once with [`StateError::Locked`]).
 /// Errors other than `Locked` are returned immediately.
-pub async fn lock_with_timeout(
-    backend: &dyn Backend,
-    info: &LockInfo,
-    timeout: Duration,
-) -> Result<(), StateError> {
+pub async fn lock_with_timeout(backend: &dyn Backend, info: &LockInfo, timeout: Duration) -> Result<(), StateError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         match backend.try_lock(info).await {
@@ -190,10 +181,7 @@ pub async fn save_next(
 }
 
 /// Check `snapshot` against `expected` as every backend's `save` must.
-pub fn validate_successor(
-    snapshot: &Snapshot,
-    expected: Option<StateKey>,
-) -> Result<(), StateError> {
+pub fn validate_successor(snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError> {
     if snapshot.version == 0 || snapshot.version > crate::model::FORMAT_VERSION {
         return Err(StateError::UnsupportedVersion(snapshot.version));
     }

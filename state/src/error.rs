@@ -19,20 +19,11 @@ pub enum StateError {
     /// A request to a remote store (S3) failed for a reason other than a condition
     /// (`location` is e.g. `s3://bucket/key`; `message` carries the service's error code).
     #[error("{operation} {location} failed: {message}")]
-    Remote {
-        operation: String,
-        location: String,
-        message: String,
-    },
+    Remote { operation: String, location: String, message: String },
 
     /// The stored state (or lock file) could not be parsed. Never treated as "no state".
     #[error("state at {path} is corrupt (line {line}, column {column}): {message}")]
-    Corrupt {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Corrupt { path: String, line: usize, column: usize, message: String },
 
     /// Somebody else holds the lock (boxed to keep `Result<_, StateError>` small).
     /// When the holder was a process of this machine that no longer runs
@@ -47,10 +38,7 @@ pub enum StateError {
         fmt_key(.expected),
         fmt_key(.found)
     )]
-    Conflict {
-        expected: Option<StateKey>,
-        found: Option<StateKey>,
-    },
+    Conflict { expected: Option<StateKey>, found: Option<StateKey> },
 
     /// `unlock` / `force_unlock` was given an id that does not match the current lock.
     #[error("no lock with ID {id}{}", held_by_suffix(.held_by))]
@@ -185,10 +173,7 @@ fn lock_path_suffix(p: &str) -> String {
 impl StateError {
     /// Build an [`StateError::Io`] from a path-like value.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
-        StateError::Io {
-            path: path.as_ref().display().to_string(),
-            source,
-        }
+        StateError::Io { path: path.as_ref().display().to_string(), source }
     }
 
     /// A short suggestion for the user on how to proceed, if there is one.

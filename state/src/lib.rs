@@ -9,13 +9,9 @@ pub mod model;
 pub mod s3;
 pub mod workspace;
 
-pub use backend::{
-    lock_with_timeout, save_next, validate_successor, Backend, LockInfo, LOCK_RETRY_INTERVAL,
-};
+pub use backend::{lock_with_timeout, save_next, validate_successor, Backend, LockInfo, LOCK_RETRY_INTERVAL};
 pub use error::{StateError, StateKey};
 pub use local::LocalBackend;
-pub use model::{
-    CreateAttempt, Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, FORMAT_VERSION,
-};
+pub use model::{CreateAttempt, Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, FORMAT_VERSION};
 pub use s3::{S3Backend, S3Settings, S3Workspaces};
 pub use workspace::{validate_workspace_name, LocalWorkspaces, Workspaces, DEFAULT_WORKSPACE};

@@ -59,19 +59,11 @@ impl LocalBackend {
     }
 
     fn file_name(&self) -> String {
-        self.path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "state".to_string())
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "state".to_string())
     }
 
     fn temp_path(&self, tag: &str) -> PathBuf {
-        self.dir().join(format!(
-            ".{}.{}.{}.tmp",
-            self.file_name(),
-            tag,
-            uuid::Uuid::new_v4().simple()
-        ))
+        self.dir().join(format!(".{}.{}.{}.tmp", self.file_name(), tag, uuid::Uuid::new_v4().simple()))
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, StateError>
@@ -87,14 +79,8 @@ impl LocalBackend {
     }
 
     /// [`Self::save_sync`] on the blocking pool.
-    async fn write(
-        &self,
-        snapshot: Snapshot,
-        expected: Option<StateKey>,
-        successor: bool,
-    ) -> Result<(), StateError> {
-        self.blocking(move |b| b.save_sync(&snapshot, expected, successor))
-            .await
+    async fn write(&self, snapshot: Snapshot, expected: Option<StateKey>, successor: bool) -> Result<(), StateError> {
+        self.blocking(move |b| b.save_sync(&snapshot, expected, successor)).await
     }
 
     // ---- synchronous implementation ----
@@ -108,12 +94,7 @@ impl LocalBackend {
     }
 
     /// CAS write; `successor` also requires the snapshot to follow `expected` ([`validate_successor`]).
-    fn save_sync(
-        &self,
-        snapshot: &Snapshot,
-        expected: Option<StateKey>,
-        successor: bool,
-    ) -> Result<(), StateError> {
+    fn save_sync(&self, snapshot: &Snapshot, expected: Option<StateKey>, successor: bool) -> Result<(), StateError> {
         let dir = self.dir();
         fs::create_dir_all(&dir).map_err(|e| StateError::io(&dir, e))?;
 
@@ -161,14 +142,12 @@ impl LocalBackend {
     fn read_lock_sync(&self) -> Result<Option<LockInfo>, StateError> {
         let lp = self.lock_path();
         match fs::read_to_string(&lp) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| StateError::Corrupt {
-                    path: lp.display().to_string(),
-                    line: e.line(),
-                    column: e.column(),
-                    message: format!("lock file: {e}"),
-                }),
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| StateError::Corrupt {
+                path: lp.display().to_string(),
+                line: e.line(),
+                column: e.column(),
+                message: format!("lock file: {e}"),
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StateError::io(&lp, e)),
         }
@@ -193,8 +172,7 @@ impl LocalBackend {
                 // Filesystem without hard links: plain O_EXCL create.
                 match write_new_file(&lp, body.as_bytes()) {
                     Ok(()) => return fsync_dir(&dir),
-                    Err(StateError::Io { source, .. })
-                        if source.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(StateError::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -217,14 +195,10 @@ impl LocalBackend {
     fn release_sync(&self, id: &str, absent_ok: bool) -> Result<(), StateError> {
         match self.read_lock_sync()? {
             None if absent_ok => Ok(()),
-            None => Err(StateError::NoSuchLock {
-                id: id.to_string(),
-                held_by: None,
-            }),
-            Some(holder) if holder.id != id => Err(StateError::NoSuchLock {
-                id: id.to_string(),
-                held_by: Some(holder.id),
-            }),
+            None => Err(StateError::NoSuchLock { id: id.to_string(), held_by: None }),
+            Some(holder) if holder.id != id => {
+                Err(StateError::NoSuchLock { id: id.to_string(), held_by: Some(holder.id) })
+            }
             Some(_) => {
                 let lp = self.lock_path();
                 match fs::remove_file(&lp) {
@@ -278,19 +252,11 @@ impl Backend for LocalBackend {
         self.blocking(|b| b.load_sync()).await
     }
 
-    async fn save(
-        &self,
-        snapshot: &Snapshot,
-        expected: Option<StateKey>,
-    ) -> Result<(), StateError> {
+    async fn save(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError> {
         self.write(snapshot.clone(), expected, true).await
     }
 
-    async fn replace(
-        &self,
-        snapshot: &Snapshot,
-        expected: Option<StateKey>,
-    ) -> Result<(), StateError> {
+    async fn replace(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError> {
         self.write(snapshot.clone(), expected, false).await
     }
 

@@ -61,9 +61,7 @@ pub struct ReleasedRecord {
 }
 
 /// Whether a record is a managed resource or a data source read.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -119,17 +117,9 @@ pub struct OutputRecord {
 impl ResourceRecord {
     /// New record with empty attributes/dependencies. The mode is `Data` when the
     /// address starts with `data.`, `Managed` otherwise.
-    pub fn new(
-        address: impl Into<String>,
-        type_name: impl Into<String>,
-        id: impl Into<String>,
-    ) -> Self {
+    pub fn new(address: impl Into<String>, type_name: impl Into<String>, id: impl Into<String>) -> Self {
         let address = address.into();
-        let mode = if address.starts_with("data.") {
-            Mode::Data
-        } else {
-            Mode::Managed
-        };
+        let mode = if address.starts_with("data.") { Mode::Data } else { Mode::Managed };
         ResourceRecord {
             address,
             type_name: type_name.into(),
@@ -202,11 +192,7 @@ impl Snapshot {
     /// Record that the object `(rec.type_name, rec.id)` was released; an existing record
     /// of the same object is replaced (the list holds each object once).
     pub fn release(&mut self, rec: ReleasedRecord) {
-        match self
-            .released
-            .iter_mut()
-            .find(|r| r.type_name == rec.type_name && r.id == rec.id)
-        {
+        match self.released.iter_mut().find(|r| r.type_name == rec.type_name && r.id == rec.id) {
             Some(slot) => *slot = rec,
             None => self.released.push(rec),
         }
@@ -214,9 +200,7 @@ impl Snapshot {
 
     /// Whether the object `(type_name, id)` is recorded as released.
     pub fn is_released(&self, type_name: &str, id: &str) -> bool {
-        self.released
-            .iter()
-            .any(|r| r.type_name == type_name && r.id == id)
+        self.released.iter().any(|r| r.type_name == type_name && r.id == id)
     }
 
     /// Begins a create at `address` and returns its generation: the open attempt's again if one is open (a
@@ -243,12 +227,9 @@ impl Snapshot {
     /// deduplicated, released objects sorted by `(type, id)` and deduplicated, and keys of
     /// every JSON object inside attributes/outputs sorted.
     pub fn normalize(&mut self) {
-        self.released
-            .sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
-        self.released
-            .dedup_by(|a, b| a.type_name == b.type_name && a.id == b.id);
-        self.resources
-            .sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
+        self.released.sort_by(|a, b| (&a.type_name, &a.id).cmp(&(&b.type_name, &b.id)));
+        self.released.dedup_by(|a, b| a.type_name == b.type_name && a.id == b.id);
+        self.resources.sort_by(|a, b| (a.mode, &a.address).cmp(&(b.mode, &b.address)));
         for r in &mut self.resources {
             r.dependencies.sort();
             r.dependencies.dedup();
@@ -265,8 +246,7 @@ impl Snapshot {
     pub fn to_pretty_json(&self) -> String {
         let mut s = self.clone();
         s.normalize();
-        let mut text =
-            serde_json::to_string_pretty(&s).expect("snapshot serialization cannot fail");
+        let mut text = serde_json::to_string_pretty(&s).expect("snapshot serialization cannot fail");
         text.push('\n');
         text
     }

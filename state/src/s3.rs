@@ -92,9 +92,7 @@ impl S3Settings {
 
     /// The workspace whose state is at `key`, if `key` is a (non-default) workspace's state key.
     fn workspace_of(&self, key: &str) -> Option<String> {
-        let rest = key
-            .strip_prefix(&self.workspace_key_prefix)?
-            .strip_prefix('/')?;
+        let rest = key.strip_prefix(&self.workspace_key_prefix)?.strip_prefix('/')?;
         let (name, tail) = rest.split_once('/')?;
         (tail == self.key && name != DEFAULT_WORKSPACE && validate_workspace_name(name).is_ok())
             .then(|| name.to_string())
@@ -131,11 +129,7 @@ pub enum LockVerdict {
 
 impl LockBody {
     pub fn new(info: LockInfo, owner_token: &str, lease: Duration, now: DateTime<Utc>) -> Self {
-        LockBody {
-            info,
-            lease_expires: lease_end(now, lease),
-            owner_token: owner_token.to_string(),
-        }
+        LockBody { info, lease_expires: lease_end(now, lease), owner_token: owner_token.to_string() }
     }
 
     /// How a lock attempt carrying `token` at `now` should treat this lock.
@@ -165,15 +159,11 @@ impl LockBody {
 
 /// `now + lease`, saturating.
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    chrono::TimeDelta::from_std(lease)
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    chrono::TimeDelta::from_std(lease).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Builds the S3 client when it is first needed (`Err` = a message saying why it could not be).
-pub type ClientFactory =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Client, String>> + Send>> + Send + Sync>;
+pub type ClientFactory = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Client, String>> + Send>> + Send + Sync>;
 
 /// The shared connection: settings, and the client built on first use.
 struct Conn {
@@ -210,12 +200,11 @@ impl Conn {
     async fn client(&self) -> Result<&Client, StateError> {
         self.client
             .get_or_try_init(|| async {
-                let factory = self.factory.as_ref().ok_or_else(|| {
-                    self.remote("connect to", &self.settings.key, "no S3 client".into())
-                })?;
-                let client = factory()
-                    .await
-                    .map_err(|m| self.remote("connect to", &self.settings.key, m))?;
+                let factory = self
+                    .factory
+                    .as_ref()
+                    .ok_or_else(|| self.remote("connect to", &self.settings.key, "no S3 client".into()))?;
+                let client = factory().await.map_err(|m| self.remote("connect to", &self.settings.key, m))?;
                 for w in bucket_warnings(&client, &self.settings.bucket).await {
                     tracing::warn!("{w}");
                 }
@@ -225,11 +214,7 @@ impl Conn {
     }
 
     fn remote(&self, operation: &str, key: &str, message: String) -> StateError {
-        StateError::Remote {
-            operation: operation.to_string(),
-            location: self.location(key),
-            message,
-        }
+        StateError::Remote { operation: operation.to_string(), location: self.location(key), message }
     }
 
     fn classify<E>(&self, operation: &str, key: &str, e: SdkError<E, HttpResponse>) -> Failure
@@ -242,10 +227,7 @@ impl Conn {
             (_, Some("NoSuchBucket")) => Failure::Other(self.remote(
                 operation,
                 key,
-                format!(
-                    "bucket {} does not exist (NoSuchBucket)",
-                    self.settings.bucket
-                ),
+                format!("bucket {} does not exist (NoSuchBucket)", self.settings.bucket),
             )),
             (Some(412), _) | (_, Some("PreconditionFailed")) => Failure::Precondition,
             (Some(409), _) | (_, Some("ConditionalRequestConflict")) => Failure::Busy,
@@ -257,21 +239,13 @@ impl Conn {
     /// The object's text and ETag, or None when it does not exist.
     async fn get(&self, key: &str) -> Result<Option<(String, String)>, StateError> {
         let client = self.client().await?;
-        let out = match client
-            .get_object()
-            .bucket(&self.settings.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        let out = match client.get_object().bucket(&self.settings.bucket).key(key).send().await {
             Ok(out) => out,
             Err(e) => {
                 return match self.classify("GetObject", key, e) {
                     Failure::NotFound => Ok(None),
                     Failure::Other(e) => Err(e),
-                    _ => {
-                        Err(self.remote("GetObject", key, "unexpected conditional failure".into()))
-                    }
+                    _ => Err(self.remote("GetObject", key, "unexpected conditional failure".into())),
                 }
             }
         };
@@ -294,13 +268,7 @@ impl Conn {
     /// The object's ETag, or None when it does not exist.
     async fn head(&self, key: &str) -> Result<Option<String>, StateError> {
         let client = self.client().await?;
-        match client
-            .head_object()
-            .bucket(&self.settings.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match client.head_object().bucket(&self.settings.bucket).key(key).send().await {
             Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
             Err(e) => match self.classify("HeadObject", key, e) {
                 Failure::NotFound => Ok(None),
@@ -324,9 +292,7 @@ impl Conn {
             Cond::Match(etag) => req.if_match(etag),
         };
         req = match &self.settings.kms_key_id {
-            Some(kms) => req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(kms),
+            Some(kms) => req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms),
             None => req.server_side_encryption(ServerSideEncryption::Aes256),
         };
         match req.send().await {
@@ -338,14 +304,7 @@ impl Conn {
     /// DeleteObject with `If-Match: etag`.
     async fn delete(&self, key: &str, etag: &str) -> Result<(), Failure> {
         let client = self.client().await.map_err(Failure::Other)?;
-        match client
-            .delete_object()
-            .bucket(&self.settings.bucket)
-            .key(key)
-            .if_match(etag)
-            .send()
-            .await
-        {
+        match client.delete_object().bucket(&self.settings.bucket).key(key).if_match(etag).send().await {
             Ok(_) => Ok(()),
             Err(e) => Err(self.classify("DeleteObject", key, e)),
         }
@@ -368,11 +327,7 @@ impl Conn {
                     Failure::Other(e) => e,
                     _ => self.remote("ListObjectsV2", prefix, "bucket not found".into()),
                 })?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
+            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_string)));
             match out.next_continuation_token() {
                 Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
                 _ => return Ok(keys),
@@ -398,16 +353,13 @@ pub async fn bucket_warnings(client: &Client, bucket: &str) -> Vec<String> {
     }
     match client.get_bucket_encryption().bucket(bucket).send().await {
         Ok(_) => {}
-        Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => {
-            warnings.push(format!(
-                "S3 bucket {bucket} has no default encryption; state writes still ask for server-side encryption, \
+        Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => warnings.push(format!(
+            "S3 bucket {bucket} has no default encryption; state writes still ask for server-side encryption, \
                  but other objects of the bucket are stored unencrypted"
-            ))
-        }
-        Err(e) => warnings.push(format!(
-            "could not check the default encryption of S3 bucket {bucket}: {}",
-            short_error(&e)
         )),
+        Err(e) => {
+            warnings.push(format!("could not check the default encryption of S3 bucket {bucket}: {}", short_error(&e)))
+        }
     }
     warnings
 }
@@ -421,11 +373,7 @@ where
     match (e.code(), e.message()) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (Some(code), None) => code.to_string(),
-        _ => DisplayErrorContext(e)
-            .to_string()
-            .chars()
-            .take(200)
-            .collect(),
+        _ => DisplayErrorContext(e).to_string().chars().take(200).collect(),
     }
 }
 
@@ -491,31 +439,21 @@ impl S3Backend {
         }
         match self.read_state().await? {
             Some((snap, etag)) if snap.key() == expected => Ok(etag),
-            other => Err(StateError::Conflict {
-                expected: Some(expected),
-                found: other.map(|(s, _)| s.key()),
-            }),
+            other => Err(StateError::Conflict { expected: Some(expected), found: other.map(|(s, _)| s.key()) }),
         }
     }
 
     /// The conflict to report after a refused write: what the store holds now.
     async fn conflict(&self, expected: Option<StateKey>) -> StateError {
         match self.read_state().await {
-            Ok(found) => StateError::Conflict {
-                expected,
-                found: found.map(|(s, _)| s.key()),
-            },
+            Ok(found) => StateError::Conflict { expected, found: found.map(|(s, _)| s.key()) },
             Err(e) => e,
         }
     }
 
     /// The conditional PutObject of a state (see the module docs); `save` and `replace` check the
     /// snapshot first.
-    async fn write(
-        &self,
-        snapshot: &Snapshot,
-        expected: Option<StateKey>,
-    ) -> Result<(), StateError> {
+    async fn write(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError> {
         let etag = match expected {
             None => None,
             Some(k) => Some(self.expected_etag(k).await?),
@@ -548,10 +486,7 @@ impl S3Backend {
                     if now != etag {
                         return Err(self.conflict(expected).await);
                     }
-                    tracing::debug!(
-                        attempt,
-                        "409 ConditionalRequestConflict on the state write; retrying"
-                    );
+                    tracing::debug!(attempt, "409 ConditionalRequestConflict on the state write; retrying");
                     tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
                 }
                 Err(Failure::Other(e)) => return Err(e),
@@ -598,30 +533,19 @@ impl S3Backend {
     }
 
     /// Delete the lock with id `id` (and, when `token` is given, that token), conditionally on its ETag.
-    async fn delete_lock(
-        &self,
-        id: &str,
-        token: Option<&str>,
-        absent_ok: bool,
-    ) -> Result<(), StateError> {
+    async fn delete_lock(&self, id: &str, token: Option<&str>, absent_ok: bool) -> Result<(), StateError> {
         let lk = self.lock_key();
         for _ in 0..ATTEMPTS {
             let Some((text, etag)) = self.conn.get(&lk).await? else {
                 return if absent_ok {
                     Ok(())
                 } else {
-                    Err(StateError::NoSuchLock {
-                        id: id.to_string(),
-                        held_by: None,
-                    })
+                    Err(StateError::NoSuchLock { id: id.to_string(), held_by: None })
                 };
             };
             let body = LockBody::parse(&text, &self.conn.location(&lk))?;
             if body.info.id != id || token.is_some_and(|t| t != body.owner_token) {
-                return Err(StateError::NoSuchLock {
-                    id: id.to_string(),
-                    held_by: Some(body.info.id),
-                });
+                return Err(StateError::NoSuchLock { id: id.to_string(), held_by: Some(body.info.id) });
             }
             match self.conn.delete(&lk, &etag).await {
                 Ok(()) | Err(Failure::NotFound) => return Ok(()),
@@ -630,11 +554,7 @@ impl S3Backend {
                 Err(Failure::Other(e)) => return Err(e),
             }
         }
-        Err(self.conn.remote(
-            "unlock",
-            &lk,
-            "the lock kept changing while it was being removed".into(),
-        ))
+        Err(self.conn.remote("unlock", &lk, "the lock kept changing while it was being removed".into()))
     }
 }
 
@@ -704,20 +624,12 @@ impl Backend for S3Backend {
         }
     }
 
-    async fn save(
-        &self,
-        snapshot: &Snapshot,
-        expected: Option<StateKey>,
-    ) -> Result<(), StateError> {
+    async fn save(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError> {
         validate_successor(snapshot, expected)?;
         self.write(snapshot, expected).await
     }
 
-    async fn replace(
-        &self,
-        snapshot: &Snapshot,
-        expected: Option<StateKey>,
-    ) -> Result<(), StateError> {
+    async fn replace(&self, snapshot: &Snapshot, expected: Option<StateKey>) -> Result<(), StateError> {
         self.write(snapshot, expected).await
     }
 
@@ -734,11 +646,7 @@ impl Backend for S3Backend {
                     return Ok(());
                 }
                 Err(Failure::Precondition | Failure::Busy) => {}
-                Err(Failure::NotFound) => {
-                    return Err(self
-                        .conn
-                        .remote("PutObject", &lk, "bucket not found".into()))
-                }
+                Err(Failure::NotFound) => return Err(self.conn.remote("PutObject", &lk, "bucket not found".into())),
                 Err(Failure::Other(e)) => return Err(e),
             }
             let Some((text, etag)) = self.conn.get(&lk).await? else {
@@ -753,11 +661,7 @@ impl Backend for S3Backend {
                 LockVerdict::Held => return Err(StateError::Locked(Box::new(found.info))),
                 LockVerdict::Expired => {
                     let body = LockBody::new(info.clone(), &token, lease, Utc::now());
-                    match self
-                        .conn
-                        .put(&lk, &body.to_json(), Cond::Match(&etag))
-                        .await
-                    {
+                    match self.conn.put(&lk, &body.to_json(), Cond::Match(&etag)).await {
                         Ok(new_etag) => {
                             tracing::warn!(
                                 "took over the state lock {location}: its lease expired at {} \
@@ -777,11 +681,7 @@ impl Backend for S3Backend {
                 }
             }
         }
-        Err(self.conn.remote(
-            "lock",
-            &lk,
-            "the lock kept changing while it was being taken".into(),
-        ))
+        Err(self.conn.remote("lock", &lk, "the lock kept changing while it was being taken".into()))
     }
 
     async fn unlock(&self, id: &str) -> Result<(), StateError> {
@@ -795,10 +695,7 @@ impl Backend for S3Backend {
                 }
             }
         }
-        let token = held
-            .as_ref()
-            .filter(|h| h.body.info.id == id)
-            .map(|h| h.body.owner_token.clone());
+        let token = held.as_ref().filter(|h| h.body.info.id == id).map(|h| h.body.owner_token.clone());
         self.delete_lock(id, token.as_deref(), true).await
     }
 
@@ -823,23 +720,13 @@ pub struct S3Workspaces {
 impl S3Workspaces {
     /// Workspaces in `settings.bucket`; the client is built by `factory` on first use.
     pub fn new(settings: S3Settings, factory: ClientFactory) -> Self {
-        S3Workspaces {
-            conn: Arc::new(Conn {
-                settings,
-                factory: Some(factory),
-                client: tokio::sync::OnceCell::new(),
-            }),
-        }
+        S3Workspaces { conn: Arc::new(Conn { settings, factory: Some(factory), client: tokio::sync::OnceCell::new() }) }
     }
 
     /// Workspaces using an existing client (no bucket checks).
     pub fn with_client(settings: S3Settings, client: Client) -> Self {
         S3Workspaces {
-            conn: Arc::new(Conn {
-                settings,
-                factory: None,
-                client: tokio::sync::OnceCell::new_with(Some(client)),
-            }),
+            conn: Arc::new(Conn { settings, factory: None, client: tokio::sync::OnceCell::new_with(Some(client)) }),
         }
     }
 
@@ -850,10 +737,7 @@ impl S3Workspaces {
     /// The concrete backend of workspace `name`.
     pub fn s3_backend(&self, name: &str) -> Result<S3Backend, StateError> {
         validate_workspace_name(name)?;
-        Ok(S3Backend::new(
-            self.conn.clone(),
-            self.conn.settings.state_key(name),
-        ))
+        Ok(S3Backend::new(self.conn.clone(), self.conn.settings.state_key(name)))
     }
 }
 
@@ -901,16 +785,12 @@ impl Workspaces for S3Workspaces {
         let lock = LockInfo::new("workspace delete", &backend.describe());
         backend.try_lock(&lock).await?;
         let result = async {
-            let (snapshot, etag) = backend
-                .read_state()
-                .await?
-                .ok_or_else(|| StateError::NoSuchWorkspace(name.to_string()))?;
+            let (snapshot, etag) =
+                backend.read_state().await?.ok_or_else(|| StateError::NoSuchWorkspace(name.to_string()))?;
             ensure_empty(name, &snapshot)?;
             match self.conn.delete(&backend.key, &etag).await {
                 Ok(()) | Err(Failure::NotFound) => Ok(()),
-                Err(Failure::Precondition | Failure::Busy) => {
-                    Err(backend.conflict(Some(snapshot.key())).await)
-                }
+                Err(Failure::Precondition | Failure::Busy) => Err(backend.conflict(Some(snapshot.key())).await),
                 Err(Failure::Other(e)) => Err(e),
             }
         }
@@ -934,24 +814,15 @@ mod tests {
         let s = settings();
         assert_eq!(s.state_key("default"), "stacks/net.json");
         assert_eq!(s.state_key("staging"), "env:/staging/stacks/net.json");
-        assert_eq!(
-            lock_key(&s.state_key("staging")),
-            "env:/staging/stacks/net.json.lock"
-        );
-        let custom = S3Settings {
-            workspace_key_prefix: "workspaces".into(),
-            ..settings()
-        };
+        assert_eq!(lock_key(&s.state_key("staging")), "env:/staging/stacks/net.json.lock");
+        let custom = S3Settings { workspace_key_prefix: "workspaces".into(), ..settings() };
         assert_eq!(custom.state_key("prod"), "workspaces/prod/stacks/net.json");
     }
 
     #[test]
     fn workspace_of_recognises_only_state_keys() {
         let s = settings();
-        assert_eq!(
-            s.workspace_of("env:/staging/stacks/net.json").as_deref(),
-            Some("staging")
-        );
+        assert_eq!(s.workspace_of("env:/staging/stacks/net.json").as_deref(), Some("staging"));
         assert_eq!(s.workspace_of("env:/staging/stacks/net.json.lock"), None);
         assert_eq!(s.workspace_of("env:/staging/other.json"), None);
         assert_eq!(s.workspace_of("env:/a/b/stacks/net.json"), None);
@@ -970,18 +841,9 @@ mod tests {
         let now = Utc::now();
         let body = LockBody::new(info(), "tok", Duration::from_secs(60), now);
         let json: serde_json::Value = serde_json::from_str(&body.to_json()).unwrap();
-        for field in [
-            "id",
-            "operation",
-            "who",
-            "created",
-            "version",
-            "path",
-            "pid",
-            "host",
-            "lease_expires",
-            "owner_token",
-        ] {
+        for field in
+            ["id", "operation", "who", "created", "version", "path", "pid", "host", "lease_expires", "owner_token"]
+        {
             assert!(json.get(field).is_some(), "{field} missing from {json}");
         }
         assert_eq!(LockBody::parse(&body.to_json(), "x").unwrap(), body);
@@ -1001,19 +863,10 @@ mod tests {
         let body = LockBody::new(info(), "mine", Duration::from_secs(10), now);
         assert_eq!(body.verdict("mine", now), LockVerdict::Ours);
         // Our own token wins even after expiry: it is still our lock.
-        assert_eq!(
-            body.verdict("mine", now + chrono::TimeDelta::seconds(60)),
-            LockVerdict::Ours
-        );
+        assert_eq!(body.verdict("mine", now + chrono::TimeDelta::seconds(60)), LockVerdict::Ours);
         assert_eq!(body.verdict("theirs", now), LockVerdict::Held);
-        assert_eq!(
-            body.verdict("theirs", now + chrono::TimeDelta::seconds(9)),
-            LockVerdict::Held
-        );
-        assert_eq!(
-            body.verdict("theirs", now + chrono::TimeDelta::seconds(10)),
-            LockVerdict::Expired
-        );
+        assert_eq!(body.verdict("theirs", now + chrono::TimeDelta::seconds(9)), LockVerdict::Held);
+        assert_eq!(body.verdict("theirs", now + chrono::TimeDelta::seconds(10)), LockVerdict::Expired);
     }
 
     #[test]

@@ -28,9 +28,7 @@ pub fn validate_workspace_name(name: &str) -> Result<(), StateError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_LEN
         && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -92,10 +90,7 @@ impl LocalWorkspaces {
     }
 
     fn file_name(&self) -> std::ffi::OsString {
-        self.path
-            .file_name()
-            .map(|n| n.to_owned())
-            .unwrap_or_else(|| "state".into())
+        self.path.file_name().map(|n| n.to_owned()).unwrap_or_else(|| "state".into())
     }
 
     fn list_sync(&self) -> Result<Vec<String>, StateError> {
@@ -106,9 +101,7 @@ impl LocalWorkspaces {
         let dir = self.dir();
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(names.into_iter().collect())
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names.into_iter().collect()),
             Err(e) => return Err(StateError::io(&dir, e)),
         };
         for entry in entries {
@@ -119,10 +112,7 @@ impl LocalWorkspaces {
             if name == DEFAULT_WORKSPACE || validate_workspace_name(&name).is_err() {
                 continue;
             }
-            let is_dir = entry
-                .file_type()
-                .map_err(|e| StateError::io(entry.path(), e))?
-                .is_dir();
+            let is_dir = entry.file_type().map_err(|e| StateError::io(entry.path(), e))?.is_dir();
             if is_dir && exists(&self.path_for(&name))? {
                 names.insert(name);
             }
@@ -133,10 +123,7 @@ impl LocalWorkspaces {
 
 /// [`StateError::WorkspaceNotEmpty`] unless the workspace's state tracks nothing (no resources,
 /// no released objects whose tags are still to strip): what `delete` requires.
-pub(crate) fn ensure_empty(
-    name: &str,
-    snapshot: &crate::model::Snapshot,
-) -> Result<(), StateError> {
+pub(crate) fn ensure_empty(name: &str, snapshot: &crate::model::Snapshot) -> Result<(), StateError> {
     if snapshot.resources.is_empty() && snapshot.released.is_empty() {
         return Ok(());
     }
@@ -168,11 +155,7 @@ fn remove_if_exists(p: &Path) -> Result<(), StateError> {
 #[async_trait::async_trait]
 impl Workspaces for LocalWorkspaces {
     fn describe(&self) -> String {
-        format!(
-            "local files: default {}, others {}",
-            self.path.display(),
-            self.path_for("WORKSPACE").display()
-        )
+        format!("local files: default {}, others {}", self.path.display(), self.path_for("WORKSPACE").display())
     }
 
     fn backend(&self, name: &str) -> Result<Arc<dyn Backend>, StateError> {
@@ -203,10 +186,7 @@ impl Workspaces for LocalWorkspaces {
         let lock = LockInfo::new("workspace delete", &backend.describe());
         backend.try_lock(&lock).await?;
         let result = async {
-            let snapshot = backend
-                .load()
-                .await?
-                .ok_or_else(|| StateError::NoSuchWorkspace(name.to_string()))?;
+            let snapshot = backend.load().await?.ok_or_else(|| StateError::NoSuchWorkspace(name.to_string()))?;
             ensure_empty(name, &snapshot)?;
             remove_if_exists(backend.path())?;
             remove_if_exists(&backend.backup_path())
@@ -216,21 +196,10 @@ impl Workspaces for LocalWorkspaces {
         result?;
         unlocked?;
         // Remove the directory only if nothing else is left in it (e.g. a lock taken since).
-        let dir = backend
-            .path()
-            .parent()
-            .expect("a workspace state path has a directory")
-            .to_path_buf();
+        let dir = backend.path().parent().expect("a workspace state path has a directory").to_path_buf();
         match std::fs::remove_dir(&dir) {
             Ok(()) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
-                ) =>
-            {
-                Ok(())
-            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty) => Ok(()),
             Err(e) => Err(StateError::io(&dir, e)),
         }
     }

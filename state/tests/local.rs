@@ -1,10 +1,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use state::{
-    lock_with_timeout, save_next, Backend, LocalBackend, LockInfo, ResourceRecord, Snapshot,
-    StateError,
-};
+use state::{lock_with_timeout, save_next, Backend, LocalBackend, LockInfo, ResourceRecord, Snapshot, StateError};
 
 fn backend() -> (tempfile::TempDir, LocalBackend) {
     let dir = tempfile::tempdir().unwrap();
@@ -16,8 +13,7 @@ fn backend() -> (tempfile::TempDir, LocalBackend) {
 fn sample() -> Snapshot {
     let mut s = Snapshot::new(Some("dev".into()));
     let mut r = ResourceRecord::new("vpc.main", "vpc", "vpc-123");
-    r.attributes
-        .insert("cidr_block".into(), json!("10.0.0.0/16"));
+    r.attributes.insert("cidr_block".into(), json!("10.0.0.0/16"));
     s.upsert(r);
     s
 }
@@ -48,16 +44,7 @@ async fn serial_cas_conflict() {
     b.save(&s1, None).await.unwrap();
     // "no state" expected but state exists
     let err = b.save(&s1.next(), None).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StateError::Conflict {
-                expected: None,
-                found: Some(_)
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, StateError::Conflict { expected: None, found: Some(_) }), "{err:?}");
 
     let s2 = s1.next();
     b.save(&s2, Some(s1.key())).await.unwrap();
@@ -110,10 +97,7 @@ async fn backup_holds_previous_snapshot() {
     assert_eq!(b.load().await.unwrap().unwrap(), s);
     let third_backup = std::fs::read_to_string(b.path()).unwrap();
     save_next(&b, &mut s, &mut persisted).await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(b.backup_path()).unwrap(),
-        third_backup
-    );
+    assert_eq!(std::fs::read_to_string(b.backup_path()).unwrap(), third_backup);
 }
 
 #[cfg(unix)]
@@ -149,27 +133,15 @@ async fn lock_is_exclusive_and_names_holder() {
         other => panic!("{other:?}"),
     }
     let msg = err.to_string();
-    assert!(
-        msg.contains("alice@box") && msg.contains("apply") && msg.contains(&first.id),
-        "{msg}"
-    );
-    assert!(err
-        .hint()
-        .unwrap()
-        .contains(&format!("provisioner force-unlock {}", first.id)));
+    assert!(msg.contains("alice@box") && msg.contains("apply") && msg.contains(&first.id), "{msg}");
+    assert!(err.hint().unwrap().contains(&format!("provisioner force-unlock {}", first.id)));
     // zero timeout fails at once
     let t = Instant::now();
-    assert!(matches!(
-        lock_with_timeout(&b2, &second, Duration::ZERO).await,
-        Err(StateError::Locked(_))
-    ));
+    assert!(matches!(lock_with_timeout(&b2, &second, Duration::ZERO).await, Err(StateError::Locked(_))));
     assert!(t.elapsed() < Duration::from_millis(200));
 
     // unlock with the wrong id is refused; right id works; absent lock is ok
-    assert!(matches!(
-        b2.unlock(&second.id).await,
-        Err(StateError::NoSuchLock { .. })
-    ));
+    assert!(matches!(b2.unlock(&second.id).await, Err(StateError::NoSuchLock { .. })));
     b.unlock(&first.id).await.unwrap();
     b.unlock(&first.id).await.unwrap();
     assert_eq!(b.lock_info().await.unwrap(), None);
@@ -182,9 +154,7 @@ async fn concurrent_try_lock_has_one_winner() {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let b = b.clone();
-        tasks.push(tokio::spawn(async move {
-            b.try_lock(&LockInfo::new("apply", "p")).await.is_ok()
-        }));
+        tasks.push(tokio::spawn(async move { b.try_lock(&LockInfo::new("apply", "p")).await.is_ok() }));
     }
     let mut winners = 0;
     for t in tasks {
@@ -206,18 +176,14 @@ async fn lock_with_timeout_waits_for_release() {
     });
     let waiter = LockInfo::new("plan", "p");
     let t = Instant::now();
-    lock_with_timeout(&b, &waiter, Duration::from_secs(10))
-        .await
-        .unwrap();
+    lock_with_timeout(&b, &waiter, Duration::from_secs(10)).await.unwrap();
     assert!(t.elapsed() >= Duration::from_millis(350));
     releaser.await.unwrap();
     assert_eq!(b.lock_info().await.unwrap().unwrap().id, waiter.id);
 
     // and times out when never released
     let t = Instant::now();
-    let err = lock_with_timeout(&b, &LockInfo::new("x", "p"), Duration::from_millis(600))
-        .await
-        .unwrap_err();
+    let err = lock_with_timeout(&b, &LockInfo::new("x", "p"), Duration::from_millis(600)).await.unwrap_err();
     assert!(matches!(err, StateError::Locked(_)));
     assert!(t.elapsed() >= Duration::from_millis(550));
 }
@@ -252,9 +218,7 @@ async fn corrupt_file_is_reported_and_never_overwritten() {
     std::fs::write(b.path(), garbage).unwrap();
     let err = b.load().await.unwrap_err();
     match &err {
-        StateError::Corrupt {
-            path, line, column, ..
-        } => {
+        StateError::Corrupt { path, line, column, .. } => {
             assert!(path.ends_with("terraform.state.json"));
             assert_eq!(*line, 3);
             assert!(*column > 0);
@@ -264,10 +228,7 @@ async fn corrupt_file_is_reported_and_never_overwritten() {
     assert!(err.to_string().contains("line 3"));
     for expected in [None, Some((uuid::Uuid::nil(), 3))] {
         let err = b.save(&sample().next(), expected).await.unwrap_err();
-        assert!(
-            matches!(err, StateError::Corrupt { line: 3, .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, StateError::Corrupt { line: 3, .. }), "{err:?}");
     }
     assert_eq!(std::fs::read_to_string(b.path()).unwrap(), garbage);
     assert!(!b.backup_path().exists());
@@ -282,18 +243,10 @@ async fn unknown_version_file_rejected() {
     let (_d, b) = backend();
     let s = sample().next();
     b.save(&s, None).await.unwrap();
-    let text = std::fs::read_to_string(b.path())
-        .unwrap()
-        .replace("\"version\": 1", "\"version\": 7");
+    let text = std::fs::read_to_string(b.path()).unwrap().replace("\"version\": 1", "\"version\": 7");
     std::fs::write(b.path(), &text).unwrap();
-    assert!(matches!(
-        b.load().await,
-        Err(StateError::UnsupportedVersion(7))
-    ));
-    assert!(matches!(
-        b.save(&s.next(), Some(s.key())).await,
-        Err(StateError::UnsupportedVersion(7))
-    ));
+    assert!(matches!(b.load().await, Err(StateError::UnsupportedVersion(7))));
+    assert!(matches!(b.save(&s.next(), Some(s.key())).await, Err(StateError::UnsupportedVersion(7))));
     assert_eq!(std::fs::read_to_string(b.path()).unwrap(), text);
 }
 
@@ -310,9 +263,7 @@ async fn lock_info_records_pid_and_host_and_old_locks_parse() {
     let info = LockInfo::new("apply", "p");
     assert_eq!(info.pid, Some(std::process::id()));
     assert!(info.host.as_deref().is_some_and(|h| !h.is_empty()));
-    assert!(info
-        .who
-        .ends_with(&format!("@{}", info.host.as_deref().unwrap())));
+    assert!(info.who.ends_with(&format!("@{}", info.host.as_deref().unwrap())));
     // held by this very process: alive
     assert!(!info.holder_is_dead());
 
@@ -326,7 +277,10 @@ async fn lock_info_records_pid_and_host_and_old_locks_parse() {
     assert!(!held.holder_is_dead());
     let err = b.try_lock(&info).await.unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("state is locked by bob@x (operation \"apply\", since 2024-01-02 03:04:05 UTC, lock ID abc)"), "{msg}");
+    assert!(
+        msg.starts_with("state is locked by bob@x (operation \"apply\", since 2024-01-02 03:04:05 UTC, lock ID abc)"),
+        "{msg}"
+    );
     // new fields are written
     let written = serde_json::to_value(&info).unwrap();
     assert_eq!(written["pid"], serde_json::json!(std::process::id()));
@@ -351,10 +305,7 @@ async fn dead_holder_on_this_host_is_reported_but_not_removed() {
     assert_eq!(msg, expected);
     assert_eq!(
         err.hint().unwrap(),
-        format!(
-            "if no other provisioner is running, remove the lock with: provisioner force-unlock {}",
-            dead.id
-        )
+        format!("if no other provisioner is running, remove the lock with: provisioner force-unlock {}", dead.id)
     );
     // still locked: nothing is unlocked automatically, not even by lock_with_timeout
     assert!(matches!(
@@ -381,10 +332,7 @@ async fn live_or_remote_holders_keep_the_usual_message_with_pid_and_host() {
         )) && msg.contains(&live.id),
         "{msg}"
     );
-    assert!(err
-        .hint()
-        .unwrap()
-        .starts_with("wait for the other operation"));
+    assert!(err.hint().unwrap().starts_with("wait for the other operation"));
     b.unlock(&live.id).await.unwrap();
 
     // a dead pid on another machine cannot be judged: not dead
@@ -396,16 +344,11 @@ async fn live_or_remote_holders_keep_the_usual_message_with_pid_and_host() {
     let err = b.try_lock(&LockInfo::new("plan", "")).await.unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains(&format!(
-            ", pid {} on host some-other-host.invalid (operation \"destroy\"",
-            remote.pid.unwrap()
-        )) && msg.contains(&remote.id),
+        msg.contains(&format!(", pid {} on host some-other-host.invalid (operation \"destroy\"", remote.pid.unwrap()))
+            && msg.contains(&remote.id),
         "{msg}"
     );
-    assert!(err
-        .hint()
-        .unwrap()
-        .contains(&format!("provisioner force-unlock {}", remote.id)));
+    assert!(err.hint().unwrap().contains(&format!("provisioner force-unlock {}", remote.id)));
 }
 
 #[tokio::test]
@@ -416,15 +359,9 @@ async fn replace_writes_another_lineage_but_only_over_the_expected_state() {
     save_next(&b, &mut first, &mut key).await.unwrap();
     let other = Snapshot::new(Some("other".into()));
     // `save` refuses a snapshot that does not follow the stored one; `replace` does not.
-    assert!(matches!(
-        b.save(&other, key).await,
-        Err(StateError::InvalidSnapshot(_))
-    ));
+    assert!(matches!(b.save(&other, key).await, Err(StateError::InvalidSnapshot(_))));
     let stale = Some((first.lineage, first.serial - 1));
-    assert!(matches!(
-        b.replace(&other, stale).await,
-        Err(StateError::Conflict { .. })
-    ));
+    assert!(matches!(b.replace(&other, stale).await, Err(StateError::Conflict { .. })));
     b.replace(&other, key).await.unwrap();
     assert_eq!(b.load().await.unwrap(), Some(other));
 }

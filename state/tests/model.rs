@@ -1,15 +1,10 @@
 use serde_json::json;
-use state::{
-    Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, StateError, FORMAT_VERSION,
-};
+use state::{Mode, OutputRecord, ReleasedRecord, ResourceRecord, Snapshot, StateError, FORMAT_VERSION};
 
 fn rec(addr: &str, deps: &[&str]) -> ResourceRecord {
     let mut r = ResourceRecord::new(addr, "vpc", format!("id-{addr}"));
     r.attributes.insert("cidr".into(), json!("10.0.0.0/16"));
-    r.attributes.insert(
-        "tags".into(),
-        json!({"z": 1, "a": {"y": [ {"q": 1, "b": 2} ], "c": null}}),
-    );
+    r.attributes.insert("tags".into(), json!({"z": 1, "a": {"y": [ {"q": 1, "b": 2} ], "c": null}}));
     r.dependencies = deps.iter().map(|s| s.to_string()).collect();
     r
 }
@@ -22,13 +17,7 @@ fn round_trip() {
     let mut t = rec("subnet.public[\"a\"]", &[]);
     t.tainted = true;
     s.upsert(t);
-    s.outputs.insert(
-        "vpc_id".into(),
-        OutputRecord {
-            value: json!("vpc-1"),
-            sensitive: true,
-        },
-    );
+    s.outputs.insert("vpc_id".into(), OutputRecord { value: json!("vpc-1"), sensitive: true });
     let text = s.to_pretty_json();
     assert!(text.ends_with("}\n"));
     assert!(text.contains("\n  \"version\": 1,"));
@@ -37,19 +26,10 @@ fn round_trip() {
     norm.normalize();
     assert_eq!(back, norm);
     assert_eq!(back.to_pretty_json(), text);
-    assert_eq!(
-        back.resource("data.availability_zones.all").unwrap().mode,
-        Mode::Data
-    );
-    assert_eq!(
-        back.resource("vpc.main").unwrap().dependencies,
-        vec!["a", "x"]
-    );
+    assert_eq!(back.resource("data.availability_zones.all").unwrap().mode, Mode::Data);
+    assert_eq!(back.resource("vpc.main").unwrap().dependencies, vec!["a", "x"]);
     // data sources sort after managed resources
-    assert_eq!(
-        back.resources.last().unwrap().address,
-        "data.availability_zones.all"
-    );
+    assert_eq!(back.resources.last().unwrap().address, "data.availability_zones.all");
     // optional fields are omitted
     assert!(!text.contains("\"tainted\": false"));
 }
@@ -65,10 +45,7 @@ fn stable_ordering_of_shuffled_input() {
         let mut r = rec(addr, &["c", "b", "d"]);
         // same attributes inserted in a different order / nested keys in another order
         r.attributes.clear();
-        r.attributes.insert(
-            "tags".into(),
-            json!({"a": {"c": null, "y": [ {"b": 2, "q": 1} ]}, "z": 1}),
-        );
+        r.attributes.insert("tags".into(), json!({"a": {"c": null, "y": [ {"b": 2, "q": 1} ]}, "z": 1}));
         r.attributes.insert("cidr".into(), json!("10.0.0.0/16"));
         b.upsert(r);
     }
@@ -107,9 +84,7 @@ fn next_bumps_serial_only() {
 fn corrupt_json_reports_line_and_column() {
     let text = "{\n  \"version\": 1,\n  \"lineage\": oops\n}\n";
     match Snapshot::from_json(text, "x.json") {
-        Err(StateError::Corrupt {
-            path, line, column, ..
-        }) => {
+        Err(StateError::Corrupt { path, line, column, .. }) => {
             assert_eq!(path, "x.json");
             assert_eq!(line, 3);
             assert!(column > 0);
@@ -117,25 +92,16 @@ fn corrupt_json_reports_line_and_column() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
     // empty file is corrupt, not empty state
-    assert!(matches!(
-        Snapshot::from_json("", "x"),
-        Err(StateError::Corrupt { .. })
-    ));
+    assert!(matches!(Snapshot::from_json("", "x"), Err(StateError::Corrupt { .. })));
 }
 
 #[test]
 fn unknown_version_rejected() {
-    let text = format!(
-        "{{\"version\": {}, \"lineage\": \"not even a uuid\", \"whatever\": []}}",
-        FORMAT_VERSION + 1
-    );
+    let text = format!("{{\"version\": {}, \"lineage\": \"not even a uuid\", \"whatever\": []}}", FORMAT_VERSION + 1);
     let err = Snapshot::from_json(&text, "x").unwrap_err();
     assert!(matches!(err, StateError::UnsupportedVersion(2)), "{err:?}");
     let msg = err.to_string();
-    assert!(
-        msg.contains("version 2") && msg.contains("version 1"),
-        "{msg}"
-    );
+    assert!(msg.contains("version 2") && msg.contains("version 1"), "{msg}");
     assert!(err.hint().unwrap().contains("upgrade"));
 }
 
@@ -145,16 +111,9 @@ fn released_records_are_deduplicated_sorted_and_optional() {
     // absent when empty, and an old state without the field parses
     let text = s.to_pretty_json();
     assert!(!text.contains("released"), "{text}");
-    assert!(Snapshot::from_json(&text, "mem")
-        .unwrap()
-        .released
-        .is_empty());
+    assert!(Snapshot::from_json(&text, "mem").unwrap().released.is_empty());
 
-    let r = |t: &str, id: &str, addr: &str| ReleasedRecord {
-        type_name: t.into(),
-        id: id.into(),
-        address: addr.into(),
-    };
+    let r = |t: &str, id: &str, addr: &str| ReleasedRecord { type_name: t.into(), id: id.into(), address: addr.into() };
     s.release(r("vpc", "vpc-2", "vpc.b"));
     s.release(r("subnet", "subnet-1", "subnet.a"));
     s.release(r("vpc", "vpc-1", "vpc.a"));
@@ -167,25 +126,12 @@ fn released_records_are_deduplicated_sorted_and_optional() {
     let text = s.to_pretty_json();
     assert_eq!(FORMAT_VERSION, 1);
     let back = Snapshot::from_json(&text, "mem").unwrap();
-    let order: Vec<_> = back
-        .released
-        .iter()
-        .map(|r| (r.type_name.as_str(), r.id.as_str(), r.address.as_str()))
-        .collect();
-    assert_eq!(
-        order,
-        [
-            ("subnet", "subnet-1", "subnet.a"),
-            ("vpc", "vpc-1", "vpc.a"),
-            ("vpc", "vpc-2", "vpc.moved")
-        ]
-    );
+    let order: Vec<_> =
+        back.released.iter().map(|r| (r.type_name.as_str(), r.id.as_str(), r.address.as_str())).collect();
+    assert_eq!(order, [("subnet", "subnet-1", "subnet.a"), ("vpc", "vpc-1", "vpc.a"), ("vpc", "vpc-2", "vpc.moved")]);
     assert_eq!(back.to_pretty_json(), text);
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(
-        json["released"][0],
-        json!({"type": "subnet", "id": "subnet-1", "address": "subnet.a"})
-    );
+    assert_eq!(json["released"][0], json!({"type": "subnet", "id": "subnet-1", "address": "subnet.a"}));
 
     // duplicates pushed directly are removed by normalize
     s.released.push(r("subnet", "subnet-1", "subnet.a"));

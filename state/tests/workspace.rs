@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use state::{
-    save_next, validate_workspace_name, LocalWorkspaces, LockInfo, ReleasedRecord, ResourceRecord,
-    Snapshot, StateError, Workspaces, DEFAULT_WORKSPACE,
+    save_next, validate_workspace_name, LocalWorkspaces, LockInfo, ReleasedRecord, ResourceRecord, Snapshot,
+    StateError, Workspaces, DEFAULT_WORKSPACE,
 };
 
 fn setup() -> (tempfile::TempDir, PathBuf, LocalWorkspaces) {
@@ -27,46 +27,18 @@ async fn save(ws: &LocalWorkspaces, name: &str, resources: &[&str]) -> Snapshot 
 
 #[test]
 fn names_are_validated() {
-    for ok in [
-        "default",
-        "staging",
-        "a",
-        "eu_prod-2",
-        "A9",
-        "_x",
-        &"w".repeat(64),
-    ] {
+    for ok in ["default", "staging", "a", "eu_prod-2", "A9", "_x", &"w".repeat(64)] {
         validate_workspace_name(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
-    for bad in [
-        "",
-        "-x",
-        "a b",
-        "../etc",
-        "a/b",
-        ".",
-        "..",
-        "é",
-        "x.y",
-        &"w".repeat(65),
-    ] {
+    for bad in ["", "-x", "a b", "../etc", "a/b", ".", "..", "é", "x.y", &"w".repeat(65)] {
         let err = validate_workspace_name(bad).unwrap_err();
-        assert!(
-            matches!(&err, StateError::InvalidWorkspaceName(n) if n == bad),
-            "{bad}: {err:?}"
-        );
+        assert!(matches!(&err, StateError::InvalidWorkspaceName(n) if n == bad), "{bad}: {err:?}");
         let msg = err.to_string();
-        assert!(
-            msg.contains("letters, digits, '_' or '-'") && msg.contains("64"),
-            "{msg}"
-        );
+        assert!(msg.contains("letters, digits, '_' or '-'") && msg.contains("64"), "{msg}");
         assert!(err.hint().is_some());
     }
     let (_d, _p, ws) = setup();
-    assert!(matches!(
-        ws.backend("../x"),
-        Err(StateError::InvalidWorkspaceName(_))
-    ));
+    assert!(matches!(ws.backend("../x"), Err(StateError::InvalidWorkspaceName(_))));
 }
 
 #[tokio::test]
@@ -74,20 +46,9 @@ async fn paths_per_workspace() {
     let (_d, path, ws) = setup();
     assert_eq!(DEFAULT_WORKSPACE, "default");
     assert_eq!(ws.path_for("default"), path);
-    assert_eq!(
-        ws.path_for("staging"),
-        path.parent().unwrap().join("staging/state.json")
-    );
-    assert!(ws
-        .backend("default")
-        .unwrap()
-        .describe()
-        .contains(".provisioner/state.json"));
-    assert!(ws
-        .backend("staging")
-        .unwrap()
-        .describe()
-        .contains(".provisioner/staging/state.json"));
+    assert_eq!(ws.path_for("staging"), path.parent().unwrap().join("staging/state.json"));
+    assert!(ws.backend("default").unwrap().describe().contains(".provisioner/state.json"));
+    assert!(ws.backend("staging").unwrap().describe().contains(".provisioner/staging/state.json"));
     // a bare file name: workspaces live next to it
     let bare = LocalWorkspaces::new("state.json");
     assert_eq!(bare.path_for("default"), PathBuf::from("state.json"));
@@ -106,28 +67,13 @@ async fn workspaces_are_isolated() {
     assert_ne!(staging.lineage, before.lineage);
     assert!(ws.path_for("staging").exists());
     save(&ws, "staging", &["vpc.more"]).await; // makes a backup in staging
-    assert!(ws
-        .path_for("staging")
-        .with_file_name("state.json.backup")
-        .exists());
+    assert!(ws.path_for("staging").with_file_name("state.json.backup").exists());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), default_text);
     assert!(!path.with_file_name("state.json.backup").exists());
 
-    let def = ws
-        .backend("default")
-        .unwrap()
-        .load()
-        .await
-        .unwrap()
-        .unwrap();
+    let def = ws.backend("default").unwrap().load().await.unwrap().unwrap();
     assert_eq!(def, before);
-    let stg = ws
-        .backend("staging")
-        .unwrap()
-        .load()
-        .await
-        .unwrap()
-        .unwrap();
+    let stg = ws.backend("staging").unwrap().load().await.unwrap().unwrap();
     assert!(stg.resource("vpc.main").is_none());
     assert_eq!(stg.resources.len(), 2);
 
@@ -137,10 +83,7 @@ async fn workspaces_are_isolated() {
     let l = LockInfo::new("apply", "");
     d.try_lock(&l).await.unwrap();
     s.try_lock(&LockInfo::new("apply", "")).await.unwrap();
-    assert!(matches!(
-        d.try_lock(&LockInfo::new("plan", "")).await,
-        Err(StateError::Locked(_))
-    ));
+    assert!(matches!(d.try_lock(&LockInfo::new("plan", "")).await, Err(StateError::Locked(_))));
     // a workspace never sees another's state
     assert!(ws.backend("prod").unwrap().load().await.unwrap().is_none());
 }
@@ -150,11 +93,7 @@ async fn list_shows_workspaces_with_a_state() {
     let (_d, path, ws) = setup();
     assert!(ws.list().await.unwrap().is_empty(), "nothing at all yet");
     save(&ws, "staging", &[]).await;
-    assert_eq!(
-        ws.list().await.unwrap(),
-        ["staging"],
-        "default has no state yet"
-    );
+    assert_eq!(ws.list().await.unwrap(), ["staging"], "default has no state yet");
     save(&ws, "default", &[]).await;
     save(&ws, "a-first", &[]).await;
     save(&ws, "Zed", &[]).await;
@@ -162,20 +101,13 @@ async fn list_shows_workspaces_with_a_state() {
     // not workspaces: an empty directory, one with only a lock, a file, an invalid name,
     // a directory called `default`
     std::fs::create_dir_all(dir.join("empty")).unwrap();
-    ws.backend("locked-only")
-        .unwrap()
-        .try_lock(&LockInfo::new("apply", ""))
-        .await
-        .unwrap();
+    ws.backend("locked-only").unwrap().try_lock(&LockInfo::new("apply", "")).await.unwrap();
     std::fs::write(dir.join("notes"), "x").unwrap();
     std::fs::create_dir_all(dir.join("has.dot")).unwrap();
     std::fs::write(dir.join("has.dot/state.json"), "{}").unwrap();
     std::fs::create_dir_all(dir.join("default")).unwrap();
     std::fs::write(dir.join("default/state.json"), "{}").unwrap();
-    assert_eq!(
-        ws.list().await.unwrap(),
-        ["Zed", "a-first", "default", "staging"]
-    );
+    assert_eq!(ws.list().await.unwrap(), ["Zed", "a-first", "default", "staging"]);
 }
 
 #[tokio::test]
@@ -192,10 +124,7 @@ async fn delete_removes_an_empty_workspace() {
     assert!(path.exists());
     // again: it no longer exists, and nothing is created by asking
     let err = ws.delete("staging").await.unwrap_err();
-    assert!(
-        matches!(&err, StateError::NoSuchWorkspace(n) if n == "staging"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, StateError::NoSuchWorkspace(n) if n == "staging"), "{err:?}");
     assert!(err.to_string().contains("\"staging\""));
     assert!(!stg.parent().unwrap().exists());
     // a directory holding other files is kept
@@ -215,53 +144,31 @@ async fn delete_refuses_default_non_empty_locked_and_bad_names() {
     assert!(err.hint().is_some());
     assert!(path.exists());
 
-    assert!(matches!(
-        ws.delete("../x").await,
-        Err(StateError::InvalidWorkspaceName(_))
-    ));
+    assert!(matches!(ws.delete("../x").await, Err(StateError::InvalidWorkspaceName(_))));
 
     // non-empty
     save(&ws, "prod", &["vpc.a", "vpc.b"]).await;
     let err = ws.delete("prod").await.unwrap_err();
     match &err {
-        StateError::WorkspaceNotEmpty {
-            name,
-            resources,
-            released,
-        } => assert_eq!((name.as_str(), *resources, *released), ("prod", 2, 0)),
+        StateError::WorkspaceNotEmpty { name, resources, released } => {
+            assert_eq!((name.as_str(), *resources, *released), ("prod", 2, 0))
+        }
         other => panic!("{other:?}"),
     }
     assert!(err.to_string().contains("2 resources"), "{err}");
     assert!(err.hint().unwrap().contains("destroy"));
     assert!(ws.path_for("prod").exists());
     let b = ws.backend("prod").unwrap();
-    assert!(
-        b.lock_info().await.unwrap().is_none(),
-        "delete released its lock"
-    );
+    assert!(b.lock_info().await.unwrap().is_none(), "delete released its lock");
 
     // only released objects left whose tags are still to strip: refused too
     let mut s = b.load().await.unwrap().unwrap();
     let mut persisted = Some(s.key());
     s.resources.clear();
-    s.release(ReleasedRecord {
-        type_name: "vpc".into(),
-        id: "id-vpc.a".into(),
-        address: "vpc.a".into(),
-    });
+    s.release(ReleasedRecord { type_name: "vpc".into(), id: "id-vpc.a".into(), address: "vpc.a".into() });
     save_next(b.as_ref(), &mut s, &mut persisted).await.unwrap();
     let err = ws.delete("prod").await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StateError::WorkspaceNotEmpty {
-                resources: 0,
-                released: 1,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, StateError::WorkspaceNotEmpty { resources: 0, released: 1, .. }), "{err:?}");
     assert!(err.to_string().contains("1 released object"), "{err}");
 
     // locked (and empty): refused naming the holder, lock untouched

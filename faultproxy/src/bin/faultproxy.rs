@@ -9,7 +9,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: faultproxy --upstream http://127.0.0.1:PORT [--listen 127.0.0.1:0] [--port-file FILE] [--rules FILE]";
+const USAGE: &str =
+    "usage: faultproxy --upstream http://127.0.0.1:PORT [--listen 127.0.0.1:0] [--port-file FILE] [--rules FILE]";
 
 struct Args {
     upstream: String,
@@ -32,12 +33,7 @@ fn parse_args() -> Result<Args, String> {
             println!("{USAGE}");
             std::process::exit(0);
         }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or(format!("{flag} needs a value"))
-        };
+        let mut value = || inline.clone().or_else(|| it.next()).ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--upstream" => upstream = Some(value()?),
             "--listen" => listen = value()?,
@@ -47,12 +43,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let upstream = upstream.ok_or("--upstream is required")?;
-    Ok(Args {
-        upstream,
-        listen,
-        port_file,
-        rules,
-    })
+    Ok(Args { upstream, listen, port_file, rules })
 }
 
 fn main() -> ExitCode {
@@ -63,11 +54,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     match rt.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -85,8 +72,7 @@ async fn run(args: Args) -> Result<(), String> {
     let initial_rules = match &args.rules {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
-            serde_json::from_str::<Vec<faultproxy::Rule>>(&text)
-                .map_err(|e| format!("{path}: {e}"))?
+            serde_json::from_str::<Vec<faultproxy::Rule>>(&text).map_err(|e| format!("{path}: {e}"))?
         }
         None => Vec::new(),
     };
@@ -102,14 +88,11 @@ async fn run(args: Args) -> Result<(), String> {
         let _ = out.flush();
     }
     let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
     };
-    faultproxy::serve(listener, &args.upstream, initial_rules, shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    faultproxy::serve(listener, &args.upstream, initial_rules, shutdown).await.map_err(|e| e.to_string())
 }

@@ -35,9 +35,7 @@ pub fn parse_address(s: &str) -> Result<(Mode, String, String, Option<String>), 
             } else if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                 inner.to_owned()
             } else {
-                return Err(format!(
-                    "invalid address `{s}`: put the instance key in double quotes, e.g. `[\"a\"]`"
-                ));
+                return Err(format!("invalid address `{s}`: put the instance key in double quotes, e.g. `[\"a\"]`"));
             };
             (&s[..i], Some(key))
         }
@@ -61,14 +59,8 @@ mod tests {
 
     #[test]
     fn format_and_parse_round_trip() {
-        assert_eq!(
-            instance_address(Mode::Managed, "subnet", "public", Some("a")),
-            r#"subnet.public["a"]"#
-        );
-        assert_eq!(
-            instance_address(Mode::Data, "availability_zones", "all", None),
-            "data.availability_zones.all"
-        );
+        assert_eq!(instance_address(Mode::Managed, "subnet", "public", Some("a")), r#"subnet.public["a"]"#);
+        assert_eq!(instance_address(Mode::Data, "availability_zones", "all", None), "data.availability_zones.all");
         for a in [r#"subnet.public["a"]"#, "vpc.main", r#"data.x.y["k \"q\""]"#] {
             let (m, t, n, k) = parse_address(a).unwrap();
             assert_eq!(instance_address(m, &t, &n, k.as_deref()), a);

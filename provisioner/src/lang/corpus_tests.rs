@@ -24,11 +24,7 @@ fn rel(s: &TempStack, errs: &Diagnostics) -> Vec<(String, String, Option<String>
     errs.0
         .iter()
         .map(|d| {
-            let pos = d
-                .loc
-                .as_ref()
-                .map(|l| l.position().replace(&prefix, ""))
-                .unwrap_or_default();
+            let pos = d.loc.as_ref().map(|l| l.position().replace(&prefix, "")).unwrap_or_default();
             (pos, d.message.clone(), d.help.clone())
         })
         .collect()
@@ -50,10 +46,7 @@ fn ok(files: &[(&str, &str)]) -> (TempStack, Config) {
 fn toml_syntax_error() {
     let (pos, msg, _) = one_error(&[
         ("stack.toml", STACK),
-        (
-            "main.toml",
-            "[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\nenable_dns_support = true\n",
-        ),
+        ("main.toml", "[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\nenable_dns_support = true\n"),
     ]);
     assert_eq!(pos, "main.toml:2:26");
     assert!(msg.starts_with("TOML syntax error:"), "{msg}");
@@ -61,23 +54,16 @@ fn toml_syntax_error() {
 
 #[test]
 fn unknown_top_level_key() {
-    let (pos, msg, help) = one_error(&[(
-        "main.toml",
-        "[stack]\nname = \"net\"\n\n[resources.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n",
-    )]);
-    assert_eq!(
-        (pos.as_str(), msg.as_str()),
-        ("main.toml:4:2", "unknown key `resources` in the top level")
-    );
+    let (pos, msg, help) =
+        one_error(&[("main.toml", "[stack]\nname = \"net\"\n\n[resources.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n")]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:4:2", "unknown key `resources` in the top level"));
     assert_eq!(help.as_deref(), Some("did you mean `resource`?"));
 }
 
 #[test]
 fn unknown_attribute_with_suggestion_and_missing_required() {
-    let e = load_errors(&[(
-        "main.toml",
-        "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_blok = \"10.0.0.0/16\"\n",
-    )]);
+    let e =
+        load_errors(&[("main.toml", "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_blok = \"10.0.0.0/16\"\n")]);
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_eq!(e[0].0, "main.toml:4:15");
     assert_eq!(e[0].1, "`vpc.main` is missing the required attribute `cidr_block`");
@@ -88,14 +74,9 @@ fn unknown_attribute_with_suggestion_and_missing_required() {
 
 #[test]
 fn unknown_resource_type() {
-    let (pos, msg, help) = one_error(&[(
-        "main.toml",
-        "[stack]\nname = \"net\"\n[resource.vcp.main]\ncidr_block = \"10.0.0.0/16\"\n",
-    )]);
-    assert_eq!(
-        (pos.as_str(), msg.as_str()),
-        ("main.toml:3:11", "unknown resource type `vcp`")
-    );
+    let (pos, msg, help) =
+        one_error(&[("main.toml", "[stack]\nname = \"net\"\n[resource.vcp.main]\ncidr_block = \"10.0.0.0/16\"\n")]);
+    assert_eq!((pos.as_str(), msg.as_str()), ("main.toml:3:11", "unknown resource type `vcp`"));
     assert_eq!(help.as_deref(), Some("did you mean `vpc`?"));
 }
 
@@ -120,25 +101,17 @@ ingress = [
     )]);
     assert_eq!(e.len(), 2, "{e:#?}");
     assert_eq!(e[0].0, "main.toml:5:22");
-    assert_eq!(
-        e[0].1,
-        "invalid value for `enable_dns_support`: expected bool, found string \"yes\""
-    );
+    assert_eq!(e[0].1, "invalid value for `enable_dns_support`: expected bool, found string \"yes\"");
     assert!(e[0].2.as_deref().unwrap().contains("`true` or `false`"), "{e:?}");
     assert_eq!(e[1].0, "main.toml:12:17");
-    assert_eq!(
-        e[1].1,
-        "invalid value for `ingress[1].from_port`: expected number, found string \"http\""
-    );
+    assert_eq!(e[1].1, "invalid value for `ingress[1].from_port`: expected number, found string \"http\"");
     assert!(e[1].2.as_deref().unwrap().contains("holds one, e.g. `\"80\"`"), "{e:?}");
 }
 
 #[test]
 fn invalid_cidr_literal() {
-    let (pos, msg, _) = one_error(&[(
-        "main.toml",
-        "[stack]\nname = \"net\"\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/33\"\n",
-    )]);
+    let (pos, msg, _) =
+        one_error(&[("main.toml", "[stack]\nname = \"net\"\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/33\"\n")]);
     assert_eq!(pos, "main.toml:4:14");
     assert_eq!(
         msg,
@@ -169,38 +142,20 @@ tags = { Name = "${local.nmae}" }
 name = "x"
 "#,
     )]);
-    let got: Vec<(&str, &str, Option<&str>)> = e
-        .iter()
-        .map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref()))
-        .collect();
+    let got: Vec<(&str, &str, Option<&str>)> =
+        e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
     assert_eq!(
         got,
         vec![
-            (
-                "main.toml:7:13",
-                "reference to undeclared resource `vpc.mian`",
-                Some("did you mean `vpc.main`?")
-            ),
-            (
-                "main.toml:11:22",
-                "`vpc.main` has no attribute `idd`",
-                Some("did you mean `id`?")
-            ),
-            (
-                "main.toml:12:28",
-                "undeclared variable `var.cidr`",
-                Some("declare it with `[variable.cidr]`")
-            ),
+            ("main.toml:7:13", "reference to undeclared resource `vpc.mian`", Some("did you mean `vpc.main`?")),
+            ("main.toml:11:22", "`vpc.main` has no attribute `idd`", Some("did you mean `id`?")),
+            ("main.toml:12:28", "undeclared variable `var.cidr`", Some("declare it with `[variable.cidr]`")),
             (
                 "main.toml:13:24",
                 "reference to undeclared data source `data.availability_zones.al`",
                 Some("declare it with `[data.availability_zones.al]`")
             ),
-            (
-                "main.toml:14:20",
-                "undeclared local `local.nmae`",
-                Some("did you mean `name`?")
-            ),
+            ("main.toml:14:20", "undeclared local `local.nmae`", Some("did you mean `name`?")),
         ]
     );
 }
@@ -233,16 +188,10 @@ value = ["${subnet.public[*].id}", "${subnet.public[\"a\"].arn}"]
 #[test]
 fn duplicate_names_across_files() {
     let (pos, msg, help) = one_error(&[
-        (
-            "a.toml",
-            "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n",
-        ),
+        ("a.toml", "[stack]\nname = \"net\"\n\n[resource.vpc.main]\ncidr_block = \"10.0.0.0/16\"\n"),
         ("b.toml", "[resource.vpc.main]\ncidr_block = \"10.1.0.0/16\"\n"),
     ]);
-    assert_eq!(
-        (pos.as_str(), msg.as_str()),
-        ("b.toml:1:15", "duplicate resource `vpc.main`")
-    );
+    assert_eq!((pos.as_str(), msg.as_str()), ("b.toml:1:15", "duplicate resource `vpc.main`"));
     let help = help.unwrap();
     assert!(help.contains("a.toml:4:15"), "{help}");
 }
@@ -254,10 +203,7 @@ fn duplicate_variables_outputs_locals_and_settings() {
             "a.toml",
             "[stack]\nname = \"net\"\n[variable.env]\ndefault = \"dev\"\n[locals]\nx = 1\n[output.o]\nvalue = 1\n",
         ),
-        (
-            "b.toml",
-            "[stack]\nname = \"n2\"\n[variable.env]\n[locals]\nx = 2\n[output.o]\nvalue = 2\n",
-        ),
+        ("b.toml", "[stack]\nname = \"n2\"\n[variable.env]\n[locals]\nx = 2\n[output.o]\nvalue = 2\n"),
     ]);
     let got: Vec<(&str, &str)> = e.iter().map(|(p, m, _)| (p.as_str(), m.as_str())).collect();
     assert_eq!(
@@ -279,10 +225,7 @@ fn each_outside_for_each() {
     )]);
     assert_eq!(
         (pos.as_str(), msg.as_str()),
-        (
-            "main.toml:5:24",
-            "`each` can only be used in the attributes of a block with `for_each`"
-        )
+        ("main.toml:5:24", "`each` can only be used in the attributes of a block with `for_each`")
     );
 }
 
@@ -302,10 +245,7 @@ tags = { a = '${upper("a", "b")}' }
         (e[0].0.as_str(), e[0].1.as_str()),
         ("main.toml:4:17", "unknown function `lenght`; did you mean `length`?")
     );
-    assert_eq!(
-        (e[1].0.as_str(), e[1].1.as_str()),
-        ("main.toml:5:17", "`upper` takes 1 argument, got 2")
-    );
+    assert_eq!((e[1].0.as_str(), e[1].1.as_str()), ("main.toml:5:17", "`upper` takes 1 argument, got 2"));
 }
 
 #[test]
@@ -317,10 +257,7 @@ fn interpolation_syntax_error_column_inside_escaped_string() {
     )]);
     assert_eq!(
         (pos.as_str(), msg.as_str()),
-        (
-            "main.toml:6:25",
-            "invalid expression: expected an expression, found `}`"
-        )
+        ("main.toml:6:25", "invalid expression: expected an expression, found `}`")
     );
 }
 
@@ -337,10 +274,8 @@ depends_on = ["vpc.other", "not an address"]
 lifecycle = { prevent_destroy = true, ignore_change = ["tags"], ignore_changes = ["tagz"] }
 "#,
     )]);
-    let got: Vec<(&str, &str, Option<&str>)> = e
-        .iter()
-        .map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref()))
-        .collect();
+    let got: Vec<(&str, &str, Option<&str>)> =
+        e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
     assert_eq!(got[0].0, "main.toml:5:1");
     assert_eq!(got[0].1, "`id` is computed by AWS and cannot be set");
     assert_eq!(got[1].0, "main.toml:6:15");
@@ -357,16 +292,11 @@ lifecycle = { prevent_destroy = true, ignore_change = ["tags"], ignore_changes =
 
 #[test]
 fn missing_required_attribute_at_block_header() {
-    let (pos, msg, help) = one_error(&[(
-        "main.toml",
-        "[stack]\nname = \"net\"\n\n[resource.subnet.a]\ncidr_block = \"10.0.1.0/24\"\n",
-    )]);
+    let (pos, msg, help) =
+        one_error(&[("main.toml", "[stack]\nname = \"net\"\n\n[resource.subnet.a]\ncidr_block = \"10.0.1.0/24\"\n")]);
     assert_eq!(
         (pos.as_str(), msg.as_str()),
-        (
-            "main.toml:4:18",
-            "`subnet.a` is missing the required attribute `vpc_id`"
-        )
+        ("main.toml:4:18", "`subnet.a` is missing the required attribute `vpc_id`")
     );
     assert_eq!(help.as_deref(), Some("add `vpc_id = …`"));
 }
@@ -419,10 +349,7 @@ fn resolve(
 fn variables_precedence_and_types() {
     let (_s, r) = resolve(
         &[("main.toml", VARS)],
-        &[
-            ("vars/one.toml", "region = \"eu-west-1\"\ncount = 5\n"),
-            ("vars/two.toml", "count = 6\n"),
-        ],
+        &[("vars/one.toml", "region = \"eu-west-1\"\ncount = 5\n"), ("vars/two.toml", "count = 6\n")],
         &[("azs", r#"["x","y"]"#), ("env", "prod")],
         &[("PROVISIONER_VAR_count", "4"), ("PROVISIONER_VAR_env", "dev")],
     );
@@ -460,27 +387,16 @@ fn unknown_cli_var_bad_number_and_not_allowed() {
     let (s, r) = resolve(
         &[("main.toml", VARS)],
         &[],
-        &[
-            ("regoin", "x"),
-            ("region", "eu-west-1"),
-            ("count", "abc"),
-            ("env", "qa"),
-        ],
+        &[("regoin", "x"), ("region", "eu-west-1"), ("count", "abc"), ("env", "qa")],
         &[],
     );
     let e = rel(&s, &r.unwrap_err());
-    let got: Vec<(&str, &str, Option<&str>)> = e
-        .iter()
-        .map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref()))
-        .collect();
+    let got: Vec<(&str, &str, Option<&str>)> =
+        e.iter().map(|(p, m, h)| (p.as_str(), m.as_str(), h.as_deref())).collect();
     assert_eq!(
         got,
         vec![
-            (
-                "",
-                "--var regoin=…: no variable named `regoin` is declared",
-                Some("did you mean `region`?")
-            ),
+            ("", "--var regoin=…: no variable named `regoin` is declared", Some("did you mean `region`?")),
             (
                 "main.toml:7:11",
                 "invalid value for variable `count` from --var count=abc: expected number, found string \"abc\"",
@@ -528,18 +444,9 @@ fn bad_variable_declarations() {
     assert_eq!(got[0], ("main.toml:4:8", "unknown type `strng` (expected string, number, bool, list(T), set(T), map(T) or any); did you mean `string`?"));
     assert_eq!(
         got[1],
-        (
-            "main.toml:7:11",
-            "the default of `b` does not match its type number: expected number, found string \"x\""
-        )
+        ("main.toml:7:11", "the default of `b` does not match its type number: expected number, found string \"x\"")
     );
-    assert_eq!(
-        got[2],
-        (
-            "main.toml:9:11",
-            "the default \"qa\" of `c` is not one of its allowed values"
-        )
-    );
+    assert_eq!(got[2], ("main.toml:9:11", "the default \"qa\" of `c` is not one of its allowed values"));
     assert_eq!(got[3], ("main.toml:11:1", "unknown key `defualt` in a variable"));
 }
 
@@ -594,10 +501,7 @@ value = "${subnet.public[\"a\"].cidr_block}"
 fn valid_stack_loads_and_evaluates() {
     let (s, c) = ok(&[
         ("main.toml", NETWORK),
-        (
-            "extra.toml",
-            "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n",
-        ),
+        ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n"),
         ("sub/ignored.toml", "garbage [[["),
     ]);
     assert_eq!(c.stack_name, "network");
@@ -607,15 +511,7 @@ fn valid_stack_loads_and_evaluates() {
     assert_eq!(c.backend.path, s.path().join("state/net.json"));
     assert_eq!(c.files.len(), 2);
     let keys: Vec<String> = c.blocks.iter().map(Block::key).collect();
-    assert_eq!(
-        keys,
-        [
-            "subnet.extra",
-            "vpc.main",
-            "subnet.public",
-            "data.availability_zones.all"
-        ]
-    );
+    assert_eq!(keys, ["subnet.extra", "vpc.main", "subnet.public", "data.availability_zones.all"]);
     assert_eq!(c.hash.len(), 64);
     let vpc = c.block(Mode::Managed, "vpc", "main").unwrap();
     assert!(matches!(vpc.lifecycle.prevent_destroy, Some(Node::Literal(Value::Bool(true), _))));
@@ -627,18 +523,12 @@ fn valid_stack_loads_and_evaluates() {
     // Same files → same hash; a change → different hash.
     let (_s2, c2) = ok(&[
         ("main.toml", NETWORK),
-        (
-            "extra.toml",
-            "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n",
-        ),
+        ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.100.0/24\"\n"),
     ]);
     assert_eq!(c.hash, c2.hash);
     let (_s3, c3) = ok(&[
         ("main.toml", NETWORK),
-        (
-            "extra.toml",
-            "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.101.0/24\"\n",
-        ),
+        ("extra.toml", "[resource.subnet.extra]\nvpc_id = \"${vpc.main.id}\"\ncidr_block = \"10.0.101.0/24\"\n"),
     ]);
     assert_ne!(c.hash, c3.hash);
 
@@ -647,13 +537,7 @@ fn valid_stack_loads_and_evaluates() {
     let mut locals = BTreeMap::new();
     let empty = BTreeMap::new();
     for name in ["azs", "name", "subnet_count"] {
-        let scope = Scope {
-            vars: &vars,
-            locals: &locals,
-            resources: &empty,
-            each: None,
-            workspace: "default",
-        };
+        let scope = Scope { vars: &vars, locals: &locals, resources: &empty, each: None, workspace: "default" };
         let v = eval(&c.locals[name], &scope).unwrap();
         locals.insert(name.to_owned(), v);
     }
@@ -661,13 +545,7 @@ fn valid_stack_loads_and_evaluates() {
     assert_eq!(locals["name"], Value::str("prod-net"));
 
     let reg = registry();
-    let scope = Scope {
-        vars: &vars,
-        locals: &locals,
-        resources: &empty,
-        each: None,
-        workspace: "default",
-    };
+    let scope = Scope { vars: &vars, locals: &locals, resources: &empty, each: None, workspace: "default" };
     let vpc_attrs = eval_attrs(vpc, reg.schema(false, "vpc").unwrap(), &scope).unwrap();
     assert_eq!(vpc_attrs["cidr_block"], Value::str("10.0.0.0/16"));
     assert_eq!(vpc_attrs["tags"].get("Literal"), Some(&Value::str("${not.a.ref}")));
@@ -675,55 +553,29 @@ fn valid_stack_loads_and_evaluates() {
     let mut resources = BTreeMap::new();
     resources.insert(
         "vpc.main".to_owned(),
-        Value::Map(
-            [
-                ("id".to_owned(), Value::Unknown),
-                ("cidr_block".to_owned(), Value::str("10.0.0.0/16")),
-            ]
-            .into(),
-        ),
+        Value::Map([("id".to_owned(), Value::Unknown), ("cidr_block".to_owned(), Value::str("10.0.0.0/16"))].into()),
     );
     resources.insert(
         "data.availability_zones.all".to_owned(),
         Value::Map([("names".to_owned(), Value::string_list(["eu-west-1a", "eu-west-1b"]))].into()),
     );
-    let scope = Scope {
-        vars: &vars,
-        locals: &locals,
-        resources: &resources,
-        each: None,
-        workspace: "default",
-    };
+    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None, workspace: "default" };
     let instances = expand_for_each(subnet, &scope).unwrap().unwrap();
-    assert_eq!(
-        instances.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-        ["a", "b"]
-    );
+    assert_eq!(instances.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     let schema = reg.schema(false, "subnet").unwrap();
     let mut per_key = BTreeMap::new();
     for (k, v) in &instances {
         let key = Value::str(k.clone());
-        let scope = Scope {
-            vars: &vars,
-            locals: &locals,
-            resources: &resources,
-            each: Some((&key, v)),
-            workspace: "default",
-        };
+        let scope =
+            Scope { vars: &vars, locals: &locals, resources: &resources, each: Some((&key, v)), workspace: "default" };
         let attrs = eval_attrs(subnet, schema, &scope).unwrap();
         assert_eq!(attrs["vpc_id"], Value::Unknown);
         per_key.insert(k.clone(), Value::Map(attrs));
     }
     assert_eq!(per_key["a"].get("cidr_block"), Some(&Value::str("10.0.1.0/24")));
     assert_eq!(per_key["b"].get("availability_zone"), Some(&Value::str("eu-west-1b")));
-    assert_eq!(
-        per_key["b"].get("tags").and_then(|t| t.get("Name")),
-        Some(&Value::str("prod-net-b"))
-    );
-    assert_eq!(
-        instance_address(Mode::Managed, "subnet", "public", Some("a")),
-        "subnet.public[\"a\"]"
-    );
+    assert_eq!(per_key["b"].get("tags").and_then(|t| t.get("Name")), Some(&Value::str("prod-net-b")));
+    assert_eq!(instance_address(Mode::Managed, "subnet", "public", Some("a")), "subnet.public[\"a\"]");
 
     // Outputs over the for_each block: splat in key order, index by key.
     for (k, id) in [("a", "subnet-1"), ("b", "subnet-2")] {
@@ -732,21 +584,9 @@ fn valid_stack_loads_and_evaluates() {
         }
     }
     resources.insert("subnet.public".to_owned(), Value::Map(per_key));
-    let scope = Scope {
-        vars: &vars,
-        locals: &locals,
-        resources: &resources,
-        each: None,
-        workspace: "default",
-    };
-    assert_eq!(
-        eval(&c.outputs["subnet_ids"].value, &scope).unwrap(),
-        Value::string_list(["subnet-1", "subnet-2"])
-    );
-    assert_eq!(
-        eval(&c.outputs["first_cidr"].value, &scope).unwrap(),
-        Value::str("10.0.1.0/24")
-    );
+    let scope = Scope { vars: &vars, locals: &locals, resources: &resources, each: None, workspace: "default" };
+    assert_eq!(eval(&c.outputs["subnet_ids"].value, &scope).unwrap(), Value::string_list(["subnet-1", "subnet-2"]));
+    assert_eq!(eval(&c.outputs["first_cidr"].value, &scope).unwrap(), Value::str("10.0.1.0/24"));
 }
 
 #[test]
@@ -757,13 +597,7 @@ fn eval_attrs_reports_interpolated_format_errors_at_the_attribute() {
     )]);
     let vars: BTreeMap<String, Value> = [("cidr".to_owned(), Value::str("10.0.0.1/16"))].into();
     let empty = BTreeMap::new();
-    let scope = Scope {
-        vars: &vars,
-        locals: &empty,
-        resources: &empty,
-        each: None,
-        workspace: "default",
-    };
+    let scope = Scope { vars: &vars, locals: &empty, resources: &empty, each: None, workspace: "default" };
     let reg = registry();
     let e = eval_attrs(&c.blocks[0], reg.schema(false, "vpc").unwrap(), &scope).unwrap_err();
     assert_eq!(e.0.len(), 1);
@@ -774,14 +608,8 @@ fn eval_attrs_reports_interpolated_format_errors_at_the_attribute() {
 #[test]
 fn many_errors_are_all_reported_in_order() {
     let e = load_errors(&[
-        (
-            "a.toml",
-            "[stack]\nname = \"n\"\n[resource.vpc.x]\ncidr_block = 1\nfoo = 2\n",
-        ),
-        (
-            "b.toml",
-            "[resource.subnet.y]\nvpc_id = \"${vpc.z.id}\"\ncidr_block = \"bad\"\n",
-        ),
+        ("a.toml", "[stack]\nname = \"n\"\n[resource.vpc.x]\ncidr_block = 1\nfoo = 2\n"),
+        ("b.toml", "[resource.subnet.y]\nvpc_id = \"${vpc.z.id}\"\ncidr_block = \"bad\"\n"),
     ]);
     let pos: Vec<&str> = e.iter().map(|(p, _, _)| p.as_str()).collect();
     assert_eq!(pos, ["a.toml:4:14", "a.toml:5:1", "b.toml:2:13", "b.toml:3:14"]);
@@ -837,12 +665,8 @@ fn fixture_corpus() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lang_corpus");
     let bless = std::env::var_os("LANG_CORPUS_BLESS").is_some();
     let reg = registry();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut cases: Vec<PathBuf> =
+        std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     cases.sort();
     assert!(cases.len() >= 5, "fixtures missing in {}", root.display());
     for case in cases {
@@ -872,14 +696,8 @@ fn for_each_literal_must_be_map_or_list_of_strings() {
     assert_eq!(
         got,
         vec![
-            (
-                "main.toml:4:12",
-                "`for_each` must be a map or a list of strings; the value is a number"
-            ),
-            (
-                "main.toml:7:12",
-                "`for_each` must be a map or a list of strings; a list element is a number"
-            ),
+            ("main.toml:4:12", "`for_each` must be a map or a list of strings; the value is a number"),
+            ("main.toml:7:12", "`for_each` must be a map or a list of strings; a list element is a number"),
         ]
     );
 }
@@ -916,7 +734,12 @@ fn eval_instances(
     (s, out)
 }
 
-fn one_instance(body: &str, key: &str, vars: serde_json::Value, resources: serde_json::Value) -> Result<crate::value::Attrs, Vec<(String, String, Option<String>)>> {
+fn one_instance(
+    body: &str,
+    key: &str,
+    vars: serde_json::Value,
+    resources: serde_json::Value,
+) -> Result<crate::value::Attrs, Vec<(String, String, Option<String>)>> {
     let (s, mut out) = eval_instances(body, key, vars, resources);
     out.remove("").unwrap().map_err(|d| rel(&s, &d))
 }
@@ -982,7 +805,10 @@ environment = {{ LIST = "${{[1]}}" }}
             ("main.toml:15:17", "invalid value for `desired_count`: expected number, found string \"eighty\""),
             ("main.toml:16:26", "invalid value for `enable_execute_command`: expected bool, found string \"eighty\""),
             ("main.toml:19:24", "invalid value for `environment[\"LIST\"]`: expected string, found list"),
-            ("main.toml:18:59", "invalid value for `load_balancer[0].container_port`: expected number, found string \"eighty\""),
+            (
+                "main.toml:18:59",
+                "invalid value for `load_balancer[0].container_port`: expected number, found string \"eighty\""
+            ),
             ("main.toml:17:14", "invalid value for `ports[1]`: expected number, found string \"eighty\""),
         ]
     );
@@ -999,7 +825,9 @@ load_balancer_arn = "arn:lb"
 port = "443"
 default_action = { type = "forward", target_group_arn = "${vpc.main.id}", order = "1" }
 "#;
-    let a = one_instance(body, "lb_listener.a", serde_json::json!({}), serde_json::json!({"vpc.main": {"id": "vpc-1"}})).unwrap();
+    let a =
+        one_instance(body, "lb_listener.a", serde_json::json!({}), serde_json::json!({"vpc.main": {"id": "vpc-1"}}))
+            .unwrap();
     assert_eq!(a["port"], Value::int(443));
     assert_eq!(
         a["default_action"],
@@ -1017,7 +845,9 @@ default_action = { type = "forward", target_group_arn = "${vpc.main.id}", order 
     );
     let e = load_errors(&[(
         "main.toml",
-        &format!("{STACK}[resource.lb_listener.a]\nload_balancer_arn = \"x\"\nport = 1\ndefault_action = {{ order = 1 }}\n"),
+        &format!(
+            "{STACK}[resource.lb_listener.a]\nload_balancer_arn = \"x\"\nport = 1\ndefault_action = {{ order = 1 }}\n"
+        ),
     )]);
     assert_eq!(e[0].0, "main.toml:6:18");
     assert_eq!(e[0].1, "invalid value for `default_action`: missing required attribute `type`");
@@ -1052,14 +882,20 @@ load_balancer = '${each.value.public ? [{ container_name = "api", container_port
     );
     // Unknown condition: the whole block is unknown; unknown values inside tables propagate.
     assert_eq!(
-        eval_lb(r#"${vpc.main.id == "x" ? [{ container_name = "a", container_port = 1 }] : []}"#, none.clone()).unwrap()["load_balancer"],
+        eval_lb(r#"${vpc.main.id == "x" ? [{ container_name = "a", container_port = 1 }] : []}"#, none.clone())
+            .unwrap()["load_balancer"],
         Value::Unknown
     );
-    let lb = eval_lb(r#"${[{ container_name = "a", container_port = 1, target_group_arn = vpc.main.id }]}"#, none.clone()).unwrap();
+    let lb =
+        eval_lb(r#"${[{ container_name = "a", container_port = 1, target_group_arn = vpc.main.id }]}"#, none.clone())
+            .unwrap();
     assert_eq!(lb["load_balancer"].as_list().unwrap()[0].get("target_group_arn"), Some(&Value::Unknown));
     // A literal empty array stays an empty list (unlike an expression yielding one).
     let body = "[resource.ecs_service.a]\nname = \"a\"\nload_balancer = []\n";
-    assert_eq!(one_instance(body, "ecs_service.a", none.clone(), none.clone()).unwrap()["load_balancer"], Value::List(vec![]));
+    assert_eq!(
+        one_instance(body, "ecs_service.a", none.clone(), none.clone()).unwrap()["load_balancer"],
+        Value::List(vec![])
+    );
 
     // The yielded tables are checked against the block's schema, located at the `${…}`.
     let e = eval_lb(r#"${[{ container_name = "api", container_prot = 8080 }]}"#, none.clone()).unwrap_err();
@@ -1097,7 +933,8 @@ tags = { Name = "${local.name}", Id = "id-${vpc.main.id}" }
 "#;
     let (_s, c) = ok(&[("main.toml", &format!("{STACK}{body}"))]);
     // References found at every depth (graph edges).
-    let refs: Vec<String> = c.block_by_key("lb_listener.a").unwrap().references().into_iter().map(|(r, _)| r.key()).collect();
+    let refs: Vec<String> =
+        c.block_by_key("lb_listener.a").unwrap().references().into_iter().map(|(r, _)| r.key()).collect();
     assert_eq!(refs, ["vpc.main", "var.w", "local.deep", "local.name"]);
     let vars: BTreeMap<String, Value> = [("w".to_owned(), Value::str("10"))].into();
     let empty = BTreeMap::new();
@@ -1217,7 +1054,8 @@ fn s3_backend_loads_with_terraforms_defaults() {
 
 #[test]
 fn s3_backend_without_bucket_or_key_is_located() {
-    let errs = load_errors(&[("stack.toml", "[stack]\nname = \"net\"\n\n[backend]\ntype = \"s3\"\nregion = \"eu-west-1\"\n")]);
+    let errs =
+        load_errors(&[("stack.toml", "[stack]\nname = \"net\"\n\n[backend]\ntype = \"s3\"\nregion = \"eu-west-1\"\n")]);
     assert_eq!(errs.len(), 2, "{errs:#?}");
     assert_eq!(errs[0].0, "stack.toml:4:2");
     assert_eq!(errs[0].1, "`[backend]` of type `s3` needs `bucket`");

@@ -21,10 +21,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Arc<SourceFile> {
-        Arc::new(SourceFile {
-            path: path.into(),
-            text: text.into(),
-        })
+        Arc::new(SourceFile { path: path.into(), text: text.into() })
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -68,10 +65,7 @@ pub struct Loc {
 
 impl Loc {
     pub fn new(file: &Arc<SourceFile>, span: Range<usize>) -> Loc {
-        Loc {
-            file: file.clone(),
-            span,
-        }
+        Loc { file: file.clone(), span }
     }
 
     /// 1-based line and column of the start of the span.
@@ -102,21 +96,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic {
-            message: message.into(),
-            loc: None,
-            label: None,
-            help: None,
-        }
+        Diagnostic { message: message.into(), loc: None, label: None, help: None }
     }
 
     pub fn at(message: impl Into<String>, loc: &Loc) -> Self {
-        Diagnostic {
-            message: message.into(),
-            loc: Some(loc.clone()),
-            label: None,
-            help: None,
-        }
+        Diagnostic { message: message.into(), loc: Some(loc.clone()), label: None, help: None }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -161,11 +145,7 @@ impl Diagnostic {
 }
 
 fn render_miette(d: &dyn miette::Diagnostic, color: bool) -> String {
-    let theme = if color {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
+    let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_context_lines(1);
     let mut out = String::new();
     if handler.render_report(&mut out, d).is_err() {
@@ -221,20 +201,12 @@ impl Diagnostics {
 
     /// Each diagnostic rendered by miette, separated by blank lines.
     pub fn render_fancy(&self, color: bool) -> String {
-        self.0
-            .iter()
-            .map(|d| d.render_fancy(color))
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.0.iter().map(|d| d.render_fancy(color)).collect::<Vec<_>>().join("\n")
     }
 
     /// Each diagnostic in plain form (with hints), one after the other.
     pub fn render_plain(&self) -> String {
-        self.0
-            .iter()
-            .map(Diagnostic::render_plain)
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.0.iter().map(Diagnostic::render_plain).collect::<Vec<_>>().join("\n")
     }
 }
 

@@ -33,14 +33,9 @@ pub fn eval(node: &Node, scope: &Scope) -> Result<Value, Diagnostic> {
     match node {
         Node::Literal(v, _) => Ok(v.clone()),
         Node::Template(t, loc) => Ev { file: &loc.file, scope }.template(t),
-        Node::List(items, _) => Ok(Value::List(
-            items.iter().map(|n| eval(n, scope)).collect::<Result<_, _>>()?,
-        )),
+        Node::List(items, _) => Ok(Value::List(items.iter().map(|n| eval(n, scope)).collect::<Result<_, _>>()?)),
         Node::Map(items, _) => Ok(Value::Map(
-            items
-                .iter()
-                .map(|(k, n)| Ok((k.clone(), eval(n, scope)?)))
-                .collect::<Result<_, Diagnostic>>()?,
+            items.iter().map(|(k, n)| Ok((k.clone(), eval(n, scope)?))).collect::<Result<_, Diagnostic>>()?,
         )),
     }
 }
@@ -70,10 +65,7 @@ pub fn eval_attrs(block: &Block, schema: &Schema, scope: &Scope) -> Result<Attrs
             continue;
         }
         let Some(attr) = schema.attribute(name) else {
-            diags.push(Diagnostic::at(
-                format!("unknown attribute `{name}` for `{}`", block.type_name),
-                node.loc(),
-            ));
+            diags.push(Diagnostic::at(format!("unknown attribute `{name}` for `{}`", block.type_name), node.loc()));
             continue;
         };
         // A nested block given as one `${…}` (Terraform's `dynamic` block): an empty list means no block.
@@ -112,15 +104,12 @@ pub fn expand_for_each(block: &Block, scope: &Scope) -> Result<Option<Vec<(Strin
     let Some(node) = &block.for_each else { return Ok(None) };
     let v = eval(node, scope)?;
     let unknown = || {
-        Diagnostic::at(
-            "invalid for_each argument: the value depends on values known only after apply",
-            node.loc(),
-        )
-        .with_label("known only after apply")
-        .with_help(
-            "for_each keys must be known at plan time: derive them from variables, locals or data sources, \
+        Diagnostic::at("invalid for_each argument: the value depends on values known only after apply", node.loc())
+            .with_label("known only after apply")
+            .with_help(
+                "for_each keys must be known at plan time: derive them from variables, locals or data sources, \
                  or apply the resources they depend on first with `--target`",
-        )
+            )
     };
     match v {
         Value::Unknown => Err(unknown()),
@@ -148,10 +137,7 @@ pub fn expand_for_each(block: &Block, scope: &Scope) -> Result<Option<Vec<(Strin
             Ok(Some(out.into_iter().collect()))
         }
         other => Err(Diagnostic::at(
-            format!(
-                "invalid for_each argument: expected a map or a list of strings, found {}",
-                other.type_name()
-            ),
+            format!("invalid for_each argument: expected a map or a list of strings, found {}", other.type_name()),
             node.loc(),
         )),
     }
@@ -246,9 +232,7 @@ impl<'a, 'b> Ev<'a, 'b> {
         match &e.kind {
             ExprKind::Lit(v) => Ok(v.clone()),
             ExprKind::Template(t) => self.template(t),
-            ExprKind::List(items) => Ok(Value::List(
-                items.iter().map(|i| self.expr(i)).collect::<Result<_, _>>()?,
-            )),
+            ExprKind::List(items) => Ok(Value::List(items.iter().map(|i| self.expr(i)).collect::<Result<_, _>>()?)),
             ExprKind::Map(items) => {
                 let mut m = BTreeMap::new();
                 for (k, v) in items {
@@ -353,12 +337,9 @@ impl<'a, 'b> Ev<'a, 'b> {
 
     fn reference(&self, r: &Ref, span: &Range<usize>) -> Result<Value, Diagnostic> {
         match r {
-            Ref::Var(n) => self
-                .scope
-                .vars
-                .get(n)
-                .cloned()
-                .ok_or_else(|| self.err(span, format!("variable `{n}` has no value"))),
+            Ref::Var(n) => {
+                self.scope.vars.get(n).cloned().ok_or_else(|| self.err(span, format!("variable `{n}` has no value")))
+            }
             Ref::Local(n) => Ok(self.scope.locals.get(n).cloned().unwrap_or(Value::Unknown)),
             Ref::Each => match self.scope.each {
                 Some((_, v)) => Ok(v.clone()),
@@ -380,10 +361,7 @@ impl<'a, 'b> Ev<'a, 'b> {
                     let hint = crate::schema::suggest(name, m.keys().map(String::as_str))
                         .map(|s| format!("did you mean `{s}`?"));
                     Err(self
-                        .err(
-                            span,
-                            format!("no attribute or key `{name}`; available: {}", some_keys(&m)),
-                        )
+                        .err(span, format!("no attribute or key `{name}`; available: {}", some_keys(&m)))
                         .with_help_opt(hint))
                 }
             },
@@ -396,10 +374,7 @@ impl<'a, 'b> Ev<'a, 'b> {
             (Value::Unknown, _) | (_, Value::Unknown) => Ok(Value::Unknown),
             (Value::List(mut items), i) => {
                 let Some(n) = i.as_i64() else {
-                    return Err(self.err(
-                        span,
-                        format!("a list index must be a whole number, found {}", describe(&i)),
-                    ));
+                    return Err(self.err(span, format!("a list index must be a whole number, found {}", describe(&i))));
                 };
                 if n < 0 || n as usize >= items.len() {
                     return Err(self.err(
@@ -421,14 +396,8 @@ impl<'a, 'b> Ev<'a, 'b> {
                     Some(x) => Ok(x),
                     None => {
                         let what = if multi {
-                            let ExprKind::Ref(r, _) = &base.kind else {
-                                unreachable!()
-                            };
-                            format!(
-                                "`{}` has no instance with key {key:?}; instances: {}",
-                                r.key(),
-                                some_keys(&m)
-                            )
+                            let ExprKind::Ref(r, _) = &base.kind else { unreachable!() };
+                            format!("`{}` has no instance with key {key:?}; instances: {}", r.key(), some_keys(&m))
                         } else {
                             format!("no key {key:?} in the map; keys: {}", some_keys(&m))
                         };
@@ -481,12 +450,8 @@ impl<'a, 'b> Ev<'a, 'b> {
             return Ok(Value::Unknown);
         }
         let num = |v: &Value, e: &Expr| {
-            v.as_f64().ok_or_else(|| {
-                self.err(
-                    &e.span,
-                    format!("`{}` needs numbers, found {}", op.symbol(), describe(v)),
-                )
-            })
+            v.as_f64()
+                .ok_or_else(|| self.err(&e.span, format!("`{}` needs numbers, found {}", op.symbol(), describe(v))))
         };
         let (x, y) = (num(&av, a)?, num(&bv, b)?);
         Ok(match op {
@@ -544,11 +509,7 @@ mod tests {
         resources.insert(
             "vpc.main".to_owned(),
             Value::Map(
-                [
-                    ("cidr_block".to_owned(), Value::str("10.0.0.0/16")),
-                    ("id".to_owned(), Value::Unknown),
-                ]
-                .into(),
+                [("cidr_block".to_owned(), Value::str("10.0.0.0/16")), ("id".to_owned(), Value::Unknown)].into(),
             ),
         );
         resources.insert(
@@ -567,13 +528,8 @@ mod tests {
 
     fn ev(s: &str) -> Result<Value, Diagnostic> {
         let f = fixture();
-        let scope = Scope {
-            vars: &f.vars,
-            locals: &f.locals,
-            resources: &f.resources,
-            each: None,
-            workspace: "default",
-        };
+        let scope =
+            Scope { vars: &f.vars, locals: &f.locals, resources: &f.resources, each: None, workspace: "default" };
         eval(&node(s), &scope)
     }
 
@@ -596,27 +552,15 @@ mod tests {
         assert_eq!(ok("${var.n * 2 - 1 == 5 && !false}"), Value::Bool(true));
         assert_eq!(ok("${7 % 4}"), Value::int(3));
         assert_eq!(ok(r#"${var.env == "prod" ? "large" : "small"}"#), Value::str("large"));
-        assert_eq!(
-            ok(r#"${var.sizes[var.env == "prod" ? "dev" : "prod"]}"#),
-            Value::str("small")
-        );
+        assert_eq!(ok(r#"${var.sizes[var.env == "prod" ? "dev" : "prod"]}"#), Value::str("small"));
         assert_eq!(ok(r#"${"${var.env}-x"}"#), Value::str("prod-x"));
         assert_eq!(ok("$${var.env}"), Value::str("${var.env}"));
         assert_eq!(ok(r#"${{a = 1, "b" = var.n}}"#).get("b"), Some(&Value::int(3)));
         assert_eq!(ok("${var.azs[1]}"), Value::str("b"));
-        assert_eq!(
-            ok(r#"${upper(join("-", concat(var.azs, [local.name])))}"#),
-            Value::str("A-B-WEB")
-        );
-        assert_eq!(
-            ok(r#"${format("%s-%03d", "x", 5)}"#.replace("%03d", "%d").as_str()),
-            Value::str("x-5")
-        );
+        assert_eq!(ok(r#"${upper(join("-", concat(var.azs, [local.name])))}"#), Value::str("A-B-WEB"));
+        assert_eq!(ok(r#"${format("%s-%03d", "x", 5)}"#.replace("%03d", "%d").as_str()), Value::str("x-5"));
         assert_eq!(ok(r#"${length(var.azs)}"#), Value::int(2));
-        assert_eq!(
-            ok(r#"${cidrsubnet(vpc.main.cidr_block, 8, 2)}"#),
-            Value::str("10.0.2.0/24")
-        );
+        assert_eq!(ok(r#"${cidrsubnet(vpc.main.cidr_block, 8, 2)}"#), Value::str("10.0.2.0/24"));
         assert_eq!(ok(r#"${lower("ABC")}"#), Value::str("abc"));
     }
 
@@ -638,31 +582,19 @@ mod tests {
 
     #[test]
     fn splat_orders_by_instance_key() {
-        assert_eq!(
-            ok("${subnet.public[*].id}"),
-            Value::string_list(["subnet-a", "subnet-b"])
-        );
+        assert_eq!(ok("${subnet.public[*].id}"), Value::string_list(["subnet-a", "subnet-b"]));
         assert_eq!(ok("${subnet.public[\"b\"].cidr_block}"), Value::str("10.0.1.0/24"));
         assert_eq!(ok("${vpc.main[*].cidr_block}"), Value::string_list(["10.0.0.0/16"]));
         assert_eq!(ok("${var.azs[*]}"), Value::string_list(["a", "b"]));
-        assert_eq!(
-            ok("${join(\",\", subnet.public[*].id)}"),
-            Value::str("subnet-a,subnet-b")
-        );
+        assert_eq!(ok("${join(\",\", subnet.public[*].id)}"), Value::str("subnet-a,subnet-b"));
     }
 
     #[test]
     fn located_errors() {
         let d = ev("${var.azs[5]}").unwrap_err();
-        assert_eq!(
-            d.to_string(),
-            "t.toml:1:11: index 5 is out of range for a list of 2 elements"
-        );
+        assert_eq!(d.to_string(), "t.toml:1:11: index 5 is out of range for a list of 2 elements");
         let d = ev("${subnet.public[\"c\"].id}").unwrap_err();
-        assert!(
-            d.message.contains("`subnet.public` has no instance with key \"c\""),
-            "{d}"
-        );
+        assert!(d.message.contains("`subnet.public` has no instance with key \"c\""), "{d}");
         let d = ev("${cidrsubnet(\"10.0.0.0/16\", 8, 300)}").unwrap_err();
         assert_eq!(d.line_col(), Some((1, 32)));
         assert!(d.message.contains("does not fit"), "{d}");
@@ -685,13 +617,8 @@ mod tests {
         for (env, want) in [("prod", 3), ("dev", 1)] {
             let mut vars = f.vars.clone();
             vars.insert("env".into(), Value::str(env));
-            let scope = Scope {
-                vars: &vars,
-                locals: &f.locals,
-                resources: &f.resources,
-                each: None,
-                workspace: "default",
-            };
+            let scope =
+                Scope { vars: &vars, locals: &f.locals, resources: &f.resources, each: None, workspace: "default" };
             assert_eq!(eval(&n, &scope).unwrap(), Value::int(want));
         }
     }
@@ -714,26 +641,11 @@ mod tests {
     #[test]
     fn for_each_expansion() {
         let f = fixture();
-        let scope = Scope {
-            vars: &f.vars,
-            locals: &f.locals,
-            resources: &f.resources,
-            each: None,
-            workspace: "default",
-        };
-        let got = expand_for_each(&block_with_for_each("${var.sizes}"), &scope)
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            got,
-            vec![
-                ("dev".into(), Value::str("small")),
-                ("prod".into(), Value::str("large"))
-            ]
-        );
-        let got = expand_for_each(&block_with_for_each("${concat(var.azs, [\"a\"])}"), &scope)
-            .unwrap()
-            .unwrap();
+        let scope =
+            Scope { vars: &f.vars, locals: &f.locals, resources: &f.resources, each: None, workspace: "default" };
+        let got = expand_for_each(&block_with_for_each("${var.sizes}"), &scope).unwrap().unwrap();
+        assert_eq!(got, vec![("dev".into(), Value::str("small")), ("prod".into(), Value::str("large"))]);
+        let got = expand_for_each(&block_with_for_each("${concat(var.azs, [\"a\"])}"), &scope).unwrap().unwrap();
         assert_eq!(got, vec![("a".into(), Value::str("a")), ("b".into(), Value::str("b"))]);
         let e = expand_for_each(&block_with_for_each("${[vpc.main.id]}"), &scope).unwrap_err();
         assert!(e.message.contains("known only after apply") && e.help.is_some(), "{e}");
@@ -751,13 +663,7 @@ mod tests {
             each: Some((&key, &val)),
             workspace: "default",
         };
-        assert_eq!(
-            eval(&node("${each.key}-${each.value}"), &each).unwrap(),
-            Value::str("a-10.0.0.0/24")
-        );
-        assert_eq!(
-            eval(&node("${subnet.public[each.key].id}"), &each).unwrap(),
-            Value::str("subnet-a")
-        );
+        assert_eq!(eval(&node("${each.key}-${each.value}"), &each).unwrap(), Value::str("a-10.0.0.0/24"));
+        assert_eq!(eval(&node("${subnet.public[each.key].id}"), &each).unwrap(), Value::str("subnet-a"));
     }
 }

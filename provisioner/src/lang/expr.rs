@@ -234,13 +234,7 @@ pub struct SyntaxError {
 /// Parses a decoded TOML string as a template. `map[i]` is the file offset of decoded byte `i`
 /// (`map.len() == src.len() + 1`).
 pub fn parse_template(src: &str, map: &[usize]) -> Result<Template, SyntaxError> {
-    let mut p = Parser {
-        src,
-        bytes: src.as_bytes(),
-        pos: 0,
-        map,
-        depth: 0,
-    };
+    let mut p = Parser { src, bytes: src.as_bytes(), pos: 0, map, depth: 0 };
     let t = p.template(false)?;
     Ok(t)
 }
@@ -248,13 +242,7 @@ pub fn parse_template(src: &str, map: &[usize]) -> Result<Template, SyntaxError>
 /// Parses a bare expression (no `${}`), e.g. for tests and the CLI.
 pub fn parse_expression(src: &str) -> Result<Expr, SyntaxError> {
     let map: Vec<usize> = (0..=src.len()).collect();
-    let mut p = Parser {
-        src,
-        bytes: src.as_bytes(),
-        pos: 0,
-        map: &map,
-        depth: 0,
-    };
+    let mut p = Parser { src, bytes: src.as_bytes(), pos: 0, map: &map, depth: 0 };
     let e = p.expr()?;
     let t = p.next()?;
     if t.tok != Tok::Eof {
@@ -379,17 +367,11 @@ impl<'s> Parser<'s> {
         if span.is_empty() {
             span.end = span.start + 1;
         }
-        SyntaxError {
-            message: message.into(),
-            span,
-        }
+        SyntaxError { message: message.into(), span }
     }
 
     fn mk(&self, kind: ExprKind, span: Range<usize>) -> Expr {
-        Expr {
-            kind,
-            span: self.fspan(span),
-        }
+        Expr { kind, span: self.fspan(span) }
     }
 
     // ---- templates ----
@@ -514,10 +496,7 @@ impl<'s> Parser<'s> {
         self.skip_ws(!newlines);
         let start = self.pos;
         let Some(&c) = self.bytes.get(self.pos) else {
-            return Ok(Token {
-                tok: Tok::Eof,
-                span: start..start,
-            });
+            return Ok(Token { tok: Tok::Eof, span: start..start });
         };
         let two = |p: &Self, b: u8| p.bytes.get(p.pos + 1) == Some(&b);
         let (tok, len) = match c {
@@ -572,9 +551,7 @@ impl<'s> Parser<'s> {
                     }
                 }
                 let text = &self.src[self.pos..end];
-                let n: f64 = text
-                    .parse()
-                    .map_err(|_| self.err(format!("invalid number `{text}`"), start..end))?;
+                let n: f64 = text.parse().map_err(|_| self.err(format!("invalid number `{text}`"), start..end))?;
                 (Tok::Number(n), end - self.pos)
             }
             c if is_ident_start(c) => {
@@ -596,17 +573,11 @@ impl<'s> Parser<'s> {
                     '|' => " (did you mean `||`?)",
                     _ => "",
                 };
-                return Err(self.err(
-                    format!("unexpected character `{ch}`{hint}"),
-                    start..start + ch.len_utf8(),
-                ));
+                return Err(self.err(format!("unexpected character `{ch}`{hint}"), start..start + ch.len_utf8()));
             }
         };
         self.pos += len;
-        Ok(Token {
-            tok,
-            span: start..start + len,
-        })
+        Ok(Token { tok, span: start..start + len })
     }
 
     /// Next token, newlines skipped.
@@ -661,10 +632,7 @@ impl<'s> Parser<'s> {
         self.expect(Tok::Colon, "`:` in the conditional `cond ? a : b`")?;
         let b = self.expr()?;
         let span = cond.span.start..b.span.end;
-        Ok(Expr {
-            kind: ExprKind::Cond(Box::new(cond), Box::new(a), Box::new(b)),
-            span,
-        })
+        Ok(Expr { kind: ExprKind::Cond(Box::new(cond), Box::new(a), Box::new(b)), span })
     }
 
     fn binop(tok: &Tok) -> Option<(BinOp, u8)> {
@@ -698,10 +666,7 @@ impl<'s> Parser<'s> {
             self.next()?;
             let rhs = self.binary(prec)?;
             let span = lhs.span.start..rhs.span.end;
-            lhs = Expr {
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span,
-            };
+            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
         }
         Ok(lhs)
     }
@@ -722,15 +687,9 @@ impl<'s> Parser<'s> {
         self.depth -= 1;
         let span = self.fspan(t.span.clone()).start..e.span.end;
         if let (UnOp::Neg, ExprKind::Lit(Value::Number(n))) = (op, &e.kind) {
-            return Ok(Expr {
-                kind: ExprKind::Lit(Value::Number(-n)),
-                span,
-            });
+            return Ok(Expr { kind: ExprKind::Lit(Value::Number(-n)), span });
         }
-        Ok(Expr {
-            kind: ExprKind::Unary(op, Box::new(e)),
-            span,
-        })
+        Ok(Expr { kind: ExprKind::Unary(op, Box::new(e)), span })
     }
 
     fn postfix(&mut self) -> Result<Expr, SyntaxError> {
@@ -747,10 +706,7 @@ impl<'s> Parser<'s> {
                     }
                     let (name, nspan) = self.ident("an attribute name after `.`")?;
                     let span = e.span.start..self.fspan(nspan.clone()).end;
-                    e = Expr {
-                        kind: ExprKind::GetAttr(Box::new(e), name, self.fspan(nspan)),
-                        span,
-                    };
+                    e = Expr { kind: ExprKind::GetAttr(Box::new(e), name, self.fspan(nspan)), span };
                 }
                 Tok::LBrack => {
                     self.next()?;
@@ -763,10 +719,7 @@ impl<'s> Parser<'s> {
                     let idx = self.expr()?;
                     let close = self.expect(Tok::RBrack, "`]` to close the index")?;
                     let span = e.span.start..self.fspan(close.span).end;
-                    e = Expr {
-                        kind: ExprKind::Index(Box::new(e), Box::new(idx)),
-                        span,
-                    };
+                    e = Expr { kind: ExprKind::Index(Box::new(e), Box::new(idx)), span };
                 }
                 _ => break,
             }
@@ -802,10 +755,7 @@ impl<'s> Parser<'s> {
             }
         }
         let span = base.span.start..end.max(base.span.end);
-        Ok(Expr {
-            kind: ExprKind::Splat(Box::new(base), travs),
-            span,
-        })
+        Ok(Expr { kind: ExprKind::Splat(Box::new(base), travs), span })
     }
 
     fn primary(&mut self) -> Result<Expr, SyntaxError> {
@@ -847,10 +797,7 @@ impl<'s> Parser<'s> {
                 Tok::Comma => {}
                 Tok::RBrack => return Ok(self.mk(ExprKind::List(items), start..t.span.end)),
                 other => {
-                    return Err(self.err(
-                        format!("expected `,` or `]` in list, found {}", other.describe()),
-                        t.span,
-                    ))
+                    return Err(self.err(format!("expected `,` or `]` in list, found {}", other.describe()), t.span))
                 }
             }
         }
@@ -880,10 +827,7 @@ impl<'s> Parser<'s> {
             };
             let sep = self.next()?;
             if !matches!(sep.tok, Tok::Assign | Tok::Colon) {
-                return Err(self.err(
-                    format!("expected `=` after the map key, found {}", sep.tok.describe()),
-                    sep.span,
-                ));
+                return Err(self.err(format!("expected `=` after the map key, found {}", sep.tok.describe()), sep.span));
             }
             let value = self.expr()?;
             items.push((key, value));
@@ -894,10 +838,7 @@ impl<'s> Parser<'s> {
                 Tok::Comma | Tok::Newline => {}
                 Tok::RBrace => self.pos = save,
                 other => {
-                    return Err(self.err(
-                        format!("expected `,` or `}}` in map, found {}", other.describe()),
-                        t.span,
-                    ))
+                    return Err(self.err(format!("expected `,` or `}}` in map, found {}", other.describe()), t.span))
                 }
             }
         }
@@ -924,10 +865,7 @@ impl<'s> Parser<'s> {
                     Tok::RParen => break t.span.end,
                     other => {
                         return Err(self.err(
-                            format!(
-                                "expected `,` or `)` in the arguments of `{name}`, found {}",
-                                other.describe()
-                            ),
+                            format!("expected `,` or `)` in the arguments of `{name}`, found {}", other.describe()),
                             t.span,
                         ))
                     }
@@ -939,10 +877,7 @@ impl<'s> Parser<'s> {
         let dot = |p: &mut Self, what: &str| -> Result<(String, Range<usize>), SyntaxError> {
             let t = p.next()?;
             if t.tok != Tok::Dot {
-                return Err(p.err(
-                    format!("expected `.` after `{name}` ({what}), found {}", t.tok.describe()),
-                    t.span,
-                ));
+                return Err(p.err(format!("expected `.` after `{name}` ({what}), found {}", t.tok.describe()), t.span));
             }
             p.ident(what)
         };
@@ -968,14 +903,7 @@ impl<'s> Parser<'s> {
                 let (t, _) = dot(self, "a data source: `data.TYPE.NAME`")?;
                 let (n, s) = dot(self, "a data source: `data.TYPE.NAME`")?;
                 Ok(self.mk(
-                    ExprKind::Ref(
-                        Ref::Resource {
-                            mode: Mode::Data,
-                            type_name: t,
-                            name: n,
-                        },
-                        false,
-                    ),
+                    ExprKind::Ref(Ref::Resource { mode: Mode::Data, type_name: t, name: n }, false),
                     span.start..s.end,
                 ))
             }
@@ -1000,14 +928,7 @@ impl<'s> Parser<'s> {
                 }
                 let (n, s) = dot(self, "a resource reference: `TYPE.NAME`")?;
                 Ok(self.mk(
-                    ExprKind::Ref(
-                        Ref::Resource {
-                            mode: Mode::Managed,
-                            type_name: name,
-                            name: n,
-                        },
-                        false,
-                    ),
+                    ExprKind::Ref(Ref::Resource { mode: Mode::Managed, type_name: name, name: n }, false),
                     span.start..s.end,
                 ))
             }
@@ -1053,11 +974,7 @@ mod tests {
             ExprKind::Map(items) => {
                 format!(
                     "{{{}}}",
-                    items
-                        .iter()
-                        .map(|(k, v)| format!("{}={}", sx(k), sx(v)))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    items.iter().map(|(k, v)| format!("{}={}", sx(k), sx(v))).collect::<Vec<_>>().join(" ")
                 )
             }
             ExprKind::Ref(r, _) => r.key(),
@@ -1086,10 +1003,7 @@ mod tests {
     fn precedence() {
         assert_eq!(sx(&p("1 + 2 * 3 - 4")), "(- (+ 1 (* 2 3)) 4)");
         assert_eq!(sx(&p("(1 + 2) * 3")), "(* (+ 1 2) 3)");
-        assert_eq!(
-            sx(&p("!a.b || c.d && 1 < 2 == true")),
-            "(|| (! a.b) (&& c.d (== (< 1 2) true)))"
-        );
+        assert_eq!(sx(&p("!a.b || c.d && 1 < 2 == true")), "(|| (! a.b) (&& c.d (== (< 1 2) true)))");
         assert_eq!(sx(&p("-var.n % 3")), "(% (neg var.n) 3)");
         assert_eq!(sx(&p("10 / 5 / 2")), "(/ (/ 10 5) 2)");
         assert_eq!(sx(&p("-3")), "-3");
@@ -1106,23 +1020,15 @@ mod tests {
     #[test]
     fn calls_references_and_postfix() {
         assert_eq!(
-            sx(&p(
-                r#"cidrsubnet(vpc.main.cidr_block, 8, length(split(",", var.x)) + 1)"#
-            )),
+            sx(&p(r#"cidrsubnet(vpc.main.cidr_block, 8, length(split(",", var.x)) + 1)"#)),
             r#"cidrsubnet(vpc.main.cidr_block, 8, (+ length(split(",", var.x)) 1))"#
         );
         assert_eq!(sx(&p("subnet.public[each.key].id")), "subnet.public[each.key].id");
         assert_eq!(sx(&p(r#"subnet.public["a"].id"#)), r#"subnet.public["a"].id"#);
         assert_eq!(sx(&p("subnet.public[*].id")), "(splat subnet.public .id)");
-        assert_eq!(
-            sx(&p("subnet.public.*.tags[\"Name\"]")),
-            "(splat subnet.public .tags[\"Name\"])"
-        );
+        assert_eq!(sx(&p("subnet.public.*.tags[\"Name\"]")), "(splat subnet.public .tags[\"Name\"])");
         assert_eq!(sx(&p("(subnet.public[*].id)[0]")), "(splat subnet.public .id)[0]");
-        assert_eq!(
-            sx(&p("data.availability_zones.all.names[0]")),
-            "data.availability_zones.all.names[0]"
-        );
+        assert_eq!(sx(&p("data.availability_zones.all.names[0]")), "data.availability_zones.all.names[0]");
         assert_eq!(sx(&p("local.a[var.i + 1]")), "local.a[(+ var.i 1)]");
         assert_eq!(sx(&p("each.value.cidr")), "each.value.cidr");
         assert_eq!(sx(&p("var.my-name")), "var.my-name");
@@ -1135,10 +1041,7 @@ mod tests {
         assert_eq!(sx(&p("{\n a = 1\n b = 2\n}")), "{\"a\"=1 \"b\"=2}");
         assert_eq!(sx(&p("1.5e2")), "150");
         assert_eq!(sx(&p(r#""tab\there \"q\" \u00e9""#)), "\"tab\\there \\\"q\\\" é\"");
-        assert_eq!(
-            sx(&p(r#""x-${var.a}-${upper("y")}""#)),
-            r#"(tpl "x-" ${var.a} "-" ${upper("y")})"#
-        );
+        assert_eq!(sx(&p(r#""x-${var.a}-${upper("y")}""#)), r#"(tpl "x-" ${var.a} "-" ${upper("y")})"#);
     }
 
     fn tpl(s: &str) -> Result<Template, SyntaxError> {
@@ -1166,10 +1069,7 @@ mod tests {
     #[test]
     fn error_columns() {
         let e = tpl("x-${var.a +}").unwrap_err();
-        assert_eq!(
-            (e.span.start, e.message.as_str()),
-            (11, "expected an expression, found `}`")
-        );
+        assert_eq!((e.span.start, e.message.as_str()), (11, "expected an expression, found `}`"));
         let e = tpl("${var.a").unwrap_err();
         assert_eq!(e.span.start, 0);
         assert!(e.message.contains("unclosed"), "{}", e.message);

@@ -65,10 +65,7 @@ pub struct FnError {
 }
 
 fn err<T>(arg: Option<usize>, message: impl Into<String>) -> Result<T, FnError> {
-    Err(FnError {
-        arg,
-        message: message.into(),
-    })
+    Err(FnError { arg, message: message.into() })
 }
 
 /// `Ok(())` when `name` exists and accepts `n` arguments; otherwise a message (with did-you-mean).
@@ -85,17 +82,13 @@ pub fn arity(name: &str, n: usize) -> Result<(), String> {
             Some(m) => format!("{min} to {m}"),
             None => format!("at least {min}"),
         };
-        return Err(format!(
-            "`{name}` takes {expected} argument{}, got {n}",
-            if expected == "1" { "" } else { "s" }
-        ));
+        return Err(format!("`{name}` takes {expected} argument{}, got {n}", if expected == "1" { "" } else { "s" }));
     }
     Ok(())
 }
 
-const STRUCTURAL: &[&str] = &[
-    "length", "concat", "merge", "keys", "values", "element", "lookup", "coalesce", "tolist", "tomap",
-];
+const STRUCTURAL: &[&str] =
+    &["length", "concat", "merge", "keys", "values", "element", "lookup", "coalesce", "tolist", "tomap"];
 
 pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
     arity(name, args.len()).map_err(|m| FnError { arg: None, message: m })?;
@@ -132,11 +125,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
             err(None, "coalesce: no non-null, non-empty argument")
         }
         "compact" => Ok(Value::List(
-            a.list(0)?
-                .iter()
-                .filter(|v| !matches!(v, Value::Null) && v.as_str() != Some(""))
-                .cloned()
-                .collect(),
+            a.list(0)?.iter().filter(|v| !matches!(v, Value::Null) && v.as_str() != Some("")).cloned().collect(),
         )),
         "concat" => {
             let mut out = Vec::new();
@@ -189,28 +178,20 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
                 for v in a.list(i)? {
                     parts.push(to_string(v).ok_or_else(|| FnError {
                         arg: Some(i),
-                        message: format!(
-                            "join: elements must be strings, numbers or bools, found a {}",
-                            v.type_name()
-                        ),
+                        message: format!("join: elements must be strings, numbers or bools, found a {}", v.type_name()),
                     })?);
                 }
             }
             Ok(Value::String(parts.join(sep)))
         }
         "jsonencode" => Ok(Value::String(args[0].to_json_lossy().to_string())),
-        "keys" => Ok(Value::List(
-            a.map(0)?.keys().map(|k| Value::String(k.clone())).collect(),
-        )),
+        "keys" => Ok(Value::List(a.map(0)?.keys().map(|k| Value::String(k.clone())).collect())),
         "values" => Ok(Value::List(a.map(0)?.values().cloned().collect())),
         "length" => match &args[0] {
             Value::List(items) => Ok(Value::int(items.len() as i64)),
             Value::Map(m) => Ok(Value::int(m.len() as i64)),
             Value::String(s) => Ok(Value::int(s.chars().count() as i64)),
-            other => err(
-                Some(0),
-                format!("length: expected a string, list or map, found {}", other.type_name()),
-            ),
+            other => err(Some(0), format!("length: expected a string, list or map, found {}", other.type_name())),
         },
         "lookup" => {
             let m = a.map(0)?;
@@ -221,10 +202,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
             match (m.get(key), args.get(2)) {
                 (Some(v), _) => Ok(v.clone()),
                 (None, Some(d)) => Ok(d.clone()),
-                (None, None) => err(
-                    Some(1),
-                    format!("lookup: no key {key:?} in the map and no default given"),
-                ),
+                (None, None) => err(Some(1), format!("lookup: no key {key:?} in the map and no default given")),
             }
         }
         "lower" => Ok(Value::String(a.str(0)?.to_lowercase())),
@@ -234,9 +212,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
                 .split(' ')
                 .map(|w| {
                     let mut c = w.chars();
-                    c.next()
-                        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                        .unwrap_or_default()
+                    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
@@ -293,15 +269,12 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
         "replace" => Ok(Value::String(a.str(0)?.replace(a.str(1)?, a.str(2)?))),
         "reverse" => Ok(Value::List(a.list(0)?.iter().rev().cloned().collect())),
         "sort" => {
-            let mut items: Vec<String> =
-                a.list(0)?
-                    .iter()
-                    .map(to_string)
-                    .collect::<Option<_>>()
-                    .ok_or_else(|| FnError {
-                        arg: Some(0),
-                        message: "sort: expected a list of strings".into(),
-                    })?;
+            let mut items: Vec<String> = a
+                .list(0)?
+                .iter()
+                .map(to_string)
+                .collect::<Option<_>>()
+                .ok_or_else(|| FnError { arg: Some(0), message: "sort: expected a list of strings".into() })?;
             items.sort();
             Ok(Value::string_list(items))
         }
@@ -310,16 +283,8 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
             let s: Vec<char> = a.str(0)?.chars().collect();
             let off = a.int(1)?;
             let len = a.int(2)?;
-            let start = if off < 0 {
-                (s.len() as i64 + off).max(0)
-            } else {
-                off.min(s.len() as i64)
-            } as usize;
-            let end = if len < 0 {
-                s.len()
-            } else {
-                (start + len as usize).min(s.len())
-            };
+            let start = if off < 0 { (s.len() as i64 + off).max(0) } else { off.min(s.len() as i64) } as usize;
+            let end = if len < 0 { s.len() } else { (start + len as usize).min(s.len()) };
             Ok(Value::String(s[start..end].iter().collect()))
         }
         "tolist" | "toset" => match &args[0] {
@@ -348,10 +313,7 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
                 .parse::<f64>()
                 .map(Value::Number)
                 .or_else(|_| err(Some(0), format!("tonumber: {s:?} is not a number"))),
-            other => err(
-                Some(0),
-                format!("tonumber: cannot convert a {} to a number", other.type_name()),
-            ),
+            other => err(Some(0), format!("tonumber: cannot convert a {} to a number", other.type_name())),
         },
         "tostring" => match &args[0] {
             Value::Null => Ok(Value::Null),
@@ -368,10 +330,8 @@ pub fn call(name: &str, args: &[Value]) -> Result<Value, FnError> {
             }
             let mut out = BTreeMap::new();
             for (k, v) in keys.iter().zip(vals) {
-                let k = to_string(k).ok_or_else(|| FnError {
-                    arg: Some(0),
-                    message: "zipmap: keys must be strings".into(),
-                })?;
+                let k = to_string(k)
+                    .ok_or_else(|| FnError { arg: Some(0), message: "zipmap: keys must be strings".into() })?;
                 out.insert(k, v.clone());
             }
             Ok(Value::Map(out))
@@ -439,10 +399,7 @@ impl<'a> Args<'a> {
         let s = self.str(i)?;
         s.parse::<IpNet>().map_err(|_| FnError {
             arg: Some(i),
-            message: format!(
-                "{}: {s:?} is not a valid CIDR prefix (expected e.g. \"10.0.0.0/16\")",
-                self.name
-            ),
+            message: format!("{}: {s:?} is not a valid CIDR prefix (expected e.g. \"10.0.0.0/16\")", self.name),
         })
     }
 }
@@ -453,10 +410,7 @@ fn cidrsubnet(a: &Args) -> Result<Value, FnError> {
     let netnum = a.int(2)?;
     let max_len: i64 = if matches!(net, IpNet::V4(_)) { 32 } else { 128 };
     if newbits < 0 {
-        return err(
-            Some(1),
-            format!("cidrsubnet: newbits must not be negative, got {newbits}"),
-        );
+        return err(Some(1), format!("cidrsubnet: newbits must not be negative, got {newbits}"));
     }
     let new_len = net.prefix_len() as i64 + newbits;
     if new_len > max_len {
@@ -473,18 +427,11 @@ fn cidrsubnet(a: &Args) -> Result<Value, FnError> {
     if netnum < 0 || (netnum as u128) >= limit {
         return err(
             Some(2),
-            format!(
-                "cidrsubnet: netnum {netnum} does not fit in {newbits} new bits (must be 0 to {})",
-                limit - 1
-            ),
+            format!("cidrsubnet: netnum {netnum} does not fit in {newbits} new bits (must be 0 to {})", limit - 1),
         );
     }
     let host_bits = (max_len - new_len) as u32;
-    let offset = if host_bits >= 128 {
-        0
-    } else {
-        (netnum as u128) << host_bits
-    };
+    let offset = if host_bits >= 128 { 0 } else { (netnum as u128) << host_bits };
     let s = match net {
         IpNet::V4(n) => {
             let base = u32::from(n.network()) as u128;
@@ -503,24 +450,14 @@ fn cidrhost(a: &Args) -> Result<Value, FnError> {
     let hostnum = a.int(1)?;
     let max_len: u32 = if matches!(net, IpNet::V4(_)) { 32 } else { 128 };
     let host_bits = max_len - net.prefix_len() as u32;
-    let size: u128 = if host_bits >= 127 {
-        u128::MAX
-    } else {
-        1u128 << host_bits
-    };
+    let size: u128 = if host_bits >= 127 { u128::MAX } else { 1u128 << host_bits };
     let n: u128 = if hostnum >= 0 {
         hostnum as u128
     } else {
         size.checked_sub(hostnum.unsigned_abs() as u128).unwrap_or(u128::MAX)
     };
     if n >= size {
-        return err(
-            Some(1),
-            format!(
-                "cidrhost: host number {hostnum} is outside the {} addresses of {net}",
-                size
-            ),
-        );
+        return err(Some(1), format!("cidrhost: host number {hostnum} is outside the {} addresses of {net}", size));
     }
     let s = match net {
         IpNet::V4(p) => Ipv4Addr::from((u32::from(p.network()) as u128 + n) as u32).to_string(),
@@ -556,20 +493,12 @@ fn format(a: &Args) -> Result<Value, FnError> {
                 Value::String(s) => out.push_str(s),
                 other => out.push_str(&other.to_string()),
             },
-            Some(other) => {
-                return err(
-                    Some(0),
-                    format!("format: unsupported verb `%{other}` (use %s, %d, %v or %%)"),
-                )
-            }
+            Some(other) => return err(Some(0), format!("format: unsupported verb `%{other}` (use %s, %d, %v or %%)")),
             None => return err(Some(0), "format: the format string ends with a lone `%`"),
         }
     }
     if next < a.args.len() {
-        return err(
-            Some(next),
-            format!("format: too many arguments ({} used by the format string)", next - 1),
-        );
+        return err(Some(next), format!("format: too many arguments ({} used by the format string)", next - 1));
     }
     Ok(Value::String(out))
 }
@@ -588,18 +517,9 @@ mod tests {
 
     #[test]
     fn cidr_functions() {
-        assert_eq!(
-            call("cidrsubnet", &[s("10.0.0.0/16"), n(8), n(2)]).unwrap(),
-            s("10.0.2.0/24")
-        );
-        assert_eq!(
-            call("cidrsubnet", &[s("10.0.0.0/16"), n(4), n(15)]).unwrap(),
-            s("10.0.240.0/20")
-        );
-        assert_eq!(
-            call("cidrsubnet", &[s("10.1.2.3/16"), n(0), n(0)]).unwrap(),
-            s("10.1.0.0/16")
-        );
+        assert_eq!(call("cidrsubnet", &[s("10.0.0.0/16"), n(8), n(2)]).unwrap(), s("10.0.2.0/24"));
+        assert_eq!(call("cidrsubnet", &[s("10.0.0.0/16"), n(4), n(15)]).unwrap(), s("10.0.240.0/20"));
+        assert_eq!(call("cidrsubnet", &[s("10.1.2.3/16"), n(0), n(0)]).unwrap(), s("10.1.0.0/16"));
         assert_eq!(
             call("cidrsubnet", &[s("fd00:fd12:3456:7890::/56"), n(16), n(162)]).unwrap(),
             s("fd00:fd12:3456:7800:a200::/72")
@@ -609,18 +529,9 @@ mod tests {
         assert!(e.message.contains("does not fit in 8 new bits"), "{}", e.message);
         let e = call("cidrsubnet", &[s("10.0.0.0/16"), n(20), n(0)]).unwrap_err();
         assert!(e.message.contains("only 32 bits"), "{}", e.message);
-        assert!(call("cidrsubnet", &[s("10.0.0.0"), n(8), n(0)])
-            .unwrap_err()
-            .message
-            .contains("not a valid CIDR"));
-        assert_eq!(
-            call("cidrhost", &[s("10.12.112.0/20"), n(16)]).unwrap(),
-            s("10.12.112.16")
-        );
-        assert_eq!(
-            call("cidrhost", &[s("10.12.112.0/20"), n(-1)]).unwrap(),
-            s("10.12.127.255")
-        );
+        assert!(call("cidrsubnet", &[s("10.0.0.0"), n(8), n(0)]).unwrap_err().message.contains("not a valid CIDR"));
+        assert_eq!(call("cidrhost", &[s("10.12.112.0/20"), n(16)]).unwrap(), s("10.12.112.16"));
+        assert_eq!(call("cidrhost", &[s("10.12.112.0/20"), n(-1)]).unwrap(), s("10.12.127.255"));
         assert_eq!(call("cidrhost", &[s("fd00::/64"), n(5)]).unwrap(), s("fd00::5"));
         assert!(call("cidrhost", &[s("10.0.0.0/30"), n(4)]).is_err());
         assert_eq!(call("cidrnetmask", &[s("10.0.0.0/12")]).unwrap(), s("255.240.0.0"));
@@ -628,35 +539,16 @@ mod tests {
 
     #[test]
     fn strings_and_collections() {
+        assert_eq!(call("format", &[s("%s-%d-%v %%"), s("a"), n(3), Value::Bool(true)]).unwrap(), s("a-3-true %"));
+        assert!(call("format", &[s("%d"), s("x")]).unwrap_err().message.contains("whole number"));
+        assert!(call("format", &[s("%s %s"), s("x")]).unwrap_err().message.contains("not enough"));
         assert_eq!(
-            call("format", &[s("%s-%d-%v %%"), s("a"), n(3), Value::Bool(true)]).unwrap(),
-            s("a-3-true %")
-        );
-        assert!(call("format", &[s("%d"), s("x")])
-            .unwrap_err()
-            .message
-            .contains("whole number"));
-        assert!(call("format", &[s("%s %s"), s("x")])
-            .unwrap_err()
-            .message
-            .contains("not enough"));
-        assert_eq!(
-            call(
-                "join",
-                &[s(","), Value::string_list(["a", "b"]), Value::List(vec![n(1)])]
-            )
-            .unwrap(),
+            call("join", &[s(","), Value::string_list(["a", "b"]), Value::List(vec![n(1)])]).unwrap(),
             s("a,b,1")
         );
-        assert_eq!(
-            call("split", &[s(","), s("a,b")]).unwrap(),
-            Value::string_list(["a", "b"])
-        );
+        assert_eq!(call("split", &[s(","), s("a,b")]).unwrap(), Value::string_list(["a", "b"]));
         assert_eq!(call("length", &[s("héllo")]).unwrap(), n(5));
-        assert_eq!(
-            call("length", &[Value::List(vec![Value::Unknown, Value::Unknown])]).unwrap(),
-            n(2)
-        );
+        assert_eq!(call("length", &[Value::List(vec![Value::Unknown, Value::Unknown])]).unwrap(), n(2));
         assert_eq!(call("lower", &[s("AbC")]).unwrap(), s("abc"));
         assert_eq!(call("upper", &[s("AbC")]).unwrap(), s("ABC"));
         let m = |pairs: &[(&str, Value)]| Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
@@ -666,22 +558,10 @@ mod tests {
         );
         assert_eq!(call("lookup", &[m(&[("a", n(1))]), s("z"), n(9)]).unwrap(), n(9));
         assert!(call("lookup", &[m(&[("a", n(1))]), s("z")]).is_err());
-        assert_eq!(
-            call("keys", &[m(&[("b", n(1)), ("a", n(2))])]).unwrap(),
-            Value::string_list(["a", "b"])
-        );
-        assert_eq!(
-            call("values", &[m(&[("b", n(1)), ("a", n(2))])]).unwrap(),
-            Value::List(vec![n(2), n(1)])
-        );
-        assert_eq!(
-            call("element", &[Value::string_list(["a", "b"]), n(3)]).unwrap(),
-            s("b")
-        );
-        assert_eq!(
-            call("contains", &[Value::string_list(["a", "b"]), s("b")]).unwrap(),
-            Value::Bool(true)
-        );
+        assert_eq!(call("keys", &[m(&[("b", n(1)), ("a", n(2))])]).unwrap(), Value::string_list(["a", "b"]));
+        assert_eq!(call("values", &[m(&[("b", n(1)), ("a", n(2))])]).unwrap(), Value::List(vec![n(2), n(1)]));
+        assert_eq!(call("element", &[Value::string_list(["a", "b"]), n(3)]).unwrap(), s("b"));
+        assert_eq!(call("contains", &[Value::string_list(["a", "b"]), s("b")]).unwrap(), Value::Bool(true));
         assert_eq!(call("replace", &[s("a-b-c"), s("-"), s("_")]).unwrap(), s("a_b_c"));
         assert_eq!(call("tostring", &[n(5)]).unwrap(), s("5"));
         assert_eq!(call("tonumber", &[s("5")]).unwrap(), n(5));
@@ -689,11 +569,7 @@ mod tests {
         assert_eq!(call("max", &[Value::List(vec![n(3), n(7)])]).unwrap(), n(7));
         assert_eq!(call("coalesce", &[Value::Null, s(""), s("x")]).unwrap(), s("x"));
         assert_eq!(
-            call(
-                "concat",
-                &[Value::string_list(["a"]), Value::List(vec![Value::Unknown])]
-            )
-            .unwrap(),
+            call("concat", &[Value::string_list(["a"]), Value::List(vec![Value::Unknown])]).unwrap(),
             Value::List(vec![s("a"), Value::Unknown])
         );
     }
@@ -701,22 +577,10 @@ mod tests {
     #[test]
     fn unknowns_and_arity() {
         assert_eq!(call("upper", &[Value::Unknown]).unwrap(), Value::Unknown);
-        assert_eq!(
-            call("join", &[s(","), Value::List(vec![s("a"), Value::Unknown])]).unwrap(),
-            Value::Unknown
-        );
-        assert_eq!(
-            call("cidrsubnet", &[Value::Unknown, n(8), n(1)]).unwrap(),
-            Value::Unknown
-        );
-        assert_eq!(
-            arity("lenght", 1).unwrap_err(),
-            "unknown function `lenght`; did you mean `length`?"
-        );
+        assert_eq!(call("join", &[s(","), Value::List(vec![s("a"), Value::Unknown])]).unwrap(), Value::Unknown);
+        assert_eq!(call("cidrsubnet", &[Value::Unknown, n(8), n(1)]).unwrap(), Value::Unknown);
+        assert_eq!(arity("lenght", 1).unwrap_err(), "unknown function `lenght`; did you mean `length`?");
         assert_eq!(arity("upper", 2).unwrap_err(), "`upper` takes 1 argument, got 2");
-        assert_eq!(
-            arity("lookup", 1).unwrap_err(),
-            "`lookup` takes 2 to 3 arguments, got 1"
-        );
+        assert_eq!(arity("lookup", 1).unwrap_err(), "`lookup` takes 2 to 3 arguments, got 1");
     }
 }

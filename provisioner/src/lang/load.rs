@@ -24,32 +24,27 @@ use crate::value::Value;
 use super::diag::{Diagnostic, Diagnostics, Loc, SourceFile};
 use super::expr::{parse_template, Expr, ExprKind, Template, Traversal};
 use super::{
-    block_key, funcs, BackendConfig, S3BackendConfig, Block, Config, Lifecycle, Mode, Node, OutputDecl, Ref, VarType, VariableDecl,
+    block_key, funcs, BackendConfig, Block, Config, Lifecycle, Mode, Node, OutputDecl, Ref, S3BackendConfig, VarType,
+    VariableDecl,
 };
 
-const TOP_LEVEL: &[&str] = &[
-    "stack", "aws", "backend", "variable", "locals", "resource", "data", "output",
-];
+const TOP_LEVEL: &[&str] = &["stack", "aws", "backend", "variable", "locals", "resource", "data", "output"];
 const DEFAULT_STATE_PATH: &str = "provisioner.state.json";
 
 /// Converts a TOML value to a [`Value`] without interpreting templates.
 pub(crate) fn de_value(v: &DeValue) -> Value {
     match v {
         DeValue::String(s) => Value::String(s.to_string()),
-        DeValue::Integer(i) => Value::Number(
-            i64::from_str_radix(i.as_str(), i.radix())
-                .map(|n| n as f64)
-                .unwrap_or(f64::NAN),
-        ),
+        DeValue::Integer(i) => {
+            Value::Number(i64::from_str_radix(i.as_str(), i.radix()).map(|n| n as f64).unwrap_or(f64::NAN))
+        }
         DeValue::Float(f) => Value::Number(f.as_str().replace('_', "").parse().unwrap_or(f64::NAN)),
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
         DeValue::Array(items) => Value::List(items.iter().map(|i| de_value(i.get_ref())).collect()),
-        DeValue::Table(t) => Value::Map(
-            t.iter()
-                .map(|(k, v)| (k.get_ref().to_string(), de_value(v.get_ref())))
-                .collect(),
-        ),
+        DeValue::Table(t) => {
+            Value::Map(t.iter().map(|(k, v)| (k.get_ref().to_string(), de_value(v.get_ref()))).collect())
+        }
     }
 }
 
@@ -246,10 +241,7 @@ impl<'r> Loader<'r> {
             DeValue::Table(t) => Some(t),
             other => {
                 let ty = type_str(other);
-                self.error(
-                    format!("`{}` must be a table ({what}), found a {ty}", key.get_ref()),
-                    v.span(),
-                );
+                self.error(format!("`{}` must be a table ({what}), found a {ty}", key.get_ref()), v.span());
                 None
             }
         }
@@ -281,16 +273,15 @@ impl<'r> Loader<'r> {
         let name = key.get_ref().as_ref();
         let hint = did_you_mean(name, allowed.iter().copied())
             .unwrap_or_else(|| format!("allowed keys: {}", allowed.join(", ")));
-        self.error(format!("unknown key `{name}` in {context}"), key.span())
-            .help = Some(hint);
+        self.error(format!("unknown key `{name}` in {context}"), key.span()).help = Some(hint);
     }
 
     fn check_name(&mut self, key: &Spanned<Cow<str>>, what: &str) -> bool {
         if valid_name(key.get_ref()) {
             return true;
         }
-        self.error(format!("invalid {what} name `{}`", key.get_ref()), key.span())
-            .help = Some("names start with a letter or `_` and contain only letters, digits, `_` and `-`".into());
+        self.error(format!("invalid {what} name `{}`", key.get_ref()), key.span()).help =
+            Some("names start with a letter or `_` and contain only letters, digits, `_` and `-`".into());
         false
     }
 
@@ -313,13 +304,9 @@ impl<'r> Loader<'r> {
                 }
             }
             DeValue::Array(items) => Node::List(items.iter().map(|i| self.node(i)).collect(), loc),
-            DeValue::Table(t) => Node::Map(
-                entries(t)
-                    .into_iter()
-                    .map(|(k, v)| (k.get_ref().to_string(), self.node(v)))
-                    .collect(),
-                loc,
-            ),
+            DeValue::Table(t) => {
+                Node::Map(entries(t).into_iter().map(|(k, v)| (k.get_ref().to_string(), self.node(v))).collect(), loc)
+            }
             other => Node::Literal(de_value(other), loc),
         }
     }
@@ -350,8 +337,8 @@ impl<'r> Loader<'r> {
                         let loc = self.loc(name.span());
                         if let Some((_, first)) = self.locals.get(name.get_ref().as_ref()) {
                             let first = first_pos(first);
-                            self.error(format!("duplicate local `{}`", name.get_ref()), name.span())
-                                .help = Some(format!("`local.{}` is already defined at {first}", name.get_ref()));
+                            self.error(format!("duplicate local `{}`", name.get_ref()), name.span()).help =
+                                Some(format!("`local.{}` is already defined at {first}", name.get_ref()));
                             continue;
                         }
                         let node = self.node(v);
@@ -360,11 +347,7 @@ impl<'r> Loader<'r> {
                 }
                 "resource" | "data" => {
                     let mode = if k == "data" { Mode::Data } else { Mode::Managed };
-                    let what = if k == "data" {
-                        "`[data.TYPE.NAME]`"
-                    } else {
-                        "`[resource.TYPE.NAME]`"
-                    };
+                    let what = if k == "data" { "`[data.TYPE.NAME]`" } else { "`[resource.TYPE.NAME]`" };
                     let Some(t) = self.table(key, value, what) else {
                         continue;
                     };
@@ -389,10 +372,8 @@ impl<'r> Loader<'r> {
         let here = self.loc(key.span());
         if let Some(first) = slot(self).clone() {
             let name = key.get_ref().to_string();
-            self.error(format!("duplicate `[{name}]` table"), key.span()).help = Some(format!(
-                "`[{name}]` may appear only once in a stack; first at {}",
-                first_pos(&first)
-            ));
+            self.error(format!("duplicate `[{name}]` table"), key.span()).help =
+                Some(format!("`[{name}]` may appear only once in a stack; first at {}", first_pos(&first)));
             return false;
         }
         *slot(self) = Some(here);
@@ -464,7 +445,8 @@ impl<'r> Loader<'r> {
         let Some(t) = self.table(key, value, "`[backend]`") else {
             return;
         };
-        const KEYS: &[&str] = &["type", "path", "bucket", "key", "region", "workspace_key_prefix", "kms_key_id", "endpoint"];
+        const KEYS: &[&str] =
+            &["type", "path", "bucket", "key", "region", "workspace_key_prefix", "kms_key_id", "endpoint"];
         // Every key given, with its span, checked against the type once the table is read.
         let mut given: Vec<(&str, String, Range<usize>)> = Vec::new();
         for (k, v) in entries(t) {
@@ -507,7 +489,8 @@ impl<'r> Loader<'r> {
                 });
                 continue;
             }
-            let slashes = matches!(k, "key" | "workspace_key_prefix") && (value.is_empty() || value.starts_with('/') || value.ends_with('/'));
+            let slashes = matches!(k, "key" | "workspace_key_prefix")
+                && (value.is_empty() || value.starts_with('/') || value.ends_with('/'));
             if slashes || (k == "bucket" && value.is_empty()) {
                 self.error(format!("invalid `{k}` {value:?}"), span).help =
                     Some("it must not be empty, nor start or end with `/`".into());
@@ -525,7 +508,9 @@ impl<'r> Loader<'r> {
             *slot = Some(value);
         }
         if s3 {
-            for (missing, example) in [("bucket", "bucket = \"my-team-state\""), ("key", "key = \"network/state.json\"")] {
+            for (missing, example) in
+                [("bucket", "bucket = \"my-team-state\""), ("key", "key = \"network/state.json\"")]
+            {
                 let absent = match missing {
                     "bucket" => s3_fields.bucket.is_none(),
                     _ => s3_fields.key.is_none(),
@@ -590,17 +575,10 @@ impl<'r> Loader<'r> {
                     }
                     other => {
                         let ty = type_str(other);
-                        self.error(
-                            format!("`allowed` must be an array of values, found a {ty}"),
-                            val.span(),
-                        );
+                        self.error(format!("`allowed` must be an array of values, found a {ty}"), val.span());
                     }
                 },
-                _ => self.unknown_key(
-                    k,
-                    &["type", "default", "description", "sensitive", "allowed"],
-                    "a variable",
-                ),
+                _ => self.unknown_key(k, &["type", "default", "description", "sensitive", "allowed"], "a variable"),
             }
         }
         if let Some(ty) = &decl.ty {
@@ -632,11 +610,8 @@ impl<'r> Loader<'r> {
         if let (Some(d), Some(allowed), Some(span)) = (&decl.default, &decl.allowed, default_span) {
             if !allowed.contains(d) {
                 let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
-                self.error(
-                    format!("the default {d} of `{n}` is not one of its allowed values"),
-                    span,
-                )
-                .help = Some(format!("allowed values: {}", list.join(", ")));
+                self.error(format!("the default {d} of `{n}` is not one of its allowed values"), span).help =
+                    Some(format!("allowed values: {}", list.join(", ")));
             }
         }
         self.variables.insert(n, decl);
@@ -673,16 +648,7 @@ impl<'r> Loader<'r> {
                 Some("add e.g. `value = \"${vpc.main.id}\"`".into());
             return;
         };
-        self.outputs.insert(
-            n.clone(),
-            OutputDecl {
-                name: n,
-                value,
-                sensitive,
-                description,
-                loc,
-            },
-        );
+        self.outputs.insert(n.clone(), OutputDecl { name: n, value, sensitive, description, loc });
     }
 
     fn block_type(&mut self, mode: Mode, ty: &Spanned<Cow<str>>, tv: &Spanned<DeValue>, what: &str) {
@@ -690,10 +656,7 @@ impl<'r> Loader<'r> {
         let data = mode == Mode::Data;
         let Some(schema) = self.registry.schema(data, type_name) else {
             let (kind, hint) = if data {
-                (
-                    "data source",
-                    did_you_mean(type_name, self.registry.data_source_types()),
-                )
+                ("data source", did_you_mean(type_name, self.registry.data_source_types()))
             } else {
                 ("resource type", did_you_mean(type_name, self.registry.resource_types()))
             };
@@ -733,10 +696,7 @@ impl<'r> Loader<'r> {
         if let Some(first) = self.block_locs.get(&key) {
             let first = first_pos(first);
             let d = self.error(
-                format!(
-                    "duplicate {} `{key}`",
-                    if mode == Mode::Data { "data source" } else { "resource" }
-                ),
+                format!("duplicate {} `{key}`", if mode == Mode::Data { "data source" } else { "resource" }),
                 name.span(),
             );
             d.label = Some(format!("first declared at {first}"));
@@ -772,19 +732,15 @@ impl<'r> Loader<'r> {
                             .map(|s| format!("did you mean `{s}`?"));
                         let d = self.error(format!("unknown attribute `{attr_name}` for `{type_name}`"), k.span());
                         d.help = hint.or_else(|| {
-                            let names: Vec<&str> = schema
-                                .attributes
-                                .iter()
-                                .filter(|a| a.settable())
-                                .map(|a| a.name)
-                                .collect();
+                            let names: Vec<&str> =
+                                schema.attributes.iter().filter(|a| a.settable()).map(|a| a.name).collect();
                             Some(format!("`{type_name}` accepts: {}", names.join(", ")))
                         });
                         continue;
                     };
                     if attr.presence == Presence::Computed {
-                        self.error(format!("`{attr_name}` is computed by AWS and cannot be set"), k.span())
-                            .help = Some(format!("remove it; read it elsewhere as `${{{key}.{attr_name}}}`"));
+                        self.error(format!("`{attr_name}` is computed by AWS and cannot be set"), k.span()).help =
+                            Some(format!("remove it; read it elsewhere as `${{{key}.{attr_name}}}`"));
                         continue;
                     }
                     let node = self.node(v);
@@ -802,11 +758,9 @@ impl<'r> Loader<'r> {
         }
         for a in &schema.attributes {
             if a.presence == Presence::Required && !block.attrs.contains_key(a.name) {
-                let mut d = Diagnostic::at(
-                    format!("`{key}` is missing the required attribute `{}`", a.name),
-                    &block.loc,
-                )
-                .with_label("in this block");
+                let mut d =
+                    Diagnostic::at(format!("`{key}` is missing the required attribute `{}`", a.name), &block.loc)
+                        .with_label("in this block");
                 d.help = Some(if a.description.is_empty() {
                     format!("add `{} = …`", a.name)
                 } else {
@@ -836,11 +790,7 @@ impl<'r> Loader<'r> {
             _ => None,
         };
         if let Some(found) = bad {
-            let what = if matches!(node, Node::List(..)) {
-                "a list element"
-            } else {
-                "the value"
-            };
+            let what = if matches!(node, Node::List(..)) { "a list element" } else { "the value" };
             self.diags.push(
                 Diagnostic::at(
                     format!("`for_each` must be a map or a list of strings; {what} is a {found}"),
@@ -855,10 +805,7 @@ impl<'r> Loader<'r> {
 
     fn depends_on(&mut self, block: &mut Block, v: &Spanned<DeValue>) {
         let DeValue::Array(items) = v.get_ref() else {
-            self.error(
-                "`depends_on` must be an array of addresses such as [\"vpc.main\"]",
-                v.span(),
-            );
+            self.error("`depends_on` must be an array of addresses such as [\"vpc.main\"]", v.span());
             return;
         };
         for item in items.iter() {
@@ -867,14 +814,9 @@ impl<'r> Loader<'r> {
                 continue;
             };
             match super::parse_address(s) {
-                Ok((mode, t, n, None)) => block.depends_on.push((
-                    Ref::Resource {
-                        mode,
-                        type_name: t,
-                        name: n,
-                    },
-                    self.loc(item.span()),
-                )),
+                Ok((mode, t, n, None)) => {
+                    block.depends_on.push((Ref::Resource { mode, type_name: t, name: n }, self.loc(item.span())))
+                }
                 Ok((_, _, _, Some(_))) => {
                     self.error(
                         format!("`depends_on` takes block addresses without instance keys, found `{s}`"),
@@ -897,8 +839,11 @@ impl<'r> Loader<'r> {
                 "prevent_destroy" => match val.get_ref() {
                     DeValue::Boolean(_) | DeValue::String(_) => block.lifecycle.prevent_destroy = Some(self.node(val)),
                     _ => {
-                        self.error("`prevent_destroy` must be true, false, or an expression over variables", val.span())
-                            .help = Some("e.g. `prevent_destroy = true` or `prevent_destroy = \"${var.protect}\"`".into());
+                        self.error(
+                            "`prevent_destroy` must be true, false, or an expression over variables",
+                            val.span(),
+                        )
+                        .help = Some("e.g. `prevent_destroy = true` or `prevent_destroy = \"${var.protect}\"`".into());
                     }
                 },
                 "create_before_destroy" => {
@@ -925,11 +870,7 @@ impl<'r> Loader<'r> {
                         block.lifecycle.ignore_changes.push(s);
                     }
                 }
-                _ => self.unknown_key(
-                    k,
-                    &["prevent_destroy", "ignore_changes", "create_before_destroy"],
-                    "lifecycle",
-                ),
+                _ => self.unknown_key(k, &["prevent_destroy", "ignore_changes", "create_before_destroy"], "lifecycle"),
             }
         }
     }
@@ -954,11 +895,8 @@ impl Names<'_> {
         t.walk(&mut |e: &Expr| match &e.kind {
             ExprKind::Ref(r, _) => self.check_ref(r, &at(&e.span), diags),
             ExprKind::Each(_) if !each_ok => diags.push(
-                Diagnostic::at(
-                    "`each` can only be used in the attributes of a block with `for_each`",
-                    &at(&e.span),
-                )
-                .with_help("add `for_each = …` to the block, or refer to a concrete value"),
+                Diagnostic::at("`each` can only be used in the attributes of a block with `for_each`", &at(&e.span))
+                    .with_help("add `for_each = …` to the block, or refer to a concrete value"),
             ),
             ExprKind::Call(name, nspan, args) => {
                 if let Err(m) = funcs::arity(name, args.len()) {
@@ -1006,18 +944,14 @@ impl Names<'_> {
                     ),
                     Mode::Managed => (
                         format!("unknown reference `{}`: `{type_name}` is not a resource type", r.key()),
-                        suggest(
-                            type_name,
-                            self.registry.resource_types().chain(["var", "local", "each", "data"]),
-                        )
-                        .map(|s| format!("did you mean `{s}`?")),
+                        suggest(type_name, self.registry.resource_types().chain(["var", "local", "each", "data"]))
+                            .map(|s| format!("did you mean `{s}`?")),
                     ),
                 };
                 let hint = match (mode, hint) {
-                    (Mode::Managed, None) if self.registry.data_source(type_name).is_some() => Some(format!(
-                        "`{type_name}` is a data source: refer to it as `data.{}`",
-                        r.key()
-                    )),
+                    (Mode::Managed, None) if self.registry.data_source(type_name).is_some() => {
+                        Some(format!("`{type_name}` is a data source: refer to it as `data.{}`", r.key()))
+                    }
                     (_, h) => h,
                 };
                 diags.push(Diagnostic::at(msg, loc).with_help_opt(hint));
@@ -1031,16 +965,14 @@ impl Names<'_> {
                 let hint =
                     suggest(name, same_type).map(|s| format!("did you mean `{}`?", block_key(*mode, type_name, s)));
                 let what = if *mode == Mode::Data { "data source" } else { "resource" };
-                diags.push(
-                    Diagnostic::at(format!("reference to undeclared {what} `{}`", r.key()), loc).with_help(
-                        hint.unwrap_or_else(|| {
-                            format!(
-                                "declare it with `[{}.{type_name}.{name}]`",
-                                if *mode == Mode::Data { "data" } else { "resource" }
-                            )
-                        }),
-                    ),
-                );
+                diags.push(Diagnostic::at(format!("reference to undeclared {what} `{}`", r.key()), loc).with_help(
+                    hint.unwrap_or_else(|| {
+                        format!(
+                            "declare it with `[{}.{type_name}.{name}]`",
+                            if *mode == Mode::Data { "data" } else { "resource" }
+                        )
+                    }),
+                ));
             }
             _ => {}
         }
@@ -1097,12 +1029,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
     let mut names: Vec<String> = Vec::new();
     for entry in read.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".toml")
-            && entry
-                .file_type()
-                .map(|t| t.is_file() || t.is_symlink())
-                .unwrap_or(false)
-        {
+        if name.ends_with(".toml") && entry.file_type().map(|t| t.is_file() || t.is_symlink()).unwrap_or(false) {
             names.push(name);
         }
     }
@@ -1207,14 +1134,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
         blocks: blocks
             .iter()
             .map(|b| {
-                (
-                    b.key(),
-                    BlockInfo {
-                        mode: b.mode,
-                        type_name: b.type_name.clone(),
-                        for_each: b.for_each.is_some(),
-                    },
-                )
+                (b.key(), BlockInfo { mode: b.mode, type_name: b.type_name.clone(), for_each: b.for_each.is_some() })
             })
             .collect(),
     };
@@ -1234,8 +1154,13 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
             for (r, loc) in node.references() {
                 if !matches!(r, Ref::Var(_)) {
                     diags.push(
-                        Diagnostic::at(format!("`prevent_destroy` can only refer to variables, not `{}`", r.key()), &loc)
-                            .with_help("it is decided before anything is read from AWS: use a variable, e.g. `\"${var.protect}\"`"),
+                        Diagnostic::at(
+                            format!("`prevent_destroy` can only refer to variables, not `{}`", r.key()),
+                            &loc,
+                        )
+                        .with_help(
+                            "it is decided before anything is read from AWS: use a variable, e.g. `\"${var.protect}\"`",
+                        ),
                     );
                 }
             }
@@ -1281,12 +1206,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<Config, Diagnostics> {
 
     let backend = BackendConfig {
         kind: backend_kind,
-        path: dir.join(
-            backend_path
-                .as_deref()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH)),
-        ),
+        path: dir.join(backend_path.as_deref().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH))),
         s3: backend_s3.map(|f| S3BackendConfig {
             bucket: f.bucket.unwrap_or_default(),
             key: f.key.unwrap_or_default(),

@@ -314,9 +314,7 @@ pub struct Config {
 
 impl Config {
     pub fn block(&self, mode: Mode, type_name: &str, name: &str) -> Option<&Block> {
-        self.blocks
-            .iter()
-            .find(|b| b.mode == mode && b.type_name == type_name && b.name == name)
+        self.blocks.iter().find(|b| b.mode == mode && b.type_name == type_name && b.name == name)
     }
 
     /// The block with key `vpc.main` / `data.x.y`.

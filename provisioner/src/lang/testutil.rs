@@ -53,13 +53,7 @@ pub fn registry() -> Registry {
     r.add_resource(FakeResource(
         Schema::new("vpc", "A VPC.")
             .taggable()
-            .attr(
-                Attribute::string("cidr_block")
-                    .required()
-                    .cidr()
-                    .forces_new()
-                    .describe("The IPv4 CIDR block."),
-            )
+            .attr(Attribute::string("cidr_block").required().cidr().forces_new().describe("The IPv4 CIDR block."))
             .attr(Attribute::bool("enable_dns_support").default(true)),
     ));
     r.add_resource(FakeResource(
@@ -73,9 +67,7 @@ pub fn registry() -> Registry {
     let rule = Type::Object(vec![
         Attribute::number("from_port").required(),
         Attribute::number("to_port").required(),
-        Attribute::string("protocol")
-            .required()
-            .one_of(&["tcp", "udp", "icmp", "-1"]),
+        Attribute::string("protocol").required().one_of(&["tcp", "udp", "icmp", "-1"]),
         Attribute::new("cidr_blocks", Type::set(Type::String)).cidr(),
     ]);
     r.add_resource(FakeResource(
@@ -87,10 +79,7 @@ pub fn registry() -> Registry {
             .attr(Attribute::new("egress", Type::set(rule))),
     ));
     // Types with nested blocks several levels deep, shaped like the load balancer / ECS ones.
-    let target_group = Type::Object(vec![
-        Attribute::string("arn").required(),
-        Attribute::number("weight").default(1),
-    ]);
+    let target_group = Type::Object(vec![Attribute::string("arn").required(), Attribute::number("weight").default(1)]);
     let action = Type::Object(vec![
         Attribute::string("type").required().one_of(&["forward", "redirect", "fixed-response"]),
         Attribute::string("target_group_arn"),

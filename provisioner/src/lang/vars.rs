@@ -84,13 +84,15 @@ impl VarType {
 
     /// Converts a value to this type; the error says where inside it the problem is.
     pub fn convert(&self, v: &Value) -> Result<Value, String> {
-        self.to_type().conform(v).map_err(|(path, msg)| {
-            if path.is_empty() {
-                msg
-            } else {
-                format!("at `{path}`: {msg}")
-            }
-        })
+        self.to_type().conform(v).map_err(
+            |(path, msg)| {
+                if path.is_empty() {
+                    msg
+                } else {
+                    format!("at `{path}`: {msg}")
+                }
+            },
+        )
     }
 }
 
@@ -155,10 +157,7 @@ pub fn resolve_variables(
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                diags.push(Diagnostic::new(format!(
-                    "cannot read var-file `{}`: {e}",
-                    path.display()
-                )));
+                diags.push(Diagnostic::new(format!("cannot read var-file `{}`: {e}", path.display())));
                 continue;
             }
         };
@@ -180,17 +179,11 @@ pub fn resolve_variables(
             let name = k.get_ref().as_ref();
             match config.variables.get_key_value(name) {
                 Some((n, _)) => {
-                    values.insert(
-                        n.as_str(),
-                        (de_value(v.get_ref()), Source::File(Loc::new(&file, v.span()))),
-                    );
+                    values.insert(n.as_str(), (de_value(v.get_ref()), Source::File(Loc::new(&file, v.span()))));
                 }
                 None => diags.push(
-                    Diagnostic::at(
-                        format!("no variable named `{name}` is declared"),
-                        &Loc::new(&file, k.span()),
-                    )
-                    .with_help(not_declared(name)),
+                    Diagnostic::at(format!("no variable named `{name}` is declared"), &Loc::new(&file, k.span()))
+                        .with_help(not_declared(name)),
                 ),
             }
         }
@@ -199,10 +192,7 @@ pub fn resolve_variables(
     for (name, raw) in cli_vars {
         match config.variables.get_key_value(name.as_str()) {
             Some((n, _)) => {
-                values.insert(
-                    n.as_str(),
-                    (parse_text(ty_of(n).as_ref(), raw), Source::Cli(raw.clone())),
-                );
+                values.insert(n.as_str(), (parse_text(ty_of(n).as_ref(), raw), Source::Cli(raw.clone())));
             }
             None => diags.push(
                 Diagnostic::new(format!("--var {name}=…: no variable named `{name}` is declared"))
@@ -240,11 +230,8 @@ pub fn resolve_variables(
                 Ok(v) => v,
                 Err(msg) => {
                     diags.push(
-                        Diagnostic::at(
-                            format!("invalid value for variable `{name}` from {origin}: {msg}"),
-                            &loc,
-                        )
-                        .with_help(format!("`{name}` is declared as {}", ty.describe())),
+                        Diagnostic::at(format!("invalid value for variable `{name}` from {origin}: {msg}"), &loc)
+                            .with_help(format!("`{name}` is declared as {}", ty.describe())),
                     );
                     continue;
                 }
@@ -284,15 +271,9 @@ mod tests {
 
     #[test]
     fn parse_types() {
-        assert_eq!(
-            VarType::parse("list(string)").unwrap(),
-            VarType::List(Box::new(VarType::String))
-        );
+        assert_eq!(VarType::parse("list(string)").unwrap(), VarType::List(Box::new(VarType::String)));
         assert_eq!(VarType::parse("map").unwrap(), VarType::Map(Box::new(VarType::Any)));
-        assert_eq!(
-            VarType::parse(" set( number ) ").unwrap(),
-            VarType::List(Box::new(VarType::Number))
-        );
+        assert_eq!(VarType::parse(" set( number ) ").unwrap(), VarType::List(Box::new(VarType::Number)));
         assert!(VarType::parse("strng").unwrap_err().contains("did you mean `string`"));
         assert!(VarType::parse("list(").is_err());
     }

@@ -130,7 +130,17 @@ mod tests {
         );
         assert_eq!(
             r.data_source_types().collect::<Vec<_>>(),
-            ["availability_zones", "caller_identity", "ecr_repository", "ecs_cluster", "iam_role", "region", "route53_zone", "secretsmanager_secret", "stack"]
+            [
+                "availability_zones",
+                "caller_identity",
+                "ecr_repository",
+                "ecs_cluster",
+                "iam_role",
+                "region",
+                "route53_zone",
+                "secretsmanager_secret",
+                "stack"
+            ]
         );
     }
 }

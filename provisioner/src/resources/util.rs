@@ -13,8 +13,8 @@ use crate::value::{Attrs, Value};
 /// the full tag set `tags` into `h`, key and presence included (an absent tag differs from an empty one):
 /// the part of an idempotency token that no other stack, workspace, state or address shares.
 pub(crate) fn hash_tool_tags(h: &mut sha2::Sha256, tags: &BTreeMap<String, String>) {
-    use sha2::Digest;
     use crate::aws::{TAG_ADDRESS, TAG_LINEAGE};
+    use sha2::Digest;
     for key in [TAG_STACK, TAG_WORKSPACE, TAG_LINEAGE, TAG_ADDRESS] {
         h.update(key.as_bytes());
         match tags.get(key) {
@@ -110,7 +110,10 @@ pub(crate) fn gone_ok<T>(r: Result<T, ProviderError>) -> Result<Option<T>, Provi
 
 /// [`gone_ok`] for services whose "not found" codes are their own (`gone`: e.g. RDS's
 /// `DBSubnetGroupNotFoundFault`, CloudWatch Logs' `ResourceNotFoundException`).
-pub(crate) fn gone_ok_by<T>(r: Result<T, ProviderError>, gone: impl Fn(&ProviderError) -> bool) -> Result<Option<T>, ProviderError> {
+pub(crate) fn gone_ok_by<T>(
+    r: Result<T, ProviderError>,
+    gone: impl Fn(&ProviderError) -> bool,
+) -> Result<Option<T>, ProviderError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if gone(&e) => Ok(None),
@@ -290,7 +293,10 @@ mod tests {
         assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:loadbalancer/app/web/50dc"), Some("loadbalancer"));
         assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:targetgroup/api-x/73e2"), Some("targetgroup"));
         assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:listener/app/web/50dc/f2f7"), Some("listener"));
-        assert_eq!(t("arn:aws:elasticloadbalancing:eu-west-1:123:listener-rule/app/web/50dc/f2f7/9683"), Some("listener-rule"));
+        assert_eq!(
+            t("arn:aws:elasticloadbalancing:eu-west-1:123:listener-rule/app/web/50dc/f2f7/9683"),
+            Some("listener-rule")
+        );
         assert_eq!(t("arn:aws:logs:eu-west-1:123:log-group:/ecs/hello/api"), Some("log-group"));
         assert_eq!(t("arn:aws:logs:eu-west-1:123:log-group:/ecs/hello/api:*"), Some("log-group"));
         assert_eq!(t("not an arn"), None);
@@ -354,4 +360,3 @@ mod tests {
         assert_eq!(name_prefix_from_name("x-20240102030405060x0000000a"), None, "not digits");
     }
 }
-

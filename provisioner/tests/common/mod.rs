@@ -283,7 +283,9 @@ pub fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(&moto.endpoint)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests")))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            ACCESS_KEY, SECRET_KEY, None, None, "tests",
+        )))
         .build()
 }
 
@@ -365,7 +367,10 @@ pub async fn tagged_ids(ec2: &aws_sdk_ec2::Client, stack: &str) -> Vec<String> {
 /// IAM roles and ECR repositories (name), ECS clusters, services and active task-definition revisions (ARN), RDS DB
 /// instances (not yet gone: `deleting` ones included), subnet groups and parameter groups (name). Read the long way (list everything, then its tags), so the check
 /// does not depend on the Resource Groups Tagging API the provisioner itself uses.
-pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+pub async fn tagged_other_services(
+    sdk: &aws_config::SdkConfig,
+    stack: &str,
+) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
     use std::collections::BTreeMap;
     let mut out: Vec<(String, BTreeMap<String, String>)> = Vec::new();
     let ours = |tags: &BTreeMap<String, String>| tags.get(TAG_STACK).map(String::as_str) == Some(stack);
@@ -382,7 +387,12 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
             let Some(l_arn) = l.listener_arn() else { continue };
             arns.push(l_arn.to_owned());
             let Ok(rs) = elb.describe_rules().listener_arn(l_arn).send().await else { continue };
-            arns.extend(rs.rules().iter().filter(|r| r.is_default() != Some(true)).filter_map(|r| r.rule_arn().map(str::to_owned)));
+            arns.extend(
+                rs.rules()
+                    .iter()
+                    .filter(|r| r.is_default() != Some(true))
+                    .filter_map(|r| r.rule_arn().map(str::to_owned)),
+            );
         }
     }
     let tgs = elb.describe_target_groups().send().await.expect("DescribeTargetGroups");
@@ -403,8 +413,11 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
     }
     {
         for td in &descriptions {
-            let tags: BTreeMap<String, String> =
-                td.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned()))).collect();
+            let tags: BTreeMap<String, String> = td
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+                .collect();
             if ours(&tags) {
                 out.push((td.resource_arn().unwrap_or("").to_owned(), tags));
             }
@@ -415,7 +428,9 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
     let groups = logs.describe_log_groups().send().await.expect("DescribeLogGroups");
     for g in groups.log_groups() {
         let (Some(name), Some(arn)) = (g.log_group_name(), g.arn()) else { continue };
-        let Ok(t) = logs.list_tags_for_resource().resource_arn(arn.trim_end_matches(":*")).send().await else { continue };
+        let Ok(t) = logs.list_tags_for_resource().resource_arn(arn.trim_end_matches(":*")).send().await else {
+            continue;
+        };
         let tags: BTreeMap<String, String> = t.tags().cloned().unwrap_or_default().into_iter().collect();
         if ours(&tags) {
             out.push((name.to_owned(), tags));
@@ -432,7 +447,8 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
         .await
         .expect("GetAccountAuthorizationDetails");
     for r in details.role_detail_list() {
-        let tags: BTreeMap<String, String> = r.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+        let tags: BTreeMap<String, String> =
+            r.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
         if ours(&tags) {
             out.push((r.role_name().unwrap_or("").to_owned(), tags));
         }
@@ -443,7 +459,8 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
     for r in repos.repositories() {
         let (Some(name), Some(arn)) = (r.repository_name(), r.repository_arn()) else { continue };
         let Ok(t) = ecr.list_tags_for_resource().resource_arn(arn).send().await else { continue };
-        let tags: BTreeMap<String, String> = t.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+        let tags: BTreeMap<String, String> =
+            t.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
         if ours(&tags) {
             out.push((name.to_owned(), tags));
         }
@@ -583,8 +600,11 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
             continue;
         };
         for set in t.resource_tag_sets() {
-            let tags: BTreeMap<String, String> =
-                set.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned()))).collect();
+            let tags: BTreeMap<String, String> = set
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+                .collect();
             if ours(&tags) {
                 out.push((set.resource_id().unwrap_or("").to_owned(), tags));
             }
@@ -600,7 +620,8 @@ pub async fn tagged_other_services(sdk: &aws_config::SdkConfig, stack: &str) -> 
     }
     for arn in cert_arns {
         let Ok(t) = acm.list_tags_for_certificate().certificate_arn(&arn).send().await else { continue };
-        let tags: BTreeMap<String, String> = t.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or("").to_owned())).collect();
+        let tags: BTreeMap<String, String> =
+            t.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or("").to_owned())).collect();
         if ours(&tags) {
             out.push((arn, tags));
         }

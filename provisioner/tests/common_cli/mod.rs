@@ -50,13 +50,21 @@ impl Out {
         format!("{}\n{}", self.stdout, self.stderr)
     }
     pub fn json(&self) -> Json {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout of {:?} is not JSON ({e}):\n{self}", self.args))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout of {:?} is not JSON ({e}):\n{self}", self.args))
     }
 }
 
 impl std::fmt::Display for Out {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "$ provisioner {}\nexit {}\n--- stdout\n{}\n--- stderr\n{}", self.args.join(" "), self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "$ provisioner {}\nexit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
     }
 }
 
@@ -266,7 +274,8 @@ impl Cli {
 
     /// Runs the CLI to completion (bounded: 120 s, then it is killed and the test fails).
     pub fn run(&self, args: &[&str]) -> Out {
-        let mut child = self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn provisioner");
+        let mut child =
+            self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn provisioner");
         let out = wait_output(&mut child, Duration::from_secs(120));
         Out::from(args.iter().map(|s| s.to_string()).collect(), out)
     }
@@ -428,7 +437,8 @@ pub fn copy_hello(prefix: &str) -> Hello {
 pub fn copy_hello_on(prefix: &str, moto: &'static Moto) -> Hello {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let project = format!("h{}-{}", std::process::id() % 100_000, N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let shared = copy_repo_stack(&format!("{prefix}-shared"), "plans/shared").on(moto).env("PROVISIONER_VAR_project", &project);
+    let shared =
+        copy_repo_stack(&format!("{prefix}-shared"), "plans/shared").on(moto).env("PROVISIONER_VAR_project", &project);
     let out = shared.run(&["apply", "--auto-approve"]);
     assert_eq!(out.code, 0, "applying plans/shared for {prefix}:\n{out}");
     let hello = copy_repo_stack(prefix, "plans/hello")
@@ -471,7 +481,8 @@ pub fn apply_interrupted_at(cli: &Cli, marker: &str) -> (Output, String) {
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a progress line within 60 s");
+        let line =
+            rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("a progress line within 60 s");
         if line.contains(marker) {
             break;
         }
@@ -510,7 +521,10 @@ pub fn wait_output(child: &mut Child, timeout: Duration) -> Output {
             let _ = child.kill();
             let st = child.wait().unwrap();
             let stderr = t2.join().unwrap();
-            panic!("provisioner did not finish within {timeout:?} (killed; {st}); stderr:\n{}", String::from_utf8_lossy(&stderr));
+            panic!(
+                "provisioner did not finish within {timeout:?} (killed; {st}); stderr:\n{}",
+                String::from_utf8_lossy(&stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -575,12 +589,16 @@ pub fn changed_attrs(c: &Json) -> Vec<String> {
 
 /// Total of `api_calls` entries whose key ends with `suffix` (e.g. "DescribeVpcs").
 pub fn api_count(v: &Json, suffix: &str) -> u64 {
-    v["api_calls"].as_object().map(|m| m.iter().filter(|(k, _)| k.ends_with(suffix)).map(|(_, n)| n.as_u64().unwrap_or(0)).sum()).unwrap_or(0)
+    v["api_calls"]
+        .as_object()
+        .map(|m| m.iter().filter(|(k, _)| k.ends_with(suffix)).map(|(_, n)| n.as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0)
 }
 
 /// Tags of an EC2 object (outside view), as a sorted map.
 pub fn tags_of(ec2: &aws_sdk_ec2::Client, id: &str) -> std::collections::BTreeMap<String, String> {
     use aws_sdk_ec2::types::Filter;
-    let out = block_on(ec2.describe_tags().filters(Filter::builder().name("resource-id").values(id).build()).send()).expect("DescribeTags");
+    let out = block_on(ec2.describe_tags().filters(Filter::builder().name("resource-id").values(id).build()).send())
+        .expect("DescribeTags");
     out.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }

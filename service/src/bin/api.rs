@@ -5,9 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use service::{
-    api, clock::Clock, config::ApiConfig, db::Db, http, metrics::Metrics, stats,
-};
+use service::{api, clock::Clock, config::ApiConfig, db::Db, http, metrics::Metrics, stats};
 
 fn main() -> std::process::ExitCode {
     service::launch::main("api", 8080, ApiConfig::from_env, |c| &c.log_format, run)
@@ -30,12 +28,7 @@ async fn run(cfg: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
         stats: stats::spawn_sampler(Duration::from_secs(1)),
         migrated,
     };
-    let app = http::with_middleware(
-        api::router(state),
-        metrics,
-        cfg.request_timeout,
-        cfg.body_limit,
-    );
+    let app = http::with_middleware(api::router(state), metrics, cfg.request_timeout, cfg.body_limit);
     http::serve(app, cfg.addr).await?;
     db.close().await;
     tracing::info!("api stopped");

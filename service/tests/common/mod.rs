@@ -27,16 +27,8 @@ pub fn output_dir() -> PathBuf {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        nanos % 100_000
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos % 100_000)
 }
 
 /// A spawned binary; SIGTERMed (then killed) on drop.
@@ -50,9 +42,7 @@ pub struct Proc {
 impl Proc {
     /// Sends SIGTERM and waits up to `timeout` for a clean exit; returns the exit code.
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -124,9 +114,7 @@ pub fn spawn_with(mut cmd: Command, label: &str, envs: &[(&str, String)]) -> Pro
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {label}: {e}"));
     let (tx, rx) = mpsc::channel::<String>();
     let stdout = child.stdout.take().unwrap();
@@ -159,12 +147,7 @@ pub fn spawn_with(mut cmd: Command, label: &str, envs: &[(&str, String)]) -> Pro
         }
     };
     let base = format!("http://{addr}");
-    Proc {
-        child,
-        addr,
-        base,
-        log,
-    }
+    Proc { child, addr, base, log }
 }
 
 /// Starts the api with `envs` and waits until `/ready` answers 200.
@@ -215,9 +198,7 @@ impl Client {
     pub fn request(&self, method: &str, url: impl AsRef<str>) -> RequestBuilder {
         RequestBuilder {
             client: self.clone(),
-            builder: axum::http::Request::builder()
-                .method(method)
-                .uri(url.as_ref()),
+            builder: axum::http::Request::builder().method(method).uri(url.as_ref()),
             body: Vec::new(),
         }
     }
@@ -234,27 +215,15 @@ impl RequestBuilder {
     }
     pub async fn send(self) -> Result<Response, String> {
         use http_body_util::BodyExt;
-        let req = self
-            .builder
-            .body(http_body_util::Full::new(self.body.into()))
-            .map_err(|e| e.to_string())?;
+        let req = self.builder.body(http_body_util::Full::new(self.body.into())).map_err(|e| e.to_string())?;
         let fut = self.client.0.request(req);
         let res = tokio::time::timeout(Duration::from_secs(10), fut)
             .await
             .map_err(|_| "timeout".to_string())?
             .map_err(|e| e.to_string())?;
         let (parts, body) = res.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes()
-            .to_vec();
-        Ok(Response {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes().to_vec();
+        Ok(Response { status: parts.status, headers: parts.headers, body })
     }
 }
 
@@ -330,10 +299,7 @@ pub async fn create_pg_db(server: &str, prefix: &str) -> (String, String) {
     let mut conn = sqlx::PgConnection::connect(server)
         .await
         .unwrap_or_else(|e| panic!("{PG_ENV}={server} is set but PostgreSQL is unreachable: {e}"));
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.unwrap();
     let _ = conn.close().await;
     (name.clone(), with_database(server, &name))
 }
@@ -341,9 +307,7 @@ pub async fn create_pg_db(server: &str, prefix: &str) -> (String, String) {
 /// Drops a database made by [`create_pg_db`] (forcing out connections).
 pub async fn drop_pg_db(server: &str, name: &str) {
     if let Ok(mut conn) = sqlx::PgConnection::connect(server).await {
-        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
+        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
         let _ = conn.close().await;
     }
 }

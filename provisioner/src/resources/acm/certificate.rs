@@ -28,7 +28,10 @@ use async_trait::async_trait;
 use aws_sdk_acm::types::{CertificateDetail, KeyAlgorithm, ValidationMethod};
 use sha2::{Digest, Sha256};
 
-use super::{acm_tags, client, configured_domains, describe, is_gone, list_tags, option_key, option_views, planned_options, validation_options};
+use super::{
+    acm_tags, client, configured_domains, describe, is_gone, list_tags, option_key, option_views, planned_options,
+    validation_options,
+};
 use crate::aws::{aws_err, retry_on, tag_map, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
 use crate::resource::{Checkpoint, ReplacementOrder, Resource};
 use crate::resources::util::*;
@@ -44,7 +47,8 @@ const KEY_ALGORITHMS: &[&str] = &["RSA_2048", "EC_prime256v1", "EC_secp384r1"];
 
 pub(crate) fn options_type() -> Type {
     Type::map(Type::Object(vec![
-        Attribute::new("domain_names", Type::list(Type::String)).describe("The certificate's names this record validates."),
+        Attribute::new("domain_names", Type::list(Type::String))
+            .describe("The certificate's names this record validates."),
         Attribute::string("resource_record_name").describe("Name of the CNAME record ACM expects."),
         Attribute::string("resource_record_type").describe("Its type (CNAME)."),
         Attribute::string("resource_record_value").describe("Its value."),
@@ -106,7 +110,9 @@ fn check(cfg: &Attrs) -> Result<(), String> {
         for d in &domains {
             let k = option_key(d);
             if k.is_empty() || k.contains('*') || d.contains(' ') || d.len() > 253 {
-                return Err(format!("`{d}` is not a domain name a certificate can hold: write e.g. `example.com` or `*.example.com`"));
+                return Err(format!(
+                    "`{d}` is not a domain name a certificate can hold: write e.g. `example.com` or `*.example.com`"
+                ));
             }
         }
     }
@@ -126,7 +132,8 @@ fn cert_attrs(c: &CertificateDetail) -> Option<(String, Attrs)> {
         "subject_alternative_names".into(),
         Value::string_list(c.subject_alternative_names().iter().filter(|s| s.as_str() != domain).map(String::as_str)),
     );
-    let method = c.domain_validation_options().iter().find_map(|o| o.validation_method()).map(|m| m.as_str().to_owned());
+    let method =
+        c.domain_validation_options().iter().find_map(|o| o.validation_method()).map(|m| m.as_str().to_owned());
     a.insert("validation_method".into(), Value::str(method.unwrap_or_else(|| "DNS".to_owned())));
     put_opt(&mut a, "key_algorithm", c.key_algorithm().map(|k| k.as_str()));
     put_str(&mut a, "status", c.status().map(|s| s.as_str()));
@@ -142,7 +149,11 @@ fn records_published(c: &CertificateDetail) -> bool {
 
 /// DescribeCertificate of each ARN (at once), with tags from `listed` where it has them, else
 /// ListTagsForCertificate.
-async fn read_arns(cx: &Ctx, arns: &[String], listed: Option<&Listed>) -> Result<HashMap<String, Attrs>, ProviderError> {
+async fn read_arns(
+    cx: &Ctx,
+    arns: &[String],
+    listed: Option<&Listed>,
+) -> Result<HashMap<String, Attrs>, ProviderError> {
     let mut arns: Vec<String> = arns.iter().filter(|s| !s.is_empty()).cloned().collect();
     arns.sort();
     arns.dedup();
@@ -191,7 +202,12 @@ impl Resource for AcmCertificate {
         }
         if let Some(Value::List(l)) = attrs.get("subject_alternative_names") {
             if l.iter().all(Value::is_known) {
-                let mut v: Vec<Value> = l.iter().map(|s| s.as_str().map(|s| Value::str(s.trim_end_matches('.').to_lowercase())).unwrap_or(s.clone())).collect();
+                let mut v: Vec<Value> = l
+                    .iter()
+                    .map(|s| {
+                        s.as_str().map(|s| Value::str(s.trim_end_matches('.').to_lowercase())).unwrap_or(s.clone())
+                    })
+                    .collect();
                 v.sort_by_cached_key(Value::canonical);
                 v.dedup();
                 attrs.insert("subject_alternative_names".into(), Value::List(v));
@@ -208,15 +224,18 @@ impl Resource for AcmCertificate {
     }
 
     fn replacement_order(&self, _before: &Attrs, _after: &Attrs) -> ReplacementOrder {
-        ReplacementOrder::CreateFirst("a listener may use the certificate, and ACM refuses to delete a certificate in use")
+        ReplacementOrder::CreateFirst(
+            "a listener may use the certificate, and ACM refuses to delete a certificate in use",
+        )
     }
 
     /// Every validation option has its record.
     fn settled(&self, attrs: &Attrs) -> bool {
-        attrs
-            .get("domain_validation_options")
-            .and_then(Value::as_map)
-            .is_some_and(|m| !m.is_empty() && m.values().all(|o| o.get("resource_record_name").and_then(Value::as_str).is_some_and(|n| !n.is_empty())))
+        attrs.get("domain_validation_options").and_then(Value::as_map).is_some_and(|m| {
+            !m.is_empty()
+                && m.values()
+                    .all(|o| o.get("resource_record_name").and_then(Value::as_str).is_some_and(|n| !n.is_empty()))
+        })
     }
 
     async fn read(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
@@ -226,7 +245,9 @@ impl Resource for AcmCertificate {
     async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
         let listed = stack_listed(cx).await?;
         let mut want: Vec<String> = ids.to_vec();
-        want.extend(listed.keys().filter(|a| a.contains(":acm:") && arn_resource_type(a) == Some("certificate")).cloned());
+        want.extend(
+            listed.keys().filter(|a| a.contains(":acm:") && arn_resource_type(a) == Some("certificate")).cloned(),
+        );
         let mut out = read_arns(cx, &want, Some(&listed)).await?;
         out.retain(|arn, a| ids.contains(arn) || tag_map(a).get(TAG_STACK) == Some(&cx.stack));
         Ok(out)
@@ -248,7 +269,8 @@ impl Resource for AcmCertificate {
             .send()
             .await
             .map_err(aws_err)?;
-        let arn = out.certificate_arn().ok_or_else(|| ProviderError::new("RequestCertificate returned no ARN"))?.to_owned();
+        let arn =
+            out.certificate_arn().ok_or_else(|| ProviderError::new("RequestCertificate returned no ARN"))?.to_owned();
         let made = result_attrs(desired, &arn, None);
         checkpoint.created(&made).await;
         self.await_records(cx, desired, &arn).await
@@ -258,13 +280,27 @@ impl Resource for AcmCertificate {
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
         let arn = get_id(prior)?.to_owned();
         let (old, new) = (tag_map(prior), tag_map(desired));
-        let removed: BTreeMap<String, String> = old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let changed: BTreeMap<String, String> = new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let removed: BTreeMap<String, String> =
+            old.iter().filter(|(k, _)| !new.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let changed: BTreeMap<String, String> =
+            new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !removed.is_empty() {
-            client(cx).remove_tags_from_certificate().certificate_arn(&arn).set_tags(Some(acm_tags(&removed)?)).send().await.map_err(aws_err)?;
+            client(cx)
+                .remove_tags_from_certificate()
+                .certificate_arn(&arn)
+                .set_tags(Some(acm_tags(&removed)?))
+                .send()
+                .await
+                .map_err(aws_err)?;
         }
         if !changed.is_empty() {
-            client(cx).add_tags_to_certificate().certificate_arn(&arn).set_tags(Some(acm_tags(&changed)?)).send().await.map_err(aws_err)?;
+            client(cx)
+                .add_tags_to_certificate()
+                .certificate_arn(&arn)
+                .set_tags(Some(acm_tags(&changed)?))
+                .send()
+                .await
+                .map_err(aws_err)?;
         }
         self.await_records(cx, desired, &arn).await
     }
@@ -367,7 +403,12 @@ mod tests {
 
     #[test]
     fn only_dns_validation_is_supported() {
-        let cfg = |m: &str| Attrs::from([("domain_name".to_owned(), Value::str("example.com")), ("validation_method".to_owned(), Value::str(m))]);
+        let cfg = |m: &str| {
+            Attrs::from([
+                ("domain_name".to_owned(), Value::str("example.com")),
+                ("validation_method".to_owned(), Value::str(m)),
+            ])
+        };
         let e = check(&cfg("EMAIL")).unwrap_err();
         assert!(e.contains("only DNS validation is") && e.contains("validation_method = \"DNS\""), "{e}");
         assert!(check(&cfg("DNS")).is_ok());
@@ -391,6 +432,9 @@ mod tests {
 
     #[test]
     fn replaced_create_first() {
-        assert!(matches!(AcmCertificate.replacement_order(&Attrs::new(), &Attrs::new()), ReplacementOrder::CreateFirst(_)));
+        assert!(matches!(
+            AcmCertificate.replacement_order(&Attrs::new(), &Attrs::new()),
+            ReplacementOrder::CreateFirst(_)
+        ));
     }
 }

@@ -43,19 +43,26 @@ const CREATE_TIMEOUT: Duration = Duration::from_secs(75 * 60);
 /// Statuses from which ACM does not issue the certificate.
 const FAILED: &[&str] = &["FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"];
 
-static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("acm_certificate_validation", "Waits until an ACM certificate is issued (creates nothing in AWS).")
-        .attr(Attribute::string("certificate_arn").required().forces_new().describe("The certificate (`acm_certificate.x.arn`)."))
-        .attr(
-            Attribute::new("validation_record_fqdns", Type::set(Type::String))
-                .forces_new()
-                .describe("Names of the validation records (`route53_record.x[*].fqdn`): checked to cover every domain."),
-        )
-        .attr(
-            Attribute::new("timeouts", Type::list(Type::Object(vec![Attribute::string("create").describe("e.g. \"75m\" (default)")])))
+static SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| {
+        Schema::new("acm_certificate_validation", "Waits until an ACM certificate is issued (creates nothing in AWS).")
+            .attr(
+                Attribute::string("certificate_arn")
+                    .required()
+                    .forces_new()
+                    .describe("The certificate (`acm_certificate.x.arn`)."),
+            )
+            .attr(Attribute::new("validation_record_fqdns", Type::set(Type::String)).forces_new().describe(
+                "Names of the validation records (`route53_record.x[*].fqdn`): checked to cover every domain.",
+            ))
+            .attr(
+                Attribute::new(
+                    "timeouts",
+                    Type::list(Type::Object(vec![Attribute::string("create").describe("e.g. \"75m\" (default)")])),
+                )
                 .describe("One table `{ create = \"75m\" }`."),
-        )
-});
+            )
+    });
 
 /// The validation records `fqdns` does not cover: (domain, record name).
 fn uncovered(views: &[OptionView], fqdns: &[String]) -> Vec<(String, String)> {
@@ -87,7 +94,13 @@ fn pending(views: &[OptionView]) -> Vec<&OptionView> {
 pub(crate) fn progress_line(elapsed: Duration, views: &[OptionView]) -> String {
     let p = pending(views);
     let names: Vec<&str> = p.iter().map(|v| v.domain.as_str()).collect();
-    format!("Still validating… [{} elapsed, {} of {} domains pending: {}]", elapsed_text(elapsed), p.len(), views.len(), names.join(", "))
+    format!(
+        "Still validating… [{} elapsed, {} of {} domains pending: {}]",
+        elapsed_text(elapsed),
+        p.len(),
+        views.len(),
+        names.join(", ")
+    )
 }
 
 /// "www.example.com: CNAME `_x.www.example.com.` → `_y.acm-validations.aws.`", one per pending domain.
@@ -95,7 +108,11 @@ fn expected_records(views: &[OptionView]) -> String {
     pending(views)
         .iter()
         .map(|v| match &v.record {
-            Some((n, t, val)) => format!("{} ({}): {t} record `{n}` with value `{val}`", v.domain, if v.status.is_empty() { "?" } else { &v.status }),
+            Some((n, t, val)) => format!(
+                "{} ({}): {t} record `{n}` with value `{val}`",
+                v.domain,
+                if v.status.is_empty() { "?" } else { &v.status }
+            ),
             None => format!("{} ({}): ACM has not published its record yet", v.domain, v.status),
         })
         .collect::<Vec<_>>()
@@ -115,7 +132,8 @@ fn end_error(arn: &str, c: Option<&CertificateDetail>, end: &End) -> ProviderErr
     let status = c.and_then(|c| c.status()).map(|s| s.as_str().to_owned()).unwrap_or_else(|| "unknown".to_owned());
     let domain = c.and_then(|c| c.domain_name()).unwrap_or("?");
     let expected = expected_records(&views);
-    let check = "each record must exist in the zone that answers for its domain (a zone that is not delegated from the \
+    let check =
+        "each record must exist in the zone that answers for its domain (a zone that is not delegated from the \
                  registrar or parent zone, through its NS records, is not seen by ACM)";
     match end {
         End::Failed(s) => {
@@ -173,14 +191,18 @@ impl Resource for AcmCertificateValidation {
         let arn = cfg.get("certificate_arn").and_then(Value::as_str);
         let certs: Vec<&Attrs> = related
             .iter()
-            .filter(|(addr, a)| addr.starts_with("acm_certificate.") && (arn.is_none() || a.get("arn").and_then(Value::as_str) == arn))
+            .filter(|(addr, a)| {
+                addr.starts_with("acm_certificate.") && (arn.is_none() || a.get("arn").and_then(Value::as_str) == arn)
+            })
             .map(|(_, a)| *a)
             .collect();
         let [cert] = certs.as_slice() else { return Ok(()) };
         let Some(options) = cert.get("domain_validation_options").and_then(Value::as_map) else { return Ok(()) };
         let mut views = Vec::new();
         for o in options.values() {
-            let Some(name) = o.get("resource_record_name").and_then(Value::as_str).filter(|n| !n.is_empty()) else { return Ok(()) };
+            let Some(name) = o.get("resource_record_name").and_then(Value::as_str).filter(|n| !n.is_empty()) else {
+                return Ok(());
+            };
             let domains = o.get("domain_names").and_then(Value::as_str_list).unwrap_or_default();
             views.push(OptionView {
                 domain: domains.join(", "),
@@ -244,7 +266,10 @@ impl Resource for AcmCertificateValidation {
                     }
                 }
                 Ok(None) => {
-                    return Err(ProviderError::with_code("ResourceNotFoundException", format!("certificate {arn} does not exist")))
+                    return Err(ProviderError::with_code(
+                        "ResourceNotFoundException",
+                        format!("certificate {arn} does not exist"),
+                    ))
                 }
                 Err(e) => tracing::warn!("{label}: describing the certificate failed, still waiting: {e}"),
             }
@@ -282,13 +307,23 @@ mod tests {
     use super::*;
 
     fn v(domain: &str, status: &str, rec: &str) -> OptionView {
-        OptionView { domain: domain.into(), status: status.into(), record: Some((rec.into(), "CNAME".into(), "_v.acm-validations.aws.".into())) }
+        OptionView {
+            domain: domain.into(),
+            status: status.into(),
+            record: Some((rec.into(), "CNAME".into(), "_v.acm-validations.aws.".into())),
+        }
     }
 
     #[test]
     fn progress_names_the_pending_domains() {
-        let views = [v("example.com", "SUCCESS", "_a.example.com."), v("www.example.com", "PENDING_VALIDATION", "_b.www.example.com.")];
-        assert_eq!(progress_line(Duration::from_secs(60), &views), "Still validating… [1m0s elapsed, 1 of 2 domains pending: www.example.com]");
+        let views = [
+            v("example.com", "SUCCESS", "_a.example.com."),
+            v("www.example.com", "PENDING_VALIDATION", "_b.www.example.com."),
+        ];
+        assert_eq!(
+            progress_line(Duration::from_secs(60), &views),
+            "Still validating… [1m0s elapsed, 1 of 2 domains pending: www.example.com]"
+        );
     }
 
     #[test]
@@ -314,7 +349,14 @@ mod tests {
             )
             .build();
         let e = end_error("arn:aws:acm:us-east-1:1:certificate/abc", Some(&c), &End::Failed("FAILED".into()));
-        assert!(e.message.contains("is FAILED") && e.message.contains("www.example.com (FAILED): CNAME record `_b.www.example.com.` with value `_v.acm-validations.aws.`"), "{}", e.message);
+        assert!(
+            e.message.contains("is FAILED")
+                && e.message.contains(
+                    "www.example.com (FAILED): CNAME record `_b.www.example.com.` with value `_v.acm-validations.aws.`"
+                ),
+            "{}",
+            e.message
+        );
         let e = end_error("arn", Some(&c), &End::TimedOut(Duration::from_secs(90)));
         assert!(e.message.contains("after 1m30s") && e.message.contains("timeouts.create"), "{}", e.message);
     }

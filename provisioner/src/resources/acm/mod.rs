@@ -27,7 +27,9 @@ use crate::value::{Attrs, Value};
 
 /// The ACM client of `cx`, built once with the shared SDK configuration and the call counter.
 pub(crate) fn client(cx: &Ctx) -> aws_sdk_acm::Client {
-    cx.client(|sdk, calls| aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(sdk).interceptor(calls).build()))
+    cx.client(|sdk, calls| {
+        aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(sdk).interceptor(calls).build())
+    })
 }
 
 /// ACM's "not found" error.
@@ -103,7 +105,9 @@ pub(crate) fn option_views(c: &CertificateDetail) -> Vec<OptionView> {
         .map(|o| OptionView {
             domain: o.domain_name().to_owned(),
             status: o.validation_status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            record: o.resource_record().map(|r| (r.name().to_owned(), r.r#type().as_str().to_owned(), r.value().to_owned())),
+            record: o
+                .resource_record()
+                .map(|r| (r.name().to_owned(), r.r#type().as_str().to_owned(), r.value().to_owned())),
         })
         .collect()
 }
@@ -139,7 +143,9 @@ pub(crate) fn validation_options(views: &[OptionView]) -> Value {
 /// The tags of a certificate (ListTagsForCertificate); `None` when it is gone.
 pub(crate) async fn list_tags(cx: &Ctx, arn: &str) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
     match client(cx).list_tags_for_certificate().certificate_arn(arn).send().await.map_err(aws_err) {
-        Ok(o) => Ok(Some(o.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())).collect())),
+        Ok(o) => {
+            Ok(Some(o.tags().iter().map(|t| (t.key().to_owned(), t.value().unwrap_or_default().to_owned())).collect()))
+        }
         Err(e) if is_gone(&e) => Ok(None),
         Err(e) => Err(e),
     }
@@ -148,7 +154,9 @@ pub(crate) async fn list_tags(cx: &Ctx, arn: &str) -> Result<Option<BTreeMap<Str
 /// A string map as ACM tags.
 pub(crate) fn acm_tags(tags: &BTreeMap<String, String>) -> Result<Vec<aws_sdk_acm::types::Tag>, ProviderError> {
     tags.iter()
-        .map(|(k, v)| aws_sdk_acm::types::Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::new(e.to_string())))
+        .map(|(k, v)| {
+            aws_sdk_acm::types::Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::new(e.to_string()))
+        })
         .collect()
 }
 
@@ -197,7 +205,10 @@ mod tests {
             ("subject_alternative_names".to_owned(), Value::string_list(["*.example.com"])),
         ]);
         assert_eq!(configured_domains(&a), Some(vec!["example.com".to_owned(), "*.example.com".to_owned()]));
-        let b = Attrs::from([("domain_name".to_owned(), Value::str("example.com")), ("subject_alternative_names".to_owned(), Value::Unknown)]);
+        let b = Attrs::from([
+            ("domain_name".to_owned(), Value::str("example.com")),
+            ("subject_alternative_names".to_owned(), Value::Unknown),
+        ]);
         assert_eq!(configured_domains(&b), None);
     }
 }

@@ -29,7 +29,11 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 
 /// The outputs of the stack in `dir` (relative to `cx`'s stack directory), workspace `workspace`, as values;
 /// its S3 backend works as `cx`'s role, if any.
-pub(crate) async fn read_outputs(cx: &Ctx, dir: &str, workspace: &str) -> Result<BTreeMap<String, Value>, ProviderError> {
+pub(crate) async fn read_outputs(
+    cx: &Ctx,
+    dir: &str,
+    workspace: &str,
+) -> Result<BTreeMap<String, Value>, ProviderError> {
     let path = cx.stack_dir.join(dir);
     let opts = StackOptions {
         workspace: Some(workspace.to_owned()),
@@ -37,14 +41,13 @@ pub(crate) async fn read_outputs(cx: &Ctx, dir: &str, workspace: &str) -> Result
         role: cx.role.clone(),
         ..StackOptions::state_only(&path)
     };
-    let other = Stack::open(&opts)
-        .map_err(|e| ProviderError::with_code("StackNotFound", format!("cannot open stack `{dir}` ({}): {e}", path.display())))?;
+    let other = Stack::open(&opts).map_err(|e| {
+        ProviderError::with_code("StackNotFound", format!("cannot open stack `{dir}` ({}): {e}", path.display()))
+    })?;
     let name = other.engine.config.stack_name.clone();
-    let state = other
-        .backend
-        .load()
-        .await
-        .map_err(|e| ProviderError::new(format!("reading the state of stack `{name}` ({dir}), workspace `{workspace}`: {e}")))?;
+    let state = other.backend.load().await.map_err(|e| {
+        ProviderError::new(format!("reading the state of stack `{name}` ({dir}), workspace `{workspace}`: {e}"))
+    })?;
     match state {
         Some(s) if !s.resources.is_empty() || !s.outputs.is_empty() => {
             Ok(s.outputs.iter().map(|(k, o)| (k.clone(), Value::from_json(&o.value))).collect())

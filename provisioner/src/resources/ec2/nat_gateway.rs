@@ -21,9 +21,7 @@ use aws_sdk_ec2::types::{ConnectivityType, Filter, NatGateway as AwsNatGateway, 
 use sha2::{Digest, Sha256};
 
 use super::util::*;
-use crate::aws::{
-    aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError,
-};
+use crate::aws::{aws_err, sync_ec2_tags, tag_map, tag_spec, wait_for, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource};
 use crate::schema::{Attribute, Schema};
 use crate::value::{Attrs, Value};

@@ -545,7 +545,8 @@ impl Resource for SecurityGroup {
     }
 
     async fn read_stack(&self, cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, ProviderError> {
-        let mut out: HashMap<String, Attrs> = stack_groups(cx).await?.iter().filter_map(|g| group_attrs(cx, g)).collect();
+        let mut out: HashMap<String, Attrs> =
+            stack_groups(cx).await?.iter().filter_map(|g| group_attrs(cx, g)).collect();
         out.extend(self.read_ids(cx, &missing_ids(ids, &out)).await?);
         Ok(out)
     }

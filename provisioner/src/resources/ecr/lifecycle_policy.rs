@@ -111,7 +111,13 @@ impl EcrLifecyclePolicy {
         let text = policy_text(desired)?;
         let retryable = |e: &ProviderError| put_retryable(just_created, e);
         let out = retry_propagation(cx, "PutLifecyclePolicy", retryable, || async {
-            client(cx).put_lifecycle_policy().repository_name(repo).lifecycle_policy_text(&text).send().await.map_err(aws_err)
+            client(cx)
+                .put_lifecycle_policy()
+                .repository_name(repo)
+                .lifecycle_policy_text(&text)
+                .send()
+                .await
+                .map_err(aws_err)
         })
         .await?;
         let mut a = with_id(desired, repo);
@@ -150,7 +156,8 @@ impl Resource for EcrLifecyclePolicy {
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
         let name = get_id(prior)?;
-        gone_ok_by(client(cx).delete_lifecycle_policy().repository_name(name).send().await.map_err(aws_err), is_gone).map(drop)
+        gone_ok_by(client(cx).delete_lifecycle_policy().repository_name(name).send().await.map_err(aws_err), is_gone)
+            .map(drop)
     }
 
     async fn find_existing(&self, cx: &Ctx, desired: &[Attrs]) -> Result<Vec<Option<Attrs>>, ProviderError> {

@@ -33,7 +33,8 @@ fn secret() -> Type {
     Type::Object(vec![Attribute::string("name").required(), Attribute::string("valueFrom").required()])
 }
 
-const LOG_DRIVERS: &[&str] = &["json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens"];
+const LOG_DRIVERS: &[&str] =
+    &["json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens"];
 
 /// One container definition: the keys this provisioner supports, with their types.
 pub(crate) fn container_type() -> Type {
@@ -130,7 +131,8 @@ pub(crate) fn parse(v: &Value) -> Result<Value, String> {
         Ok(v @ Value::List(_)) => Ok(v),
         Ok(_) => Err("container_definitions: expected an array of container tables".to_owned()),
         Err(m) => {
-            let index = m.path.strip_prefix('[').and_then(|p| p.split(']').next()).and_then(|i| i.parse::<usize>().ok());
+            let index =
+                m.path.strip_prefix('[').and_then(|p| p.split(']').next()).and_then(|i| i.parse::<usize>().ok());
             let container = index
                 .and_then(|i| list.as_list()?.get(i)?.get("name")?.as_str().map(|n| format!(" (container `{n}`)")))
                 .unwrap_or_default();
@@ -138,7 +140,10 @@ pub(crate) fn parse(v: &Value) -> Result<Value, String> {
                 Some(key) => format!("unsupported container definition key {key}"),
                 None => m.message,
             };
-            let hint = m.hint.map(|h| format!("; {}", h.replace("this table takes:", "supported keys here:"))).unwrap_or_default();
+            let hint = m
+                .hint
+                .map(|h| format!("; {}", h.replace("this table takes:", "supported keys here:")))
+                .unwrap_or_default();
             Err(format!("container_definitions{}{container}: {message}{hint}", m.path))
         }
     }
@@ -191,7 +196,9 @@ pub(crate) fn container_ports(v: &Value) -> Option<Vec<(String, Vec<i64>)>> {
             let name = c.get("name")?.as_str()?.to_owned();
             let ports = match c.get("portMappings") {
                 None | Some(Value::Null) => Vec::new(),
-                Some(pm) => pm.as_list()?.iter().map(|p| p.get("containerPort")?.as_i64()).collect::<Option<Vec<_>>>()?,
+                Some(pm) => {
+                    pm.as_list()?.iter().map(|p| p.get("containerPort")?.as_i64()).collect::<Option<Vec<_>>>()?
+                }
             };
             Some((name, ports))
         })
@@ -357,7 +364,11 @@ fn secrets(t: &Table, k: &str) -> Result<Option<Vec<Secret>>, String> {
     tables(t, k)
         .into_iter()
         .map(|x| {
-            Secret::builder().set_name(s(x, "name")).set_value_from(s(x, "valueFrom")).build().map_err(|e| e.to_string())
+            Secret::builder()
+                .set_name(s(x, "name"))
+                .set_value_from(s(x, "valueFrom"))
+                .build()
+                .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -366,17 +377,41 @@ fn secrets(t: &Table, k: &str) -> Result<Option<Vec<Secret>>, String> {
 /// The keys [`to_sdk`] converts; anything else in a container is refused (the type check already refuses
 /// keys it does not know, this guards the two lists against drifting apart).
 const CONVERTED: &[&str] = &[
-    "name", "image", "cpu", "memory", "memoryReservation", "essential", "portMappings", "environment", "secrets",
-    "command", "entryPoint", "workingDirectory", "user", "readonlyRootFilesystem", "healthCheck",
-    "logConfiguration", "dependsOn", "startTimeout", "stopTimeout", "ulimits", "linuxParameters", "mountPoints",
-    "volumesFrom", "dockerLabels",
+    "name",
+    "image",
+    "cpu",
+    "memory",
+    "memoryReservation",
+    "essential",
+    "portMappings",
+    "environment",
+    "secrets",
+    "command",
+    "entryPoint",
+    "workingDirectory",
+    "user",
+    "readonlyRootFilesystem",
+    "healthCheck",
+    "logConfiguration",
+    "dependsOn",
+    "startTimeout",
+    "stopTimeout",
+    "ulimits",
+    "linuxParameters",
+    "mountPoints",
+    "volumesFrom",
+    "dockerLabels",
 ];
 
 /// The SDK's container definitions for a (known) configured value.
 pub(crate) fn to_sdk(v: &Value) -> Result<Vec<ContainerDefinition>, String> {
     let parsed = parse(v)?;
     let list = containers(&parsed).ok_or("container_definitions are not known")?;
-    list.iter().map(|c| c.as_map().ok_or_else(|| "a container definition must be a table".to_owned()).and_then(container_to_sdk)).collect()
+    list.iter()
+        .map(|c| {
+            c.as_map().ok_or_else(|| "a container definition must be a table".to_owned()).and_then(container_to_sdk)
+        })
+        .collect()
 }
 
 fn container_to_sdk(c: &Table) -> Result<ContainerDefinition, String> {
@@ -477,7 +512,12 @@ fn container_to_sdk(c: &Table) -> Result<ContainerDefinition, String> {
     let volumes_from = c.get("volumesFrom").map(|_| {
         tables(c, "volumesFrom")
             .into_iter()
-            .map(|v| VolumeFrom::builder().set_source_container(s(v, "sourceContainer")).set_read_only(b(v, "readOnly")).build())
+            .map(|v| {
+                VolumeFrom::builder()
+                    .set_source_container(s(v, "sourceContainer"))
+                    .set_read_only(b(v, "readOnly"))
+                    .build()
+            })
             .collect()
     });
     Ok(ContainerDefinition::builder()
@@ -574,7 +614,8 @@ fn container_from_sdk(c: &ContainerDefinition) -> Value {
                 .done()
         })
         .collect();
-    let environment = c.environment().iter().map(|e| Out::default().s("name", e.name()).s("value", e.value()).done()).collect();
+    let environment =
+        c.environment().iter().map(|e| Out::default().s("name", e.name()).s("value", e.value()).done()).collect();
     let health_check = c.health_check().map(|h| {
         Out::default()
             .strs("command", h.command())
@@ -594,13 +635,22 @@ fn container_from_sdk(c: &ContainerDefinition) -> Value {
     let depends_on = c
         .depends_on()
         .iter()
-        .map(|d| Out::default().s("containerName", Some(d.container_name())).s("condition", Some(d.condition().as_str())).done())
+        .map(|d| {
+            Out::default()
+                .s("containerName", Some(d.container_name()))
+                .s("condition", Some(d.condition().as_str()))
+                .done()
+        })
         .collect();
     let ulimits = c
         .ulimits()
         .iter()
         .map(|u| {
-            Out::default().s("name", Some(u.name().as_str())).n("softLimit", Some(u.soft_limit())).n("hardLimit", Some(u.hard_limit())).done()
+            Out::default()
+                .s("name", Some(u.name().as_str()))
+                .n("softLimit", Some(u.soft_limit()))
+                .n("hardLimit", Some(u.hard_limit()))
+                .done()
         })
         .collect();
     let linux_parameters =
@@ -703,7 +753,9 @@ mod tests {
         let e = check(&j(json!([{"image": "x"}]))).unwrap_err();
         assert!(e.contains("missing required attribute `name`"), "{e}");
         assert!(check(&j(json!([]))).unwrap_err().contains("at least one container"));
-        let e = check(&j(json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "START"}]}])));
+        let e = check(&j(
+            json!([{"name": "a", "image": "x", "dependsOn": [{"containerName": "b", "condition": "START"}]}]),
+        ));
         assert!(e.unwrap_err().contains("`b`"));
         assert!(check(&j(json!([{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]))).is_ok());
     }
@@ -724,7 +776,10 @@ mod tests {
         assert_eq!(norm(a), norm(b));
         // A changed value is a change.
         let c = web(json!({"environment": [{"name": "A", "value": "9"}, {"name": "B", "value": "2"}]}));
-        assert_ne!(norm(c), norm(web(json!({"environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}))));
+        assert_ne!(
+            norm(c),
+            norm(web(json!({"environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]})))
+        );
     }
 
     #[test]
@@ -769,7 +824,9 @@ mod tests {
 
     #[test]
     fn rule_health_check_defaults() {
-        let given = web(json!({"healthCheck": {"command": ["CMD", "true"], "interval": 30, "retries": 3, "timeout": 5, "startPeriod": 0}}));
+        let given = web(
+            json!({"healthCheck": {"command": ["CMD", "true"], "interval": 30, "retries": 3, "timeout": 5, "startPeriod": 0}}),
+        );
         let bare = web(json!({"healthCheck": {"command": ["CMD", "true"]}}));
         assert_eq!(norm(given), norm(bare.clone()));
         assert_ne!(norm(web(json!({"healthCheck": {"command": ["CMD", "true"], "interval": 10}}))), norm(bare));
@@ -832,7 +889,8 @@ mod tests {
 
     #[test]
     fn container_ports_for_load_balancer_checks() {
-        let v = j(json!([{"name": "web", "image": "x", "portMappings": [{"containerPort": 80}, {"containerPort": 443}]},
+        let v =
+            j(json!([{"name": "web", "image": "x", "portMappings": [{"containerPort": 80}, {"containerPort": 443}]},
             {"name": "sidecar", "image": "y"}]));
         assert_eq!(container_ports(&v), Some(vec![("web".to_owned(), vec![80, 443]), ("sidecar".to_owned(), vec![])]));
         assert_eq!(container_ports(&Value::Unknown), None);

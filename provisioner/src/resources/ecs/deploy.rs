@@ -133,7 +133,8 @@ pub(crate) fn judge(v: &ServiceView, target: &str, ours: Option<&str>) -> Verdic
             Some(_) => {}
             None => {
                 // Gone: replaced by a rollback, or by someone else's deployment.
-                let finished_same = primary.is_some_and(|p| p.task_definition == target && p.rollout.as_deref() == Some("COMPLETED"));
+                let finished_same =
+                    primary.is_some_and(|p| p.task_definition == target && p.rollout.as_deref() == Some("COMPLETED"));
                 if !finished_same {
                     return Verdict::Failed(rolled_back("its deployment was replaced by another one"));
                 }
@@ -211,7 +212,8 @@ const EVENTS_SHOWN: usize = 5;
 /// `Essential container in task exited (2 tasks: 1a2b, 3c4d)`.
 pub(crate) fn stopped_lines(tasks: &[StoppedTask], ours: Option<&str>) -> Vec<String> {
     let failed = |t: &&StoppedTask| !t.reason.starts_with("Scaling activity initiated by") && !t.reason.is_empty();
-    let mut pick: Vec<&StoppedTask> = tasks.iter().filter(failed).filter(|t| Some(t.started_by.as_str()) == ours).collect();
+    let mut pick: Vec<&StoppedTask> =
+        tasks.iter().filter(failed).filter(|t| Some(t.started_by.as_str()) == ours).collect();
     if pick.is_empty() {
         pick = tasks.iter().filter(failed).collect();
     }
@@ -234,7 +236,8 @@ pub(crate) fn stopped_lines(tasks: &[StoppedTask], ours: Option<&str>) -> Vec<St
 }
 
 /// Words that mark an event as saying what went wrong.
-const EVENT_WORDS: &[&str] = &["fail", "unhealthy", "error", "throttl", "unable", "missing", "alarm detected", "rolling back"];
+const EVENT_WORDS: &[&str] =
+    &["fail", "unhealthy", "error", "throttl", "unable", "missing", "alarm detected", "rolling back"];
 
 /// At most five events (newest first, as given) since `since` (seconds since the epoch) that say what went
 /// wrong.
@@ -387,13 +390,8 @@ pub(crate) async fn watch(cx: &Ctx, d: &Deployment<'_>) -> (Option<Service>, Res
 pub(crate) async fn diagnostics(cx: &Ctx, d: &Deployment<'_>, last: Option<&Service>) -> Vec<String> {
     let mut lines = Vec::new();
     let ecs = client(cx);
-    let listed = ecs
-        .list_tasks()
-        .cluster(d.cluster)
-        .service_name(d.service)
-        .desired_status(DesiredStatus::Stopped)
-        .send()
-        .await;
+    let listed =
+        ecs.list_tasks().cluster(d.cluster).service_name(d.service).desired_status(DesiredStatus::Stopped).send().await;
     let arns: Vec<String> = listed.map(|o| o.task_arns().to_vec()).unwrap_or_default();
     if !arns.is_empty() {
         if let Ok(out) = ecs.describe_tasks().cluster(d.cluster).set_tasks(Some(arns)).send().await {
@@ -452,7 +450,8 @@ mod tests {
         let v = svc(1, 2, vec![dep("d2", "PRIMARY", "api:2", "COMPLETED")]);
         assert_eq!(judge(&v, "api:2", Some("d2")), Verdict::Waiting);
         // In progress, old deployment still there.
-        let v = svc(2, 2, vec![dep("d2", "PRIMARY", "api:2", "IN_PROGRESS"), dep("d1", "ACTIVE", "api:1", "COMPLETED")]);
+        let v =
+            svc(2, 2, vec![dep("d2", "PRIMARY", "api:2", "IN_PROGRESS"), dep("d1", "ACTIVE", "api:1", "COMPLETED")]);
         assert_eq!(judge(&v, "api:2", Some("d2")), Verdict::Waiting);
     }
 
@@ -530,12 +529,18 @@ mod tests {
         ];
         assert_eq!(
             stopped_lines(&tasks, Some("d2")),
-            ["Essential container in task exited (1 task: b)", "CannotPullContainerError: pull image manifest has been retried (1 task: d)"]
+            [
+                "Essential container in task exited (1 task: b)",
+                "CannotPullContainerError: pull image manifest has been retried (1 task: d)"
+            ]
         );
         let same = [task("a", "X", 10, "d2"), task("b", "X", 30, "d2"), task("c", "X", 5, "d2")];
         assert_eq!(stopped_lines(&same, Some("d2")), ["X (2 tasks: b, a)"]);
         // None of ours: the service's.
-        assert_eq!(stopped_lines(&tasks, Some("d7")), ["Task failed ELB health checks (1 task: e)", "Essential container in task exited (1 task: b)"]);
+        assert_eq!(
+            stopped_lines(&tasks, Some("d7")),
+            ["Task failed ELB health checks (1 task: e)", "Essential container in task exited (1 task: b)"]
+        );
         assert!(stopped_lines(&[], None).is_empty());
     }
 
@@ -556,7 +561,9 @@ mod tests {
         let got = failure_events(&events, Some(100));
         assert_eq!(got.len(), 5);
         assert!(got[0].contains("rolling back"));
-        assert!(got.iter().all(|m| !m.contains("steady state") && !m.contains("has started") && !m.contains("long ago")));
+        assert!(got
+            .iter()
+            .all(|m| !m.contains("steady state") && !m.contains("has started") && !m.contains("long ago")));
         assert_eq!(failure_events(&events, None).len(), 5);
     }
 

@@ -36,7 +36,9 @@ pub(crate) fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 /// ECS tags as the `tags` attribute value.
 pub(crate) fn tags_value(tags: &[Tag]) -> Value {
-    Value::Map(tags.iter().filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default())))).collect())
+    Value::Map(
+        tags.iter().filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default())))).collect(),
+    )
 }
 
 /// ECS tags as a string map.

@@ -52,13 +52,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType,
-    LoadBalancer, NetworkConfiguration, PropagateTags, Service, ServiceField,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
+    NetworkConfiguration, PropagateTags, Service, ServiceField,
 };
 
 use super::container_definitions::container_ports;
-use super::{client, ecs_tags, sync_tags};
 use super::deploy::{self, task_definition_key, Deployment, Unsettled};
+use super::{client, ecs_tags, sync_tags};
 use crate::aws::{aws_err, retry_within, tag_map, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
 use crate::resource::{Checkpoint, Resource};
 use crate::resources::util::*;
@@ -79,7 +79,9 @@ fn network_configuration_type() -> Type {
         Attribute::new("security_groups", Type::set(Type::String))
             .default_value(Value::List(vec![]))
             .describe("Security groups of the tasks' interfaces (default: the VPC's default group)."),
-        Attribute::bool("assign_public_ip").default(false).describe("Give the tasks public IPs (Fargate in public subnets)."),
+        Attribute::bool("assign_public_ip")
+            .default(false)
+            .describe("Give the tasks public IPs (Fargate in public subnets)."),
     ])
 }
 
@@ -107,107 +109,110 @@ fn timeouts_type() -> Type {
 }
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("ecs_service", "An ECS service: keeps a number of tasks of a task definition running, deployed with a watch.")
-        .taggable()
-        .attr(
-            Attribute::string("name")
-                .required()
-                .forces_new()
-                .describe("Service name: up to 255 letters, digits, hyphens and underscores, unique in the cluster."),
-        )
-        .attr(
-            Attribute::string("cluster")
-                .optional_computed()
-                .forces_new()
-                .describe("Cluster name or ARN (kept as the name); default: the `default` cluster."),
-        )
-        .attr(
-            Attribute::string("task_definition")
-                .required()
-                .describe("Revision to run: its ARN or `family:revision` (kept as `family:revision`)."),
-        )
-        .attr(Attribute::number("desired_count").default(0).describe("Number of tasks to keep running (default 0)."))
-        .attr(
-            Attribute::string("launch_type")
-                .optional_computed()
-                .forces_new()
-                .one_of(&["EC2", "FARGATE", "EXTERNAL"])
-                .describe("EC2, FARGATE or EXTERNAL."),
-        )
-        .attr(
-            Attribute::string("platform_version")
-                .optional_computed()
-                .describe("Fargate platform version, e.g. `1.4.0` (AWS: `LATEST`)."),
-        )
-        .attr(
-            Attribute::new("network_configuration", Type::list(network_configuration_type()))
-                .optional()
-                .describe("One table: `{ subnets = [...], security_groups = [...], assign_public_ip = false }` (awsvpc)."),
-        )
-        .attr(
-            Attribute::new("load_balancer", Type::set(load_balancer_type()))
-                .optional()
-                .describe("Array of tables `{ target_group_arn, container_name, container_port }`."),
-        )
-        .attr(
-            Attribute::new("deployment_circuit_breaker", Type::list(circuit_breaker_type()))
-                .optional()
-                .describe("One table `{ enable = true, rollback = true }` (default: both false)."),
-        )
-        .attr(
-            Attribute::number("deployment_minimum_healthy_percent")
-                .default(100)
-                .describe("Lower bound of running tasks during a deployment, % of desired_count (default 100)."),
-        )
-        .attr(
-            Attribute::number("deployment_maximum_percent")
-                .default(200)
-                .describe("Upper bound of running + pending tasks during a deployment, % (default 200)."),
-        )
-        .attr(
-            Attribute::number("health_check_grace_period_seconds")
-                .default(0)
-                .describe("Seconds ELB health checks are ignored after a task starts (needs a load_balancer)."),
-        )
-        .attr(Attribute::bool("enable_execute_command").default(false).describe("Allow ECS Exec into the tasks."))
-        .attr(
-            Attribute::string("propagate_tags")
-                .default("NONE")
-                .one_of(&["SERVICE", "TASK_DEFINITION", "NONE"])
-                .describe("Copy the service's or task definition's tags to the tasks."),
-        )
-        .attr(
-            Attribute::bool("force_new_deployment")
-                .default(false)
-                .describe("Redeploy (same revision, new tasks) on every update of the service."),
-        )
-        .attr(
-            Attribute::bool("wait_for_steady_state")
-                .default(true)
-                .describe("Watch each deployment until it succeeds or fails (default true; Terraform: false)."),
-        )
-        .attr(
-            Attribute::new("timeouts", Type::list(timeouts_type()))
-                .optional()
-                .describe("One table `{ create = \"20m\", update = \"20m\", delete = \"20m\" }`."),
-        )
-        .attr(Attribute::string("arn").computed().describe("ARN of the service (same as id)."))
-        .attr(Attribute::number("running_count").computed().describe("Tasks running when last read."))
-        .attr(
-            Attribute::string("deployment_task_definition")
-                .computed()
-                .describe("`family:revision` the primary deployment runs."),
-        )
-        .attr(
-            Attribute::string("deployment_rollout_state")
-                .computed()
-                .describe("The primary deployment's rollout: IN_PROGRESS, COMPLETED or FAILED."),
-        )
-        .attr(
-            Attribute::string("deployed_task_definition")
-                .computed()
-                .describe("`family:revision` the last apply deployed (what a deployment must run to have finished)."),
-        )
+    Schema::new(
+        "ecs_service",
+        "An ECS service: keeps a number of tasks of a task definition running, deployed with a watch.",
+    )
+    .taggable()
+    .attr(
+        Attribute::string("name")
+            .required()
+            .forces_new()
+            .describe("Service name: up to 255 letters, digits, hyphens and underscores, unique in the cluster."),
+    )
+    .attr(
+        Attribute::string("cluster")
+            .optional_computed()
+            .forces_new()
+            .describe("Cluster name or ARN (kept as the name); default: the `default` cluster."),
+    )
+    .attr(
+        Attribute::string("task_definition")
+            .required()
+            .describe("Revision to run: its ARN or `family:revision` (kept as `family:revision`)."),
+    )
+    .attr(Attribute::number("desired_count").default(0).describe("Number of tasks to keep running (default 0)."))
+    .attr(
+        Attribute::string("launch_type")
+            .optional_computed()
+            .forces_new()
+            .one_of(&["EC2", "FARGATE", "EXTERNAL"])
+            .describe("EC2, FARGATE or EXTERNAL."),
+    )
+    .attr(
+        Attribute::string("platform_version")
+            .optional_computed()
+            .describe("Fargate platform version, e.g. `1.4.0` (AWS: `LATEST`)."),
+    )
+    .attr(
+        Attribute::new("network_configuration", Type::list(network_configuration_type()))
+            .optional()
+            .describe("One table: `{ subnets = [...], security_groups = [...], assign_public_ip = false }` (awsvpc)."),
+    )
+    .attr(
+        Attribute::new("load_balancer", Type::set(load_balancer_type()))
+            .optional()
+            .describe("Array of tables `{ target_group_arn, container_name, container_port }`."),
+    )
+    .attr(
+        Attribute::new("deployment_circuit_breaker", Type::list(circuit_breaker_type()))
+            .optional()
+            .describe("One table `{ enable = true, rollback = true }` (default: both false)."),
+    )
+    .attr(
+        Attribute::number("deployment_minimum_healthy_percent")
+            .default(100)
+            .describe("Lower bound of running tasks during a deployment, % of desired_count (default 100)."),
+    )
+    .attr(
+        Attribute::number("deployment_maximum_percent")
+            .default(200)
+            .describe("Upper bound of running + pending tasks during a deployment, % (default 200)."),
+    )
+    .attr(
+        Attribute::number("health_check_grace_period_seconds")
+            .default(0)
+            .describe("Seconds ELB health checks are ignored after a task starts (needs a load_balancer)."),
+    )
+    .attr(Attribute::bool("enable_execute_command").default(false).describe("Allow ECS Exec into the tasks."))
+    .attr(
+        Attribute::string("propagate_tags")
+            .default("NONE")
+            .one_of(&["SERVICE", "TASK_DEFINITION", "NONE"])
+            .describe("Copy the service's or task definition's tags to the tasks."),
+    )
+    .attr(
+        Attribute::bool("force_new_deployment")
+            .default(false)
+            .describe("Redeploy (same revision, new tasks) on every update of the service."),
+    )
+    .attr(
+        Attribute::bool("wait_for_steady_state")
+            .default(true)
+            .describe("Watch each deployment until it succeeds or fails (default true; Terraform: false)."),
+    )
+    .attr(
+        Attribute::new("timeouts", Type::list(timeouts_type()))
+            .optional()
+            .describe("One table `{ create = \"20m\", update = \"20m\", delete = \"20m\" }`."),
+    )
+    .attr(Attribute::string("arn").computed().describe("ARN of the service (same as id)."))
+    .attr(Attribute::number("running_count").computed().describe("Tasks running when last read."))
+    .attr(
+        Attribute::string("deployment_task_definition")
+            .computed()
+            .describe("`family:revision` the primary deployment runs."),
+    )
+    .attr(
+        Attribute::string("deployment_rollout_state")
+            .computed()
+            .describe("The primary deployment's rollout: IN_PROGRESS, COMPLETED or FAILED."),
+    )
+    .attr(
+        Attribute::string("deployed_task_definition")
+            .computed()
+            .describe("`family:revision` the last apply deployed (what a deployment must run to have finished)."),
+    )
 });
 
 // ---------------------------------------------------------------------------------------------- values
@@ -256,7 +261,8 @@ fn cluster_and_name(attrs: &Attrs) -> Result<(String, String), ProviderError> {
 /// The ARN of task-definition revision `key` (`family:revision`) in the account and region of `service_arn`.
 fn task_definition_arn(service_arn: &str, key: &str) -> Option<String> {
     let parts: Vec<&str> = service_arn.splitn(6, ':').collect();
-    (parts.len() == 6 && parts[0] == "arn").then(|| format!("{}:{}:{}:{}:{}:task-definition/{key}", parts[0], parts[1], parts[2], parts[3], parts[4]))
+    (parts.len() == 6 && parts[0] == "arn")
+        .then(|| format!("{}:{}:{}:{}:{}:task-definition/{key}", parts[0], parts[1], parts[2], parts[3], parts[4]))
 }
 
 fn network_configuration(attrs: &Attrs) -> Result<Option<NetworkConfiguration>, ProviderError> {
@@ -282,7 +288,9 @@ fn load_balancers(attrs: &Attrs) -> Vec<LoadBalancer> {
             LoadBalancer::builder()
                 .set_target_group_arn(lb.get("target_group_arn").and_then(Value::as_str).map(str::to_owned))
                 .set_container_name(lb.get("container_name").and_then(Value::as_str).map(str::to_owned))
-                .set_container_port(lb.get("container_port").and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok()))
+                .set_container_port(
+                    lb.get("container_port").and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok()),
+                )
                 .build()
         })
         .collect()
@@ -292,7 +300,9 @@ fn deployment_configuration(attrs: &Attrs) -> DeploymentConfiguration {
     let cb = block(attrs, "deployment_circuit_breaker");
     let flag = |k: &str| cb.and_then(|m| m.get(k)).and_then(Value::as_bool).unwrap_or(false);
     DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(flag("enable")).rollback(flag("rollback")).build())
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder().enable(flag("enable")).rollback(flag("rollback")).build(),
+        )
         .set_maximum_percent(int(attrs, "deployment_maximum_percent"))
         .set_minimum_healthy_percent(int(attrs, "deployment_minimum_healthy_percent"))
         .build()
@@ -309,7 +319,10 @@ fn timeout(attrs: &Attrs, kind: &str) -> Duration {
 
 /// Where progress lines about this service go: its address (from the tool's tags).
 fn address(attrs: &Attrs) -> String {
-    tag_map(attrs).get(TAG_ADDRESS).cloned().unwrap_or_else(|| format!("ecs_service.{}", get_str(attrs, "name").unwrap_or("?")))
+    tag_map(attrs)
+        .get(TAG_ADDRESS)
+        .cloned()
+        .unwrap_or_else(|| format!("ecs_service.{}", get_str(attrs, "name").unwrap_or("?")))
 }
 
 /// The attributes of a described service.
@@ -358,7 +371,10 @@ fn service_attrs(s: &Service) -> Option<(String, Attrs)> {
         "deployment_minimum_healthy_percent".into(),
         Value::int(dc.and_then(|d| d.minimum_healthy_percent()).unwrap_or(100).into()),
     );
-    a.insert("deployment_maximum_percent".into(), Value::int(dc.and_then(|d| d.maximum_percent()).unwrap_or(200).into()));
+    a.insert(
+        "deployment_maximum_percent".into(),
+        Value::int(dc.and_then(|d| d.maximum_percent()).unwrap_or(200).into()),
+    );
     a.insert(
         "health_check_grace_period_seconds".into(),
         Value::int(s.health_check_grace_period_seconds().unwrap_or(0).into()),
@@ -367,7 +383,12 @@ fn service_attrs(s: &Service) -> Option<(String, Attrs)> {
     a.insert("propagate_tags".into(), Value::str(s.propagate_tags().map(PropagateTags::as_str).unwrap_or("NONE")));
     a.insert(
         "tags".into(),
-        Value::Map(s.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default())))).collect()),
+        Value::Map(
+            s.tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default()))))
+                .collect(),
+        ),
     );
     let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
     put_str(&mut a, "deployment_task_definition", primary.and_then(|d| d.task_definition()).map(task_definition_key));
@@ -389,8 +410,11 @@ fn deployment_finished(attrs: &Attrs) -> bool {
 
 /// Names: 1–255 letters, digits, hyphens, underscores (CreateService).
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty() && name.len() <= 255 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(()).ok_or_else(|| format!("service name `{name}`: use 1 to 255 letters, digits, hyphens and underscores"))
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(())
+        .ok_or_else(|| format!("service name `{name}`: use 1 to 255 letters, digits, hyphens and underscores"))
 }
 
 fn check(cfg: &Attrs) -> Result<(), String> {
@@ -406,7 +430,9 @@ fn check(cfg: &Attrs) -> Result<(), String> {
         for (k, v) in t {
             if let Some(s) = v.as_str() {
                 if deploy::parse_duration(s).is_none() {
-                    return Err(format!("timeouts.{k} = \"{s}\" is not a duration: write e.g. \"20m\", \"1h30m\" or \"90s\""));
+                    return Err(format!(
+                        "timeouts.{k} = \"{s}\" is not a duration: write e.g. \"20m\", \"1h30m\" or \"90s\""
+                    ));
                 }
             }
         }
@@ -427,7 +453,9 @@ fn check(cfg: &Attrs) -> Result<(), String> {
             return Err(format!("health_check_grace_period_seconds {g} is out of range"));
         }
         if g > 0 && lbs.is_empty() && cfg.get("load_balancer").is_some_and(Value::is_known) {
-            return Err("health_check_grace_period_seconds needs a `load_balancer` (AWS refuses it without one)".to_owned());
+            return Err(
+                "health_check_grace_period_seconds needs a `load_balancer` (AWS refuses it without one)".to_owned()
+            );
         }
     }
     for lb in lbs {
@@ -472,10 +500,12 @@ fn check_load_balancer_containers(cfg: &Attrs, related: &[(&str, &Attrs)]) -> Re
     if lbs.is_empty() {
         return Ok(());
     }
-    let tds: Vec<(&str, &Attrs)> = related.iter().filter(|(a, _)| a.starts_with("ecs_task_definition.")).copied().collect();
+    let tds: Vec<(&str, &Attrs)> =
+        related.iter().filter(|(a, _)| a.starts_with("ecs_task_definition.")).copied().collect();
     let candidates: Vec<(&str, &Attrs)> = match cfg.get("task_definition").and_then(Value::as_str) {
         Some(wanted) => {
-            let named: Vec<_> = tds.iter().filter(|(_, td)| names_task_definition(td, wanted) == Some(true)).copied().collect();
+            let named: Vec<_> =
+                tds.iter().filter(|(_, td)| names_task_definition(td, wanted) == Some(true)).copied().collect();
             if named.is_empty() {
                 tds.iter().filter(|(_, td)| names_task_definition(td, wanted).is_none()).copied().collect()
             } else {
@@ -528,11 +558,15 @@ fn propagating(e: &ProviderError) -> bool {
 }
 
 fn not_idempotent(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("InvalidParameterException") && e.message.contains("Creation of service was not idempotent")
+    e.code.as_deref() == Some("InvalidParameterException")
+        && e.message.contains("Creation of service was not idempotent")
 }
 
 fn gone(e: &ProviderError) -> bool {
-    matches!(e.code.as_deref(), Some("ServiceNotFoundException" | "ServiceNotActiveException" | "ClusterNotFoundException"))
+    matches!(
+        e.code.as_deref(),
+        Some("ServiceNotFoundException" | "ServiceNotActiveException" | "ClusterNotFoundException")
+    )
 }
 
 /// DescribeServices of `names` in `cluster` (≤10), INACTIVE and DRAINING ones left out.
@@ -594,9 +628,9 @@ async fn list_services(cx: &Ctx, cluster: &str) -> Result<Vec<String>, ProviderE
 
 /// The service `name` of `cluster` as described now; an error when it is gone.
 async fn describe_one_or_gone(cx: &Ctx, cluster: &str, name: &str) -> Result<Service, ProviderError> {
-    deploy::describe_one(cx, cluster, name)
-        .await?
-        .ok_or_else(|| ProviderError::with_code("ServiceNotFoundException", format!("service {name} of cluster {cluster} is gone")))
+    deploy::describe_one(cx, cluster, name).await?.ok_or_else(|| {
+        ProviderError::with_code("ServiceNotFoundException", format!("service {name} of cluster {cluster} is gone"))
+    })
 }
 
 /// Waits until the service `name` of `cluster` is INACTIVE or gone, within `bound`; Ctrl-C stops waiting.
@@ -615,7 +649,11 @@ async fn wait_inactive(cx: &Ctx, cluster: &str, name: &str, bound: Duration) -> 
         if start.elapsed() >= bound {
             return Err(ProviderError::with_code(
                 "WaitTimeout",
-                format!("service {name} of cluster {cluster} is still {} after {}", status.unwrap_or_default(), deploy::elapsed_text(bound)),
+                format!(
+                    "service {name} of cluster {cluster} is still {} after {}",
+                    status.unwrap_or_default(),
+                    deploy::elapsed_text(bound)
+                ),
             ));
         }
         tokio::select! {
@@ -658,7 +696,12 @@ impl EcsService {
         let bound = timeout(desired, "create");
         for _ in 0..3 {
             match retry_within(cx, "CreateService", PROPAGATION.min(bound), propagating, send).await {
-                Ok(out) => return out.service().cloned().ok_or_else(|| ProviderError::new("CreateService returned no service")),
+                Ok(out) => {
+                    return out
+                        .service()
+                        .cloned()
+                        .ok_or_else(|| ProviderError::new("CreateService returned no service"))
+                }
                 Err(e) if not_idempotent(&e) => {
                     // The name is taken: by a service still draining (wait for it to go), or by a live one.
                     let live = describe(cx, &cluster, vec![name.clone()]).await?;
@@ -698,10 +741,19 @@ impl EcsService {
         let ours = started
             .deployments()
             .iter()
-            .find(|d| d.status() == Some("PRIMARY") && d.task_definition().map(task_definition_key) == Some(target.as_str()))
+            .find(|d| {
+                d.status() == Some("PRIMARY") && d.task_definition().map(task_definition_key) == Some(target.as_str())
+            })
             .and_then(|d| d.id())
             .map(str::to_owned);
-        let d = Deployment { address: &addr, cluster: &cluster, service: &name, target: target.clone(), ours, timeout: timeout(desired, kind) };
+        let d = Deployment {
+            address: &addr,
+            cluster: &cluster,
+            service: &name,
+            target: target.clone(),
+            ours,
+            timeout: timeout(desired, kind),
+        };
         let (last, outcome) = deploy::watch(cx, &d).await;
         let now = last.as_ref().unwrap_or(started);
         let mut attrs = service_attrs(now).map(|(_, a)| a).unwrap_or_else(|| desired.clone());
@@ -711,7 +763,10 @@ impl EcsService {
             Err(u) => u,
         };
         if let Some(td) = prior_td.filter(|td| task_definition_key(td) != target) {
-            cx.hold(&td, format!("the deployment of {addr} did not finish; the previous revision stays as its rollback target"));
+            cx.hold(
+                &td,
+                format!("the deployment of {addr} did not finish; the previous revision stays as its rollback target"),
+            );
         }
         let watch_it = format!(
             "aws ecs describe-services --cluster {cluster} --services {name} --query 'services[0].deployments'"
@@ -745,7 +800,10 @@ impl EcsService {
                     .find(|l| l.starts_with("stopped task: "))
                     .map(|l| format!("; {}", l.rsplit_once(" (").map_or(l.as_str(), |(reason, _)| reason)))
                     .unwrap_or_default();
-                (if summary.starts_with("deployment failed") { "DeploymentFailed" } else { "DeploymentTimedOut" }, format!("{summary}{first}"))
+                (
+                    if summary.starts_with("deployment failed") { "DeploymentFailed" } else { "DeploymentTimedOut" },
+                    format!("{summary}{first}"),
+                )
             }
         };
         Err(ProviderError::with_code(code, message).unsettled(attrs))
@@ -788,7 +846,10 @@ impl Resource for EcsService {
             _ => false,
         };
         if absent {
-            let off = BTreeMap::from([("enable".to_owned(), Value::Bool(false)), ("rollback".to_owned(), Value::Bool(false))]);
+            let off = BTreeMap::from([
+                ("enable".to_owned(), Value::Bool(false)),
+                ("rollback".to_owned(), Value::Bool(false)),
+            ]);
             attrs.insert("deployment_circuit_breaker".into(), Value::List(vec![Value::Map(off)]));
         }
     }
@@ -796,7 +857,8 @@ impl Resource for EcsService {
     /// The deployment the last apply started has finished: the primary deployment runs the revision it
     /// deployed, its rollout is COMPLETED and running = desired.
     fn settled(&self, attrs: &Attrs) -> bool {
-        let counts = attrs.get("running_count").and_then(Value::as_i64) == attrs.get("desired_count").and_then(Value::as_i64);
+        let counts =
+            attrs.get("running_count").and_then(Value::as_i64) == attrs.get("desired_count").and_then(Value::as_i64);
         deployment_finished(attrs) && counts
     }
 
@@ -809,7 +871,9 @@ impl Resource for EcsService {
         let mut clusters: Vec<String> = tracked.iter().map(|(c, _)| c.clone()).collect();
         clusters.sort();
         clusters.dedup();
-        let listing = futures::future::try_join_all(clusters.iter().map(|c| async move { Ok::<_, ProviderError>((c.clone(), list_services(cx, c).await?)) }));
+        let listing = futures::future::try_join_all(
+            clusters.iter().map(|c| async move { Ok::<_, ProviderError>((c.clone(), list_services(cx, c).await?)) }),
+        );
         let (mut out, listed) = futures::try_join!(read_ids(cx, ids), listing)?;
         let extra: Vec<String> = listed
             .into_iter()
@@ -821,18 +885,27 @@ impl Resource for EcsService {
             .map(|(cluster, arn)| {
                 // Listed ARNs in the short format name no cluster: read them as `cluster/name`.
                 let (_, name) = service_ref(&arn);
-                if service_ref(&arn).0 == cluster { arn } else { format!("{cluster}/{name}") }
+                if service_ref(&arn).0 == cluster {
+                    arn
+                } else {
+                    format!("{cluster}/{name}")
+                }
             })
             .collect();
         if !extra.is_empty() {
             let found = read_ids(cx, &extra).await?;
-            out.extend(found.into_iter().filter(|(_, a)| {
-                let tags = tag_map(a);
-                tags.get(TAG_STACK) == Some(&cx.stack) && cx.in_workspace(&tags)
-            }).map(|(id, a)| {
-                let arn = a.get(ID).and_then(Value::as_str).unwrap_or(&id).to_owned();
-                (arn, a)
-            }));
+            out.extend(
+                found
+                    .into_iter()
+                    .filter(|(_, a)| {
+                        let tags = tag_map(a);
+                        tags.get(TAG_STACK) == Some(&cx.stack) && cx.in_workspace(&tags)
+                    })
+                    .map(|(id, a)| {
+                        let arn = a.get(ID).and_then(Value::as_str).unwrap_or(&id).to_owned();
+                        (arn, a)
+                    }),
+            );
         }
         Ok(out)
     }
@@ -842,7 +915,8 @@ impl Resource for EcsService {
         let generation = checkpoint.attempt().await;
         let token = deploy::client_token(&tag_map(desired), generation);
         let service = self.create_call(cx, desired, &token).await?;
-        let (arn, mut created) = service_attrs(&service).ok_or_else(|| ProviderError::new("CreateService returned no ARN"))?;
+        let (arn, mut created) =
+            service_attrs(&service).ok_or_else(|| ProviderError::new("CreateService returned no ARN"))?;
         let target = task_definition_key(req_str(desired, "task_definition")?).to_owned();
         created.insert("deployed_task_definition".into(), Value::str(&target));
         // The tags sent (an answer without them would read as a tag change).
@@ -867,7 +941,9 @@ impl Resource for EcsService {
         let (cluster, name) = cluster_and_name(prior)?;
         let id = get_id(prior)?.to_owned();
         let arn = get_str(prior, "arn").unwrap_or(&id).to_owned();
-        let differs = |k: &str| !crate::engine::same(prior.get(k).unwrap_or(&Value::Null), desired.get(k).unwrap_or(&Value::Null));
+        let differs = |k: &str| {
+            !crate::engine::same(prior.get(k).unwrap_or(&Value::Null), desired.get(k).unwrap_or(&Value::Null))
+        };
         let prior_td = get_str(prior, "task_definition").map(task_definition_key).unwrap_or_default().to_owned();
         let target = task_definition_key(req_str(desired, "task_definition")?).to_owned();
         let td_changed = prior_td != target;
@@ -891,7 +967,10 @@ impl Resource for EcsService {
             req = req.set_load_balancers(Some(load_balancers(desired)));
             call = true;
         }
-        if ["deployment_circuit_breaker", "deployment_minimum_healthy_percent", "deployment_maximum_percent"].iter().any(|k| differs(k)) {
+        if ["deployment_circuit_breaker", "deployment_minimum_healthy_percent", "deployment_maximum_percent"]
+            .iter()
+            .any(|k| differs(k))
+        {
             req = req.deployment_configuration(deployment_configuration(desired));
             call = true;
         }
@@ -943,7 +1022,13 @@ impl Resource for EcsService {
         let prior_arn = task_definition_arn(&arn, &prior_td);
         if !get_bool(desired, "wait_for_steady_state", true) {
             if let Some(td) = prior_arn.filter(|_| td_changed) {
-                cx.hold(&td, format!("the deployment of {} was not watched; the previous revision stays as its rollback target", address(desired)));
+                cx.hold(
+                    &td,
+                    format!(
+                        "the deployment of {} was not watched; the previous revision stays as its rollback target",
+                        address(desired)
+                    ),
+                );
             }
             let mut attrs = self.read_one(cx, &id).await?;
             attrs.insert("deployed_task_definition".into(), Value::str(&target));
@@ -957,7 +1042,9 @@ impl Resource for EcsService {
         let r = client(cx).delete_service().cluster(&cluster).service(&name).force(true).send().await.map_err(aws_err);
         match r {
             Ok(_) => {}
-            Err(e) if matches!(e.code.as_deref(), Some("ServiceNotFoundException" | "ClusterNotFoundException")) => return Ok(()),
+            Err(e) if matches!(e.code.as_deref(), Some("ServiceNotFoundException" | "ClusterNotFoundException")) => {
+                return Ok(())
+            }
             // Not ACTIVE: already draining (an interrupted delete), wait for it below.
             Err(e) if e.code.as_deref() == Some("ServiceNotActiveException") => {}
             Err(e) => return Err(e),
@@ -986,7 +1073,14 @@ mod tests {
         for n in ["name", "cluster", "launch_type"] {
             assert!(SCHEMA.attribute(n).unwrap().forces_replacement, "{n}");
         }
-        for n in ["task_definition", "desired_count", "load_balancer", "network_configuration", "deployment_circuit_breaker", "tags"] {
+        for n in [
+            "task_definition",
+            "desired_count",
+            "load_balancer",
+            "network_configuration",
+            "deployment_circuit_breaker",
+            "tags",
+        ] {
             assert!(!SCHEMA.attribute(n).unwrap().forces_replacement, "{n}");
         }
         assert_eq!(SCHEMA.attribute("wait_for_steady_state").unwrap().default, Some(Value::Bool(true)));
@@ -1036,8 +1130,12 @@ mod tests {
     fn checks() {
         assert!(check(&attrs(json!({"name": "api_v2-x", "task_definition": "api:1"}))).is_ok());
         assert!(check(&attrs(json!({"name": "api.v2"}))).unwrap_err().contains("letters"));
-        assert!(check(&attrs(json!({"name": "a", "timeouts": [{"create": "soon"}]}))).unwrap_err().contains("not a duration"));
-        assert!(check(&attrs(json!({"name": "a", "network_configuration": [{"subnets": []}, {"subnets": []}]}))).is_err());
+        assert!(check(&attrs(json!({"name": "a", "timeouts": [{"create": "soon"}]})))
+            .unwrap_err()
+            .contains("not a duration"));
+        assert!(
+            check(&attrs(json!({"name": "a", "network_configuration": [{"subnets": []}, {"subnets": []}]}))).is_err()
+        );
         assert!(check(&attrs(json!({"name": "a", "health_check_grace_period_seconds": 30, "load_balancer": []})))
             .unwrap_err()
             .contains("needs a `load_balancer`"));
@@ -1048,7 +1146,10 @@ mod tests {
     fn eventual_consistency_errors_are_recognised() {
         let e = |c: &str, m: &str| ProviderError::with_code(c, m);
         assert!(propagating(&e("InvalidParameterException", "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service role being passed has the proper permissions.")));
-        assert!(propagating(&e("InvalidParameterException", "The target group with targetGroupArn arn:x does not have an associated load balancer.")));
+        assert!(propagating(&e(
+            "InvalidParameterException",
+            "The target group with targetGroupArn arn:x does not have an associated load balancer."
+        )));
         assert!(!propagating(&e("InvalidParameterException", "Creation of service was not idempotent.")));
         assert!(not_idempotent(&e("InvalidParameterException", "Creation of service was not idempotent.")));
         assert!(!propagating(&e("AccessDeniedException", "Unable to assume role")));
@@ -1061,7 +1162,9 @@ mod tests {
     }
 
     fn lb_cfg(td: Value, name: &str, port: i64) -> Attrs {
-        let mut a = attrs(json!({"load_balancer": [{"target_group_arn": "tg", "container_name": name, "container_port": port}]}));
+        let mut a = attrs(
+            json!({"load_balancer": [{"target_group_arn": "tg", "container_name": name, "container_port": port}]}),
+        );
         a.insert("task_definition".into(), td);
         a
     }
@@ -1073,11 +1176,15 @@ mod tests {
         let related = [("ecs_task_definition.api", &new_rev)];
         assert!(check_load_balancer_containers(&lb_cfg(Value::Unknown, "api", 8080), &related).is_ok());
         let e = check_load_balancer_containers(&lb_cfg(Value::Unknown, "web", 8080), &related).unwrap_err();
-        assert!(e.contains("no container `web`") && e.contains("ecs_task_definition.api") && e.contains("api [8080]"), "{e}");
+        assert!(
+            e.contains("no container `web`") && e.contains("ecs_task_definition.api") && e.contains("api [8080]"),
+            "{e}"
+        );
         let e = check_load_balancer_containers(&lb_cfg(Value::Unknown, "api", 80), &related).unwrap_err();
         assert!(e.contains("containerPort 80"), "{e}");
         // The JSON-string form, and a known ARN picking among several task definitions.
-        let other = td(Some("arn:aws:ecs:r:1:task-definition/worker:4"), "worker", json!(r#"[{"name":"worker","image":"z"}]"#));
+        let other =
+            td(Some("arn:aws:ecs:r:1:task-definition/worker:4"), "worker", json!(r#"[{"name":"worker","image":"z"}]"#));
         let api = td(Some("arn:aws:ecs:r:1:task-definition/api:7"), "api", json!(defs.to_string()));
         let related = [("ecs_task_definition.worker", &other), ("ecs_task_definition.api", &api)];
         assert!(check_load_balancer_containers(&lb_cfg(Value::str("api:7"), "api", 8080), &related).is_ok());
@@ -1086,7 +1193,11 @@ mod tests {
         let unknown = td(None, "api", json!(null));
         let mut unknown = unknown;
         unknown.insert("container_definitions".into(), Value::Unknown);
-        assert!(check_load_balancer_containers(&lb_cfg(Value::Unknown, "web", 1), &[("ecs_task_definition.api", &unknown)]).is_ok());
+        assert!(check_load_balancer_containers(
+            &lb_cfg(Value::Unknown, "web", 1),
+            &[("ecs_task_definition.api", &unknown)]
+        )
+        .is_ok());
         assert!(check_load_balancer_containers(&lb_cfg(Value::str("api:1"), "web", 1), &[]).is_ok());
     }
 }

@@ -155,7 +155,12 @@ fn memory_mib(s: &str) -> Option<i64> {
 
 /// Whether the configuration asks for Fargate.
 fn is_fargate(attrs: &Attrs) -> bool {
-    attrs.get("requires_compatibilities").and_then(Value::as_list).unwrap_or_default().iter().any(|c| c.as_str() == Some("FARGATE"))
+    attrs
+        .get("requires_compatibilities")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.as_str() == Some("FARGATE"))
 }
 
 /// Fargate's rules on a task definition: network mode awsvpc, task cpu and memory both set, as a pair it
@@ -176,10 +181,15 @@ pub(crate) fn check_fargate_size(attrs: &Attrs) -> Result<(), String> {
     let (Some(cpu), Some(memory)) = (get_str(attrs, "cpu"), get_str(attrs, "memory")) else {
         return Err("Fargate needs the task's `cpu` and `memory`, e.g. cpu = \"256\", memory = \"512\"".to_owned());
     };
-    let c = cpu_units(cpu).ok_or_else(|| format!("cpu = \"{cpu}\" is not a CPU size: write CPU units (\"256\") or vCPUs (\"0.25 vCPU\")"))?;
-    let m = memory_mib(memory).ok_or_else(|| format!("memory = \"{memory}\" is not a memory size: write MiB (\"512\") or GB (\"1 GB\")"))?;
+    let c = cpu_units(cpu).ok_or_else(|| {
+        format!("cpu = \"{cpu}\" is not a CPU size: write CPU units (\"256\") or vCPUs (\"0.25 vCPU\")")
+    })?;
+    let m = memory_mib(memory)
+        .ok_or_else(|| format!("memory = \"{memory}\" is not a memory size: write MiB (\"512\") or GB (\"1 GB\")"))?;
     let Some(allowed) = fargate_memory(c) else {
-        return Err(format!("cpu = \"{cpu}\" is not a Fargate task size; use 256, 512, 1024, 2048, 4096, 8192 or 16384"));
+        return Err(format!(
+            "cpu = \"{cpu}\" is not a Fargate task size; use 256, 512, 1024, 2048, 4096, 8192 or 16384"
+        ));
     };
     if !allowed.contains(&m) {
         return Err(format!(
@@ -399,7 +409,9 @@ impl Resource for EcsTaskDefinition {
             .map(|l| l.iter().map(|c| Compatibility::from(c.as_str())).collect());
         let platform = desired.get("runtime_platform").and_then(Value::as_map).map(|p| {
             RuntimePlatform::builder()
-                .set_operating_system_family(p.get("operating_system_family").and_then(Value::as_str).map(OsFamily::from))
+                .set_operating_system_family(
+                    p.get("operating_system_family").and_then(Value::as_str).map(OsFamily::from),
+                )
                 .set_cpu_architecture(p.get("cpu_architecture").and_then(Value::as_str).map(CpuArchitecture::from))
                 .build()
         });
@@ -470,7 +482,16 @@ mod tests {
 
     #[test]
     fn fargate_sizes() {
-        for (c, m) in [("256", "512"), ("256", "2048"), ("512", "4096"), ("1024", "2048"), ("4096", "30720"), ("8192", "20480"), ("0.25 vCPU", "1 GB"), ("1 vCPU", "2GB")] {
+        for (c, m) in [
+            ("256", "512"),
+            ("256", "2048"),
+            ("512", "4096"),
+            ("1024", "2048"),
+            ("4096", "30720"),
+            ("8192", "20480"),
+            ("0.25 vCPU", "1 GB"),
+            ("1 vCPU", "2GB"),
+        ] {
             assert!(check(&fargate(c, m)).is_ok(), "{c}/{m}");
         }
         let e = check(&fargate("256", "4096")).unwrap_err();
@@ -487,14 +508,19 @@ mod tests {
         a.insert("network_mode".into(), Value::str("bridge"));
         assert!(check(&a).unwrap_err().contains("awsvpc"));
         // Not Fargate: EC2 sizes are not Fargate's.
-        let a = attrs(json!({"family": "web", "cpu": "300", "memory": "700", "container_definitions": [{"name": "w", "image": "x"}]}));
+        let a = attrs(
+            json!({"family": "web", "cpu": "300", "memory": "700", "container_definitions": [{"name": "w", "image": "x"}]}),
+        );
         assert!(check(&a).is_ok());
     }
 
     #[test]
     fn container_rules_are_checked_with_the_rest() {
         let mut a = fargate("256", "512");
-        a.insert("container_definitions".into(), Value::from_json(&json!([{"name": "a", "image": "x"}, {"name": "a", "image": "y"}])));
+        a.insert(
+            "container_definitions".into(),
+            Value::from_json(&json!([{"name": "a", "image": "x"}, {"name": "a", "image": "y"}])),
+        );
         assert!(check(&a).unwrap_err().contains("two containers are named `a`"));
         a.insert("container_definitions".into(), Value::Unknown);
         assert!(check(&a).is_ok(), "unknown definitions are checked at create");
@@ -526,7 +552,10 @@ mod tests {
 
     #[test]
     fn replaced_first_and_only_tags_update_in_place() {
-        assert!(matches!(EcsTaskDefinition.replacement_order(&Attrs::new(), &Attrs::new()), ReplacementOrder::CreateFirst(_)));
+        assert!(matches!(
+            EcsTaskDefinition.replacement_order(&Attrs::new(), &Attrs::new()),
+            ReplacementOrder::CreateFirst(_)
+        ));
         for a in &SCHEMA.attributes {
             let in_place = matches!(a.name, "tags" | "skip_destroy") || a.presence == crate::schema::Presence::Computed;
             assert_eq!(a.forces_replacement, !in_place, "{}", a.name);

@@ -403,7 +403,9 @@ mod tests {
         assert!(validate(&attrs(serde_json::json!({"name": "web", "subnets": ["s"]}))).is_ok());
         assert!(validate_create(&attrs(serde_json::json!({"name": "internal-web", "subnets": ["s"]}))).is_err());
         // An update sees the state: the generated name next to its prefix.
-        let state = attrs(serde_json::json!({"name": "web-0123456789abcdef0123456789", "name_prefix": "web-", "subnets": ["s"]}));
+        let state = attrs(
+            serde_json::json!({"name": "web-0123456789abcdef0123456789", "name_prefix": "web-", "subnets": ["s"]}),
+        );
         assert!(validate(&state).is_ok());
         assert!(validate_create(&state).is_err());
         assert!(validate(&attrs(serde_json::json!({"name": "web", "subnets": []}))).is_err());

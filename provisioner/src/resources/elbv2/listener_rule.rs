@@ -242,7 +242,8 @@ impl Resource for LbListenerRule {
         first.sort();
         first.dedup();
         let tracked_rules = async {
-            let (listed, found) = futures::try_join!(stack_listed(cx), each_bounded(first.clone(), |l| rules_of(cx, l)))?;
+            let (listed, found) =
+                futures::try_join!(stack_listed(cx), each_bounded(first.clone(), |l| rules_of(cx, l)))?;
             let mut out: HashMap<String, Attrs> = found.into_iter().flatten().collect();
             // The listeners' tags come in the same DescribeTags (the listener reader takes them from it).
             attach_tags_shared(cx, &mut out, &listed, &first).await?;

@@ -454,7 +454,10 @@ mod tests {
             ReplacementOrder::CreateFirst(_)
         ));
         // `name_prefix`: the new name is known only after apply.
-        assert!(matches!(tg.replacement_order(&attrs(Value::str("app-1")), &attrs(Value::Unknown)), ReplacementOrder::CreateFirst(_)));
+        assert!(matches!(
+            tg.replacement_order(&attrs(Value::str("app-1")), &attrs(Value::Unknown)),
+            ReplacementOrder::CreateFirst(_)
+        ));
     }
 
     #[test]

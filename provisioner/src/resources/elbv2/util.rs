@@ -124,7 +124,11 @@ pub(crate) async fn add_tags_to(cx: &Ctx, out: &mut HashMap<String, Attrs>) -> R
 
 /// Adds `tags` to every object in `out`: from `listed` (the Tagging API's listing) where it has the object,
 /// else with one DescribeTags per 20 objects.
-pub(crate) async fn attach_tags(cx: &Ctx, out: &mut HashMap<String, Attrs>, listed: &Listed) -> Result<(), ProviderError> {
+pub(crate) async fn attach_tags(
+    cx: &Ctx,
+    out: &mut HashMap<String, Attrs>,
+    listed: &Listed,
+) -> Result<(), ProviderError> {
     let missing: Vec<String> = out.keys().filter(|a| !listed.contains_key(*a)).cloned().collect();
     let mut fetched = if missing.is_empty() { HashMap::new() } else { describe_tags(cx, &missing).await? };
     for (arn, a) in out.iter_mut() {
@@ -171,7 +175,12 @@ pub(crate) fn keep_stack_objects(cx: &Ctx, out: &mut HashMap<String, Attrs>, tra
 /// at once, beside the listing; the objects of type `kind` the listing adds (leftovers of an interrupted run)
 /// are read after it. `read` reads ARNs without their tags, which come from the listing (DescribeTags only
 /// for objects it lacks). With nothing left over, that is two sequential round trips at most, and no tag call.
-pub(crate) async fn stack_read<F, Fut>(cx: &Ctx, ids: &[String], kind: &str, read: F) -> Result<HashMap<String, Attrs>, ProviderError>
+pub(crate) async fn stack_read<F, Fut>(
+    cx: &Ctx,
+    ids: &[String],
+    kind: &str,
+    read: F,
+) -> Result<HashMap<String, Attrs>, ProviderError>
 where
     F: Fn(Vec<String>) -> Fut,
     Fut: Future<Output = Result<HashMap<String, Attrs>, ProviderError>>,

@@ -45,7 +45,9 @@ pub(crate) fn text(attrs: &crate::value::Attrs, name: &str) -> Result<String, cr
             .to_json()
             .map(|j| j.to_string())
             .ok_or_else(|| crate::aws::ProviderError::new(format!("`{name}` is not known yet"))),
-        _ => Err(crate::aws::ProviderError::new(format!("`{name}` must be a policy document (a table or a JSON string)"))),
+        _ => Err(crate::aws::ProviderError::new(format!(
+            "`{name}` must be a policy document (a table or a JSON string)"
+        ))),
     }
 }
 
@@ -181,7 +183,8 @@ mod tests {
     #[test]
     fn url_encoded_documents_are_decoded() {
         let enc = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3AGet%2A%22%2C%22Resource%22%3A%22%2A%22%7D%5D%7D";
-        let plain = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]});
+        let plain =
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]});
         assert_eq!(from_aws(enc), c(plain));
         assert_eq!(url_decode("a+b%20c%2B"), Some("a b c+".to_owned()));
         assert_eq!(url_decode("%zz"), None);
@@ -225,8 +228,12 @@ mod tests {
     #[test]
     fn condition_scalars_are_strings() {
         assert_eq!(
-            c(json!({"Statement": {"Condition": {"Bool": {"aws:SecureTransport": false}, "NumericLessThan": {"aws:MultiFactorAuthAge": 3600}}}})),
-            c(json!({"Statement": {"Condition": {"Bool": {"aws:SecureTransport": "false"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}})),
+            c(
+                json!({"Statement": {"Condition": {"Bool": {"aws:SecureTransport": false}, "NumericLessThan": {"aws:MultiFactorAuthAge": 3600}}}})
+            ),
+            c(
+                json!({"Statement": {"Condition": {"Bool": {"aws:SecureTransport": "false"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}})
+            ),
         );
     }
 

@@ -36,38 +36,36 @@ pub struct Role;
 
 pub(crate) const DEFAULT_MAX_SESSION: i64 = 3600;
 
-static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("iam_role", "An IAM role.")
-        .taggable()
-        .attr(
-            Attribute::string("name")
-                .optional_computed()
-                .forces_new()
-                .describe("Role name (up to 64 characters); generated from name_prefix when left out."),
-        )
-        .attr(
-            Attribute::string("name_prefix")
-                .optional_computed()
-                .forces_new()
-                .describe("Creates a unique name beginning with this prefix (up to 38 characters); conflicts with name."),
-        )
-        .attr(Attribute::string("path").default("/").forces_new().describe("Path of the role."))
-        .attr(
-            Attribute::new("assume_role_policy", Type::Any)
-                .required()
-                .describe("Trust policy: a table or a JSON string; compared as IAM compares policies."),
-        )
-        .attr(Attribute::string("description").describe("Description of the role."))
-        .attr(
-            Attribute::number("max_session_duration")
-                .default(Value::int(DEFAULT_MAX_SESSION))
-                .describe("Maximum session duration in seconds (3600 to 43200)."),
-        )
-        .attr(Attribute::string("permissions_boundary").describe("ARN of the policy used as permissions boundary."))
-        .attr(Attribute::string("arn").computed().describe("ARN of the role."))
-        .attr(Attribute::string("unique_id").computed().describe("Stable unique id of the role (AROA…)."))
-        .attr(Attribute::string("create_date").computed().describe("Creation date (RFC 3339)."))
-});
+static SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| {
+        Schema::new("iam_role", "An IAM role.")
+            .taggable()
+            .attr(
+                Attribute::string("name")
+                    .optional_computed()
+                    .forces_new()
+                    .describe("Role name (up to 64 characters); generated from name_prefix when left out."),
+            )
+            .attr(Attribute::string("name_prefix").optional_computed().forces_new().describe(
+                "Creates a unique name beginning with this prefix (up to 38 characters); conflicts with name.",
+            ))
+            .attr(Attribute::string("path").default("/").forces_new().describe("Path of the role."))
+            .attr(
+                Attribute::new("assume_role_policy", Type::Any)
+                    .required()
+                    .describe("Trust policy: a table or a JSON string; compared as IAM compares policies."),
+            )
+            .attr(Attribute::string("description").describe("Description of the role."))
+            .attr(
+                Attribute::number("max_session_duration")
+                    .default(Value::int(DEFAULT_MAX_SESSION))
+                    .describe("Maximum session duration in seconds (3600 to 43200)."),
+            )
+            .attr(Attribute::string("permissions_boundary").describe("ARN of the policy used as permissions boundary."))
+            .attr(Attribute::string("arn").computed().describe("ARN of the role."))
+            .attr(Attribute::string("unique_id").computed().describe("Stable unique id of the role (AROA…)."))
+            .attr(Attribute::string("create_date").computed().describe("Creation date (RFC 3339)."))
+    });
 
 /// A role's attributes as `read` returns them.
 pub(crate) fn role_attrs(r: &RoleInfo) -> Attrs {
@@ -130,8 +128,7 @@ impl Role {
         let want: Vec<(String, String)> =
             tag_map(desired).into_iter().filter(|(k, _)| k.starts_with(TOOL_TAG_PREFIX)).collect();
         let found = get_roles(cx, &[name.to_owned()]).await?;
-        Ok(!want.is_empty()
-            && found.get(name).is_some_and(|r| want.iter().all(|(k, v)| r.tags.get(k) == Some(v))))
+        Ok(!want.is_empty() && found.get(name).is_some_and(|r| want.iter().all(|(k, v)| r.tags.get(k) == Some(v))))
     }
 }
 
@@ -183,7 +180,10 @@ impl Resource for Role {
         .await;
         match created {
             Ok(_) => {}
-            Err(e) if e.code.as_deref() == Some("EntityAlreadyExists") && self.own_existing(cx, &name, desired).await? => {
+            Err(e)
+                if e.code.as_deref() == Some("EntityAlreadyExists")
+                    && self.own_existing(cx, &name, desired).await? =>
+            {
                 tracing::info!(role = %name, "CreateRole: the role exists with this instance's tags; taking it");
             }
             Err(e) => return Err(e),
@@ -202,13 +202,7 @@ impl Resource for Role {
         self.normalize(&mut d);
         if p.get("assume_role_policy") != d.get("assume_role_policy") {
             let doc = policy::text(&d, "assume_role_policy")?;
-            client
-                .update_assume_role_policy()
-                .role_name(&name)
-                .policy_document(doc)
-                .send()
-                .await
-                .map_err(aws_err)?;
+            client.update_assume_role_policy().role_name(&name).policy_document(doc).send().await.map_err(aws_err)?;
         }
         let description = get_str(&d, "description").unwrap_or_default();
         let max = num(&d, "max_session_duration", DEFAULT_MAX_SESSION);
@@ -235,10 +229,10 @@ impl Resource for Role {
                     .await
                     .map(|_| ())
                     .map_err(aws_err)?,
-                None => absent_ok(
-                    client.delete_role_permissions_boundary().role_name(&name).send().await.map_err(aws_err),
-                )
-                .map(|_| ())?,
+                None => {
+                    absent_ok(client.delete_role_permissions_boundary().role_name(&name).send().await.map_err(aws_err))
+                        .map(|_| ())?
+                }
             }
         }
         let (old, new) = (tag_map(&p), tag_map(&d));
@@ -246,11 +240,8 @@ impl Resource for Role {
         if !removed.is_empty() {
             client.untag_role().role_name(&name).set_tag_keys(Some(removed)).send().await.map_err(aws_err)?;
         }
-        let changed: Attrs = new
-            .iter()
-            .filter(|(k, v)| old.get(*k) != Some(v))
-            .map(|(k, v)| (k.clone(), Value::str(v)))
-            .collect();
+        let changed: Attrs =
+            new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), Value::str(v))).collect();
         if !changed.is_empty() {
             let tags = iam_tags(&Attrs::from([("tags".to_owned(), Value::Map(changed.into_iter().collect()))]))?;
             client.tag_role().role_name(&name).set_tags(Some(tags)).send().await.map_err(aws_err)?;
@@ -292,7 +283,9 @@ mod tests {
         let name = prefixed_unique_id("app-");
         let r = RoleInfo {
             name: name.clone(),
-            assume_role_policy: Some("%7B%22Statement%22%3A%5B%7B%22Action%22%3A%5B%22sts%3AAssumeRole%22%5D%7D%5D%7D".into()),
+            assume_role_policy: Some(
+                "%7B%22Statement%22%3A%5B%7B%22Action%22%3A%5B%22sts%3AAssumeRole%22%5D%7D%5D%7D".into(),
+            ),
             ..RoleInfo::default()
         };
         let a = role_attrs(&r);

@@ -92,16 +92,19 @@ impl RolePolicy {
         }
         let client = iam(cx);
         let ids: Vec<String> = ids.into_iter().filter(|id| split_id(id).is_some()).collect();
-        let futs: Vec<_> = ids.into_iter().map(|id: String| {
-            let client = client.clone();
-            async move {
-                let (role, name) = split_id(&id).expect("filtered");
-                let out = absent_ok(
-                    client.get_role_policy().role_name(role).policy_name(name).send().await.map_err(aws_err),
-                )?;
-                Ok::<_, ProviderError>(out.map(|o| (id.clone(), policy_attrs(role, name, o.policy_document()))))
-            }
-        }).collect();
+        let futs: Vec<_> = ids
+            .into_iter()
+            .map(|id: String| {
+                let client = client.clone();
+                async move {
+                    let (role, name) = split_id(&id).expect("filtered");
+                    let out = absent_ok(
+                        client.get_role_policy().role_name(role).policy_name(name).send().await.map_err(aws_err),
+                    )?;
+                    Ok::<_, ProviderError>(out.map(|o| (id.clone(), policy_attrs(role, name, o.policy_document()))))
+                }
+            })
+            .collect();
         let found: Vec<Option<(String, Attrs)>> = futures::stream::iter(futs).buffer_unordered(8).try_collect().await?;
         Ok(found.into_iter().flatten().collect())
     }
@@ -151,14 +154,16 @@ impl Resource for RolePolicy {
 
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
         let id = get_id(prior)?;
-        let (role, name) = split_id(id).ok_or_else(|| ProviderError::new(format!("malformed iam_role_policy id `{id}`")))?;
+        let (role, name) =
+            split_id(id).ok_or_else(|| ProviderError::new(format!("malformed iam_role_policy id `{id}`")))?;
         put(cx, role, name, &policy::text(desired, "policy")?).await?;
         self.read_one(cx, id).await
     }
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
         let id = get_id(prior)?;
-        let (role, name) = split_id(id).ok_or_else(|| ProviderError::new(format!("malformed iam_role_policy id `{id}`")))?;
+        let (role, name) =
+            split_id(id).ok_or_else(|| ProviderError::new(format!("malformed iam_role_policy id `{id}`")))?;
         absent_ok(iam(cx).delete_role_policy().role_name(role).policy_name(name).send().await.map_err(aws_err))
             .map(|_| ())
     }

@@ -58,20 +58,23 @@ async fn attached(cx: &Ctx, roles: Vec<String>) -> Result<HashMap<String, HashSe
             .collect());
     }
     let client = iam(cx);
-    let futs: Vec<_> = roles.into_iter().map(|role: String| {
-        let client = client.clone();
-        async move {
-            let mut arns = HashSet::new();
-            let mut pages = client.list_attached_role_policies().role_name(&role).into_paginator().items().send();
-            while let Some(p) = pages.next().await {
-                match absent_ok(p.map_err(aws_err))? {
-                    Some(p) => arns.extend(p.policy_arn().map(str::to_owned)),
-                    None => return Ok::<_, ProviderError>(None),
+    let futs: Vec<_> = roles
+        .into_iter()
+        .map(|role: String| {
+            let client = client.clone();
+            async move {
+                let mut arns = HashSet::new();
+                let mut pages = client.list_attached_role_policies().role_name(&role).into_paginator().items().send();
+                while let Some(p) = pages.next().await {
+                    match absent_ok(p.map_err(aws_err))? {
+                        Some(p) => arns.extend(p.policy_arn().map(str::to_owned)),
+                        None => return Ok::<_, ProviderError>(None),
+                    }
                 }
+                Ok(Some((role, arns)))
             }
-            Ok(Some((role, arns)))
-        }
-    }).collect();
+        })
+        .collect();
     let found: Vec<Option<(String, HashSet<String>)>> =
         futures::stream::iter(futs).buffer_unordered(8).try_collect().await?;
     Ok(found.into_iter().flatten().collect())
@@ -138,17 +141,15 @@ impl Resource for RolePolicyAttachment {
 
     async fn delete(&self, cx: &Ctx, prior: &Attrs) -> Result<(), ProviderError> {
         let id = get_id(prior)?;
-        let (role, arn) =
-            split_id(id).ok_or_else(|| ProviderError::new(format!("malformed iam_role_policy_attachment id `{id}`")))?;
+        let (role, arn) = split_id(id)
+            .ok_or_else(|| ProviderError::new(format!("malformed iam_role_policy_attachment id `{id}`")))?;
         absent_ok(iam(cx).detach_role_policy().role_name(role).policy_arn(arn).send().await.map_err(aws_err))
             .map(|_| ())
     }
 
     async fn find_existing(&self, cx: &Ctx, desired: &[Attrs]) -> Result<Vec<Option<Attrs>>, ProviderError> {
-        let keys: Vec<Option<String>> = desired
-            .iter()
-            .map(|d| Some(format!("{}/{}", get_str(d, "role")?, get_str(d, "policy_arn")?)))
-            .collect();
+        let keys: Vec<Option<String>> =
+            desired.iter().map(|d| Some(format!("{}/{}", get_str(d, "role")?, get_str(d, "policy_arn")?))).collect();
         let ids: Vec<String> = keys.iter().flatten().cloned().collect();
         let found = self.read_ids(cx, &ids).await?;
         Ok(keys.into_iter().map(|k| k.and_then(|k| found.get(&k).cloned())).collect())

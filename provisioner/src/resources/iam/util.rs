@@ -29,7 +29,9 @@ pub(crate) const FEW: usize = 8;
 
 /// The IAM client, built on first use.
 pub(crate) fn iam(cx: &Ctx) -> aws_sdk_iam::Client {
-    cx.client(|sdk, calls| aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(sdk).interceptor(calls).build()))
+    cx.client(|sdk, calls| {
+        aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(sdk).interceptor(calls).build())
+    })
 }
 
 /// IAM's "not found": `NoSuchEntity`.
@@ -125,12 +127,8 @@ pub(crate) async fn read_account(cx: &Ctx) -> Result<Account, ProviderError> {
     let client = iam(cx);
     let details = async {
         let mut out: Account = HashMap::new();
-        let mut pages = client
-            .get_account_authorization_details()
-            .filter(EntityType::Role)
-            .max_items(1000)
-            .into_paginator()
-            .send();
+        let mut pages =
+            client.get_account_authorization_details().filter(EntityType::Role).max_items(1000).into_paginator().send();
         while let Some(page) = pages.next().await {
             for r in page.map_err(aws_err)?.role_detail_list() {
                 let Some(name) = r.role_name() else { continue };
@@ -153,7 +151,12 @@ pub(crate) async fn read_account(cx: &Ctx) -> Result<Account, ProviderError> {
                         .iter()
                         .filter_map(|p| Some((p.policy_name()?.to_owned(), p.policy_document()?.to_owned())))
                         .collect(),
-                    attached: r.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).map(str::to_owned).collect(),
+                    attached: r
+                        .attached_managed_policies()
+                        .iter()
+                        .filter_map(|p| p.policy_arn())
+                        .map(str::to_owned)
+                        .collect(),
                 };
                 out.insert(name.to_owned(), info);
             }
@@ -200,34 +203,37 @@ pub(crate) async fn get_roles(cx: &Ctx, names: &[String]) -> Result<HashMap<Stri
     let client = iam(cx);
     let names: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
     // Futures collected first: a stream over the closures is not provably `Send` inside `async_trait`.
-    let futs: Vec<_> = names.into_iter().map(|name: String| {
-        let client = client.clone();
-        async move {
-            let r = absent_ok(client.get_role().role_name(&name).send().await.map_err(aws_err))?;
-            Ok::<_, ProviderError>(r.and_then(|out| out.role).map(|r| {
-                (
-                    name,
-                    RoleInfo {
-                        name: r.role_name().to_owned(),
-                        id: r.role_id().to_owned(),
-                        arn: r.arn().to_owned(),
-                        path: r.path().to_owned(),
-                        create_date: date(r.create_date()),
-                        assume_role_policy: r.assume_role_policy_document().map(str::to_owned),
-                        description: r.description().map(str::to_owned),
-                        max_session_duration: r.max_session_duration(),
-                        permissions_boundary: r
-                            .permissions_boundary()
-                            .and_then(|b| b.permissions_boundary_arn())
-                            .map(str::to_owned),
-                        tags: tags_of(r.tags()),
-                        inline: BTreeMap::new(),
-                        attached: Vec::new(),
-                    },
-                )
-            }))
-        }
-    }).collect();
+    let futs: Vec<_> = names
+        .into_iter()
+        .map(|name: String| {
+            let client = client.clone();
+            async move {
+                let r = absent_ok(client.get_role().role_name(&name).send().await.map_err(aws_err))?;
+                Ok::<_, ProviderError>(r.and_then(|out| out.role).map(|r| {
+                    (
+                        name,
+                        RoleInfo {
+                            name: r.role_name().to_owned(),
+                            id: r.role_id().to_owned(),
+                            arn: r.arn().to_owned(),
+                            path: r.path().to_owned(),
+                            create_date: date(r.create_date()),
+                            assume_role_policy: r.assume_role_policy_document().map(str::to_owned),
+                            description: r.description().map(str::to_owned),
+                            max_session_duration: r.max_session_duration(),
+                            permissions_boundary: r
+                                .permissions_boundary()
+                                .and_then(|b| b.permissions_boundary_arn())
+                                .map(str::to_owned),
+                            tags: tags_of(r.tags()),
+                            inline: BTreeMap::new(),
+                            attached: Vec::new(),
+                        },
+                    )
+                }))
+            }
+        })
+        .collect();
     let found: Vec<Option<(String, RoleInfo)>> = futures::stream::iter(futs).buffer_unordered(8).try_collect().await?;
     Ok(found.into_iter().flatten().collect())
 }

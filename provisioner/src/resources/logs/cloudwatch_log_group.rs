@@ -287,7 +287,8 @@ impl Resource for CloudwatchLogGroup {
                 .then(|| arn.splitn(7, ':').nth(6).map(|n| n.trim_end_matches(":*").to_owned()))
                 .flatten()
         };
-        let (listed, mut out) = read_tracked_and_listed(cx, ids, listed_id, |names| async move { self.describe(cx, &names).await }).await?;
+        let (listed, mut out) =
+            read_tracked_and_listed(cx, ids, listed_id, |names| async move { self.describe(cx, &names).await }).await?;
         attach_tags(cx, &mut out, &listed).await?;
         Ok(out)
     }

@@ -17,9 +17,9 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("region", "The region the stack runs in, or one selected by name or endpoint.")
         .attr(Attribute::string("name").optional_computed().describe("Region name; the stack's region when left out."))
         .attr(
-            Attribute::string("endpoint")
-                .optional_computed()
-                .describe("EC2 endpoint of the region, e.g. ec2.us-east-1.amazonaws.com; selects the region when given."),
+            Attribute::string("endpoint").optional_computed().describe(
+                "EC2 endpoint of the region, e.g. ec2.us-east-1.amazonaws.com; selects the region when given.",
+            ),
         )
 });
 
@@ -45,10 +45,9 @@ impl DataSource for Region {
 
     async fn read(&self, cx: &Ctx, args: &Attrs) -> Result<Attrs, ProviderError> {
         let by_endpoint = match get_str(args, "endpoint") {
-            Some(e) => Some(
-                region_of_endpoint(e)
-                    .ok_or_else(|| ProviderError::new(format!("`{e}` is not a regional EC2 endpoint (ec2.REGION.amazonaws.com)")))?,
-            ),
+            Some(e) => Some(region_of_endpoint(e).ok_or_else(|| {
+                ProviderError::new(format!("`{e}` is not a regional EC2 endpoint (ec2.REGION.amazonaws.com)"))
+            })?),
             None => None,
         };
         let name = match (get_str(args, "name"), by_endpoint) {

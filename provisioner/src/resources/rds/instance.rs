@@ -50,8 +50,13 @@ use async_trait::async_trait;
 use aws_sdk_rds::types::{DbInstance as AwsInstance, Filter};
 
 use super::wait::{self, End, Goal, Watch};
-use super::{check_identifier, check_identifier_prefix, check_name_pair, check_timeouts, client, is_gone, name_to_create, rds_tags, sync_tags, timeout, timeouts_type};
-use crate::aws::{aws_err, retry_within, tag_map, Ctx, ProviderError, DEFAULT_WORKSPACE, TAG_ADDRESS, TAG_STACK, TAG_WORKSPACE};
+use super::{
+    check_identifier, check_identifier_prefix, check_name_pair, check_timeouts, client, is_gone, name_to_create,
+    rds_tags, sync_tags, timeout, timeouts_type,
+};
+use crate::aws::{
+    aws_err, retry_within, tag_map, Ctx, ProviderError, DEFAULT_WORKSPACE, TAG_ADDRESS, TAG_STACK, TAG_WORKSPACE,
+};
 use crate::resource::{Checkpoint, DeletionRefused, Resource};
 use crate::resources::util::*;
 use crate::schema::{Attribute, Schema, Type, ID, TAGS};
@@ -78,18 +83,12 @@ fn secret_type() -> Type {
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("db_instance", "An RDS DB instance (PostgreSQL, MySQL, …), with waits that tell the truth.")
         .taggable()
-        .attr(
-            Attribute::string("identifier")
-                .optional_computed()
-                .forces_new()
-                .describe("Identifier: 1–63 lower-case letters, digits and hyphens, a letter first, no trailing or double hyphen."),
-        )
-        .attr(
-            Attribute::string("identifier_prefix")
-                .optional_computed()
-                .forces_new()
-                .describe("Creates a unique identifier beginning with this prefix (≤37 characters); conflicts with `identifier`."),
-        )
+        .attr(Attribute::string("identifier").optional_computed().forces_new().describe(
+            "Identifier: 1–63 lower-case letters, digits and hyphens, a letter first, no trailing or double hyphen.",
+        ))
+        .attr(Attribute::string("identifier_prefix").optional_computed().forces_new().describe(
+            "Creates a unique identifier beginning with this prefix (≤37 characters); conflicts with `identifier`.",
+        ))
         .attr(Attribute::string("engine").required().forces_new().describe("Engine, e.g. `postgres`."))
         .attr(
             Attribute::string("engine_version")
@@ -124,11 +123,9 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 .default(false)
                 .describe("Let RDS keep the master password in Secrets Manager (see master_user_secret)."),
         )
-        .attr(
-            Attribute::string("password_wo")
-                .write_only()
-                .describe("Master password, write-only: sent to AWS, never stored; resent when password_wo_version changes."),
-        )
+        .attr(Attribute::string("password_wo").write_only().describe(
+            "Master password, write-only: sent to AWS, never stored; resent when password_wo_version changes.",
+        ))
         .attr(
             Attribute::number("password_wo_version")
                 .describe("Change it to send password_wo again (the password itself is never compared)."),
@@ -139,7 +136,11 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 .optional_computed()
                 .describe("Security groups (default: the VPC's default group)."),
         )
-        .attr(Attribute::string("parameter_group_name").optional_computed().describe("DB parameter group (default: the family's)."))
+        .attr(
+            Attribute::string("parameter_group_name")
+                .optional_computed()
+                .describe("DB parameter group (default: the family's)."),
+        )
         .attr(Attribute::number("port").optional_computed().describe("Port (engine default, 5432 for PostgreSQL)."))
         .attr(
             Attribute::string("availability_zone")
@@ -148,48 +149,81 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 .describe("Availability zone (single-AZ instances)."),
         )
         .attr(Attribute::bool("multi_az").optional_computed().describe("A standby in another availability zone."))
-        .attr(Attribute::bool("publicly_accessible").default(false).describe("Resolvable to a public IP (default false)."))
-        .attr(Attribute::number("backup_retention_period").optional_computed().describe("Days of automated backups (0–35)."))
-        .attr(Attribute::string("backup_window").optional_computed().describe("Daily backup window, `hh24:mi-hh24:mi` UTC."))
+        .attr(
+            Attribute::bool("publicly_accessible")
+                .default(false)
+                .describe("Resolvable to a public IP (default false)."),
+        )
+        .attr(
+            Attribute::number("backup_retention_period")
+                .optional_computed()
+                .describe("Days of automated backups (0–35)."),
+        )
+        .attr(
+            Attribute::string("backup_window")
+                .optional_computed()
+                .describe("Daily backup window, `hh24:mi-hh24:mi` UTC."),
+        )
         .attr(
             Attribute::string("maintenance_window")
                 .optional_computed()
                 .describe("Weekly maintenance window, `ddd:hh24:mi-ddd:hh24:mi` UTC."),
         )
-        .attr(Attribute::bool("copy_tags_to_snapshot").default(false).describe("Copy the instance's tags to its snapshots."))
+        .attr(
+            Attribute::bool("copy_tags_to_snapshot")
+                .default(false)
+                .describe("Copy the instance's tags to its snapshots."),
+        )
         .attr(
             Attribute::bool("deletion_protection")
                 .default(false)
                 .describe("AWS refuses to delete the instance while true."),
         )
         .attr(
-            Attribute::bool("skip_final_snapshot")
-                .default(false)
-                .describe("Delete without a final snapshot (default false: final_snapshot_identifier is then required)."),
+            Attribute::bool("skip_final_snapshot").default(false).describe(
+                "Delete without a final snapshot (default false: final_snapshot_identifier is then required).",
+            ),
         )
         .attr(
             Attribute::string("final_snapshot_identifier")
                 .describe("Name of the snapshot taken on delete: 1–255 letters, digits and hyphens, a letter first."),
         )
-        .attr(Attribute::bool("delete_automated_backups").default(true).describe("Delete automated backups with the instance."))
+        .attr(
+            Attribute::bool("delete_automated_backups")
+                .default(true)
+                .describe("Delete automated backups with the instance."),
+        )
         .attr(
             Attribute::bool("apply_immediately")
                 .default(false)
                 .describe("Apply changes now instead of in the next maintenance window (default false)."),
         )
-        .attr(Attribute::bool("auto_minor_version_upgrade").default(true).describe("Let AWS apply minor engine upgrades."))
+        .attr(
+            Attribute::bool("auto_minor_version_upgrade")
+                .default(true)
+                .describe("Let AWS apply minor engine upgrades."),
+        )
         .attr(Attribute::bool("performance_insights_enabled").default(false).describe("Enable Performance Insights."))
-        .attr(Attribute::number("monitoring_interval").default(0).describe("Enhanced Monitoring interval in seconds (0: off)."))
+        .attr(
+            Attribute::number("monitoring_interval")
+                .default(0)
+                .describe("Enhanced Monitoring interval in seconds (0: off)."),
+        )
         .attr(Attribute::string("monitoring_role_arn").optional_computed().describe("Role Enhanced Monitoring uses."))
         .attr(
-            Attribute::new("timeouts", Type::list(timeouts_type("e.g. \"40m\"; defaults: create 40m, update 80m, delete 60m")))
-                .optional()
-                .describe("One table `{ create = \"40m\", update = \"80m\", delete = \"60m\" }`."),
+            Attribute::new(
+                "timeouts",
+                Type::list(timeouts_type("e.g. \"40m\"; defaults: create 40m, update 80m, delete 60m")),
+            )
+            .optional()
+            .describe("One table `{ create = \"40m\", update = \"80m\", delete = \"60m\" }`."),
         )
         .attr(Attribute::string("arn").computed().describe("ARN of the instance."))
         .attr(Attribute::string("address").computed().describe("Host name of the endpoint."))
         .attr(Attribute::string("endpoint").computed().describe("`address:port`."))
-        .attr(Attribute::string("resource_id").computed().describe("The region-unique, immutable resource id (`db-…`)."))
+        .attr(
+            Attribute::string("resource_id").computed().describe("The region-unique, immutable resource id (`db-…`)."),
+        )
         .attr(Attribute::string("status").computed().describe("available, creating, modifying, …"))
         .attr(
             Attribute::new("master_user_secret", Type::list(secret_type()))
@@ -247,7 +281,8 @@ pub(crate) fn pending_values(db: &AwsInstance) -> BTreeMap<String, String> {
 fn instance_attrs(db: &AwsInstance) -> Option<(String, Attrs)> {
     let id = db.db_instance_identifier()?;
     let pending = pending_values(db);
-    let pend_str = |k: &str, now: Option<&str>| -> Option<String> { pending.get(k).cloned().or(now.map(str::to_owned)) };
+    let pend_str =
+        |k: &str, now: Option<&str>| -> Option<String> { pending.get(k).cloned().or(now.map(str::to_owned)) };
     let pend_int = |k: &str, now: Option<i32>| -> Option<i64> {
         pending.get(k).and_then(|v| v.parse().ok()).or(now.map(i64::from))
     };
@@ -344,7 +379,8 @@ fn instance_attrs(db: &AwsInstance) -> Option<(String, Attrs)> {
 
 /// `cfg`'s engine version is equivalent to what the instance runs or will run (see the module doc).
 fn engine_version_matches(cfg: &str, versions: &[&str]) -> bool {
-    !cfg.is_empty() && versions.iter().any(|v| *v == cfg || v.strip_prefix(cfg).is_some_and(|rest| rest.starts_with('.')))
+    !cfg.is_empty()
+        && versions.iter().any(|v| *v == cfg || v.strip_prefix(cfg).is_some_and(|rest| rest.starts_with('.')))
 }
 
 /// Terraform's `compareActualEngineVersion`: keep the configured `engine_version` when AWS's is
@@ -546,7 +582,8 @@ impl Resource for DbInstance {
         let id = get_str(prior, "identifier").or_else(|| get_str(prior, ID)).unwrap_or("?");
         Some(DeletionRefused {
             message: format!("DB instance {id} has deletion_protection enabled; AWS refuses to delete it"),
-            hint: "set `deletion_protection = false`, apply, then destroy (or apply the change that replaces it)".to_owned(),
+            hint: "set `deletion_protection = false`, apply, then destroy (or apply the change that replaces it)"
+                .to_owned(),
             attribute: Some("deletion_protection"),
         })
     }
@@ -648,7 +685,10 @@ impl Resource for DbInstance {
         when!("allocated_storage", |r: M| r.set_allocated_storage(int(desired, "allocated_storage")));
         // Autoscaling is turned off by setting the bound to the allocated storage (Terraform does the same).
         when!("max_allocated_storage", |r: M| r.set_max_allocated_storage(
-            int(desired, "max_allocated_storage").filter(|n| *n > 0).or(int(desired, "allocated_storage")).or(int(prior, "allocated_storage"))
+            int(desired, "max_allocated_storage")
+                .filter(|n| *n > 0)
+                .or(int(desired, "allocated_storage"))
+                .or(int(prior, "allocated_storage"))
         ));
         when!("storage_type", |r: M| r.set_storage_type(get_str(desired, "storage_type").map(str::to_owned)));
         // Never a "downgrade" to a configured prefix of the running version.
@@ -659,19 +699,26 @@ impl Resource for DbInstance {
             req = req.set_engine_version(get_str(desired, "engine_version").map(str::to_owned));
             call = true;
         }
-        when!("db_subnet_group_name", |r: M| r.set_db_subnet_group_name(get_str(desired, "db_subnet_group_name").map(str::to_owned)));
-        when!("vpc_security_group_ids", |r: M| r.set_vpc_security_group_ids(str_list(desired, "vpc_security_group_ids")));
-        when!("parameter_group_name", |r: M| r.set_db_parameter_group_name(get_str(desired, "parameter_group_name").map(str::to_owned)));
+        when!("db_subnet_group_name", |r: M| r
+            .set_db_subnet_group_name(get_str(desired, "db_subnet_group_name").map(str::to_owned)));
+        when!("vpc_security_group_ids", |r: M| r
+            .set_vpc_security_group_ids(str_list(desired, "vpc_security_group_ids")));
+        when!("parameter_group_name", |r: M| r
+            .set_db_parameter_group_name(get_str(desired, "parameter_group_name").map(str::to_owned)));
         when!("port", |r: M| r.set_db_port_number(int(desired, "port")));
         when!("multi_az", |r: M| r.set_multi_az(opt_bool(desired, "multi_az")));
         when!("publicly_accessible", |r: M| r.set_publicly_accessible(opt_bool(desired, "publicly_accessible")));
         when!("backup_retention_period", |r: M| r.set_backup_retention_period(int(desired, "backup_retention_period")));
-        when!("backup_window", |r: M| r.set_preferred_backup_window(get_str(desired, "backup_window").map(str::to_owned)));
-        when!("maintenance_window", |r: M| r.set_preferred_maintenance_window(get_str(desired, "maintenance_window").map(str::to_owned)));
+        when!("backup_window", |r: M| r
+            .set_preferred_backup_window(get_str(desired, "backup_window").map(str::to_owned)));
+        when!("maintenance_window", |r: M| r
+            .set_preferred_maintenance_window(get_str(desired, "maintenance_window").map(str::to_owned)));
         when!("copy_tags_to_snapshot", |r: M| r.set_copy_tags_to_snapshot(opt_bool(desired, "copy_tags_to_snapshot")));
         when!("deletion_protection", |r: M| r.set_deletion_protection(opt_bool(desired, "deletion_protection")));
-        when!("auto_minor_version_upgrade", |r: M| r.set_auto_minor_version_upgrade(opt_bool(desired, "auto_minor_version_upgrade")));
-        when!("performance_insights_enabled", |r: M| r.set_enable_performance_insights(opt_bool(desired, "performance_insights_enabled")));
+        when!("auto_minor_version_upgrade", |r: M| r
+            .set_auto_minor_version_upgrade(opt_bool(desired, "auto_minor_version_upgrade")));
+        when!("performance_insights_enabled", |r: M| r
+            .set_enable_performance_insights(opt_bool(desired, "performance_insights_enabled")));
         if differs("monitoring_interval") || differs("monitoring_role_arn") {
             req = req
                 .set_monitoring_interval(int(desired, "monitoring_interval"))
@@ -692,10 +739,16 @@ impl Resource for DbInstance {
             call = true;
         }
         if call {
-            retry_within(cx, "ModifyDBInstance", PROPAGATION, |e| matches!(e.code.as_deref(), Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")), || {
-                let req = req.clone();
-                async move { req.send().await.map_err(aws_err) }
-            })
+            retry_within(
+                cx,
+                "ModifyDBInstance",
+                PROPAGATION,
+                |e| matches!(e.code.as_deref(), Some("InvalidDBInstanceState" | "InvalidDBInstanceStateFault")),
+                || {
+                    let req = req.clone();
+                    async move { req.send().await.map_err(aws_err) }
+                },
+            )
             .await?;
         }
         sync_tags(cx, req_str(prior, "arn")?, prior, desired).await?;
@@ -705,7 +758,8 @@ impl Resource for DbInstance {
         } else {
             wait::describe(cx, &id).await?
         };
-        let db = last.ok_or_else(|| ProviderError::with_code("DBInstanceNotFound", format!("DB instance {id} is gone")))?;
+        let db =
+            last.ok_or_else(|| ProviderError::with_code("DBInstanceNotFound", format!("DB instance {id} is gone")))?;
         Ok(result_attrs(desired, Some(&db), &id))
     }
 
@@ -764,15 +818,38 @@ mod tests {
 
     #[test]
     fn replacement_and_defaults_as_terraform() {
-        for n in ["identifier", "identifier_prefix", "engine", "db_name", "username", "storage_encrypted", "kms_key_id", "availability_zone"] {
+        for n in [
+            "identifier",
+            "identifier_prefix",
+            "engine",
+            "db_name",
+            "username",
+            "storage_encrypted",
+            "kms_key_id",
+            "availability_zone",
+        ] {
             assert!(SCHEMA.attribute(n).unwrap().forces_replacement, "{n}");
         }
-        for n in ["engine_version", "instance_class", "db_subnet_group_name", "parameter_group_name", "port", "backup_retention_period", "tags"] {
+        for n in [
+            "engine_version",
+            "instance_class",
+            "db_subnet_group_name",
+            "parameter_group_name",
+            "port",
+            "backup_retention_period",
+            "tags",
+        ] {
             assert!(!SCHEMA.attribute(n).unwrap().forces_replacement, "{n}");
         }
         let n = SCHEMA.normalize(&attrs(base()));
-        for (k, v) in [("storage_encrypted", true), ("publicly_accessible", false), ("skip_final_snapshot", true),
-            ("delete_automated_backups", true), ("apply_immediately", false), ("manage_master_user_password", false)] {
+        for (k, v) in [
+            ("storage_encrypted", true),
+            ("publicly_accessible", false),
+            ("skip_final_snapshot", true),
+            ("delete_automated_backups", true),
+            ("apply_immediately", false),
+            ("manage_master_user_password", false),
+        ] {
             assert_eq!(n[k], Value::Bool(v), "{k}");
         }
         assert!(SCHEMA.attribute("password_wo").unwrap().write_only);
@@ -837,8 +914,14 @@ mod tests {
 
     #[test]
     fn deletion_protection_refuses_with_a_hint() {
-        let r = DbInstance.deletion_refused(&attrs(json!({"id": "api-db", "identifier": "api-db", "deletion_protection": true}))).unwrap();
-        assert!(r.message.contains("api-db has deletion_protection enabled; AWS refuses to delete it"), "{}", r.message);
+        let r = DbInstance
+            .deletion_refused(&attrs(json!({"id": "api-db", "identifier": "api-db", "deletion_protection": true})))
+            .unwrap();
+        assert!(
+            r.message.contains("api-db has deletion_protection enabled; AWS refuses to delete it"),
+            "{}",
+            r.message
+        );
         assert!(r.hint.contains("deletion_protection = false") && r.hint.contains("destroy"), "{}", r.hint);
         assert_eq!(r.attribute, Some("deletion_protection"));
         assert!(DbInstance.deletion_refused(&attrs(json!({"id": "x", "deletion_protection": false}))).is_none());
@@ -849,8 +932,12 @@ mod tests {
         let s = |j| DbInstance.settled(&attrs(j));
         assert!(s(json!({"status": "available", "pending_modified_values": {}})));
         assert!(!s(json!({"status": "modifying", "pending_modified_values": {}})));
-        assert!(!s(json!({"status": "available", "apply_immediately": true, "pending_modified_values": {"backup_retention_period": "14"}})));
-        assert!(s(json!({"status": "available", "apply_immediately": false, "pending_modified_values": {"backup_retention_period": "14"}})));
+        assert!(!s(
+            json!({"status": "available", "apply_immediately": true, "pending_modified_values": {"backup_retention_period": "14"}})
+        ));
+        assert!(s(
+            json!({"status": "available", "apply_immediately": false, "pending_modified_values": {"backup_retention_period": "14"}})
+        ));
         assert!(!s(json!({"status": "failed"})));
     }
 
@@ -866,8 +953,15 @@ mod tests {
             .allocated_storage(20)
             .max_allocated_storage(20)
             .endpoint(Endpoint::builder().address("api-db.x.rds.amazonaws.com").port(5432).build())
-            .pending_modified_values(PendingModifiedValues::builder().backup_retention_period(14).master_user_password("****").build())
-            .master_user_secret(MasterUserSecret::builder().secret_arn("arn:aws:secretsmanager:r:1:secret:rds!db-1").secret_status("active").build())
+            .pending_modified_values(
+                PendingModifiedValues::builder().backup_retention_period(14).master_user_password("****").build(),
+            )
+            .master_user_secret(
+                MasterUserSecret::builder()
+                    .secret_arn("arn:aws:secretsmanager:r:1:secret:rds!db-1")
+                    .secret_status("active")
+                    .build(),
+            )
             .build();
         let (id, a) = instance_attrs(&db).unwrap();
         assert_eq!(id, "api-db");
@@ -876,7 +970,10 @@ mod tests {
         assert_eq!(a["endpoint"], Value::str("api-db.x.rds.amazonaws.com:5432"));
         assert_eq!(a["port"], Value::int(5432));
         assert_eq!(a["manage_master_user_password"], Value::Bool(true));
-        assert_eq!(a["master_user_secret"].as_list().unwrap()[0].get("secret_arn"), Some(&Value::str("arn:aws:secretsmanager:r:1:secret:rds!db-1")));
+        assert_eq!(
+            a["master_user_secret"].as_list().unwrap()[0].get("secret_arn"),
+            Some(&Value::str("arn:aws:secretsmanager:r:1:secret:rds!db-1"))
+        );
         let pending = a["pending_modified_values"].as_map().unwrap();
         assert_eq!(pending.get("backup_retention_period"), Some(&Value::str("14")));
         assert_eq!(pending.get("password"), Some(&Value::str("(changed)")), "never the password");

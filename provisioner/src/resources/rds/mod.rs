@@ -59,10 +59,22 @@ pub(crate) async fn sync_tags(cx: &Ctx, arn: &str, prior: &Attrs, desired: &Attr
     let changed: BTreeMap<String, String> =
         new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !removed.is_empty() {
-        client(cx).remove_tags_from_resource().resource_name(arn).set_tag_keys(Some(removed)).send().await.map_err(aws_err)?;
+        client(cx)
+            .remove_tags_from_resource()
+            .resource_name(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(aws_err)?;
     }
     if !changed.is_empty() {
-        client(cx).add_tags_to_resource().resource_name(arn).set_tags(Some(rds_tags(&changed))).send().await.map_err(aws_err)?;
+        client(cx)
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(rds_tags(&changed)))
+            .send()
+            .await
+            .map_err(aws_err)?;
     }
     Ok(())
 }
@@ -144,7 +156,9 @@ pub(crate) fn check_timeouts(cfg: &Attrs) -> Result<(), String> {
         for (k, v) in t {
             if let Some(s) = v.as_str() {
                 if crate::resources::ecs::deploy::parse_duration(s).is_none() {
-                    return Err(format!("timeouts.{k} = \"{s}\" is not a duration: write e.g. \"40m\", \"1h30m\" or \"90s\""));
+                    return Err(format!(
+                        "timeouts.{k} = \"{s}\" is not a duration: write e.g. \"40m\", \"1h30m\" or \"90s\""
+                    ));
                 }
             }
         }

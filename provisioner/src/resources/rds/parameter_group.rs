@@ -30,7 +30,10 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup as AwsGroup, Parameter};
 
-use super::{adoptable, check_identifier, check_identifier_prefix, check_name_pair, client, is_gone, list_tags, name_to_create, rds_tags, sync_tags};
+use super::{
+    adoptable, check_identifier, check_identifier_prefix, check_name_pair, client, is_gone, list_tags, name_to_create,
+    rds_tags, sync_tags,
+};
 use crate::aws::{aws_err, retry_on, tag_map, Ctx, ProviderError};
 use crate::resource::{Checkpoint, Resource};
 use crate::resources::util::*;
@@ -71,7 +74,9 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 .forces_new()
                 .describe("Creates a unique name beginning with this prefix; conflicts with `name`."),
         )
-        .attr(Attribute::string("family").required().forces_new().describe("Parameter group family, e.g. `postgres16`."))
+        .attr(
+            Attribute::string("family").required().forces_new().describe("Parameter group family, e.g. `postgres16`."),
+        )
         .attr(
             Attribute::string("description")
                 .default(DEFAULT_DESCRIPTION)
@@ -155,7 +160,8 @@ fn group_attrs(g: &AwsGroup) -> Option<Attrs> {
 /// The user-set parameters of group `name` (every page); `None` when the group is gone.
 async fn user_parameters(cx: &Ctx, name: &str) -> Result<Option<Vec<Value>>, ProviderError> {
     let mut out = Vec::new();
-    let mut pages = client(cx).describe_db_parameters().db_parameter_group_name(name).source("user").into_paginator().send();
+    let mut pages =
+        client(cx).describe_db_parameters().db_parameter_group_name(name).source("user").into_paginator().send();
     while let Some(page) = pages.next().await {
         match page.map_err(aws_err) {
             Ok(p) => out.extend(p.parameters().iter().filter_map(|p| {
@@ -174,7 +180,11 @@ async fn user_parameters(cx: &Ctx, name: &str) -> Result<Option<Vec<Value>>, Pro
 async fn read_name(cx: &Ctx, name: &str) -> Result<Option<Attrs>, ProviderError> {
     let describe = async {
         match client(cx).describe_db_parameter_groups().db_parameter_group_name(name).send().await.map_err(aws_err) {
-            Ok(o) => Ok(o.db_parameter_groups().iter().find(|g| g.db_parameter_group_name() == Some(name)).and_then(group_attrs)),
+            Ok(o) => Ok(o
+                .db_parameter_groups()
+                .iter()
+                .find(|g| g.db_parameter_group_name() == Some(name))
+                .and_then(group_attrs)),
             Err(e) if is_gone(&e) => Ok(None),
             Err(e) => Err(e),
         }
@@ -191,9 +201,11 @@ async fn read_names(cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, 
     let mut names: Vec<&String> = ids.iter().filter(|s| !s.is_empty()).collect();
     names.sort();
     names.dedup();
-    let found = futures::future::try_join_all(names.into_iter().map(|n| async move {
-        Ok::<_, ProviderError>(read_name(cx, n).await?.map(|a| (n.clone(), a)))
-    }))
+    let found = futures::future::try_join_all(
+        names
+            .into_iter()
+            .map(|n| async move { Ok::<_, ProviderError>(read_name(cx, n).await?.map(|a| (n.clone(), a))) }),
+    )
     .await?;
     Ok(found.into_iter().flatten().collect())
 }
@@ -222,7 +234,10 @@ fn keep_configured_methods(cfg: &Attrs, actual: &mut Attrs) {
     let wanted: BTreeMap<String, (String, String)> = parameters(cfg).into_iter().map(|(n, v, m)| (n, (v, m))).collect();
     let Some(Value::List(items)) = actual.get_mut("parameter") else { return };
     for item in items.iter_mut() {
-        let (Some(n), Some(v)) = (item.get("name").and_then(Value::as_str), item.get("value").and_then(Value::as_str)) else { continue };
+        let (Some(n), Some(v)) = (item.get("name").and_then(Value::as_str), item.get("value").and_then(Value::as_str))
+        else {
+            continue;
+        };
         if let Some((value, method)) = wanted.get(n) {
             if value == v {
                 *item = parameter_value(n, v, method);
@@ -287,7 +302,8 @@ impl Resource for DbParameterGroup {
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
         check(desired).map_err(|m| ProviderError::with_code("InvalidParameterValue", m))?;
         let name = get_id(prior)?;
-        let before: BTreeMap<String, (String, String)> = parameters(prior).into_iter().map(|(n, v, m)| (n, (v, m))).collect();
+        let before: BTreeMap<String, (String, String)> =
+            parameters(prior).into_iter().map(|(n, v, m)| (n, (v, m))).collect();
         let after = parameters(desired);
         let changed: Vec<(String, String, String)> =
             after.iter().filter(|(n, v, m)| before.get(n) != Some(&(v.clone(), m.clone()))).cloned().collect();
@@ -322,7 +338,9 @@ impl Resource for DbParameterGroup {
             cx,
             "DeleteDBParameterGroup",
             |e| e.code.as_deref() == Some("InvalidDBParameterGroupState"),
-            || async { client(cx).delete_db_parameter_group().db_parameter_group_name(name).send().await.map_err(aws_err) },
+            || async {
+                client(cx).delete_db_parameter_group().db_parameter_group_name(name).send().await.map_err(aws_err)
+            },
         )
         .await;
         gone_ok_by(r, is_gone).map(drop)
@@ -363,15 +381,18 @@ mod tests {
         assert!(check(&attrs(json!({"name": "api-pg16"}))).is_ok());
         assert!(check(&attrs(json!({"name": "api_pg"}))).is_err());
         assert!(check(&attrs(json!({"name_prefix": "api-"}))).is_ok());
-        let e = check(&attrs(json!({"parameter": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]}))).unwrap_err();
+        let e = check(&attrs(json!({"parameter": [{"name": "a", "value": "1"}, {"name": "a", "value": "2"}]})))
+            .unwrap_err();
         assert!(e.contains("set twice"), "{e}");
     }
 
     #[test]
     fn matching_parameters_keep_the_configured_method() {
-        let cfg = attrs(json!({"parameter": [{"name": "shared_buffers", "value": "1024", "apply_method": "pending-reboot"},
+        let cfg =
+            attrs(json!({"parameter": [{"name": "shared_buffers", "value": "1024", "apply_method": "pending-reboot"},
             {"name": "rds.force_ssl", "value": "1", "apply_method": "immediate"}]}));
-        let mut actual = attrs(json!({"parameter": [{"name": "shared_buffers", "value": "1024", "apply_method": "immediate"},
+        let mut actual =
+            attrs(json!({"parameter": [{"name": "shared_buffers", "value": "1024", "apply_method": "immediate"},
             {"name": "rds.force_ssl", "value": "0", "apply_method": "pending-reboot"}]}));
         DbParameterGroup.reconcile(&cfg, &mut actual);
         let list = actual["parameter"].as_list().unwrap();

@@ -33,28 +33,32 @@ pub struct DbSubnetGroup;
 pub const DEFAULT_DESCRIPTION: &str = "Managed by provisioner";
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("db_subnet_group", "An RDS DB subnet group: the subnets (in at least two availability zones) a DB instance may use.")
-        .taggable()
-        .attr(
-            Attribute::string("name")
-                .optional_computed()
-                .forces_new()
-                .describe("Name: up to 255 lower-case letters, digits, spaces, periods, underscores and hyphens; not `default`."),
-        )
-        .attr(
-            Attribute::string("name_prefix")
-                .optional_computed()
-                .forces_new()
-                .describe("Creates a unique name beginning with this prefix; conflicts with `name`."),
-        )
-        .attr(Attribute::string("description").default(DEFAULT_DESCRIPTION).describe("Description (default \"Managed by provisioner\")."))
-        .attr(
-            Attribute::new("subnet_ids", Type::set(Type::String))
-                .required()
-                .describe("Subnets of the group, in at least two availability zones of one VPC."),
-        )
-        .attr(Attribute::string("arn").computed().describe("ARN of the group."))
-        .attr(Attribute::string("vpc_id").computed().describe("VPC of the subnets."))
+    Schema::new(
+        "db_subnet_group",
+        "An RDS DB subnet group: the subnets (in at least two availability zones) a DB instance may use.",
+    )
+    .taggable()
+    .attr(Attribute::string("name").optional_computed().forces_new().describe(
+        "Name: up to 255 lower-case letters, digits, spaces, periods, underscores and hyphens; not `default`.",
+    ))
+    .attr(
+        Attribute::string("name_prefix")
+            .optional_computed()
+            .forces_new()
+            .describe("Creates a unique name beginning with this prefix; conflicts with `name`."),
+    )
+    .attr(
+        Attribute::string("description")
+            .default(DEFAULT_DESCRIPTION)
+            .describe("Description (default \"Managed by provisioner\")."),
+    )
+    .attr(
+        Attribute::new("subnet_ids", Type::set(Type::String))
+            .required()
+            .describe("Subnets of the group, in at least two availability zones of one VPC."),
+    )
+    .attr(Attribute::string("arn").computed().describe("ARN of the group."))
+    .attr(Attribute::string("vpc_id").computed().describe("VPC of the subnets."))
 });
 
 fn check(cfg: &Attrs) -> Result<(), String> {
@@ -110,7 +114,9 @@ async fn read_name(cx: &Ctx, name: &str) -> Result<Option<Attrs>, ProviderError>
         Err(e) if is_gone(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let Some((_, mut a)) = out.db_subnet_groups().iter().find(|g| g.db_subnet_group_name() == Some(name)).and_then(group_attrs) else {
+    let Some((_, mut a)) =
+        out.db_subnet_groups().iter().find(|g| g.db_subnet_group_name() == Some(name)).and_then(group_attrs)
+    else {
         return Ok(None);
     };
     let Some(tags) = list_tags(cx, req_str(&a, "arn")?).await? else { return Ok(None) };
@@ -122,9 +128,11 @@ async fn read_names(cx: &Ctx, ids: &[String]) -> Result<HashMap<String, Attrs>, 
     let mut names: Vec<&String> = ids.iter().filter(|s| !s.is_empty()).collect();
     names.sort();
     names.dedup();
-    let found = futures::future::try_join_all(names.into_iter().map(|n| async move {
-        Ok::<_, ProviderError>(read_name(cx, n).await?.map(|a| (n.clone(), a)))
-    }))
+    let found = futures::future::try_join_all(
+        names
+            .into_iter()
+            .map(|n| async move { Ok::<_, ProviderError>(read_name(cx, n).await?.map(|a| (n.clone(), a))) }),
+    )
     .await?;
     Ok(found.into_iter().flatten().collect())
 }
@@ -157,17 +165,22 @@ impl Resource for DbSubnetGroup {
         check(desired).map_err(|m| ProviderError::with_code("InvalidParameterValue", m))?;
         let name = name_to_create(desired, "name", "name_prefix", "tf-");
         let subnets = desired.get("subnet_ids").and_then(Value::as_str_list).unwrap_or_default();
-        let out = retry_on(cx, "CreateDBSubnetGroup", |e| e.code.as_deref() == Some("InvalidSubnet"), || async {
-            client(cx)
-                .create_db_subnet_group()
-                .db_subnet_group_name(&name)
-                .db_subnet_group_description(get_str(desired, "description").unwrap_or(DEFAULT_DESCRIPTION))
-                .set_subnet_ids(Some(subnets.clone()))
-                .set_tags(Some(rds_tags(&tag_map(desired))))
-                .send()
-                .await
-                .map_err(aws_err)
-        })
+        let out = retry_on(
+            cx,
+            "CreateDBSubnetGroup",
+            |e| e.code.as_deref() == Some("InvalidSubnet"),
+            || async {
+                client(cx)
+                    .create_db_subnet_group()
+                    .db_subnet_group_name(&name)
+                    .db_subnet_group_description(get_str(desired, "description").unwrap_or(DEFAULT_DESCRIPTION))
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .set_tags(Some(rds_tags(&tag_map(desired))))
+                    .send()
+                    .await
+                    .map_err(aws_err)
+            },
+        )
         .await?;
         let mut made = with_id(desired, &name);
         made.insert("name".into(), Value::str(&name));
@@ -182,7 +195,9 @@ impl Resource for DbSubnetGroup {
     async fn update(&self, cx: &Ctx, prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
         check(desired).map_err(|m| ProviderError::with_code("InvalidParameterValue", m))?;
         let name = get_id(prior)?;
-        let differs = |k: &str| !crate::engine::same(prior.get(k).unwrap_or(&Value::Null), desired.get(k).unwrap_or(&Value::Null));
+        let differs = |k: &str| {
+            !crate::engine::same(prior.get(k).unwrap_or(&Value::Null), desired.get(k).unwrap_or(&Value::Null))
+        };
         if differs("description") || differs("subnet_ids") {
             client(cx)
                 .modify_db_subnet_group()

@@ -79,7 +79,9 @@ pub(crate) fn judge(seen: Option<&Seen>, goal: Goal) -> Verdict {
         (None, Goal::Gone) => Verdict::Done,
         (None, Goal::Available { .. }) => Verdict::Failed("deleted".to_owned()),
         (Some(s), _) if FAILED_STATUSES.contains(&s.status.as_str()) => Verdict::Failed(s.status.clone()),
-        (Some(s), Goal::Available { settled }) if s.status == "available" && (!settled || s.pending.is_empty()) => Verdict::Done,
+        (Some(s), Goal::Available { settled }) if s.status == "available" && (!settled || s.pending.is_empty()) => {
+            Verdict::Done
+        }
         (Some(_), _) => Verdict::Waiting,
     }
 }
@@ -179,7 +181,8 @@ pub(crate) async fn wait(cx: &Ctx, w: &Watch<'_>) -> (Option<DbInstance>, Result
 /// and saying what to do. `kind`: create, update or delete (the `timeouts` key).
 pub(crate) fn end_error(w: &Watch<'_>, kind: &str, last: Option<&DbInstance>, end: &End) -> ProviderError {
     let seen = last.map(Seen::of);
-    let status = seen.as_ref().map(|s| s.status.clone()).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".to_owned());
+    let status =
+        seen.as_ref().map(|s| s.status.clone()).filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".to_owned());
     let pending = match &seen {
         Some(s) if !s.pending.is_empty() => format!(" (pending: {})", s.pending.join(", ")),
         _ => String::new(),
@@ -261,13 +264,27 @@ mod tests {
 
     #[test]
     fn progress_and_errors_name_the_instance_status_and_pending_values() {
-        let line = progress_line("modifying", Duration::from_secs(70), Some(&seen("modifying", &["backup_retention_period=14"])));
+        let line = progress_line(
+            "modifying",
+            Duration::from_secs(70),
+            Some(&seen("modifying", &["backup_retention_period=14"])),
+        );
         assert_eq!(line, "Still modifying… [1m10s elapsed, status modifying, pending backup_retention_period=14]");
-        let w = Watch { address: "db_instance.main", identifier: "api-db", verb: "creating", goal: Goal::Gone, timeout: Duration::from_secs(90) };
+        let w = Watch {
+            address: "db_instance.main",
+            identifier: "api-db",
+            verb: "creating",
+            goal: Goal::Gone,
+            timeout: Duration::from_secs(90),
+        };
         let db = DbInstance::builder().db_instance_identifier("api-db").db_instance_status("creating").build();
         let e = end_error(&w, "create", Some(&db), &End::TimedOut);
         assert_eq!(e.code.as_deref(), Some("WaitTimeout"));
-        assert!(e.message.contains("api-db is still creating after 1m30s") && e.message.contains("timeouts.create"), "{}", e.message);
+        assert!(
+            e.message.contains("api-db is still creating after 1m30s") && e.message.contains("timeouts.create"),
+            "{}",
+            e.message
+        );
         let e = end_error(&w, "create", Some(&db), &End::Failed("failed".into()));
         assert!(e.message.contains("api-db is failed while creating"), "{}", e.message);
     }

@@ -84,7 +84,10 @@ pub(crate) fn zone_arn(cx: &Ctx, zone_id: &str) -> String {
 
 /// The tags of the zones `ids` (ListTagsForResources, 10 a call, all at once); a zone missing from the
 /// answer (gone) is absent.
-pub(crate) async fn zone_tags(cx: &Ctx, ids: &[String]) -> Result<HashMap<String, BTreeMap<String, String>>, ProviderError> {
+pub(crate) async fn zone_tags(
+    cx: &Ctx,
+    ids: &[String],
+) -> Result<HashMap<String, BTreeMap<String, String>>, ProviderError> {
     let calls = ids.chunks(10).map(|chunk| async move {
         let out = client(cx)
             .list_tags_for_resources()
@@ -98,7 +101,11 @@ pub(crate) async fn zone_tags(cx: &Ctx, ids: &[String]) -> Result<HashMap<String
                 .resource_tag_sets()
                 .iter()
                 .filter_map(|s| {
-                    let tags = s.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect();
+                    let tags = s
+                        .tags()
+                        .iter()
+                        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                        .collect();
                     Some((clean_zone_id(s.resource_id()?), tags))
                 })
                 .collect::<Vec<_>>()),
@@ -115,7 +122,14 @@ pub(crate) async fn zone_tags(cx: &Ctx, ids: &[String]) -> Result<HashMap<String
                     {
                         let tags = o
                             .resource_tag_set()
-                            .map(|s| s.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect())
+                            .map(|s| {
+                                s.tags()
+                                    .iter()
+                                    .filter_map(|t| {
+                                        Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))
+                                    })
+                                    .collect()
+                            })
                             .unwrap_or_default();
                         out.push((id.clone(), tags));
                     }
@@ -134,8 +148,11 @@ pub(crate) async fn zone_tags(cx: &Ctx, ids: &[String]) -> Result<HashMap<String
 pub(crate) async fn sync_zone_tags(cx: &Ctx, id: &str, prior: &Attrs, desired: &Attrs) -> Result<(), ProviderError> {
     let (old, new) = (crate::aws::tag_map(prior), crate::aws::tag_map(desired));
     let removed: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
-    let added: Vec<Tag> =
-        new.iter().filter(|(k, v)| old.get(*k) != Some(v)).map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let added: Vec<Tag> = new
+        .iter()
+        .filter(|(k, v)| old.get(*k) != Some(v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
     if removed.is_empty() && added.is_empty() {
         return Ok(());
     }
@@ -304,6 +321,9 @@ mod tests {
 
     #[test]
     fn progress_lines_name_the_change_and_its_status() {
-        assert_eq!(progress_line("creating", Duration::from_secs(70), "/change/C1", "PENDING"), "Still creating… [1m10s elapsed, change C1 PENDING]");
+        assert_eq!(
+            progress_line("creating", Duration::from_secs(70), "/change/C1", "PENDING"),
+            "Still creating… [1m10s elapsed, change C1 PENDING]"
+        );
     }
 }

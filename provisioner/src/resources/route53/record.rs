@@ -30,7 +30,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use aws_sdk_route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
 
 use super::{change_timeout, clean_name, clean_zone_id, client, in_zone, is_gone, wait_insync, ChangeWatch};
 use crate::aws::{aws_err, Ctx, ProviderError};
@@ -42,27 +44,50 @@ use crate::value::{Attrs, Value};
 pub struct Route53Record;
 
 /// Route 53's record types (RRType).
-const TYPES: &[&str] = &["A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV", "SSHFP", "SVCB", "TLSA", "TXT"];
+const TYPES: &[&str] = &[
+    "A", "AAAA", "CAA", "CNAME", "DS", "HTTPS", "MX", "NAPTR", "NS", "PTR", "SOA", "SPF", "SRV", "SSHFP", "SVCB",
+    "TLSA", "TXT",
+];
 
 fn alias_type() -> Type {
     Type::Object(vec![
         Attribute::string("name").required().describe("DNS name of the target (a load balancer's `dns_name`, …)."),
-        Attribute::string("zone_id").required().describe("Hosted zone id of the target (a load balancer's `zone_id`, …)."),
+        Attribute::string("zone_id")
+            .required()
+            .describe("Hosted zone id of the target (a load balancer's `zone_id`, …)."),
         Attribute::bool("evaluate_target_health").required().describe("Answer only while the target is healthy."),
     ])
 }
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("route53_record", "A record set of a Route 53 hosted zone (A, AAAA, CNAME, TXT, alias, weighted, …).")
-        .attr(Attribute::string("zone_id").required().forces_new().describe("The hosted zone (`route53_zone.x.zone_id`)."))
-        .attr(Attribute::string("name").required().forces_new().describe("The full name, e.g. `www.example.com` or `*.example.com`."))
-        .attr(Attribute::string("type").required().forces_new().one_of(TYPES).describe("The record type: A, AAAA, CNAME, TXT, MX, …"))
-        .attr(Attribute::number("ttl").describe("Seconds resolvers may cache the answer (required with `records`; not with `alias`)."))
-        .attr(Attribute::new("records", Type::set(Type::String)).describe("The values (TXT values without quotes)."))
         .attr(
-            Attribute::new("alias", Type::list(alias_type()))
-                .describe("One table `{ name, zone_id, evaluate_target_health }`: answer with an AWS resource's addresses."),
+            Attribute::string("zone_id")
+                .required()
+                .forces_new()
+                .describe("The hosted zone (`route53_zone.x.zone_id`)."),
         )
+        .attr(
+            Attribute::string("name")
+                .required()
+                .forces_new()
+                .describe("The full name, e.g. `www.example.com` or `*.example.com`."),
+        )
+        .attr(
+            Attribute::string("type")
+                .required()
+                .forces_new()
+                .one_of(TYPES)
+                .describe("The record type: A, AAAA, CNAME, TXT, MX, …"),
+        )
+        .attr(
+            Attribute::number("ttl")
+                .describe("Seconds resolvers may cache the answer (required with `records`; not with `alias`)."),
+        )
+        .attr(Attribute::new("records", Type::set(Type::String)).describe("The values (TXT values without quotes)."))
+        .attr(Attribute::new("alias", Type::list(alias_type())).describe(
+            "One table `{ name, zone_id, evaluate_target_health }`: answer with an AWS resource's addresses.",
+        ))
         .attr(
             Attribute::bool("allow_overwrite")
                 .default(false)
@@ -74,10 +99,13 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 .describe("Tells record sets of the same name and type apart (with a routing policy)."),
         )
         .attr(
-            Attribute::new("weighted_routing_policy", Type::list(Type::Object(vec![Attribute::number("weight")
-                .required()
-                .describe("Relative weight, 0–255.")])))
-                .describe("One table `{ weight }`: answer with this set in proportion to its weight."),
+            Attribute::new(
+                "weighted_routing_policy",
+                Type::list(Type::Object(vec![Attribute::number("weight")
+                    .required()
+                    .describe("Relative weight, 0–255.")])),
+            )
+            .describe("One table `{ weight }`: answer with this set in proportion to its weight."),
         )
         .attr(Attribute::string("fqdn").computed().describe("The record's name."))
 });
@@ -224,7 +252,12 @@ fn record_attrs(zone_id: &str, s: &ResourceRecordSet) -> Attrs {
     put_opt(&mut a, "set_identifier", s.set_identifier());
     a.insert(
         "weighted_routing_policy".into(),
-        Value::List(s.weight().map(|w| Value::Map(BTreeMap::from([("weight".to_owned(), Value::int(w))]))).into_iter().collect()),
+        Value::List(
+            s.weight()
+                .map(|w| Value::Map(BTreeMap::from([("weight".to_owned(), Value::int(w))])))
+                .into_iter()
+                .collect(),
+        ),
     );
     normalize_record(&mut a);
     a
@@ -252,7 +285,9 @@ fn rrset(a: &Attrs) -> Result<ResourceRecordSet, ProviderError> {
         b = b.set_ttl(a.get("ttl").and_then(Value::as_i64));
         for v in a.get("records").and_then(Value::as_str_list).unwrap_or_default() {
             let v = if is_txt(&ty) { quote_txt(&v) } else { v };
-            b = b.resource_records(ResourceRecord::builder().value(v).build().map_err(|e| ProviderError::new(e.to_string()))?);
+            b = b.resource_records(
+                ResourceRecord::builder().value(v).build().map_err(|e| ProviderError::new(e.to_string()))?,
+            );
         }
     }
     b = b.set_set_identifier(get_str(a, "set_identifier").map(str::to_owned));
@@ -280,15 +315,20 @@ fn check(cfg: &Attrs) -> Result<(), String> {
         return Err("at most one `alias` table".to_owned());
     }
     if aliases == 1 && set("ttl") {
-        return Err("an alias record takes no `ttl`: Route 53 answers with the alias target's own TTL (and refuses a TTL \
+        return Err(
+            "an alias record takes no `ttl`: Route 53 answers with the alias target's own TTL (and refuses a TTL \
                     on an alias with InvalidInput); remove `ttl`"
-            .to_owned());
+                .to_owned(),
+        );
     }
     if aliases == 1 && set("records") {
-        return Err("`records` and `alias` exclude each other: an alias answers with its target's addresses; keep one".to_owned());
+        return Err("`records` and `alias` exclude each other: an alias answers with its target's addresses; keep one"
+            .to_owned());
     }
     if aliases == 0 && !set("records") {
-        return Err("set `records` (with `ttl`), or one `alias` table `{ name, zone_id, evaluate_target_health }`".to_owned());
+        return Err(
+            "set `records` (with `ttl`), or one `alias` table `{ name, zone_id, evaluate_target_health }`".to_owned()
+        );
     }
     if aliases == 0 && !set("ttl") {
         return Err("`ttl` is required with `records`: write e.g. `ttl = 300`".to_owned());
@@ -298,8 +338,14 @@ fn check(cfg: &Attrs) -> Result<(), String> {
         return Err("at most one `weighted_routing_policy` table".to_owned());
     }
     match (set("set_identifier"), weighted == 1) {
-        (true, false) => return Err("`set_identifier` needs a routing policy: add `weighted_routing_policy = { weight = 10 }`".to_owned()),
-        (false, true) => return Err("`weighted_routing_policy` needs a `set_identifier` telling this set from the others".to_owned()),
+        (true, false) => {
+            return Err(
+                "`set_identifier` needs a routing policy: add `weighted_routing_policy = { weight = 10 }`".to_owned()
+            )
+        }
+        (false, true) => {
+            return Err("`weighted_routing_policy` needs a `set_identifier` telling this set from the others".to_owned())
+        }
         _ => {}
     }
     if let Some(w) = first_table(cfg, "weighted_routing_policy").and_then(|t| t.get("weight")).and_then(Value::as_i64) {
@@ -329,7 +375,9 @@ pub(crate) async fn list_zone(cx: &Ctx, zone_id: &str) -> Result<Vec<ResourceRec
         let page = req.send().await.map_err(aws_err)?;
         out.extend(page.resource_record_sets().iter().cloned());
         match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
-            (true, Some(n), Some(t)) => next = Some((n.to_owned(), t.clone(), page.next_record_identifier().map(str::to_owned))),
+            (true, Some(n), Some(t)) => {
+                next = Some((n.to_owned(), t.clone(), page.next_record_identifier().map(str::to_owned)))
+            }
             _ => break,
         }
     }
@@ -337,7 +385,10 @@ pub(crate) async fn list_zone(cx: &Ctx, zone_id: &str) -> Result<Vec<ResourceRec
 }
 
 /// The record sets of each zone (one paged listing per zone, all at once); a zone that is gone has none.
-async fn list_zones(cx: &Ctx, zones: impl IntoIterator<Item = String>) -> Result<HashMap<String, Vec<ResourceRecordSet>>, ProviderError> {
+async fn list_zones(
+    cx: &Ctx,
+    zones: impl IntoIterator<Item = String>,
+) -> Result<HashMap<String, Vec<ResourceRecordSet>>, ProviderError> {
     let mut zones: Vec<String> = zones.into_iter().collect();
     zones.sort();
     zones.dedup();
@@ -353,21 +404,41 @@ async fn list_zones(cx: &Ctx, zones: impl IntoIterator<Item = String>) -> Result
 
 /// The record set of a zone listing with this name, type and set identifier.
 fn find<'a>(sets: &'a [ResourceRecordSet], name: &str, ty: &str, set: Option<&str>) -> Option<&'a ResourceRecordSet> {
-    sets.iter().find(|s| clean_name(s.name()) == clean_name(name) && s.r#type().as_str() == ty && s.set_identifier() == set)
+    sets.iter()
+        .find(|s| clean_name(s.name()) == clean_name(name) && s.r#type().as_str() == ty && s.set_identifier() == set)
 }
 
 /// One change to one record set; returns the change id and status.
-async fn change(cx: &Ctx, zone_id: &str, action: ChangeAction, set: ResourceRecordSet) -> Result<(String, String), ProviderError> {
-    let c = Change::builder().action(action).resource_record_set(set).build().map_err(|e| ProviderError::new(e.to_string()))?;
+async fn change(
+    cx: &Ctx,
+    zone_id: &str,
+    action: ChangeAction,
+    set: ResourceRecordSet,
+) -> Result<(String, String), ProviderError> {
+    let c = Change::builder()
+        .action(action)
+        .resource_record_set(set)
+        .build()
+        .map_err(|e| ProviderError::new(e.to_string()))?;
     let batch = ChangeBatch::builder().changes(c).build().map_err(|e| ProviderError::new(e.to_string()))?;
-    let out = client(cx).change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.map_err(aws_err)?;
+    let out = client(cx)
+        .change_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(aws_err)?;
     Ok(out.change_info().map(|i| (i.id().to_owned(), i.status().as_str().to_owned())).unwrap_or_default())
 }
 
 /// What create/update return: the configuration, the id and the name.
 fn result_attrs(desired: &Attrs) -> Attrs {
     let mut a = desired.clone();
-    let (zone, name, ty) = (get_str(desired, "zone_id").unwrap_or_default(), get_str(desired, "name").unwrap_or_default(), get_str(desired, "type").unwrap_or_default());
+    let (zone, name, ty) = (
+        get_str(desired, "zone_id").unwrap_or_default(),
+        get_str(desired, "name").unwrap_or_default(),
+        get_str(desired, "type").unwrap_or_default(),
+    );
     a.insert(ID.into(), Value::str(record_id(zone, name, ty, get_str(desired, "set_identifier"))));
     a.insert("fqdn".into(), Value::str(clean_name(name)));
     normalize_record(&mut a);
@@ -411,7 +482,10 @@ fn refused(desired: &Attrs, e: ProviderError) -> ProviderError {
     if e.message.contains("not permitted in zone") {
         return ProviderError::with_code(
             e.code.clone().unwrap_or_default(),
-            format!("{what}: the name is outside the zone (Route 53: {}); write a name ending in the zone's name", e.message),
+            format!(
+                "{what}: the name is outside the zone (Route 53: {}); write a name ending in the zone's name",
+                e.message
+            ),
         );
     }
     e
@@ -488,7 +562,12 @@ impl Resource for Route53Record {
             .iter()
             .map(|d| {
                 let zone = clean_zone_id(get_str(d, "zone_id")?);
-                let s = find(zones.get(&zone)?, get_str(d, "name")?, &get_str(d, "type")?.to_uppercase(), get_str(d, "set_identifier"))?;
+                let s = find(
+                    zones.get(&zone)?,
+                    get_str(d, "name")?,
+                    &get_str(d, "type")?.to_uppercase(),
+                    get_str(d, "set_identifier"),
+                )?;
                 let found = record_attrs(&zone, s);
                 let mut want = d.clone();
                 normalize_record(&mut want);
@@ -503,7 +582,8 @@ impl Resource for Route53Record {
     async fn create(&self, cx: &Ctx, desired: &Attrs, checkpoint: &dyn Checkpoint) -> Result<Attrs, ProviderError> {
         check(desired).map_err(|m| ProviderError::with_code("InvalidInput", format!("{}: {m}", describe(desired))))?;
         let zone = clean_zone_id(req_str(desired, "zone_id")?);
-        let action = if get_bool(desired, "allow_overwrite", false) { ChangeAction::Upsert } else { ChangeAction::Create };
+        let action =
+            if get_bool(desired, "allow_overwrite", false) { ChangeAction::Upsert } else { ChangeAction::Create };
         let changed = change(cx, &zone, action, rrset(desired)?).await.map_err(|e| refused(desired, e))?;
         let made = result_attrs(desired);
         checkpoint.created(&made).await;
@@ -513,7 +593,8 @@ impl Resource for Route53Record {
 
     async fn update(&self, cx: &Ctx, _prior: &Attrs, desired: &Attrs) -> Result<Attrs, ProviderError> {
         let zone = clean_zone_id(req_str(desired, "zone_id")?);
-        let changed = change(cx, &zone, ChangeAction::Upsert, rrset(desired)?).await.map_err(|e| refused(desired, e))?;
+        let changed =
+            change(cx, &zone, ChangeAction::Upsert, rrset(desired)?).await.map_err(|e| refused(desired, e))?;
         let made = result_attrs(desired);
         wait(cx, desired, "updating", &changed).await.map_err(|e| e.unsettled(made.clone()))?;
         Ok(made)
@@ -550,7 +631,10 @@ mod tests {
         assert_eq!(record_id("/hostedzone/Z1", "WWW.example.com.", "a", None), "Z1_www.example.com_A");
         assert_eq!(record_id("Z1", "www.example.com", "A", Some("blue")), "Z1_www.example.com_A_blue");
         assert_eq!(parse_id("Z1_www.example.com_A"), Some(("Z1".into(), "www.example.com".into(), "A".into(), None)));
-        assert_eq!(parse_id("Z1_www.example.com_A_blue_2"), Some(("Z1".into(), "www.example.com".into(), "A".into(), Some("blue_2".into()))));
+        assert_eq!(
+            parse_id("Z1_www.example.com_A_blue_2"),
+            Some(("Z1".into(), "www.example.com".into(), "A".into(), Some("blue_2".into())))
+        );
         assert_eq!(
             parse_id("Z1__acme_challenge.example.com_TXT"),
             Some(("Z1".into(), "_acme_challenge.example.com".into(), "TXT".into(), None)),
@@ -562,24 +646,33 @@ mod tests {
 
     #[test]
     fn normalise_trailing_dots() {
-        let a = norm(json!({"zone_id": "Z1", "name": "www.example.com.", "type": "CNAME", "ttl": 60, "records": ["x.example.net"]}));
+        let a = norm(
+            json!({"zone_id": "Z1", "name": "www.example.com.", "type": "CNAME", "ttl": 60, "records": ["x.example.net"]}),
+        );
         assert_eq!(a["name"], Value::str("www.example.com"));
-        let b = norm(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "alias": [{"name": "lb-1.elb.amazonaws.com.", "zone_id": "Z2", "evaluate_target_health": true}]}));
+        let b = norm(
+            json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "alias": [{"name": "lb-1.elb.amazonaws.com.", "zone_id": "Z2", "evaluate_target_health": true}]}),
+        );
         assert_eq!(b["alias"].as_list().unwrap()[0].get("name"), Some(&Value::str("lb-1.elb.amazonaws.com")));
     }
 
     #[test]
     fn normalise_case() {
-        let a = norm(json!({"zone_id": "Z1", "name": "WWW.Example.com", "type": "a", "ttl": 60, "records": ["192.0.2.1"]}));
+        let a =
+            norm(json!({"zone_id": "Z1", "name": "WWW.Example.com", "type": "a", "ttl": 60, "records": ["192.0.2.1"]}));
         assert_eq!(a["name"], Value::str("www.example.com"));
         assert_eq!(a["type"], Value::str("A"));
-        let b = norm(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "alias": [{"name": "Dualstack.LB-1.elb.amazonaws.com", "zone_id": "Z2", "evaluate_target_health": false}]}));
+        let b = norm(
+            json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "alias": [{"name": "Dualstack.LB-1.elb.amazonaws.com", "zone_id": "Z2", "evaluate_target_health": false}]}),
+        );
         assert_eq!(b["alias"].as_list().unwrap()[0].get("name"), Some(&Value::str("dualstack.lb-1.elb.amazonaws.com")));
     }
 
     #[test]
     fn normalise_octal_star() {
-        let a = norm(json!({"zone_id": "Z1", "name": "\\052.example.com.", "type": "A", "ttl": 60, "records": ["192.0.2.1"]}));
+        let a = norm(
+            json!({"zone_id": "Z1", "name": "\\052.example.com.", "type": "A", "ttl": 60, "records": ["192.0.2.1"]}),
+        );
         assert_eq!(a["name"], Value::str("*.example.com"));
     }
 
@@ -596,13 +689,16 @@ mod tests {
         let a = norm(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 0,
                             "alias": [{"name": "x", "zone_id": "Z2", "evaluate_target_health": false}]}));
         assert!(!a.contains_key("ttl"), "{a:?}");
-        let b = norm(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 0, "records": ["192.0.2.1"]}));
+        let b =
+            norm(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 0, "records": ["192.0.2.1"]}));
         assert_eq!(b["ttl"], Value::int(0), "a TTL of 0 without alias is a value");
     }
 
     #[test]
     fn normalise_txt_quotes() {
-        let a = norm(json!({"zone_id": "Z1", "name": "a.example.com", "type": "TXT", "ttl": 60, "records": ["\"v=spf1 -all\"", "\"b\""]}));
+        let a = norm(
+            json!({"zone_id": "Z1", "name": "a.example.com", "type": "TXT", "ttl": 60, "records": ["\"v=spf1 -all\"", "\"b\""]}),
+        );
         assert_eq!(a["records"], Value::string_list(["b", "v=spf1 -all"]));
         assert_eq!(quote_txt("v=spf1 -all"), "\"v=spf1 -all\"");
         assert_eq!(unquote_txt("\"a\" \"b\""), "\"a\" \"b\"", "split strings stay as they are");
@@ -611,37 +707,63 @@ mod tests {
     #[test]
     fn validate_alias_ttl_records_and_routing() {
         let alias = json!({"name": "x", "zone_id": "Z2", "evaluate_target_health": false});
-        let e = check(&SCHEMA.normalize(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 60, "alias": [alias.clone()]})))).unwrap_err();
+        let e = check(&SCHEMA.normalize(&attrs(
+            json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 60, "alias": [alias.clone()]}),
+        )))
+        .unwrap_err();
         assert!(e.contains("alias record takes no `ttl`") && e.contains("remove `ttl`"), "{e}");
-        let e = check(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "records": ["1.2.3.4"], "alias": [alias]}))).unwrap_err();
+        let e = check(&attrs(
+            json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "records": ["1.2.3.4"], "alias": [alias]}),
+        ))
+        .unwrap_err();
         assert!(e.contains("exclude each other"), "{e}");
-        let e = check(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "records": ["1.2.3.4"]}))).unwrap_err();
+        let e = check(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "records": ["1.2.3.4"]})))
+            .unwrap_err();
         assert!(e.contains("`ttl` is required"), "{e}");
         let e = check(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A"}))).unwrap_err();
         assert!(e.contains("set `records`"), "{e}");
         let e = check(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 1, "records": ["1.2.3.4"], "set_identifier": "b"}))).unwrap_err();
         assert!(e.contains("needs a routing policy"), "{e}");
-        assert!(check(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 1, "records": ["1.2.3.4"],
-            "set_identifier": "b", "weighted_routing_policy": [{"weight": 10}]}))).is_ok());
+        assert!(check(&attrs(
+            json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "ttl": 1, "records": ["1.2.3.4"],
+            "set_identifier": "b", "weighted_routing_policy": [{"weight": 10}]})
+        ))
+        .is_ok());
     }
 
     #[test]
     fn names_outside_the_zone_are_refused_where_known() {
         let zone = attrs(json!({"name": "example.com", "zone_id": "Z1"}));
-        let unknown_zone: Attrs = Attrs::from([("name".to_owned(), Value::str("example.com")), ("zone_id".to_owned(), Value::Unknown)]);
-        let cfg = |name: &str, zid: Value| Attrs::from([("name".to_owned(), Value::str(name)), ("zone_id".to_owned(), zid)]);
-        let e = Route53Record.validate_related(&cfg("www.example.org", Value::str("Z1")), &[("route53_zone.main", &zone)]).unwrap_err();
-        assert!(e.contains("outside its zone `example.com` (route53_zone.main)") && e.contains("www.example.com"), "{e}");
-        assert!(Route53Record.validate_related(&cfg("www.example.com", Value::str("Z1")), &[("route53_zone.main", &zone)]).is_ok());
+        let unknown_zone: Attrs =
+            Attrs::from([("name".to_owned(), Value::str("example.com")), ("zone_id".to_owned(), Value::Unknown)]);
+        let cfg =
+            |name: &str, zid: Value| Attrs::from([("name".to_owned(), Value::str(name)), ("zone_id".to_owned(), zid)]);
+        let e = Route53Record
+            .validate_related(&cfg("www.example.org", Value::str("Z1")), &[("route53_zone.main", &zone)])
+            .unwrap_err();
+        assert!(
+            e.contains("outside its zone `example.com` (route53_zone.main)") && e.contains("www.example.com"),
+            "{e}"
+        );
+        assert!(Route53Record
+            .validate_related(&cfg("www.example.com", Value::str("Z1")), &[("route53_zone.main", &zone)])
+            .is_ok());
         // The zone is planned: ids unknown on both sides, one zone.
-        assert!(Route53Record.validate_related(&cfg("www", Value::Unknown), &[("route53_zone.main", &unknown_zone)]).is_err());
+        assert!(Route53Record
+            .validate_related(&cfg("www", Value::Unknown), &[("route53_zone.main", &unknown_zone)])
+            .is_err());
         // Another zone than the record's: nothing to say.
-        assert!(Route53Record.validate_related(&cfg("www.example.org", Value::str("Z9")), &[("route53_zone.main", &zone)]).is_ok());
+        assert!(Route53Record
+            .validate_related(&cfg("www.example.org", Value::str("Z9")), &[("route53_zone.main", &zone)])
+            .is_ok());
     }
 
     #[test]
     fn rrsets_quote_txt_and_carry_alias_or_records() {
-        let s = rrset(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "TXT", "ttl": 60, "records": ["hello"]}))).unwrap();
+        let s = rrset(&attrs(
+            json!({"zone_id": "Z1", "name": "a.example.com", "type": "TXT", "ttl": 60, "records": ["hello"]}),
+        ))
+        .unwrap();
         assert_eq!(s.resource_records()[0].value(), "\"hello\"");
         assert_eq!(s.ttl(), Some(60));
         let s = rrset(&attrs(json!({"zone_id": "Z1", "name": "a.example.com", "type": "A", "alias": [{"name": "lb", "zone_id": "/hostedzone/Z2", "evaluate_target_health": true}]}))).unwrap();

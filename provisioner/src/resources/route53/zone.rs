@@ -29,7 +29,10 @@ use async_trait::async_trait;
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, HostedZone, HostedZoneConfig};
 use sha2::{Digest, Sha256};
 
-use super::{change_timeout, clean_name, clean_zone_id, client, is_gone, sync_zone_tags, wait_insync, zone_arn, zone_tags, ChangeWatch};
+use super::{
+    change_timeout, clean_name, clean_zone_id, client, is_gone, sync_zone_tags, wait_insync, zone_arn, zone_tags,
+    ChangeWatch,
+};
 use crate::aws::{aws_err, tag_map, Ctx, ProviderError, TAG_ADDRESS, TAG_STACK};
 use crate::resource::{Checkpoint, Resource};
 use crate::resources::util::*;
@@ -43,7 +46,12 @@ pub(crate) const DEFAULT_COMMENT: &str = "Managed by provisioner";
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("route53_zone", "A public Route 53 hosted zone: the name servers answering for a domain.")
         .taggable()
-        .attr(Attribute::string("name").required().forces_new().describe("The domain, e.g. `example.com` (a trailing dot is ignored)."))
+        .attr(
+            Attribute::string("name")
+                .required()
+                .forces_new()
+                .describe("The domain, e.g. `example.com` (a trailing dot is ignored)."),
+        )
         .attr(Attribute::string("comment").default(DEFAULT_COMMENT).describe("A comment on the zone."))
         .attr(
             Attribute::bool("force_destroy")
@@ -57,11 +65,9 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
                 .describe("A reusable delegation set: the zone gets its name servers."),
         )
         .attr(Attribute::string("zone_id").computed().describe("The hosted zone id, e.g. `Z1D633PJN98FT9`."))
-        .attr(
-            Attribute::new("name_servers", Type::list(Type::String))
-                .computed()
-                .describe("The zone's name servers: delegate the domain to them (NS records at the registrar or parent zone)."),
-        )
+        .attr(Attribute::new("name_servers", Type::list(Type::String)).computed().describe(
+            "The zone's name servers: delegate the domain to them (NS records at the registrar or parent zone).",
+        ))
         .attr(Attribute::string("arn").computed().describe("ARN of the zone."))
 });
 
@@ -79,7 +85,12 @@ pub(crate) fn caller_prefix(stack: &str, workspace: &str) -> String {
 
 /// The CallerReference of the create at this address (see the module doc): the stack's prefix and a hash of
 /// the tool's tags (stack, workspace, lineage, address) and the generation; ≤ 128 characters.
-pub(crate) fn caller_reference(stack: &str, workspace: &str, tags: &BTreeMap<String, String>, generation: u64) -> String {
+pub(crate) fn caller_reference(
+    stack: &str,
+    workspace: &str,
+    tags: &BTreeMap<String, String>,
+    generation: u64,
+) -> String {
     let mut h = Sha256::new();
     hash_tool_tags(&mut h, tags);
     h.update(generation.to_be_bytes());
@@ -170,8 +181,15 @@ async fn delete_records(cx: &Ctx, zone_id: &str, zone_name: &str) -> Result<(), 
             .map(|s| Change::builder().action(ChangeAction::Delete).resource_record_set(s.clone()).build())
             .collect::<Result<_, _>>()
             .map_err(|e| ProviderError::new(e.to_string()))?;
-        let batch = ChangeBatch::builder().set_changes(Some(changes)).build().map_err(|e| ProviderError::new(e.to_string()))?;
-        client(cx).change_resource_record_sets().hosted_zone_id(zone_id).change_batch(batch).send().await.map_err(aws_err)?;
+        let batch =
+            ChangeBatch::builder().set_changes(Some(changes)).build().map_err(|e| ProviderError::new(e.to_string()))?;
+        client(cx)
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(aws_err)?;
     }
     Ok(())
 }
@@ -233,7 +251,8 @@ impl Resource for Route53Zone {
             .map_err(aws_err);
         let (zone, change) = match r {
             Ok(o) => {
-                let z = o.hosted_zone().cloned().ok_or_else(|| ProviderError::new("CreateHostedZone returned no zone"))?;
+                let z =
+                    o.hosted_zone().cloned().ok_or_else(|| ProviderError::new("CreateHostedZone returned no zone"))?;
                 (z, o.change_info().map(|c| (c.id().to_owned(), c.status().as_str().to_owned())))
             }
             // A retry of a create whose answer was lost (a crash): the zone that reference made.
@@ -255,7 +274,14 @@ impl Resource for Route53Zone {
         if let Some((change_id, status)) = &change {
             let what = format!("hosted zone {name} ({id})");
             let l = label(desired, &name);
-            let w = ChangeWatch { label: &l, what: &what, verb: "creating", change_id, status, timeout: change_timeout(cx) };
+            let w = ChangeWatch {
+                label: &l,
+                what: &what,
+                verb: "creating",
+                change_id,
+                status,
+                timeout: change_timeout(cx),
+            };
             wait_insync(cx, &w).await.map_err(|e| e.unsettled(made.clone()))?;
         }
         let mut now = read_back(cx, "hosted zone", &id, || read_ids(cx, std::slice::from_ref(&id))).await?;

@@ -19,7 +19,11 @@ pub struct Route53ZoneData;
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
     Schema::new("route53_zone", "A Route 53 hosted zone, by name or id.")
         .attr(Attribute::string("zone_id").optional_computed().describe("The zone's id (or give `name`)."))
-        .attr(Attribute::string("name").optional_computed().describe("The zone's domain, e.g. `example.com` (or give `zone_id`)."))
+        .attr(
+            Attribute::string("name")
+                .optional_computed()
+                .describe("The zone's domain, e.g. `example.com` (or give `zone_id`)."),
+        )
         .attr(Attribute::bool("private_zone").default(false).describe("With `name`: look for a private zone."))
         .attr(Attribute::new("name_servers", Type::list(Type::String)).computed().describe("The zone's name servers."))
         .attr(Attribute::string("arn").computed().describe("ARN of the zone."))
@@ -76,7 +80,11 @@ impl DataSource for Route53ZoneData {
                     many => {
                         return Err(ProviderError::with_code(
                             "MultipleHostedZones",
-                            format!("{} {kind} hosted zones are named `{name}` ({}): give `zone_id`", many.len(), many.join(", ")),
+                            format!(
+                                "{} {kind} hosted zones are named `{name}` ({}): give `zone_id`",
+                                many.len(),
+                                many.join(", ")
+                            ),
                         ))
                     }
                 }
@@ -86,7 +94,10 @@ impl DataSource for Route53ZoneData {
         let out = match client(cx).get_hosted_zone().id(&id).send().await.map_err(aws_err) {
             Ok(o) => o,
             Err(e) if is_gone(&e) => {
-                return Err(ProviderError::with_code("NoSuchHostedZone", format!("no hosted zone with id `{id}`: {}", e.message)))
+                return Err(ProviderError::with_code(
+                    "NoSuchHostedZone",
+                    format!("no hosted zone with id `{id}`: {}", e.message),
+                ))
             }
             Err(e) => return Err(e),
         };

@@ -8,6 +8,8 @@ use crate::aws::Ctx;
 /// The Secrets Manager client of `cx`, built once with the shared SDK configuration and the call counter.
 pub(crate) fn client(cx: &Ctx) -> aws_sdk_secretsmanager::Client {
     cx.client(|sdk, calls| {
-        aws_sdk_secretsmanager::Client::from_conf(aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(calls).build())
+        aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(calls).build(),
+        )
     })
 }

@@ -20,20 +20,32 @@ use crate::value::{Attrs, Value};
 pub struct SecretData;
 
 static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
-    Schema::new("secretsmanager_secret", "An existing Secrets Manager secret's metadata (never its value), by ARN or name.")
-        .attr(Attribute::string("arn").optional_computed().describe("ARN of the secret (or give `name`)."))
-        .attr(Attribute::string("name").optional_computed().describe("Name of the secret (or give `arn`)."))
-        .attr(Attribute::string("description").computed().describe("Description of the secret."))
-        .attr(Attribute::string("kms_key_id").computed().describe("KMS key encrypting it (empty: AWS's aws/secretsmanager key)."))
-        .attr(Attribute::new("tags", Type::map(Type::String)).computed().describe("Its tags."))
+    Schema::new(
+        "secretsmanager_secret",
+        "An existing Secrets Manager secret's metadata (never its value), by ARN or name.",
+    )
+    .attr(Attribute::string("arn").optional_computed().describe("ARN of the secret (or give `name`)."))
+    .attr(Attribute::string("name").optional_computed().describe("Name of the secret (or give `arn`)."))
+    .attr(Attribute::string("description").computed().describe("Description of the secret."))
+    .attr(
+        Attribute::string("kms_key_id")
+            .computed()
+            .describe("KMS key encrypting it (empty: AWS's aws/secretsmanager key)."),
+    )
+    .attr(Attribute::new("tags", Type::map(Type::String)).computed().describe("Its tags."))
 });
 
 fn check(args: &Attrs) -> Result<&str, ProviderError> {
     match (get_str(args, "arn"), get_str(args, "name")) {
         (Some(a), None) => Ok(a),
         (None, Some(n)) => Ok(n),
-        (Some(_), Some(_)) => Err(ProviderError::with_code("InvalidParameterException", "secretsmanager_secret: give `arn` or `name`, not both")),
-        (None, None) => Err(ProviderError::with_code("InvalidParameterException", "secretsmanager_secret: give `arn` or `name`")),
+        (Some(_), Some(_)) => Err(ProviderError::with_code(
+            "InvalidParameterException",
+            "secretsmanager_secret: give `arn` or `name`, not both",
+        )),
+        (None, None) => {
+            Err(ProviderError::with_code("InvalidParameterException", "secretsmanager_secret: give `arn` or `name`"))
+        }
     }
 }
 
@@ -59,7 +71,12 @@ impl DataSource for SecretData {
         put_str(&mut a, "kms_key_id", out.kms_key_id());
         a.insert(
             "tags".into(),
-            Value::Map(out.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default())))).collect()),
+            Value::Map(
+                out.tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_owned(), Value::str(t.value().unwrap_or_default()))))
+                    .collect(),
+            ),
         );
         Ok(a)
     }

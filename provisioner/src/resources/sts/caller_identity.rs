@@ -21,7 +21,9 @@ static SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
 
 /// The STS client, built on first use.
 fn sts(cx: &Ctx) -> aws_sdk_sts::Client {
-    cx.client(|sdk, calls| aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(sdk).interceptor(calls).build()))
+    cx.client(|sdk, calls| {
+        aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(sdk).interceptor(calls).build())
+    })
 }
 
 #[async_trait]
