@@ -323,8 +323,13 @@ impl Drop for TokenFile {
 
 #[derive(Debug)]
 enum Source {
-    Github { request_url: String, request_token: String, file: TokenFile, web: WebIdentityTokenCredentialsProvider },
-    Assume(AssumeRoleProvider),
+    Github {
+        request_url: String,
+        request_token: String,
+        file: TokenFile,
+        web: Box<WebIdentityTokenCredentialsProvider>,
+    },
+    Assume(Box<AssumeRoleProvider>),
 }
 
 /// The credentials provider of a role: gets them (see the module doc) and keeps them until
@@ -345,23 +350,25 @@ impl RoleProvider {
                     hint: "check that RUNNER_TEMP (or TMPDIR) is writable".into(),
                 })?;
                 let conf = ProviderConfig::without_region().with_region(base.region().cloned());
-                let web = WebIdentityTokenCredentialsProvider::builder()
-                    .configure(&conf)
-                    .static_configuration(StaticConfiguration {
-                        web_identity_token_file: file.path(),
-                        role_arn: settings.role_arn.clone(),
-                        session_name: settings.session_name.clone(),
-                    })
-                    .build();
+                let web = Box::new(
+                    WebIdentityTokenCredentialsProvider::builder()
+                        .configure(&conf)
+                        .static_configuration(StaticConfiguration {
+                            web_identity_token_file: file.path(),
+                            role_arn: settings.role_arn.clone(),
+                            session_name: settings.session_name.clone(),
+                        })
+                        .build(),
+                );
                 Source::Github { request_url: request_url.clone(), request_token: request_token.clone(), file, web }
             }
-            Method::AssumeRole => Source::Assume(
+            Method::AssumeRole => Source::Assume(Box::new(
                 AssumeRoleProvider::builder(settings.role_arn.clone())
                     .session_name(settings.session_name.clone())
                     .configure(base)
                     .build()
                     .await,
-            ),
+            )),
         };
         Ok(RoleProvider { settings, source, cached: tokio::sync::Mutex::new(None) })
     }

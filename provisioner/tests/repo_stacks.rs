@@ -179,7 +179,7 @@ fn check_database(h: &Hello, ws: &str, cli: &Cli, outputs: &Json) {
     let st = statements(&doc);
     assert_eq!(st.len(), 1, "{doc:#}");
     assert_eq!(strings(&st[0]["Action"]), ["secretsmanager:GetSecretValue"]);
-    assert_eq!(strings(&st[0]["Resource"]), [secret_arn.clone()], "that one secret only");
+    assert_eq!(strings(&st[0]["Resource"]), std::slice::from_ref(&secret_arn), "that one secret only");
     // The password RDS generated is nowhere the tool writes or prints.
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
     let secret = block_on(sm.get_secret_value().secret_id(&secret_arn).send()).unwrap();

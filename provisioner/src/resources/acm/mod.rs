@@ -96,7 +96,7 @@ pub(crate) struct OptionView {
     pub domain: String,
     pub status: String,
     /// (name, type, value), once ACM has published it.
-    pub record: Option<(String, String, String)>,
+    pub record: Option<Record>,
 }
 
 pub(crate) fn option_views(c: &CertificateDetail) -> Vec<OptionView> {
@@ -112,10 +112,13 @@ pub(crate) fn option_views(c: &CertificateDetail) -> Vec<OptionView> {
         .collect()
 }
 
+/// A validation record: name, type, value.
+type Record = (String, String, String);
+
 /// `domain_validation_options` of a certificate (see the module doc). A key whose record ACM has not
 /// published yet has empty record fields.
 pub(crate) fn validation_options(views: &[OptionView]) -> Value {
-    let mut by_key: BTreeMap<String, (BTreeSet<String>, Option<(String, String, String)>)> = BTreeMap::new();
+    let mut by_key: BTreeMap<String, (BTreeSet<String>, Option<Record>)> = BTreeMap::new();
     for v in views {
         let e = by_key.entry(option_key(&v.domain)).or_default();
         e.0.insert(v.domain.trim_end_matches('.').to_lowercase());
