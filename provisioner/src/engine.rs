@@ -744,8 +744,14 @@ impl Engine {
             }
             let reason = if opts.destroy { "destroy requested" } else { "no longer in configuration" };
             let gone = attrs.is_none();
+            // The configuration's references add to the recorded ones, except where the other object records
+            // the opposite (a reference turned around since the last apply): that would be a cycle.
             let mut dependencies = rec.dependencies.clone();
-            dependencies.extend(self.state_deps(&block_key, refreshed.records.keys()));
+            dependencies.extend(
+                self.state_deps(&block_key, refreshed.records.keys())
+                    .into_iter()
+                    .filter(|d| !refreshed.records.get(d).is_some_and(|(r, _)| r.dependencies.contains(addr))),
+            );
             dependencies.sort();
             dependencies.dedup();
             changes.push(Change {
