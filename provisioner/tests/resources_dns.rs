@@ -34,6 +34,21 @@ fn acm(cli: &Cli) -> aws_sdk_acm::Client {
     aws_sdk_acm::Client::new(&common::sdk_config(cli.moto))
 }
 
+/// Creates a record set in `zone` from outside (moto itself), as someone else would.
+fn create_record_outside(cli: &Cli, zone: &str, name: &str, ty: aws_sdk_route53::types::RrType, ttl: i64, value: &str) {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet};
+    let set = ResourceRecordSet::builder()
+        .name(name)
+        .r#type(ty)
+        .ttl(ttl)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+        .build()
+        .unwrap();
+    let change = Change::builder().action(ChangeAction::Create).resource_record_set(set).build().unwrap();
+    let batch = ChangeBatch::builder().changes(change).build().unwrap();
+    block_on(r53(cli).change_resource_record_sets().hosted_zone_id(zone).change_batch(batch).send()).unwrap();
+}
+
 /// The record sets of a zone, by (name without the trailing dot, type).
 fn records(cli: &Cli, zone_id: &str) -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
     block_on(r53(cli).list_resource_record_sets().hosted_zone_id(zone_id).send())
@@ -271,26 +286,7 @@ fn a_record_over_an_existing_one_fails_clearly_unless_allowed_to_overwrite_and_t
     cli.apply();
     let zone = cli.id("route53_zone.main");
     let put = |name: &str, value: &str| {
-        let set = aws_sdk_route53::types::ResourceRecordSet::builder()
-            .name(name)
-            .r#type(aws_sdk_route53::types::RrType::A)
-            .ttl(60)
-            .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(value).build().unwrap())
-            .build()
-            .unwrap();
-        let change = aws_sdk_route53::types::Change::builder()
-            .action(aws_sdk_route53::types::ChangeAction::Create)
-            .resource_record_set(set)
-            .build()
-            .unwrap();
-        block_on(
-            r53(&cli)
-                .change_resource_record_sets()
-                .hosted_zone_id(&zone)
-                .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().unwrap())
-                .send(),
-        )
-        .unwrap();
+        create_record_outside(&cli, &zone, name, aws_sdk_route53::types::RrType::A, 60, value)
     };
     put(&format!("www.{d}"), "192.0.2.1");
     put(&format!("same.{d}"), "192.0.2.5");
@@ -423,26 +419,7 @@ fn a_zone_a_record_and_a_certificate_are_imported_by_terraforms_ids() {
     .id()
     .trim_start_matches("/hostedzone/")
     .to_owned();
-    let set = aws_sdk_route53::types::ResourceRecordSet::builder()
-        .name(format!("www.{d}"))
-        .r#type(aws_sdk_route53::types::RrType::Cname)
-        .ttl(300)
-        .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value("example.net").build().unwrap())
-        .build()
-        .unwrap();
-    let change = aws_sdk_route53::types::Change::builder()
-        .action(aws_sdk_route53::types::ChangeAction::Create)
-        .resource_record_set(set)
-        .build()
-        .unwrap();
-    block_on(
-        r53(&cli)
-            .change_resource_record_sets()
-            .hosted_zone_id(&zone)
-            .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().unwrap())
-            .send(),
-    )
-    .unwrap();
+    create_record_outside(&cli, &zone, &format!("www.{d}"), aws_sdk_route53::types::RrType::Cname, 300, "example.net");
     let arn = block_on(
         acm(&cli)
             .request_certificate()
